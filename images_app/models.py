@@ -1,0 +1,58 @@
+"""The content-addressed image library."""
+
+from django.db import models
+from django.utils import timezone
+
+
+class Image(models.Model):
+    """One stored image file; its id is the SHA256 of its bytes (D4)."""
+
+    FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+    hash = models.CharField(primary_key=True, max_length=64)
+    task = models.ForeignKey(
+        "tasks_app.Task", null=True, blank=True, on_delete=models.SET_NULL,
+        db_column="task_id", related_name="images",
+    )
+    width = models.IntegerField()
+    height = models.IntegerField()
+    size = models.BigIntegerField()
+    seed = models.BigIntegerField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    format = models.CharField(max_length=10, default="png")
+    created_at = models.DateTimeField(default=timezone.now)
+    tags = models.ManyToManyField("system_app.Tag", through="ImageTag", related_name="images", blank=True)
+
+    class Meta:
+        db_table = "images"
+        indexes = [
+            models.Index(fields=["width", "height"], name="idx_images_size"),
+            models.Index(fields=["-created_at"], name="idx_images_created"),
+            models.Index(fields=["seed"], name="idx_images_seed"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(width__gt=0), name="images_width_positive"),
+            models.CheckConstraint(condition=models.Q(height__gt=0), name="images_height_positive"),
+            models.CheckConstraint(condition=models.Q(size__gt=0), name="images_size_positive"),
+        ]
+
+    @property
+    def content_type(self):
+        return self.FORMATS.get(self.format, "application/octet-stream")
+
+    @property
+    def extension(self):
+        return "jpg" if self.format == "jpeg" else self.format
+
+    def __str__(self):
+        return self.hash
+
+
+class ImageTag(models.Model):
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, db_column="image_hash")
+    tag = models.ForeignKey("system_app.Tag", on_delete=models.CASCADE, db_column="tag_name")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "image_tags"
+        constraints = [models.UniqueConstraint(fields=["image", "tag"], name="image_tags_pair")]

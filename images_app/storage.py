@@ -1,0 +1,81 @@
+"""Where image files live, and the one way images enter the library."""
+
+import hashlib
+import io
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from PIL import Image as PILImage
+from PIL import UnidentifiedImageError
+
+from images_app.models import Image
+from sdhost.content_store import ContentStore
+
+log = logging.getLogger(__name__)
+PIL_FORMATS = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp"}
+
+
+class InvalidImage(ValueError):
+    """The bytes are not a PNG, JPEG or WebP image Pillow can decode."""
+
+
+def image_store() -> ContentStore:
+    return ContentStore(settings.SDHOST["IMAGES_PATH"])
+
+
+def image_file_path(image):
+    return image_store().path(image.hash, image.extension)
+
+
+def inspect_image(data: bytes):
+    """(format, width, height, png_parameters) of image bytes, verified with Pillow."""
+    try:
+        with PILImage.open(io.BytesIO(data)) as probe:
+            probe.verify()
+        with PILImage.open(io.BytesIO(data)) as img:
+            fmt = PIL_FORMATS.get(img.format)
+            if fmt is None:
+                raise InvalidImage(f"Unsupported image format {img.format}; PNG, JPEG or WebP expected")
+            img.load()
+            parameters = img.info.get("parameters") if fmt == "png" else None
+            return fmt, img.width, img.height, parameters
+    except InvalidImage:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InvalidImage(f"Not a decodable image: {exc}") from exc
+
+
+def store_image_bytes(data: bytes, *, task=None, seed=None, metadata=None):
+    """Add image bytes to the library (D4, D25). Returns (image, created).
+
+    The id is the SHA256 of the bytes; storing the same bytes again returns the existing row.
+    A PNG `parameters` chunk is copied into metadata["parameters"].
+    """
+    fmt, width, height, parameters = inspect_image(data)
+    sha = hashlib.sha256(data).hexdigest()
+    existing = Image.objects.filter(hash=sha).first()
+    if existing is not None:
+        return existing, False
+    meta = dict(metadata or {})
+    if parameters and "parameters" not in meta:
+        meta["parameters"] = parameters
+    store = image_store()
+    ext = "jpg" if fmt == "jpeg" else fmt
+    store.put_bytes(sha, ext, data)
+    try:
+        with transaction.atomic():
+            image = Image.objects.create(
+                hash=sha, task=task, width=width, height=height, size=len(data),
+                seed=seed, metadata=meta, format=fmt,
+            )
+    except IntegrityError:
+        image = Image.objects.filter(hash=sha).first()
+        if image is None:
+            raise
+        return image, False
+    return image, True
+
+
+def delete_image_file(image):
+    image_store().delete(image.hash, image.extension)

@@ -1,0 +1,64 @@
+"""The model library: checkpoint, LoRA, ControlNet, VAE and embedding files."""
+
+from django.db import models
+from django.utils import timezone
+
+MODEL_TYPES = ["checkpoint", "lora", "controlnet", "vae", "embedding"]
+MODEL_STATUSES = ["downloading", "ready", "failed"]
+
+
+class SDModel(models.Model):
+    """One weights file, identified by its SHA256."""
+
+    hash = models.CharField(primary_key=True, max_length=64)
+    name = models.TextField()
+    model_type = models.CharField(
+        max_length=20, db_column="type", choices=[(t, t) for t in MODEL_TYPES]
+    )
+    base_model = models.CharField(max_length=100, null=True, blank=True)
+    size = models.BigIntegerField()
+    source_url = models.TextField(null=True, blank=True, db_column="sourceUrl")
+    metadata = models.JSONField(default=dict, blank=True)
+    description = models.TextField(null=True, blank=True)
+    cover_image = models.ForeignKey(
+        "images_app.Image", null=True, blank=True, on_delete=models.SET_NULL,
+        db_column="cover_image_hash", related_name="covered_models",
+    )
+    status = models.CharField(
+        max_length=20, default="ready", choices=[(s, s) for s in MODEL_STATUSES]
+    )
+    error_message = models.TextField(null=True, blank=True)
+    # Real extension of the stored file (".safetensors", ".ckpt", ...), for downloads (D21).
+    file_ext = models.CharField(max_length=20, default=".safetensors")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    tags = models.ManyToManyField("system_app.Tag", through="ModelTag", related_name="models", blank=True)
+
+    class Meta:
+        db_table = "models"
+        verbose_name = "model"
+        verbose_name_plural = "models"
+        indexes = [
+            models.Index(fields=["model_type"], name="idx_models_type"),
+            models.Index(fields=["base_model"], name="idx_models_base_model"),
+            models.Index(fields=["-created_at"], name="idx_models_created"),
+            models.Index(fields=["name"], name="idx_models_name"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(model_type__in=MODEL_TYPES), name="models_type_valid"),
+            models.CheckConstraint(condition=models.Q(status__in=MODEL_STATUSES), name="models_status_valid"),
+            models.CheckConstraint(condition=models.Q(size__gt=0), name="models_size_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.model_type})"
+
+
+class ModelTag(models.Model):
+    model = models.ForeignKey(SDModel, on_delete=models.CASCADE, db_column="model_hash")
+    tag = models.ForeignKey("system_app.Tag", on_delete=models.CASCADE, db_column="tag_name")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "model_tags"
+        constraints = [models.UniqueConstraint(fields=["model", "tag"], name="model_tags_pair")]

@@ -1,0 +1,91 @@
+"""JSON:API error documents (D13) and the DRF exception handler that produces them."""
+
+import logging
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions as drf_exceptions
+
+TITLES = {
+    "invalid_filter": "Invalid Filter Parameter",
+    "unsupported_operation": "Unsupported Operation",
+    "invalid_tag_filter": "Invalid Tag Filter",
+    "invalid_parameter": "Invalid Parameter",
+    "invalid_request": "Invalid Request",
+    "unauthorized": "Unauthorized",
+    "not_found": "Not Found",
+    "method_not_allowed": "Method Not Allowed",
+    "model_not_ready": "Model Not Ready",
+    "model_in_use": "Model In Use",
+    "image_in_use": "Image In Use",
+    "feature_disabled": "Feature Disabled",
+    "payload_too_large": "Payload Too Large",
+    "range_not_satisfiable": "Range Not Satisfiable",
+    "catalogue_unavailable": "Catalogue Unavailable",
+    "internal_error": "Internal Server Error",
+}
+
+
+class APIError(Exception):
+    """An error answered as a JSON:API error document.
+
+    Raise it anywhere below a view; `parameter` names a query/path parameter, `pointer`
+    a JSON Pointer into the body.
+    """
+
+    def __init__(self, status, code, detail, *, parameter=None, pointer=None, title=None):
+        super().__init__(detail)
+        self.status = int(status)
+        self.code = code
+        self.detail = detail
+        self.parameter = parameter
+        self.pointer = pointer
+        self.title = title or TITLES.get(code, code.replace("_", " ").title())
+
+    def as_dict(self):
+        error = {"status": str(self.status), "code": self.code, "title": self.title, "detail": self.detail}
+        if self.parameter is not None:
+            error["source"] = {"parameter": self.parameter}
+        elif self.pointer is not None:
+            error["source"] = {"pointer": self.pointer}
+        return error
+
+
+def invalid_request(detail, pointer=None):
+    return APIError(400, "invalid_request", detail, pointer=pointer)
+
+
+def not_found(detail="Resource not found", parameter=None):
+    return APIError(404, "not_found", detail, parameter=parameter)
+
+
+def error_response(*errors):
+    """A JsonResponse holding one or more APIErrors (all share the first one's status)."""
+    response = JsonResponse({"errors": [e.as_dict() for e in errors]}, status=errors[0].status)
+    return response
+
+
+def exception_handler(exc, context):
+    """DRF hook: every exception leaves as a JSON:API error document, never HTML."""
+    return error_response(to_api_error(exc))
+
+
+def to_api_error(exc):
+    if isinstance(exc, APIError):
+        return exc
+    if isinstance(exc, RequestDataTooBig):
+        return APIError(413, "payload_too_large", "Request body exceeds the configured limit")
+    if isinstance(exc, Http404) or isinstance(exc, drf_exceptions.NotFound):
+        return not_found(str(exc) or "Resource not found")
+    if isinstance(exc, drf_exceptions.MethodNotAllowed):
+        return APIError(405, "method_not_allowed", str(exc.detail))
+    if isinstance(exc, (drf_exceptions.ParseError, drf_exceptions.UnsupportedMediaType)):
+        return invalid_request(f"Request body is not valid JSON: {exc.detail}")
+    if isinstance(exc, drf_exceptions.ValidationError):
+        return invalid_request(str(exc.detail))
+    if isinstance(exc, drf_exceptions.AuthenticationFailed | drf_exceptions.NotAuthenticated):
+        return APIError(401, "unauthorized", str(exc.detail))
+    if isinstance(exc, drf_exceptions.APIException):
+        return APIError(exc.status_code, getattr(exc, "default_code", "error"), str(exc.detail))
+    logging.getLogger("sdhost").exception("Unexpected error")
+    return APIError(500, "internal_error", "Unexpected failure; see the server log")

@@ -1,0 +1,198 @@
+"""Django settings for SD-Host.
+
+Every knob an operator may turn is an environment variable with the ``SDHOST_`` prefix
+(docs/configuration.md lists them). The embedded default needs none: SQLite and the
+content stores live under ``./data`` and the server binds 127.0.0.1:8000.
+"""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name, default=None):
+    return os.environ.get(f"SDHOST_{name}", default)
+
+
+def env_bool(name, default):
+    value = env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name, default):
+    value = env(name)
+    return default if value in (None, "") else int(value)
+
+
+def env_float(name, default):
+    value = env(name)
+    return default if value in (None, "") else float(value)
+
+
+DATA_DIR = Path(env("DATA_DIR", BASE_DIR / "data")).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+SDHOST = {
+    "HOST": env("HOST", "127.0.0.1"),
+    "PORT": env_int("PORT", 8000),
+    "API_TOKEN": env("API_TOKEN") or None,
+    "ALLOW_INSECURE_BIND": env_bool("ALLOW_INSECURE_BIND", False),
+    "DATA_DIR": DATA_DIR,
+    "MODELS_PATH": Path(env("MODELS_PATH", DATA_DIR / "models")).resolve(),
+    "IMAGES_PATH": Path(env("IMAGES_PATH", DATA_DIR / "images")).resolve(),
+    "CACHE_PATH": Path(env("CACHE_PATH", DATA_DIR / "cache")).resolve(),
+    # generation
+    "DEFAULT_STEPS": env_int("DEFAULT_STEPS", 20),
+    "DEFAULT_CFG_SCALE": env_float("DEFAULT_CFG_SCALE", 7.0),
+    "MAX_BATCH_SIZE": min(env_int("MAX_BATCH_SIZE", 4), 10),
+    "MAX_IMAGE_SIDE": env_int("MAX_IMAGE_SIDE", 2048),
+    "MAX_OVERTAKE": env_int("MAX_OVERTAKE", 8),
+    "PIPELINE_CACHE_SIZE": env_int("PIPELINE_CACHE_SIZE", 2),
+    "DEVICE": env("DEVICE") or None,  # None = auto (cuda, mps, cpu)
+    "SAFETY_CHECKER": env_bool("SAFETY_CHECKER", False),
+    "RENDER_WORKER": env_bool("RENDER_WORKER", True),  # in-process worker under `manage.py serve`
+    # uploads and bodies
+    "MAX_UPLOAD_BYTES": env_int("MAX_UPLOAD_BYTES", 50 * 1024 * 1024),
+    # Civitai
+    "CIVITAI_ENABLED": env_bool("CIVITAI_ENABLED", True),
+    "CIVITAI_BASE_URL": env("CIVITAI_BASE_URL", "https://civitai.com").rstrip("/"),
+    "CIVITAI_TOKEN": env("CIVITAI_TOKEN") or None,
+    "DOWNLOAD_CONCURRENCY": env_int("DOWNLOAD_CONCURRENCY", 2),
+    "AUTO_DOWNLOAD": env_bool("AUTO_DOWNLOAD", True),
+}
+
+SECRET_KEY = env("SECRET_KEY") or "sdhost-local-" + str(DATA_DIR)
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = ["*"]
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "channels",
+    "django_eventstream",
+    "system_app",
+    "images_app",
+    "models_app",
+    "tasks_app",
+]
+
+MIDDLEWARE = [
+    "sdhost.middleware.ApiTokenMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "sdhost.middleware.ApiErrorMiddleware",
+]
+
+ROOT_URLCONF = "sdhost.urls"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+ASGI_APPLICATION = "sdhost.asgi.application"
+WSGI_APPLICATION = None
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": env("DATABASE_PATH", DATA_DIR / "sdhost.sqlite3"),
+        "OPTIONS": {
+            # WAL + busy timeout: readers never block the writer, writers wait instead of
+            # failing with "database is locked"; IMMEDIATE makes write transactions take the
+            # lock up front so they queue rather than deadlock on upgrade.
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": (
+                "PRAGMA journal_mode=WAL;"
+                "PRAGMA synchronous=NORMAL;"
+                "PRAGMA foreign_keys=ON;"
+                "PRAGMA busy_timeout=30000;"
+            ),
+        },
+        "TEST": {"NAME": env("TEST_DATABASE_PATH") or None},
+    }
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+# Whole request bodies above this are refused with 413 payload_too_large (JSON:API error).
+DATA_UPLOAD_MAX_MEMORY_SIZE = SDHOST["MAX_UPLOAD_BYTES"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 10000
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "sdhost.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": None,
+    "URL_FORMAT_OVERRIDE": None,
+    "FORMAT_SUFFIX_KWARG": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "SD-Host API",
+    "DESCRIPTION": "Self-hosted Stable Diffusion: models, tasks, images, system.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+if env("REDIS_URL"):
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [env("REDIS_URL")]},
+        }
+    }
+
+EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
+EVENTSTREAM_ALLOW_ORIGINS = ["*"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}

@@ -1,0 +1,15 @@
+"""Root URL configuration: the API under /api, the Django admin under /admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/", include("system_app.api.urls")),
+    path("api/", include("models_app.api.urls")),
+    path("api/", include("images_app.api.urls")),
+    path("api/", include("tasks_app.api.urls")),
+]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SystemAppConfig(AppConfig):
+    name = "system_app"
+    verbose_name = "System and tags"

@@ -1,0 +1,53 @@
+"""`manage.py serve`: migrate, then run daphne (HTTP, SSE) with the render worker in-process."""
+
+import ipaddress
+import socket
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+
+def is_loopback(host: str) -> bool:
+    if host in {"localhost", ""}:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            return ipaddress.ip_address(socket.gethostbyname(host)).is_loopback
+        except OSError:
+            return False
+
+
+class Command(BaseCommand):
+    help = "Apply migrations and serve SD-Host (API, SSE, admin) with daphne and an in-process render worker."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=None, help="Bind address (default SDHOST_HOST, 127.0.0.1)")
+        parser.add_argument("--port", type=int, default=None, help="Port (default SDHOST_PORT, 8000)")
+        parser.add_argument("--no-worker", action="store_true", help="Do not run the render worker in this process")
+        parser.add_argument(
+            "--insecure-bind", action="store_true",
+            help="Allow a non-loopback bind address without SDHOST_API_TOKEN (also SDHOST_ALLOW_INSECURE_BIND=1)",
+        )
+
+    def handle(self, *args, host=None, port=None, no_worker=False, insecure_bind=False, **options):
+        cfg = settings.SDHOST
+        host = host or cfg["HOST"]
+        port = port or cfg["PORT"]
+        if not is_loopback(host) and not cfg["API_TOKEN"] and not (insecure_bind or cfg["ALLOW_INSECURE_BIND"]):
+            raise CommandError(
+                f"Refusing to listen on {host} without an API token: set SDHOST_API_TOKEN, "
+                "or pass --insecure-bind (SDHOST_ALLOW_INSECURE_BIND=1) to accept an open LAN server."
+            )
+        settings.SDHOST["HOST"], settings.SDHOST["PORT"] = host, port
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write(f"SD-Host {host}:{port}, data in {cfg['DATA_DIR']}")
+        if cfg["RENDER_WORKER"] and not no_worker:
+            from tasks_app.worker import start_in_process
+
+            start_in_process()
+        from daphne.cli import CommandLineInterface
+
+        CommandLineInterface().run(["-b", host, "-p", str(port), "sdhost.asgi:application"])

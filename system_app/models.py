@@ -1,0 +1,68 @@
+"""Tags (shared by models, images and tasks) and the key/value table of system facts."""
+
+from django.db import models
+from django.db.models.functions import Length
+from django.utils import timezone
+
+TAG_NAME_MAX = 20
+
+models.CharField.register_lookup(Length)
+
+
+def fold_tag_name(name: str) -> str:
+    """The case-insensitive comparison key of a tag name (D3)."""
+    return name.casefold()
+
+
+class Tag(models.Model):
+    """A free label. Names keep their first spelling; comparisons ignore case (D3)."""
+
+    # NOCASE makes the primary key itself case-insensitive for ASCII at the database level;
+    # `folded` extends that to all of Unicode and is what lookups use.
+    name = models.CharField(primary_key=True, max_length=TAG_NAME_MAX, db_collation="NOCASE")
+    folded = models.CharField(max_length=80, unique=True, editable=False)
+    description = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "tags"
+        ordering = ["name"]
+        indexes = [models.Index(fields=["-created_at"], name="idx_tags_created")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(name__length__gt=0) & models.Q(name__length__lte=TAG_NAME_MAX),
+                name="tags_name_length",
+            ),
+        ]
+
+    def save(self, *args, **kwargs):
+        self.folded = fold_tag_name(self.name)
+        super().save(*args, **kwargs)
+
+    def __str__(self):
+        return self.name
+
+
+
+FACT_TYPES = ["string", "number", "boolean", "json"]
+
+
+class SystemFact(models.Model):
+    """One row of the `metadata` table: a typed fact about the installation."""
+
+    key = models.CharField(primary_key=True, max_length=200)
+    value = models.TextField(null=True, blank=True)
+    type = models.CharField(max_length=10, default="string", choices=[(t, t) for t in FACT_TYPES])
+    description = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "metadata"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(type__in=FACT_TYPES), name="metadata_type_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.key}={self.value}"

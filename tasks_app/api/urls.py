@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import queue_stream
+from .views import TaskViewSet
+
+collection = TaskViewSet.as_view({"get": "list", "post": "create", "delete": "batch_cancel"})
+promote = TaskViewSet.as_view({"put": "promote"})
+detail = TaskViewSet.as_view({"get": "retrieve"})
+
+urlpatterns = [
+    path("tasks", collection, name="task-list"),
+    path("tasks/queue", queue_stream.queue_stream, name="task-queue"),
+    path("tasks/promote", promote, name="task-promote"),
+    path("tasks/<str:pk>", detail, name="task-detail"),
+]

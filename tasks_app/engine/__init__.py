@@ -1,0 +1,1 @@
+"""The render engine: real diffusers pipelines from single-file checkpoints. No Django imports here."""

@@ -1,0 +1,122 @@
+"""Render tasks, their extra models and tags."""
+
+import uuid
+from datetime import datetime, timezone as dt_timezone
+
+from django.db import models
+from django.utils import timezone
+
+TASK_STATUSES = ["pending", "running", "completed", "failed", "cancelled"]
+ACTIVE_STATUSES = ["pending", "running"]
+NEVER_PROMOTED = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
+
+
+def new_task_id():
+    return str(uuid.uuid4())
+
+
+class Task(models.Model):
+    """One generation request yielding `batch_size` images."""
+
+    id = models.CharField(primary_key=True, max_length=36, default=new_task_id)
+    status = models.CharField(max_length=20, default="pending", choices=[(s, s) for s in TASK_STATUSES])
+    checkpoint = models.ForeignKey(
+        "models_app.SDModel", on_delete=models.CASCADE, db_column="checkpoint_hash",
+        related_name="checkpoint_tasks",
+    )
+    prompt = models.TextField()
+    negative_prompt = models.TextField(default="", blank=True, null=True)
+    width = models.IntegerField(default=512)
+    height = models.IntegerField(default=512)
+    seed = models.BigIntegerField(default=-1, null=True)
+    steps = models.IntegerField(default=20)
+    cfg_scale = models.FloatField(default=7.0)
+    sampler = models.CharField(max_length=50, default="DPM++ 2M Karras")
+    batch_size = models.IntegerField(default=1)
+    vae = models.ForeignKey(
+        "models_app.SDModel", null=True, blank=True, on_delete=models.SET_NULL, db_column="vae_hash",
+        related_name="vae_tasks",
+    )
+    error_message = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    promoted_at = models.DateTimeField(default=NEVER_PROMOTED)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Scheduler state (D7), so the queue order survives a restart:
+    # queue_order: place among non-promoted pending tasks (ascending);
+    # overtaken: how many later tasks were placed ahead of this one;
+    # promote_rank: position within its promote request (ascending).
+    queue_order = models.BigIntegerField(default=0)
+    overtaken = models.IntegerField(default=0)
+    promote_rank = models.IntegerField(default=0)
+    additional_models = models.ManyToManyField(
+        "models_app.SDModel", through="TaskModel", related_name="tasks_using", blank=True
+    )
+    tags = models.ManyToManyField("system_app.Tag", through="TaskTag", related_name="tasks", blank=True)
+
+    class Meta:
+        db_table = "tasks"
+        indexes = [
+            models.Index(fields=["status"], name="idx_tasks_status"),
+            models.Index(fields=["-created_at"], name="idx_tasks_created"),
+            models.Index(fields=["-promoted_at"], name="idx_tasks_promoted"),
+            models.Index(fields=["-completed_at"], name="idx_tasks_completed"),
+            models.Index(
+                "status", models.F("promoted_at").desc(), models.F("created_at").asc(),
+                name="idx_tasks_queue", condition=models.Q(status="pending"),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=TASK_STATUSES), name="tasks_status_valid"),
+            models.CheckConstraint(condition=models.Q(width__gt=0), name="tasks_width_positive"),
+            models.CheckConstraint(condition=models.Q(height__gt=0), name="tasks_height_positive"),
+            models.CheckConstraint(condition=models.Q(steps__gt=0, steps__lte=200), name="tasks_steps_range"),
+            models.CheckConstraint(
+                condition=models.Q(cfg_scale__gt=0, cfg_scale__lte=30), name="tasks_cfg_scale_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(batch_size__gt=0, batch_size__lte=10), name="tasks_batch_size_range"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.id} ({self.status})"
+
+
+class TaskModel(models.Model):
+    """An extra model of a task: LoRA, ControlNet or embedding (D9). API id: `<task_id>:<model_hash>` (D18)."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, db_column="task_id", related_name="task_models")
+    model = models.ForeignKey(
+        "models_app.SDModel", on_delete=models.CASCADE, db_column="model_hash", related_name="task_models"
+    )
+    weight = models.FloatField(default=1.0, null=True)
+    control_image = models.ForeignKey(
+        "images_app.Image", null=True, blank=True, on_delete=models.SET_NULL,
+        db_column="control_image_hash", related_name="control_for",
+    )
+    position = models.IntegerField(default=0)  # order within the request's additional_models
+
+    class Meta:
+        db_table = "task_models"
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "model"], name="task_models_pair"),
+            models.CheckConstraint(
+                condition=models.Q(weight__gte=0.0, weight__lte=2.0), name="task_models_weight_range"
+            ),
+        ]
+
+    @property
+    def resource_id(self):
+        return f"{self.task_id}:{self.model_id}"
+
+
+class TaskTag(models.Model):
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, db_column="task_id")
+    tag = models.ForeignKey("system_app.Tag", on_delete=models.CASCADE, db_column="tag_name")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "task_tags"
+        constraints = [models.UniqueConstraint(fields=["task", "tag"], name="task_tags_pair")]
