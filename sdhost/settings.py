@@ -177,15 +177,20 @@ SPECTACULAR_SETTINGS = {
 }
 
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-if env("REDIS_URL"):
+if env("REDIS_URL"):  # scale-out: workers in other processes (pip install channels-redis redis)
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {"hosts": [env("REDIS_URL")]},
         }
     }
+    from urllib.parse import urlparse
 
-EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
+    _redis = urlparse(env("REDIS_URL"))
+    EVENTSTREAM_REDIS = {"host": _redis.hostname, "port": _redis.port or 6379, "db": int((_redis.path or "/0")[1:] or 0)}
+
+# No event storage: streams carry live state (snapshots, progress), replayed by each stream's initial() on connect.
+# With several processes (runworker, more servers) set EVENTSTREAM_REDIS so events cross processes.
 EVENTSTREAM_ALLOW_ORIGINS = ["*"]
 
 LOGGING = {

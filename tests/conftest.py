@@ -58,3 +58,11 @@ def assert_error(response, status, code, *, parameter=None, pointer=None):
     if pointer is not None:
         assert error["source"] == {"pointer": pointer}, error
     return error
+
+
+@pytest.fixture
+def live_url(transactional_db):
+    """Base URL of a real daphne server (ASGI: SSE works) sharing this test's database and settings."""
+    from sdhost.testing import live_asgi_server
+
+    return live_asgi_server()

@@ -1,0 +1,76 @@
+"""Server-Sent Events on top of django-eventstream's publish/listen machinery.
+
+`publish()` goes through django_eventstream.send_event, so events reach listeners in this process
+(and other processes when EVENTSTREAM_REDIS is set). `stream_response()` is our own stream: it sends
+the current state at once on connect (django-eventstream has no such hook), then each event as one
+`data: <json>` line, and closes after a final event.
+"""
+
+import asyncio
+import json
+
+from asgiref.sync import sync_to_async
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import StreamingHttpResponse
+from django_eventstream import send_event
+from django_eventstream.views import Listener, get_listener_manager
+
+KEEP_ALIVE_SECONDS = 15
+
+
+def publish(channel: str, data: dict) -> None:
+    """Send `data` to every client following `channel`; safe from any thread."""
+    send_event(channel, "message", data)
+
+
+def encode(data: dict) -> str:
+    return f"data: {json.dumps(data, cls=DjangoJSONEncoder)}\n\n"
+
+
+async def _event_stream(channel, initial, is_final):
+    manager = get_listener_manager()
+    listener = Listener()
+    listener.channels = {channel}
+    listener.assign_loop()
+    manager.add_listener(listener)  # before initial(): nothing published meanwhile is lost
+    try:
+        snapshot = await sync_to_async(initial)()
+        if snapshot is not None:
+            yield encode(snapshot)
+            if is_final(snapshot):
+                return
+        while True:
+            try:
+                await asyncio.wait_for(listener.aevent.wait(), timeout=KEEP_ALIVE_SECONDS)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+                continue
+            with manager.lock:
+                items = listener.channel_items.get(channel, [])
+                overflow = listener.overflow
+                listener.channel_items = {}
+                listener.overflow = False
+                listener.aevent.clear()
+            if overflow:  # a slow client missed events: resynchronise from the current state
+                snapshot = await sync_to_async(initial)()
+                events = [snapshot] if snapshot is not None else []
+            else:
+                events = [json.loads(item.data) for item in items]
+            for data in events:
+                yield encode(data)
+                if is_final(data):
+                    return
+    finally:
+        manager.remove_listener(listener)
+
+
+def stream_response(request, channel, initial, is_final=lambda data: False):
+    """A text/event-stream response: `initial()` at once, then every event published on `channel`.
+
+    `initial` is a plain callable returning the current state (or None); it runs in a worker thread,
+    so it may use the ORM. The stream ends after an event for which `is_final(data)` is true.
+    """
+    response = StreamingHttpResponse(_event_stream(channel, initial, is_final), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
