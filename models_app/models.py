@@ -62,3 +62,22 @@ class ModelTag(models.Model):
     class Meta:
         db_table = "model_tags"
         constraints = [models.UniqueConstraint(fields=["model", "tag"], name="model_tags_pair")]
+
+
+class CivitaiImport(models.Model):
+    """Download state of a model imported from Civitai (models_app/civitai); goes with its model."""
+
+    model = models.OneToOneField(
+        SDModel, primary_key=True, on_delete=models.CASCADE, db_column="model_hash", related_name="civitai_import",
+    )
+    civitai_model_id = models.BigIntegerField()
+    version_id = models.BigIntegerField()
+    file_name = models.TextField()
+    download_url = models.TextField()
+    bytes_done = models.BigIntegerField(default=0)  # persisted about once a second while downloading
+    validator = models.TextField(null=True, blank=True)  # ETag or Last-Modified, sent as If-Range on resume
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "civitai_imports"
