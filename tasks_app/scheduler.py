@@ -1,0 +1,103 @@
+"""Queue order of pending tasks (D7), as pure functions over plain records (no Django).
+
+Start order:
+
+0. Resumed tasks: tasks that were running when the worker stopped go first again.
+1. Promoted tasks, latest promotion first; within one promote request in the listed order
+   (`promote_rank` ascending).
+2. The other pending tasks by `queue_order` ascending. A new task is placed directly after the
+   last of them with the same checkpoint, else at the end; it never passes a task whose
+   `overtaken` count has reached `max_overtake` and then goes right after the last such task.
+   Every task it passes gets `overtaken + 1` and `queue_order + 1` (orders stay unique integers,
+   so the new task takes the first passed task's old order).
+
+Positions are 1-based indexes in this order; popping the first task or removing one never
+reorders the others, so a position is the real start order barring later submissions and
+promotions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """What the scheduler needs to know about one pending task."""
+
+    id: str
+    checkpoint: str
+    queue_order: int = 0
+    overtaken: int = 0
+    promoted_at: Any = None  # None = never promoted; else any orderable timestamp
+    promote_rank: int = 0
+    resumed: bool = False
+
+    @property
+    def promoted(self) -> bool:
+        return self.promoted_at is not None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a new non-promoted task goes: its `queue_order` and the ids it passes."""
+
+    queue_order: int
+    passed: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _group(entry: QueueEntry) -> int:
+    if entry.resumed:
+        return 0
+    return 1 if entry.promoted else 2
+
+
+def start_order(entries: Iterable[QueueEntry]) -> list[QueueEntry]:
+    """The pending tasks in the order the worker will start them."""
+    entries = list(entries)
+    resumed = sorted((e for e in entries if _group(e) == 0), key=lambda e: (e.queue_order, e.id))
+    promoted = [e for e in entries if _group(e) == 1]
+    # Latest promotion first, then the request's listed order: two stable sorts.
+    promoted.sort(key=lambda e: (e.promote_rank, e.id))
+    promoted.sort(key=lambda e: e.promoted_at, reverse=True)
+    regular = sorted((e for e in entries if _group(e) == 2), key=lambda e: (e.queue_order, e.id))
+    return resumed + promoted + regular
+
+
+def positions(entries: Iterable[QueueEntry]) -> dict[str, int]:
+    """1-based start position of every pending task, by id."""
+    return {entry.id: index for index, entry in enumerate(start_order(entries), start=1)}
+
+
+def place_new(entries: Iterable[QueueEntry], checkpoint: str, max_overtake: int) -> Placement:
+    """Placement of a new, non-promoted task using `checkpoint` among the pending `entries`."""
+    regular: Sequence[QueueEntry] = [e for e in start_order(entries) if _group(e) == 2]
+    if not regular:
+        return Placement(queue_order=0)
+    insert_at = len(regular)
+    same = [i for i, e in enumerate(regular) if e.checkpoint == checkpoint]
+    if same:
+        insert_at = same[-1] + 1
+        saturated = [i for i in range(insert_at, len(regular)) if regular[i].overtaken >= max_overtake]
+        if saturated:
+            insert_at = saturated[-1] + 1
+    if insert_at == len(regular):
+        return Placement(queue_order=regular[-1].queue_order + 1)
+    passed = regular[insert_at:]
+    return Placement(queue_order=passed[0].queue_order, passed=tuple(e.id for e in passed))
+
+
+def apply_placement(entries: Iterable[QueueEntry], new: QueueEntry, placement: Placement) -> list[QueueEntry]:
+    """The entries after adding `new` as placed (what the database holds after a submit)."""
+    passed = set(placement.passed)
+    updated = [
+        QueueEntry(
+            e.id, e.checkpoint, e.queue_order + 1, e.overtaken + 1, e.promoted_at, e.promote_rank, e.resumed
+        ) if e.id in passed else e
+        for e in entries
+    ]
+    updated.append(
+        QueueEntry(new.id, new.checkpoint, placement.queue_order, 0, None, 0, False)
+    )
+    return updated
