@@ -1,5 +1,108 @@
 """Image commands: metadata updates (D3), deletes (D11, D28), upload (D25), file download."""
 
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.parsers import BaseParser, MultiPartParser
+from rest_framework.response import Response
 
-class ImageCommandsMixin:
-    pass
+from images_app.models import Image
+from images_app.services import DELETE_REASONS, IMAGE_UPDATES, delete_image
+from images_app.storage import InvalidImage, image_file_path, store_image_bytes
+from sdhost.commands import AnyAcceptMixin, batch_delete, check_body_size, hashes_to_delete, json_object
+from sdhost.content_store import is_sha256
+from sdhost.downloads import file_response
+from sdhost.errors import APIError, invalid_request, not_found
+from sdhost.updates import update_many, update_one
+
+UPLOAD_HELP = "Send multipart/form-data with a 'file' field, or a raw image/png, image/jpeg or image/webp body"
+
+
+def upload_too_large(limit):
+    return APIError(413, "payload_too_large", f"The upload exceeds the limit of {limit} bytes")
+
+
+class RawImageParser(BaseParser):
+    """A raw request body with an image media type: parsed to its bytes (at most MAX_UPLOAD_BYTES)."""
+
+    media_type = "image/*"
+    media_types = ("image/png", "image/jpeg", "image/webp")
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        if media_type.split(";")[0].strip().lower() not in self.media_types:
+            raise invalid_request(f"Unsupported image type {media_type}. {UPLOAD_HELP}")
+        limit = settings.SDHOST["MAX_UPLOAD_BYTES"]
+        data = stream.read(limit + 1) if stream is not None else b""
+        if len(data) > limit:
+            raise upload_too_large(limit)
+        return data
+
+
+class ImageCommandsMixin(AnyAcceptMixin):
+    """Actions of ImageViewSet besides the reads (names fixed by images_app/api/urls.py)."""
+
+    def get_parsers(self):
+        # Called before `self.action` is set; the upload route maps only POST -> upload.
+        if "upload" in getattr(self, "action_map", {}).values():
+            return [MultiPartParser(), RawImageParser()]
+        return super().get_parsers()
+
+    def update_one(self, request, pk):
+        return Response(update_one(IMAGE_UPDATES, pk, json_object(request)))
+
+    def batch_update(self, request):
+        return Response(update_many(IMAGE_UPDATES, json_object(request)))
+
+    def destroy_one(self, request, pk):
+        delete_image(pk)
+        return Response({"success": True, "message": "Image deleted successfully"})
+
+    def batch_destroy(self, request):
+        ids = hashes_to_delete(json_object(request), "image")
+        return Response(batch_delete(ids, delete_image, DELETE_REASONS))
+
+    def content(self, request, pk):
+        image = Image.objects.filter(pk=pk).first() if is_sha256(pk) else None
+        if image is None:
+            raise not_found(f"Image {pk} not found")
+        path = image_file_path(image)
+        if not path.is_file():
+            raise not_found(f"The file of image {pk} is missing from the store")
+        return file_response(
+            request, path, content_type=image.content_type, etag=image.hash,
+            filename=f"{image.hash}.{image.extension}", disposition="inline",
+        )
+
+    def upload(self, request):
+        from images_app.api.resources import ImageResource
+        from sdhost.jsonapi import single_document
+
+        limit = settings.SDHOST["MAX_UPLOAD_BYTES"]
+        check_body_size(request, limit=limit + 64 * 1024)  # multipart framing on top of the file
+        try:
+            data = request.data
+        except drf_exceptions.UnsupportedMediaType:
+            raise invalid_request(f"Unsupported content type {request.content_type or '(none)'}. {UPLOAD_HELP}") from None
+        except drf_exceptions.ParseError as exc:
+            raise invalid_request(f"Malformed upload: {exc.detail}") from None
+        if isinstance(data, (bytes, bytearray)):
+            content = bytes(data)
+        else:
+            content = read_upload(request.FILES.get("file"), limit)
+        if not content:
+            raise invalid_request(f"The upload is empty. {UPLOAD_HELP}")
+        try:
+            image, created = store_image_bytes(content)
+        except InvalidImage as exc:
+            raise invalid_request(str(exc)) from None
+        response = Response(single_document(ImageResource, image, request), status=201 if created else 200)
+        response["Location"] = f"/api/images/{image.hash}"
+        return response
+
+
+def read_upload(upload: UploadedFile | None, limit) -> bytes:
+    if upload is None:
+        raise invalid_request(f"No 'file' field in the upload. {UPLOAD_HELP}")
+    if upload.size > limit:
+        raise upload_too_large(limit)
+    return b"".join(upload.chunks())

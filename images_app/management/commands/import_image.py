@@ -1,0 +1,23 @@
+"""manage.py import_image PATH: add a PNG, JPEG or WebP file to the image library (D25)."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from images_app.storage import InvalidImage, store_image_bytes
+
+
+class Command(BaseCommand):
+    help = "Import a PNG, JPEG or WebP file into the image library; prints its SHA256 (the image's id)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", help="the image file")
+
+    def handle(self, path, **options):
+        try:
+            image, created = store_image_bytes(Path(path).read_bytes())
+        except (InvalidImage, OSError) as exc:
+            raise CommandError(f"{path}: {exc}") from None
+        self.stdout.write(image.hash)
+        what = "Imported" if created else "Already in the library:"
+        self.stderr.write(f"{what} {image.width}x{image.height} {image.format}, {image.size} bytes")

@@ -1,0 +1,201 @@
+"""Recognise a weights file's kind and base model from its tensor names and shapes, without loading weights.
+
+safetensors: only the header is read (8-byte little-endian length + JSON table of tensors).
+Pickle formats (.ckpt/.pt/.pth/.bin): loaded with `torch.load(weights_only=True)`, which refuses any
+pickle that would construct arbitrary objects or run code; memory-mapped when the file is a zip archive.
+"""
+
+import json
+import os
+import struct
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+SAFETENSORS_EXTENSIONS = {".safetensors", ".sft"}
+PICKLE_EXTENSIONS = {".ckpt", ".pt", ".pth", ".bin"}
+MODEL_EXTENSIONS = SAFETENSORS_EXTENSIONS | PICKLE_EXTENSIONS
+MAX_HEADER_BYTES = 100 * 1024 * 1024
+
+SDXL_CHECKPOINT_KEY = "conditioner.embedders.1.model.transformer.resblocks.9.mlp.c_proj.bias"
+VAE_PREFIXES = ("encoder.", "decoder.", "quant_conv.", "post_quant_conv.")
+# Width of the text conditioning seen by cross-attention / text encoders, per family.
+CONTEXT_WIDTH_BASE = {768: "SD1.5", 1024: "SD2.1", 2048: "SDXL"}
+TEXT_WIDTH_BASE = {768: "SD1.5", 1024: "SD2.1", 1280: "SDXL"}
+
+
+class InvalidModelFile(ValueError):
+    """The file is not a readable safetensors/pickle weights file, or is unsafe to load."""
+
+
+@dataclass(frozen=True)
+class Inspection:
+    model_type: str | None  # None: layout not recognised
+    base_model: str | None
+
+
+def tensor_shapes(path, ext=None) -> tuple[dict, dict]:
+    """({tensor name: shape}, file-level metadata) of a weights file; `ext` overrides the path's suffix."""
+    path = Path(path)
+    ext = (ext or path.suffix).lower()
+    if ext in SAFETENSORS_EXTENSIONS:
+        return safetensors_shapes(path)
+    if ext in PICKLE_EXTENSIONS:
+        return pickle_shapes(path), {}
+    raise InvalidModelFile(
+        f"Unsupported file extension '{ext}'; expected one of {', '.join(sorted(MODEL_EXTENSIONS))}"
+    )
+
+
+def safetensors_shapes(path) -> tuple[dict, dict]:
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        prefix = f.read(8)
+        if len(prefix) < 8:
+            raise InvalidModelFile("File too short for a safetensors header")
+        (length,) = struct.unpack("<Q", prefix)
+        if length < 2 or length > min(MAX_HEADER_BYTES, size - 8):
+            raise InvalidModelFile("Not a safetensors file (bad header length)")
+        try:
+            header = json.loads(f.read(length))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidModelFile(f"Not a safetensors file (header is not JSON: {exc})") from None
+    if not isinstance(header, dict):
+        raise InvalidModelFile("Not a safetensors file (header is not an object)")
+    metadata = header.pop("__metadata__", None) or {}
+    shapes, data_end = {}, 0
+    for name, info in header.items():
+        try:
+            shape, (begin, end) = info["shape"], info["data_offsets"]
+            if not (isinstance(begin, int) and isinstance(end, int) and 0 <= begin <= end):
+                raise ValueError
+            shapes[name] = tuple(int(d) for d in shape)
+        except (TypeError, KeyError, ValueError):
+            raise InvalidModelFile(f"Not a safetensors file (bad entry for tensor '{name}')") from None
+        data_end = max(data_end, end)
+    if data_end != size - 8 - length:
+        raise InvalidModelFile("Truncated or corrupt safetensors file (tensor data does not match the file size)")
+    return shapes, metadata if isinstance(metadata, dict) else {}
+
+
+def pickle_shapes(path) -> dict:
+    import pickle
+
+    import torch
+
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, AttributeError,
+            ImportError, TypeError, KeyError, IndexError, struct.error, zipfile.BadZipFile) as exc:
+        raise InvalidModelFile(
+            "Refusing to load the file: it is not a plain weights file "
+            f"(torch.load weights_only=True failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        ) from None
+    if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
+        loaded = loaded["state_dict"]
+    shapes = {}
+    flatten_tensors(loaded, "", shapes, torch.Tensor)
+    if not shapes:
+        raise InvalidModelFile("The file holds no tensors")
+    return shapes
+
+
+def flatten_tensors(value, prefix, out, tensor_type):
+    if isinstance(value, tensor_type):
+        out[prefix] = tuple(value.shape)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            flatten_tensors(item, f"{prefix}.{key}" if prefix else str(key), out, tensor_type)
+
+
+def inspect_model_file(path, ext=None) -> Inspection:
+    """Kind and base model of a weights file (model_type None when the layout is unknown)."""
+    shapes, metadata = tensor_shapes(path, ext)
+    return classify(shapes, metadata)
+
+
+# --- classification ---------------------------------------------------------------------------
+
+def classify(shapes: dict, metadata: dict | None = None) -> Inspection:
+    keys = list(shapes)
+    hint = base_from_metadata(metadata or {})
+
+    def has_prefix(*prefixes):
+        return any(k.startswith(prefixes) for k in keys)
+
+    if has_prefix("control_model.", "controlnet_") or any("input_hint_block" in k for k in keys):
+        return Inspection("controlnet", context_width_base(shapes) or hint)
+    if has_prefix("model.diffusion_model."):
+        return Inspection("checkpoint", checkpoint_base(shapes) or hint)
+    if has_prefix("lora_unet_", "lora_te") or any(
+        marker in k for k in keys for marker in (".lora_A.", ".lora_B.", ".lora_down.", ".lora_up.", ".lora.down.")
+    ):
+        return Inspection("lora", lora_base(shapes) or hint)
+    if keys and (all(k.startswith(VAE_PREFIXES) for k in keys) or all(k.startswith("first_stage_model.") for k in keys)):
+        return Inspection("vae", hint)
+    embedding = embedding_base(shapes)
+    if embedding is not False:
+        return Inspection("embedding", embedding or hint)
+    return Inspection(None, hint)
+
+
+def checkpoint_base(shapes):
+    if SDXL_CHECKPOINT_KEY in shapes or any(k.startswith("conditioner.embedders.1.") for k in shapes):
+        return "SDXL"
+    base = context_width_base(shapes)
+    if base:
+        return base
+    if any(k.startswith("cond_stage_model.transformer.") for k in shapes):
+        return "SD1.5"
+    if any(k.startswith("cond_stage_model.model.") for k in shapes):
+        return "SD2.1"
+    return None
+
+
+def context_width_base(shapes):
+    """Family from the cross-attention key projection's input width (UNet or ControlNet)."""
+    for key, shape in shapes.items():
+        if key.endswith(("attn2.to_k.weight", "attn2_to_k.weight")) and len(shape) == 2:
+            return CONTEXT_WIDTH_BASE.get(shape[1])
+    return None
+
+
+def lora_base(shapes):
+    keys = list(shapes)
+    if any(k.startswith(("lora_te1_", "lora_te2_", "text_encoder_2.")) for k in keys):
+        return "SDXL"
+    for key, shape in shapes.items():
+        is_down = ".lora_down." in key or ".lora_A." in key or ".lora.down." in key
+        if is_down and key.startswith(("lora_te", "text_encoder.")) and len(shape) == 2:
+            if base := TEXT_WIDTH_BASE.get(shape[1]):
+                return base
+    for key, shape in shapes.items():
+        is_down = ".lora_down." in key or ".lora_A." in key or ".lora.down." in key
+        if is_down and ("attn2_to_k" in key or "attn2.to_k" in key) and len(shape) == 2:
+            if base := CONTEXT_WIDTH_BASE.get(shape[1]):
+                return base
+    return None
+
+
+def embedding_base(shapes):
+    """Base of a textual-inversion embedding, None if unknown, False if the layout is not an embedding."""
+    if "clip_l" in shapes and "clip_g" in shapes:
+        return "SDXL"
+    vectors = [shape for key, shape in shapes.items() if key == "emb_params" or key.startswith("string_to_param.")]
+    if not vectors and len(shapes) == 1:  # diffusers learned_embeds.bin: {"<token>": vector}
+        vectors = [shape for shape in shapes.values() if len(shape) in (1, 2) and shape[-1] in (768, 1024)]
+    if not vectors:
+        return False
+    return TEXT_WIDTH_BASE.get(vectors[0][-1]) if vectors[0] else None
+
+
+def base_from_metadata(metadata: dict):
+    """Base model from trainer metadata (kohya `ss_base_model_version`, `modelspec.architecture`)."""
+    text = f"{metadata.get('ss_base_model_version', '')} {metadata.get('modelspec.architecture', '')}".lower()
+    if "xl" in text:
+        return "SDXL"
+    if "v2" in text:
+        return "SD2.1"
+    if "v1" in text:
+        return "SD1.5"
+    return None

@@ -1,0 +1,186 @@
+"""Model library operations: D3 updates, deletes (D11, D28) and importing local weights files."""
+
+import hashlib
+import os
+from pathlib import Path
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from images_app.models import Image
+from models_app.inspect import MODEL_EXTENSIONS, InvalidModelFile, inspect_model_file
+from models_app.models import MODEL_TYPES, ModelTag, SDModel
+from models_app.storage import model_store
+from sdhost.content_store import is_sha256
+from sdhost.errors import APIError, not_found
+from sdhost.updates import (
+    READ_ONLY_KEYS, UpdateTarget, non_empty_string, optional_string, reference_or_null,
+)
+
+MODEL_UPDATES = UpdateTarget(
+    label="Model",
+    model=SDModel,
+    tag_link=ModelTag,
+    tag_link_field="model",
+    writable={
+        "name": non_empty_string,
+        "description": optional_string(),
+        "base_model": optional_string(max_length=100),
+        "source_url": optional_string(),
+        "cover_image": reference_or_null(Image, "image"),
+    },
+    read_only=READ_ONLY_KEYS | {"error_message"},
+    touch="updated_at",
+)
+DELETE_REASONS = {"not_found": "Model not found", "model_in_use": "Model in use by active task"}
+COPY_CHUNK = 4 * 1024 * 1024
+
+
+# --- deletes -----------------------------------------------------------------------------------
+
+def model_in_use(model) -> bool:
+    """Whether a pending or running task uses `model` as checkpoint, VAE or additional model (D11)."""
+    from tasks_app.models import ACTIVE_STATUSES, Task, TaskModel
+
+    return (
+        Task.objects.filter(Q(checkpoint=model) | Q(vae=model), status__in=ACTIVE_STATUSES).exists()
+        or TaskModel.objects.filter(model=model, task__status__in=ACTIVE_STATUSES).exists()
+    )
+
+
+def cancel_download(sha256):
+    """Abort a running Civitai import of `sha256` and drop its partial file (D28), if imports exist."""
+    try:
+        from models_app.civitai.manager import cancel_import
+    except ModuleNotFoundError as exc:
+        if exc.name != "models_app.civitai.manager":
+            raise
+        return
+    cancel_import(sha256)
+
+
+def delete_model(pk) -> None:
+    """Delete a model row and, after commit, its file (data-model.md "Deletion effects").
+
+    Raises APIError 404 not_found, or 409 model_in_use while an active task needs it.
+    """
+    model = SDModel.objects.filter(pk=pk).first() if is_sha256(pk) else None
+    if model is None:
+        raise not_found(f"Model {pk} not found")
+    if model.status == "downloading":
+        cancel_download(model.hash)
+    with transaction.atomic():  # BEGIN IMMEDIATE: the check and the delete see one state
+        model = SDModel.objects.filter(pk=pk).first()
+        if model is None:
+            raise not_found(f"Model {pk} not found")
+        if model_in_use(model):
+            raise APIError(409, "model_in_use", f"Model {pk} is used by a pending or running task")
+        ext = model.file_ext
+        model.delete()  # cascades: tags, task_models, checkpoint tasks; VAE tasks keep running without it
+        transaction.on_commit(lambda: remove_model_file(pk, ext))
+
+
+def remove_model_file(sha256, ext):
+    if not SDModel.objects.filter(pk=sha256).exists():  # re-imported meanwhile: keep the file
+        model_store().delete(sha256, ext)
+
+
+def delete_model_rows(queryset):
+    """Admin bulk delete: rows now, files after commit (no in-use checks: the admin may override)."""
+    files = list(queryset.values_list("hash", "file_ext"))
+    queryset.delete()
+    for sha256, ext in files:
+        transaction.on_commit(lambda sha256=sha256, ext=ext: remove_model_file(sha256, ext))
+
+
+# --- import of local files ---------------------------------------------------------------------
+
+class ModelImportError(ValueError):
+    """A local file cannot be imported; nothing was stored."""
+
+
+def import_model_file(path, name=None, model_type=None, base_model=None):
+    """Add a local weights file to the library. Returns (SDModel, created).
+
+    The file is hashed while it is copied into the store's temporary folder (one pass), inspected
+    there (safetensors header, or a weights-only pickle load) and moved into place atomically.
+    Kind and base model are inferred unless given. Importing the same bytes again changes nothing.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise ModelImportError(f"{path} is not a file")
+    ext = source.suffix.lower()
+    if ext not in MODEL_EXTENSIONS:
+        raise ModelImportError(
+            f"Unsupported file extension '{source.suffix}'; expected one of {', '.join(sorted(MODEL_EXTENSIONS))}"
+        )
+    if model_type is not None and model_type not in MODEL_TYPES:
+        raise ModelImportError(f"Unknown model type '{model_type}'; expected one of {', '.join(MODEL_TYPES)}")
+    name = source.stem if name is None else name
+    if not name.strip():
+        raise ModelImportError("The model name must not be empty")
+
+    store = model_store()
+    tmp_path, sha256, size = copy_and_hash(source, store)
+    try:
+        existing = SDModel.objects.filter(pk=sha256).first()
+        if existing is not None and existing.status == "ready":
+            return existing, False
+        if existing is not None and existing.status == "downloading":
+            raise ModelImportError(f"Model {sha256} is being downloaded from Civitai; wait for it or delete it first")
+        if size == 0:
+            raise ModelImportError(f"{path} is empty")
+        try:
+            inspection = inspect_model_file(tmp_path, ext)
+        except InvalidModelFile as exc:
+            raise ModelImportError(f"{source.name}: {exc}") from None
+        model_type = model_type or inspection.model_type
+        if model_type is None:
+            raise ModelImportError(
+                f"{source.name}: unrecognised tensor layout; pass --type ({', '.join(MODEL_TYPES)})"
+            )
+        store.adopt(tmp_path, sha256, ext)
+        tmp_path = None
+        return save_imported_row(existing, sha256, name, model_type, base_model or inspection.base_model, size, ext)
+    finally:
+        if tmp_path is not None:
+            os.unlink(tmp_path)
+
+
+def copy_and_hash(source: Path, store):
+    """Copy `source` into a temporary file of `store`, hashing on the way: (temp path, sha256, size)."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(source, "rb") as src, store.temp_file() as tmp:
+        try:
+            while block := src.read(COPY_CHUNK):
+                digest.update(block)
+                tmp.write(block)
+                size += len(block)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        except BaseException:
+            tmp.close()
+            os.unlink(tmp.name)
+            raise
+    return tmp.name, digest.hexdigest(), size
+
+
+def save_imported_row(existing, sha256, name, model_type, base_model, size, ext):
+    """The row for a file just moved into the store: completes a failed Civitai import, or creates one."""
+    fields = dict(name=name, model_type=model_type, base_model=base_model, size=size, file_ext=ext,
+                  status="ready", error_message=None)
+    try:
+        with transaction.atomic():
+            if existing is not None:  # a failed Civitai import of these very bytes: keep its metadata
+                SDModel.objects.filter(pk=sha256).update(
+                    size=size, file_ext=ext, status="ready", error_message=None, updated_at=timezone.now(),
+                )
+                return SDModel.objects.get(pk=sha256), False
+            return SDModel.objects.create(hash=sha256, **fields), True
+    except IntegrityError:
+        model = SDModel.objects.filter(pk=sha256).first()
+        if model is None:
+            raise
+        return model, False

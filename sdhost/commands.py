@@ -1,0 +1,85 @@
+"""Shared mechanics of library commands: body limits and shapes, JSON pointers, batch deletes (D11)."""
+
+from django.conf import settings
+
+from .errors import APIError, invalid_request
+
+
+class AnyAcceptMixin:
+    """For ViewSets: an `Accept` header we cannot match still gets our JSON (or file) answer, never a 406."""
+
+    def perform_content_negotiation(self, request, force=False):
+        return super().perform_content_negotiation(request, force=True)
+
+
+def json_pointer(*parts) -> str:
+    """A JSON Pointer (RFC 6901) to `parts`, e.g. ('a/b', 0) -> '/a~1b/0'."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def check_body_size(request, limit=None):
+    """413 payload_too_large when the declared body length exceeds `limit` (default: Django's body limit)."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE if limit is None else limit
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise invalid_request("Content-Length is not a number") from None
+    if limit is not None and length > limit:
+        raise APIError(413, "payload_too_large", f"Request body of {length} bytes exceeds the limit of {limit} bytes")
+
+
+def json_object(request) -> dict:
+    """The request's JSON body, which must be an object (400 invalid_request otherwise)."""
+    check_body_size(request)
+    data = request.data
+    if not isinstance(data, dict):
+        raise invalid_request("Request body must be a JSON object")
+    return data
+
+
+def hashes_to_delete(body: dict, type_name: str) -> list:
+    """The ids of a batch delete body, in either D11 form, without duplicates, in request order.
+
+    `{"hashes": ["..."]}` or `{"data": [{"type": type_name, "id": "..."}]}`; anything else is a 400.
+    Ids are not checked against the database here (unknown ones are reported per hash by the caller).
+    """
+    forms = [key for key in ("hashes", "data") if key in body]
+    if len(forms) != 1 or len(body) != 1:
+        raise invalid_request(f'Body must be {{"hashes": [...]}} or {{"data": [{{"type": "{type_name}", "id": ...}}]}}')
+    form = forms[0]
+    items = body[form]
+    if not isinstance(items, list):
+        raise invalid_request(f"'{form}' must be an array", pointer=json_pointer(form))
+    ids = []
+    for index, item in enumerate(items):
+        if form == "data":
+            if not isinstance(item, dict):
+                raise invalid_request("Each entry must be a resource identifier object", pointer=json_pointer("data", index))
+            if item.get("type") != type_name:
+                raise invalid_request(f"Resource type must be '{type_name}'", pointer=json_pointer("data", index, "type"))
+            item = item.get("id")
+            pointer = json_pointer("data", index, "id")
+        else:
+            pointer = json_pointer("hashes", index)
+        if not isinstance(item, str):
+            raise invalid_request("Each id must be a string", pointer=pointer)
+        ids.append(item)
+    return list(dict.fromkeys(ids))
+
+
+def batch_delete(ids, delete_one, reasons: dict) -> dict:
+    """Delete each id with `delete_one(id)`; an APIError is reported per id with `reasons[error.code]`.
+
+    Answers {"deleted": [...], "failed": [{"hash", "reason"}], "count": n}.
+    """
+    deleted, failed = [], []
+    for pk in ids:
+        try:
+            delete_one(pk)
+        except APIError as exc:
+            if exc.code not in reasons:
+                raise
+            failed.append({"hash": pk, "reason": reasons[exc.code]})
+        else:
+            deleted.append(pk)
+    return {"deleted": deleted, "failed": failed, "count": len(deleted)}

@@ -1,0 +1,123 @@
+"""Stored files as HTTP responses: streamed, with ETag, single byte ranges (RFC 9110 §14) and If-Range."""
+
+import os
+import re
+import unicodedata
+from urllib.parse import quote
+
+from django.http import FileResponse, HttpResponseNotModified
+
+from .errors import APIError, error_response
+
+RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+
+
+class FileDownload(FileResponse):
+    block_size = 256 * 1024
+
+
+class LimitedReader:
+    """Reads at most `length` bytes of `file` from its current position."""
+
+    def __init__(self, file, length):
+        self.file = file
+        self.remaining = length
+
+    def read(self, size=-1):
+        if self.remaining <= 0:
+            return b""
+        size = self.remaining if size is None or size < 0 else min(size, self.remaining)
+        data = self.file.read(size)
+        self.remaining -= len(data)
+        return data
+
+    def close(self):
+        self.file.close()
+
+
+def parse_range(header, size):
+    """(start, end) inclusive for a single satisfiable byte range; None to serve the whole file.
+
+    Raises APIError 416 when the range cannot be satisfied. Multi-range and malformed headers are
+    ignored (RFC 9110 allows a server to answer those with the full representation).
+    """
+    match = RANGE_RE.match(header or "")
+    if not match:
+        return None
+    first, last = match.groups()
+    if first == "" and last == "":
+        return None
+    if first == "":  # suffix range: the last N bytes
+        length = int(last)
+        if length == 0:
+            raise range_not_satisfiable(size)
+        return max(size - length, 0), size - 1
+    start = int(first)
+    end = size - 1 if last == "" else min(int(last), size - 1)
+    if last != "" and int(last) < start:
+        return None  # invalid range: ignore it
+    if start >= size:
+        raise range_not_satisfiable(size)
+    return start, end
+
+
+def range_not_satisfiable(size):
+    error = APIError(416, "range_not_satisfiable", f"The requested range is outside the file of {size} bytes")
+    error.headers = {"Content-Range": f"bytes */{size}"}
+    return error
+
+
+def attachment_header(filename: str, disposition="attachment") -> str:
+    """Content-Disposition with a safe ASCII `filename` and, if needed, the exact name as RFC 5987 `filename*`."""
+    cleaned = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in filename)
+    cleaned = cleaned.replace("/", "_").replace("\\", "_").strip() or "download"
+    ascii_name = "".join(c if 0x20 <= ord(c) < 0x7F and c not in '"%;' else "_" for c in cleaned)
+    header = f'{disposition}; filename="{ascii_name}"'
+    if ascii_name != cleaned:
+        header += f"; filename*=UTF-8''{quote(cleaned, safe='')}"
+    return header
+
+
+def file_response(request, path, *, content_type, etag, filename=None, disposition="attachment"):
+    """Stream `path` as the answer to `request` (GET/HEAD), honouring Range, If-Range and If-None-Match.
+
+    `etag` is the file's identity (its SHA256); it is sent quoted as a strong ETag.
+    """
+    quoted_etag = f'"{etag}"'
+    file = open(path, "rb")
+    try:
+        size = os.fstat(file.fileno()).st_size
+        if request.headers.get("If-None-Match") in (quoted_etag, "*"):
+            file.close()
+            response = HttpResponseNotModified()
+            response["ETag"] = quoted_etag
+            return response
+        byte_range = None
+        if_range = request.headers.get("If-Range")
+        if "Range" in request.headers and (if_range is None or if_range.strip() == quoted_etag):
+            byte_range = parse_range(request.headers["Range"], size)
+    except APIError as exc:
+        file.close()
+        response = error_response(exc)
+        for name, value in exc.headers.items():
+            response[name] = value
+        response["Accept-Ranges"] = "bytes"
+        return response
+    except BaseException:
+        file.close()
+        raise
+
+    if byte_range is None:
+        response = FileDownload(file, content_type=content_type)
+        response["Content-Length"] = str(size)
+    else:
+        start, end = byte_range
+        file.seek(start)
+        response = FileDownload(LimitedReader(file, end - start + 1), content_type=content_type, status=206)
+        response["Content-Length"] = str(end - start + 1)
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Accept-Ranges"] = "bytes"
+    response["ETag"] = quoted_etag
+    if filename:
+        response["Content-Disposition"] = attachment_header(filename, disposition)
+    return response

@@ -1,0 +1,217 @@
+"""The D3 metadata update engine, shared by models and images.
+
+An `UpdateTarget` describes one entity: its writable attributes (each with a cleaner), its tag
+link table and the timestamp it maintains. Every key of an update object is one of:
+
+- a writable attribute -> cleaned and set (a wrong type is a 400 naming the key);
+- `tags` -> replaces the whole tag set; `tag_<name>: true|false` -> adds/removes one tag;
+- a read-only attribute (D24) -> 400 naming the key;
+- anything else -> merged into `metadata` (`null` deletes the key); keys match [A-Za-z0-9_]{1,64}.
+
+Bodies are validated completely before anything is written, and applied in one transaction, so
+an error changes nothing.
+"""
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from django.db import transaction
+
+from sdhost.commands import json_pointer
+from sdhost.content_store import is_sha256
+from sdhost.errors import invalid_request, not_found
+
+# D24 plus the resource-object members that can never be metadata.
+READ_ONLY_KEYS = frozenset({
+    "hash", "size", "status", "model_type", "width", "height", "seed", "task_id", "created_at", "updated_at",
+    "type", "id", "metadata", "attributes", "relationships",
+})
+METADATA_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+TAG_KEY_PREFIX = "tag_"
+
+
+class InvalidValue(ValueError):
+    """A cleaner's refusal; the message becomes the error detail."""
+
+
+@dataclass(frozen=True)
+class UpdateTarget:
+    """How D3 applies to one entity kind."""
+
+    label: str  # "Model" / "Image": used in messages ("Model not found")
+    model: type  # ORM class whose primary key is the hash
+    tag_link: type  # through-model of the entity's tags
+    tag_link_field: str  # its foreign key to the entity
+    writable: dict = field(default_factory=dict)  # attribute -> cleaner(value) -> stored value
+    read_only: frozenset = READ_ONLY_KEYS
+    touch: str | None = None  # timestamp field that follows every change
+
+
+@dataclass
+class UpdatePlan:
+    """A validated update object, ready to apply to any instance."""
+
+    keys: list = field(default_factory=list)
+    attributes: dict = field(default_factory=dict)
+    tag_ops: list = field(default_factory=list)  # ("set"|"add"|"remove", [names])
+    metadata: dict = field(default_factory=dict)  # key -> value, None deletes
+
+
+# --- cleaners for writable attributes ---------------------------------------------------------
+
+def non_empty_string(value):
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidValue("must be a non-empty string")
+    return value
+
+
+def optional_string(max_length=None) -> Callable:
+    def clean(value):
+        if value is not None and not isinstance(value, str):
+            raise InvalidValue("must be a string or null")
+        if value is not None and max_length is not None and len(value) > max_length:
+            raise InvalidValue(f"must be at most {max_length} characters")
+        return value
+    return clean
+
+
+def reference_or_null(model, label) -> Callable:
+    """Cleaner for a hash naming a stored `model` row (or null); returns the instance."""
+    def clean(value):
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise InvalidValue(f"must be the hash of a stored {label} or null")
+        instance = model.objects.filter(pk=value).first() if is_sha256(value) else None
+        if instance is None:
+            raise InvalidValue(f"no stored {label} has hash '{value}'")
+        return instance
+    return clean
+
+
+# --- validation --------------------------------------------------------------------------------
+
+def validate_update(target: UpdateTarget, update, prefix=()) -> UpdatePlan:
+    """Check one update object against D3/D24; raise a 400 whose pointer names the offending key."""
+    from system_app.tags import tag_name_problem
+
+    if not isinstance(update, dict):
+        raise invalid_request("An update must be a JSON object", pointer=json_pointer(*prefix) or None)
+    plan = UpdatePlan()
+    for key, value in update.items():
+        pointer = json_pointer(*prefix, key)
+        if key in target.writable:
+            try:
+                plan.attributes[key] = target.writable[key](value)
+            except InvalidValue as exc:
+                raise invalid_request(f"'{key}' {exc}", pointer=pointer) from None
+        elif key == "tags":
+            if not isinstance(value, list):
+                raise invalid_request("'tags' must be an array of tag names", pointer=pointer)
+            for name in value:
+                if problem := tag_name_problem(name):
+                    raise invalid_request(problem, pointer=pointer)
+            plan.tag_ops.append(("set", value))
+        elif key.startswith(TAG_KEY_PREFIX):
+            name = key[len(TAG_KEY_PREFIX):]
+            if problem := tag_name_problem(name):
+                raise invalid_request(problem, pointer=pointer)
+            if not isinstance(value, bool):
+                raise invalid_request(f"'{key}' must be true or false", pointer=pointer)
+            plan.tag_ops.append(("add" if value else "remove", [name]))
+        elif key in target.read_only:
+            raise invalid_request(f"'{key}' is read-only", pointer=pointer)
+        elif not METADATA_KEY_RE.match(key):
+            raise invalid_request(
+                f"Metadata key '{key}' must be 1-64 characters of letters, digits and '_'", pointer=pointer
+            )
+        else:
+            plan.metadata[key] = value
+        plan.keys.append(key)
+    return plan
+
+
+# --- application -------------------------------------------------------------------------------
+
+def apply_update(target: UpdateTarget, instance, plan: UpdatePlan) -> None:
+    """Write a validated plan to `instance` (call inside a transaction)."""
+    if not plan.keys:
+        return
+    update_fields = []
+    for name, value in plan.attributes.items():
+        setattr(instance, name, value)
+        update_fields.append(name)
+    if plan.metadata:
+        metadata = dict(instance.metadata or {})
+        for key, value in plan.metadata.items():
+            if value is None:
+                metadata.pop(key, None)
+            else:
+                metadata[key] = value
+        instance.metadata = metadata
+        update_fields.append("metadata")
+    if plan.tag_ops:
+        apply_tag_ops(target, instance, plan.tag_ops)
+    if target.touch:
+        update_fields.append(target.touch)  # auto_now fields refresh on save()
+    if update_fields:
+        instance.save(update_fields=update_fields)
+
+
+def apply_tag_ops(target: UpdateTarget, instance, ops) -> None:
+    """Replace/add/remove tags in body order; names compare case-insensitively, tags are created on first use."""
+    from system_app.models import fold_tag_name
+    from system_app.tags import get_or_create_tags
+
+    links = target.tag_link.objects.filter(**{target.tag_link_field: instance}).select_related("tag")
+    current = {link.tag.folded: link.tag.name for link in links}
+    wanted = dict(current)
+    for op, names in ops:
+        if op == "set":
+            wanted = {}
+        for name in names:
+            key = fold_tag_name(name)
+            if op == "remove":
+                wanted.pop(key, None)
+            else:
+                wanted.setdefault(key, current.get(key, name))
+    removed = current.keys() - wanted.keys()
+    if removed:
+        target.tag_link.objects.filter(**{target.tag_link_field: instance, "tag__folded__in": removed}).delete()
+    added = [name for key, name in wanted.items() if key not in current]
+    target.tag_link.objects.bulk_create(
+        target.tag_link(**{target.tag_link_field: instance, "tag": tag}) for tag in get_or_create_tags(added)
+    )
+
+
+# --- the two request forms ---------------------------------------------------------------------
+
+def update_one(target: UpdateTarget, pk, update) -> dict:
+    """POST /api/<entity>/{hash}: {"success": true, "updated_fields": [...]}."""
+    with transaction.atomic():
+        instance = target.model.objects.filter(pk=pk).first() if is_sha256(pk) else None
+        if instance is None:
+            raise not_found(f"{target.label} {pk} not found")
+        plan = validate_update(target, update)
+        apply_update(target, instance, plan)
+    return {"success": True, "updated_fields": plan.keys}
+
+
+def update_many(target: UpdateTarget, body: dict) -> dict:
+    """POST /api/<entity>: {hash: update, ...} -> {"success": [hashes], "failed": [{"hash", "error"}]}.
+
+    The whole body is validated before anything is written; unknown hashes are reported, not errors.
+    """
+    with transaction.atomic():
+        plans = {pk: validate_update(target, update, prefix=(pk,)) for pk, update in body.items()}
+        known = target.model.objects.in_bulk([pk for pk in plans if is_sha256(pk)])
+        success, failed = [], []
+        for pk, plan in plans.items():
+            instance = known.get(pk)
+            if instance is None:
+                failed.append({"hash": pk, "error": f"{target.label} not found"})
+                continue
+            apply_update(target, instance, plan)
+            success.append(pk)
+    return {"success": success, "failed": failed}
