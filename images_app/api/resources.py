@@ -1,0 +1,27 @@
+"""The `image` resource of the query protocol (query-protocol.md §8, images-api.md)."""
+
+from images_app.models import Image, ImageTag
+from sdhost.jsonapi import Attribute, Resource, ToMany, ToOne
+from sdhost.jsonapi.types import INTEGER, OBJECT, TEXT, TIMESTAMP
+
+
+class ImageResource(Resource):
+    type = "image"
+    model = Image
+    id_pattern = r"[0-9a-f]{64}"
+    attributes = {
+        "width": Attribute(INTEGER),
+        "height": Attribute(INTEGER),
+        "size": Attribute(INTEGER),
+        "seed": Attribute(INTEGER),
+        "metadata": Attribute(OBJECT),
+        "created_at": Attribute(TIMESTAMP),
+    }
+    filter_only = {"task_id": Attribute(TEXT, source="task_id", sort=False)}
+    relationships = {
+        "task": ToOne("task", "task"),
+        "tags": ToMany("tag", through=ImageTag, source="image", target_key="tag"),
+    }
+    include_paths = ("tags", "task")
+    tags = "tags"
+    metadata = "metadata"

@@ -1,0 +1,32 @@
+"""The `model` resource of the query protocol (query-protocol.md §8, models-api.md)."""
+
+from models_app.models import MODEL_STATUSES, MODEL_TYPES, ModelTag, SDModel
+from sdhost.jsonapi import Attribute, Resource, ToMany, ToOne
+from sdhost.jsonapi.types import INTEGER, OBJECT, TEXT, TIMESTAMP, Enum
+
+
+class ModelResource(Resource):
+    type = "model"
+    model = SDModel
+    id_pattern = r"[0-9a-f]{64}"
+    attributes = {
+        "name": Attribute(TEXT),
+        "model_type": Attribute(Enum(MODEL_TYPES)),
+        "base_model": Attribute(TEXT),
+        "size": Attribute(INTEGER),
+        "source_url": Attribute(TEXT),
+        "metadata": Attribute(OBJECT),
+        "description": Attribute(TEXT, sort=False),
+        "status": Attribute(Enum(MODEL_STATUSES)),
+        "error_message": Attribute(TEXT, sort=False),
+        "created_at": Attribute(TIMESTAMP),
+        "updated_at": Attribute(TIMESTAMP),
+    }
+    aliases = {"type": "model_type"}  # D1, D22
+    relationships = {
+        "tags": ToMany("tag", through=ModelTag, source="model", target_key="tag"),
+        "cover_image": ToOne("image", "cover_image"),
+    }
+    include_paths = ("tags", "cover_image")
+    tags = "tags"
+    metadata = "metadata"

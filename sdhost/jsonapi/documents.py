@@ -1,0 +1,166 @@
+"""Resource objects and documents (query-protocol.md §1, §5–§7).
+
+Queries per document: one for the page, one COUNT when the page does not reveal the total,
+one per to-many relationship rendered, and one per included type along each include path —
+never one per row.
+"""
+
+from urllib.parse import quote
+
+from .query import Page, parse_query
+from .resource import resource_for
+
+MAX_OFFSET = 2**62  # beyond any table; larger offsets are answered without a query
+
+
+class DocumentBuilder:
+    """Renders resource objects with sparse fieldsets and collects `included` (each resource once)."""
+
+    def __init__(self, fields=None):
+        self.fields = fields or {}
+        self.seen = set()  # (type, id) of primary data and included resources
+        self.included = []
+
+    def primary(self, resource, instances, include_tree):
+        objects, linkage = self.objects(resource, instances, include_tree)
+        self.seen.update((obj["type"], obj["id"]) for obj in objects)
+        self.include(resource, linkage, include_tree)
+        return objects
+
+    def objects(self, resource, instances, include_tree):
+        """Resource objects for `instances`, plus the linkage loaded for the include step."""
+        wanted = self.fields.get(resource.type)
+        attributes = [attr for name, attr in resource.attributes.items() if wanted is None or name in wanted]
+        relationships = [
+            rel for name, rel in resource.relationships.items()
+            if wanted is None or name in wanted or name in include_tree
+        ]
+        linkage = {rel.name: load_linkage(rel, instances) for rel in relationships}
+        objects = []
+        for instance in instances:
+            shown = {}
+            for rel in relationships:
+                if wanted is None or rel.name in wanted:
+                    links = linkage[rel.name][instance.pk]
+                    if rel.many:
+                        shown[rel.name] = {"data": [{"type": rel.target, "id": link_id} for _, link_id in links]}
+                    elif links or not rel.omit_null:
+                        shown[rel.name] = {"data": links and {"type": rel.target, "id": links[1]}}
+            objects.append({
+                "type": resource.type,
+                "id": resource.public_id(instance),
+                "attributes": {attr.name: attr.value(instance) for attr in attributes},
+                "relationships": shown,
+            })
+        return objects, linkage
+
+    def include(self, resource, linkage, include_tree):
+        for name, subtree in include_tree.items():
+            relationship = resource.relationships[name]
+            target = resource_for(relationship.target)
+            pks = {}
+            for links in linkage[name].values():
+                for target_pk, _ in (links if relationship.many else [links] if links else []):
+                    pks.setdefault(target_pk, None)
+            rows = {row.pk: row for row in target.queryset().filter(pk__in=list(pks))} if pks else {}
+            related = [rows[pk] for pk in pks if pk in rows]
+            objects, sub_linkage = self.objects(target, related, subtree)
+            for obj in objects:
+                key = (obj["type"], obj["id"])
+                if key not in self.seen:
+                    self.seen.add(key)
+                    self.included.append(obj)
+            self.include(target, sub_linkage, subtree)
+
+
+def load_linkage(relationship, instances):
+    """{source pk: (target pk, public id) or None} for to-one, {source pk: [(target pk, id), ...]} for to-many."""
+    if not relationship.many:
+        result = {}
+        for instance in instances:
+            value = getattr(instance, relationship.attname)
+            result[instance.pk] = None if value is None else (value, str(value))
+        return result
+    result = {instance.pk: [] for instance in instances}
+    if result:
+        for source_pk, target_pk, *id_parts in relationship.links(list(result)):
+            result[source_pk].append((target_pk, ":".join(str(part) for part in id_parts)))
+    return result
+
+
+def with_computed(resource, instance):
+    """`instance` itself when it carries the computed attributes, else the row re-read with them."""
+    paths = [attr.path for attr in resource.attributes.values() if attr.expression is not None]
+    if all(hasattr(instance, path) for path in paths):
+        return instance
+    return resource.queryset().filter(pk=instance.pk).first() or instance
+
+
+def resource_object(resource, instance):
+    """The full resource object of one row (all fields, no includes)."""
+    return DocumentBuilder().primary(resource, [with_computed(resource, instance)], {})[0]
+
+
+def single_document(resource, instance, request=None):
+    """`{"data": ...}` for one row; with a request, its `fields` and `include` apply (APIError if invalid)."""
+    query = parse_query(resource, request.GET, collection=False) if request is not None else None
+    builder = DocumentBuilder(query.fields if query else None)
+    row = with_computed(resource, instance)
+    document = {"data": builder.primary(resource, [row], query.include if query else {})[0]}
+    if query and query.include_asked:
+        document["included"] = builder.included
+    return document
+
+
+def collection_document(resource, request):
+    """The collection document for GET on a resource's collection URL."""
+    query = parse_query(resource, request.GET)
+    queryset = resource.queryset().annotate(**query.annotations).filter(query.filter).order_by(*query.order_by)
+    page = query.page
+    rows = list(queryset[page.offset:page.offset + page.limit]) if page.offset < MAX_OFFSET else []
+    if page.offset == 0 and len(rows) < page.limit:
+        total = len(rows)
+    else:
+        total = queryset.count()
+    builder = DocumentBuilder(query.fields)
+    document = {
+        "data": builder.primary(resource, rows, query.include),
+        "meta": page_meta(page, total),
+        "links": page_links(request, page, total),
+    }
+    if query.include_asked:
+        document["included"] = builder.included
+    return document
+
+
+def page_meta(page, total):
+    if page.style == "offset":
+        return {"total": total, "page": {"offset": page.offset, "limit": page.limit}}
+    return {"total": total, "page": {"number": page.number, "size": page.limit, "total": -(-total // page.limit)}}
+
+
+def page_links(request, page, total):
+    """self/first/prev/next/last in the request's paging style, keeping its other parameters."""
+    kept = "".join(
+        f"{quote(key, safe='[]')}={quote(value, safe='[],:')}&"
+        for key, values in request.GET.lists() if not key.startswith("page[")
+        for value in values
+    )
+    base = f"{request.path}?{kept}"
+
+    def link(offset):
+        if page.style == "offset":
+            return f"{base}page[offset]={offset}&page[limit]={page.limit}"
+        return f"{base}page[number]={offset // page.limit + 1}&page[size]={page.limit}"
+
+    last = max(total - 1, 0) // page.limit * page.limit
+    links = {"self": link(page.offset), "first": link(0)}
+    if page.offset > 0:
+        links["prev"] = link(min(max(page.offset - page.limit, 0), last))
+    if page.offset + page.limit < total:
+        links["next"] = link(page.offset + page.limit)
+    links["last"] = link(last)
+    return links
+
+
+__all__ = ["DocumentBuilder", "Page", "collection_document", "resource_object", "single_document"]

@@ -1,0 +1,197 @@
+"""`filter[...]` parameters → one Django `Q` (query-protocol.md §2, errors per D19).
+
+Key grammar: `filter[or]?[not]?[ATTR]` then an optional `[OP]`, where ATTR is an attribute, a
+filter-only key, `tags` or `metadata.KEY`. Conditions are ANDed; `or`-prefixed ones form one
+group that is ANDed with the rest; `not` negates one condition.
+"""
+
+import re
+
+from django.db.models import BooleanField, Case, CharField, F, FloatField, Func, Q, TextField, Value, When
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import (
+    Exact, GreaterThan, GreaterThanOrEqual, IContains, IEndsWith, In, IStartsWith, LessThan, LessThanOrEqual,
+)
+
+from sdhost.errors import APIError
+from system_app.models import fold_tag_name
+
+from .types import COMPARISON_OPS, NOTHING, OPERATORS, SET_OPS, TAG_OPS, TEXT_OPS, parse_boolean, parse_number
+
+METADATA_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")  # D24
+PREFIXES = ("or", "not")
+
+
+def invalid_filter(parameter, detail):
+    return APIError(400, "invalid_filter", detail, parameter=parameter)
+
+
+def filter_q(resource, conditions):
+    """The combined condition of all `(parameter, segments, value)` filter entries."""
+    required, alternatives = Q(), []
+    for parameter, segments, value in conditions:
+        prefixes, rest = split_prefixes(parameter, segments)
+        q = condition_q(resource, parameter, rest, value)
+        if "not" in prefixes:
+            q = negate(q)
+        if "or" in prefixes:
+            alternatives.append(q)
+        else:
+            required &= q
+    if alternatives:
+        group = Q()
+        for q in alternatives:
+            group |= q
+        required &= group
+    return required
+
+
+def split_prefixes(parameter, segments):
+    prefixes = []
+    while segments and segments[0] in PREFIXES:
+        if segments[0] in prefixes:
+            raise invalid_filter(parameter, f"'{segments[0]}' may appear only once in a filter key")
+        prefixes.append(segments[0])
+        segments = segments[1:]
+    if not segments or not segments[0]:
+        raise invalid_filter(parameter, "Filter keys name an attribute: filter[ATTR] or filter[ATTR][OP]")
+    if len(segments) > 2:
+        raise invalid_filter(parameter, "Filter keys have the form filter[ATTR] or filter[ATTR][OP]")
+    return prefixes, segments
+
+
+def negate(q):
+    """The exact complement of `q`: a condition that is NULL for a row (e.g. a comparison on a
+    NULL computed value) counts as false, so its negation holds there."""
+    return Q(Exact(Case(When(q, then=Value(True)), default=Value(False), output_field=BooleanField()), False))
+
+
+def condition_q(resource, parameter, segments, value):
+    name, op = segments[0], (segments[1] if len(segments) > 1 else "eq")
+    if name == "tags" and resource.tags:
+        return tags_q(resource, parameter, op, value)
+    if name.startswith("metadata.") and resource.metadata:
+        return metadata_q(resource, parameter, name.removeprefix("metadata."), op, value)
+    attribute = resource.attributes.get(resource.resolve(name)) or resource.filter_only.get(name)
+    if attribute is None:
+        raise invalid_filter(parameter, f"Unknown attribute '{name}' for {resource.type} filters")
+    if not attribute.filterable:
+        raise invalid_filter(parameter, f"Attribute '{name}' cannot be filtered")
+    check_operator(parameter, op, attribute.type.operators, f"{attribute.type.name} attribute '{name}'")
+    parsed = parse_value(parameter, op, value, attribute.type.parse)
+    return attribute.type.q(attribute.path, op, parsed)
+
+
+def check_operator(parameter, op, allowed, what):
+    if op not in OPERATORS:
+        raise invalid_filter(parameter, f"Unknown filter operator '{op}'")
+    if op not in allowed:
+        raise APIError(400, "unsupported_operation", f"Operator '{op}' does not apply to {what}", parameter=parameter)
+
+
+def parse_value(parameter, op, value, parse):
+    try:
+        if op == "not_null":
+            return parse_boolean(value)
+        if op in SET_OPS:
+            items = [parse(item) for item in value.split(",")] if value else []
+            if not items:
+                raise ValueError("expected a comma-separated list of values")
+            return items
+        return parse(value)
+    except ValueError as exc:
+        raise invalid_filter(parameter, f"Cannot read '{value}': {exc}") from None
+
+
+def tags_q(resource, parameter, op, value):
+    """any / all / none of the listed tags, compared case-insensitively (D3)."""
+    if op not in TAG_OPS:
+        raise APIError(
+            400, "invalid_tag_filter", f"Tag filters accept 'any', 'all' or 'none', not '{op}'", parameter=parameter
+        )
+    names = {fold_tag_name(name.strip()) for name in value.split(",") if name.strip()}
+    if not names:
+        raise invalid_filter(parameter, "Tag filters take a comma-separated list of tag names")
+    relationship = resource.relationships[resource.tags]
+    folded = f"{relationship.target_key}__folded"
+    if op == "any":
+        return relationship.sources_q(Q(**{f"{folded}__in": names}))
+    if op == "none":
+        return ~relationship.sources_q(Q(**{f"{folded}__in": names}))
+    q = Q()
+    for name in sorted(names):
+        q &= relationship.sources_q(Q(**{folded: name}))
+    return q
+
+
+class JSONExtract(Func):
+    function = "JSON_EXTRACT"
+
+
+class JSONType(Func):
+    function = "JSON_TYPE"
+    output_field = CharField()
+
+
+def json_path(key):
+    return Value(f'$."{key}"')
+
+
+def metadata_value(resource, key, output_field):
+    return JSONExtract(F(resource.metadata), json_path(key), output_field=output_field)
+
+
+def metadata_q(resource, parameter, key, op, value):
+    """A condition on one metadata key; the value's type is inferred (number, boolean, else text).
+
+    Each condition first checks the stored JSON type, so it is never NULL: an entity lacking the
+    key matches only `not_null=false` (and negations)."""
+    if not METADATA_KEY_RE.match(key):
+        raise invalid_filter(parameter, "Metadata keys are 1-64 characters of A-Z, a-z, 0-9 and _")
+    if op not in OPERATORS:
+        raise invalid_filter(parameter, f"Unknown filter operator '{op}'")
+    json_type = Coalesce(JSONType(F(resource.metadata), json_path(key)), Value("missing"))
+    if op == "not_null":
+        present = Q(In(json_type, ["integer", "real", "text", "true", "false", "array", "object"]))
+        return present if parse_value(parameter, op, value, None) else negate(present)
+    if op in TEXT_OPS:
+        lookup = {"contains": IContains, "starts_with": IStartsWith, "ends_with": IEndsWith}[op]
+        return Q(Exact(json_type, "text")) & Q(lookup(metadata_value(resource, key, TextField()), value))
+    items = value.split(",") if op in SET_OPS else [value]
+    if op in COMPARISON_OPS:
+        number = inferred_number(value)
+        if number is None:
+            raise APIError(
+                400, "unsupported_operation", f"Operator '{op}' compares numbers; '{value}' is not a number",
+                parameter=parameter,
+            )
+        lookup = {"gt": GreaterThan, "gte": GreaterThanOrEqual, "lt": LessThan, "lte": LessThanOrEqual}[op]
+        return Q(In(json_type, ["integer", "real"])) & Q(lookup(metadata_value(resource, key, FloatField()), number))
+    matches = Q()
+    for item in items:
+        matches |= metadata_equals(resource, key, json_type, item)
+    if op == "not_in":
+        return Q(In(json_type, ["integer", "real", "text", "true", "false"])) & negate(matches)
+    return matches if items else NOTHING
+
+
+def inferred_number(text):
+    try:
+        return parse_number(text)
+    except ValueError:
+        return None
+
+
+def metadata_equals(resource, key, json_type, text):
+    number = inferred_number(text)
+    if number is not None:
+        return Q(In(json_type, ["integer", "real"])) & Q(Exact(metadata_value(resource, key, FloatField()), number))
+    try:
+        return Q(Exact(json_type, "true" if parse_boolean(text) else "false"))
+    except ValueError:
+        return Q(Exact(json_type, "text")) & Q(Exact(metadata_value(resource, key, TextField()), text))
+
+
+def metadata_order(resource, key):
+    """Sort expression for metadata.KEY."""
+    return metadata_value(resource, key, TextField())

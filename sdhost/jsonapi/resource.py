@@ -1,0 +1,180 @@
+"""Declarative resource descriptions: each entity type is declared once, the engine does the rest.
+
+A `Resource` subclass (in `<app>/api/resources.py`) names its JSON:API type, ORM model,
+attributes, relationships, include paths and default sort. Subclasses register themselves by
+type name, so relationships refer to their target by name and no app imports another's
+resources.
+"""
+
+import re
+
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.utils.module_loading import autodiscover_modules
+
+from .types import OBJECT
+
+_registry = {}
+
+
+def resource_for(type_name):
+    """The Resource class declared for a JSON:API type name."""
+    if type_name not in _registry:
+        autodiscover_modules("api.resources")
+    return _registry[type_name]
+
+
+def all_type_names():
+    autodiscover_modules("api.resources")
+    return set(_registry)
+
+
+class Attribute:
+    """An attribute: its value type, where its value comes from, and whether it filters/sorts.
+
+    `source` is a model field name (default: the attribute's own name); `expression` is an ORM
+    expression computed per row instead (annotated under an `api_` alias).
+    """
+
+    def __init__(self, value_type, *, source=None, expression=None, filter=True, sort=True):
+        self.type = value_type
+        self.source = source
+        self.expression = expression
+        self.filterable = filter and bool(value_type.operators)
+        self.sortable = sort and value_type is not OBJECT
+        self.name = None
+
+    def bind(self, name):
+        self.name = name
+        if self.expression is not None:
+            self.path = f"api_{name}"
+        else:
+            self.path = self.source or name
+        return self
+
+    def value(self, instance):
+        return self.type.render(getattr(instance, self.path))
+
+
+def link_count(through, field):
+    """Per row: how many `through` rows point at it with `field` (a correlated COUNT, 0 when none)."""
+    attname = through._meta.get_field(field).attname
+    links = (
+        through._default_manager.filter(**{field: OuterRef("pk")})
+        .order_by()
+        .values(attname)
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(links, output_field=IntegerField()), 0)
+
+
+class ToOne:
+    """A to-one relationship held by a foreign key on the resource's own row.
+
+    `omit_null`: leave the relationship out of the resource object when it is empty."""
+
+    many = False
+
+    def __init__(self, target, field, *, omit_null=False):
+        self.target = target
+        self.field = field
+        self.omit_null = omit_null
+
+    def bind(self, name, model):
+        self.name = name
+        self.attname = model._meta.get_field(self.field).attname
+        return self
+
+
+class ToMany:
+    """A to-many relationship read from link rows (`through`), one query per page.
+
+    `source` is the link row's foreign key to this resource, `target` the path to the related
+    row's primary key, `id_columns` the link columns that make up the related resource's id
+    (default: the target key alone), `order_by` the order of the linkage.
+    """
+
+    many = True
+
+    def __init__(self, target, *, through, source, target_key, id_columns=None, order_by=("pk",)):
+        self.target = target
+        self.through = through
+        self.source = source
+        self.target_key = target_key
+        self.id_columns = tuple(id_columns or (target_key,))
+        self.order_by = tuple(order_by)
+
+    def bind(self, name, model):
+        self.name = name
+        self.source_attname = self.through._meta.get_field(self.source).attname
+        return self
+
+    def links(self, source_pks):
+        """Link rows for these source rows: (source pk, target pk, *id columns), in linkage order."""
+        return (
+            self.through._default_manager.filter(**{f"{self.source}__in": source_pks})
+            .order_by(*self.order_by)
+            .values_list(self.source_attname, self.target_key, *self.id_columns)
+        )
+
+    def sources_q(self, through_filter):
+        """`pk IN (sources of link rows matching through_filter)`, an uncorrelated subquery."""
+        return Q(pk__in=self.through._default_manager.filter(through_filter).values(self.source_attname))
+
+
+class Resource:
+    """Base declaration; subclasses set the class attributes below."""
+
+    type = None  # JSON:API type name
+    model = None  # ORM model
+    id_fields = ("pk",)  # fields joined with ":" to make the public id
+    id_pattern = None  # regex a well-formed public id matches (others are simply not found)
+    attributes = {}  # name -> Attribute
+    filter_only = {}  # name -> Attribute usable only in filter[...]
+    aliases = {}  # alternative name -> attribute name (filter, sort, fields)
+    relationships = {}  # name -> ToOne / ToMany
+    include_paths = ()  # accepted `include` paths
+    default_sort = ("-created_at",)
+    tags = None  # name of the ToMany relationship holding tags, enabling tag filters and tag_count
+    metadata = None  # name of the JSON field holding free-form metadata (metadata.KEY)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.type is None:
+            return
+        cls.attributes = {name: attr.bind(name) for name, attr in cls.attributes.items()}
+        cls.filter_only = {name: attr.bind(name) for name, attr in cls.filter_only.items()}
+        cls.relationships = {name: rel.bind(name, cls.model) for name, rel in cls.relationships.items()}
+        cls.fields = set(cls.attributes) | set(cls.relationships)
+        cls._id_re = re.compile(cls.id_pattern) if cls.id_pattern else None
+        _registry[cls.type] = cls
+
+    @classmethod
+    def queryset(cls):
+        """All rows, with computed attributes annotated."""
+        expressions = {
+            attr.path: attr.expression
+            for attr in (*cls.attributes.values(), *cls.filter_only.values())
+            if attr.expression is not None
+        }
+        return cls.model._default_manager.annotate(**expressions)
+
+    @classmethod
+    def public_id(cls, instance):
+        return ":".join(str(getattr(instance, field)) for field in cls.id_fields)
+
+    @classmethod
+    def id_q(cls, public_id):
+        """The lookup for one public id, or None when the id is malformed."""
+        if cls._id_re is not None and not cls._id_re.fullmatch(public_id):
+            return None
+        parts = public_id.split(":")
+        if len(parts) != len(cls.id_fields):
+            return None
+        return Q(**dict(zip(cls.id_fields, parts)))
+
+    @classmethod
+    def resolve(cls, name):
+        """The attribute name an alias stands for."""
+        return cls.aliases.get(name, name)

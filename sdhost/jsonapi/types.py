@@ -1,0 +1,184 @@
+"""Attribute value types: how a query value parses, which operators fit, how a value renders.
+
+Operators (query-protocol.md §2) build Django `Q` objects on an ORM path (a field name or an
+annotation alias); a type refuses to parse a value by raising `ValueError`.
+"""
+
+import re
+from datetime import datetime, timedelta, timezone
+
+from django.db.models import Q
+
+COMPARISON_OPS = frozenset({"gt", "gte", "lt", "lte"})
+TEXT_OPS = frozenset({"contains", "starts_with", "ends_with"})
+SET_OPS = frozenset({"in", "not_in"})
+OPERATORS = frozenset({"eq", "not_null"}) | COMPARISON_OPS | TEXT_OPS | SET_OPS
+TAG_OPS = ("any", "all", "none")
+
+LOOKUPS = {
+    "eq": "exact", "gt": "gt", "gte": "gte", "lt": "lt", "lte": "lte",
+    # SQLite's LIKE ignores ASCII case anyway; say so explicitly
+    "contains": "icontains", "starts_with": "istartswith", "ends_with": "iendswith",
+}
+
+INT64 = 2**63
+INTEGER_RE = re.compile(r"^[+-]?\d{1,20}$")
+NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?$")
+NOTHING = Q(pk__in=[])
+
+
+def parse_boolean(text):
+    lowered = text.strip().lower()
+    if lowered not in ("true", "false"):
+        raise ValueError("expected true or false")
+    return lowered == "true"
+
+
+def parse_integer(text):
+    text = text.strip()
+    if not INTEGER_RE.match(text) or not -INT64 <= int(text) < INT64:
+        raise ValueError("expected an integer")
+    return int(text)
+
+
+def parse_number(text):
+    text = text.strip()
+    if not NUMBER_RE.match(text):
+        raise ValueError("expected a number")
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError("expected a finite number")
+    return value
+
+
+def parse_timestamp(text):
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError("expected an ISO 8601 timestamp such as 2025-03-14T09:26:53Z") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def render_timestamp(value):
+    return None if value is None else value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ValueType:
+    """Base type: equality, set membership and not_null."""
+
+    name = "value"
+    operators = frozenset({"eq", "in", "not_in", "not_null"})
+
+    def parse(self, text):
+        return text
+
+    def render(self, value):
+        return value
+
+    def q(self, path, op, value):
+        """The condition `path OP value`; `value` is parsed (a list for in/not_in)."""
+        if op == "not_null":
+            return Q(**{f"{path}__isnull": not value})
+        if op == "in":
+            return Q(**{f"{path}__in": value})
+        if op == "not_in":
+            return ~Q(**{f"{path}__in": value})
+        return Q(**{f"{path}__{LOOKUPS[op]}": value})
+
+
+class Text(ValueType):
+    name = "string"
+    operators = ValueType.operators | TEXT_OPS
+
+
+class Enum(Text):
+    """Text restricted to a fixed vocabulary; other values do not parse."""
+
+    def __init__(self, choices):
+        self.choices = tuple(choices)
+
+    def parse(self, text):
+        if text not in self.choices:
+            raise ValueError(f"expected one of {', '.join(self.choices)}")
+        return text
+
+
+class Integer(ValueType):
+    name = "integer"
+    operators = ValueType.operators | COMPARISON_OPS
+
+    def parse(self, text):
+        return parse_integer(text)
+
+
+class Number(ValueType):
+    name = "number"
+    operators = ValueType.operators | COMPARISON_OPS
+
+    def parse(self, text):
+        return parse_number(text)
+
+
+class Boolean(ValueType):
+    name = "boolean"
+
+    def parse(self, text):
+        return parse_boolean(text)
+
+
+class Timestamp(ValueType):
+    """Timestamps compare as rendered, i.e. to the whole second.
+
+    A stored 09:26:53.417 shows as 09:26:53Z, so `eq 09:26:53Z` must match it: every operator
+    compares the truncated stored second s with the query instant t.
+    """
+
+    name = "timestamp"
+    operators = ValueType.operators | COMPARISON_OPS
+
+    def parse(self, text):
+        return parse_timestamp(text)
+
+    def render(self, value):
+        return render_timestamp(value)
+
+    def q(self, path, op, value):
+        if op == "not_null":
+            return super().q(path, op, value)
+        if op in ("in", "not_in"):
+            member = Q()
+            for instant in value:
+                member |= self.q(path, "eq", instant)
+            member = member if value else NOTHING
+            return member if op == "in" else ~member
+        floor = value.replace(microsecond=0)
+        ceil = floor if floor == value else floor + timedelta(seconds=1)
+        second = timedelta(seconds=1)
+        if op == "eq":
+            return Q(**{f"{path}__gte": floor, f"{path}__lt": floor + second}) if floor == value else NOTHING
+        return {
+            "gt": Q(**{f"{path}__gte": floor + second}),  # s > t  <=> s >= floor(t) + 1
+            "gte": Q(**{f"{path}__gte": ceil}),  # s >= t <=> s >= ceil(t)
+            "lt": Q(**{f"{path}__lt": ceil}),  # s < t  <=> s <= ceil(t) - 1
+            "lte": Q(**{f"{path}__lt": floor + second}),  # s <= t <=> s <= floor(t)
+        }[op]
+
+
+class JSONObject(ValueType):
+    """A free-form object (`metadata`): rendered as is, reached in queries through metadata.KEY."""
+
+    name = "object"
+    operators = frozenset()
+
+    def render(self, value):
+        return value if value is not None else {}
+
+
+TEXT = Text()
+INTEGER = Integer()
+NUMBER = Number()
+BOOLEAN = Boolean()
+TIMESTAMP = Timestamp()
+OBJECT = JSONObject()

@@ -1,0 +1,61 @@
+"""The `task` and `task_model` resources of the query protocol (query-protocol.md §8, tasks-api.md, D6, D18)."""
+
+from django.db.models import F, Value
+from django.db.models.functions import NullIf
+
+from sdhost.jsonapi import Attribute, Resource, ToMany, ToOne
+from sdhost.jsonapi.types import INTEGER, NUMBER, TEXT, TIMESTAMP, Enum
+from tasks_app.models import NEVER_PROMOTED, TASK_STATUSES, Task, TaskModel, TaskTag
+
+UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+class TaskResource(Resource):
+    """Scheduler columns (queue_order, overtaken, promote_rank, ...) stay internal."""
+
+    type = "task"
+    model = Task
+    id_pattern = UUID_PATTERN
+    attributes = {
+        "status": Attribute(Enum(TASK_STATUSES)),
+        "prompt": Attribute(TEXT, sort=False),
+        "negative_prompt": Attribute(TEXT, sort=False),
+        "width": Attribute(INTEGER),
+        "height": Attribute(INTEGER),
+        "seed": Attribute(INTEGER),
+        "steps": Attribute(INTEGER),
+        "cfg_scale": Attribute(NUMBER),
+        "sampler": Attribute(TEXT),
+        "batch_size": Attribute(INTEGER),
+        "error_message": Attribute(TEXT, sort=False),
+        "created_at": Attribute(TIMESTAMP),
+        # the epoch stored for "never promoted" reads, filters and sorts as null (D30)
+        "promoted_at": Attribute(TIMESTAMP, expression=NullIf(F("promoted_at"), Value(NEVER_PROMOTED))),
+        "completed_at": Attribute(TIMESTAMP),
+        "updated_at": Attribute(TIMESTAMP),
+    }
+    relationships = {
+        "checkpoint": ToOne("model", "checkpoint"),
+        "vae": ToOne("model", "vae"),
+        "additional_models": ToMany(
+            "task_model", through=TaskModel, source="task", target_key="pk",
+            id_columns=("task_id", "model_id"), order_by=("position", "pk"),
+        ),
+        "tags": ToMany("tag", through=TaskTag, source="task", target_key="tag"),
+    }
+    include_paths = ("tags", "checkpoint", "vae", "additional_models", "additional_models.model")
+    tags = "tags"
+
+
+class TaskModelResource(Resource):
+    """An extra model of a task; id `<task_id>:<model_hash>` (D18). Reached only through includes."""
+
+    type = "task_model"
+    model = TaskModel
+    id_fields = ("task_id", "model_id")
+    attributes = {"weight": Attribute(NUMBER)}
+    relationships = {
+        "model": ToOne("model", "model"),
+        "control_image": ToOne("image", "control_image", omit_null=True),  # ControlNet entries only (D9)
+    }
+    default_sort = ("position",)
