@@ -2,8 +2,11 @@
 
 from rest_framework.viewsets import ViewSet
 
+from sdhost.jsonapi import ResourceReadMixin
+
 from .commands import ImageCommandsMixin
+from .resources import ImageResource
 
 
-class ImageViewSet(ImageCommandsMixin, ViewSet):
-    pass
+class ImageViewSet(ImageCommandsMixin, ResourceReadMixin, ViewSet):
+    resource = ImageResource

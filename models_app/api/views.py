@@ -2,8 +2,11 @@
 
 from rest_framework.viewsets import ViewSet
 
+from sdhost.jsonapi import ResourceReadMixin
+
 from .commands import ModelCommandsMixin
+from .resources import ModelResource
 
 
-class ModelViewSet(ModelCommandsMixin, ViewSet):
-    pass
+class ModelViewSet(ModelCommandsMixin, ResourceReadMixin, ViewSet):
+    resource = ModelResource

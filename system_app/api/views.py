@@ -12,8 +12,10 @@ from rest_framework.views import APIView
 from rest_framework.viewsets import ViewSet
 
 import sdhost
+from sdhost.jsonapi import ResourceReadMixin
 
 from .hardware import hardware_facts
+from .resources import TagResource
 
 
 @lru_cache(maxsize=1)
@@ -80,5 +82,7 @@ class ConfigView(APIView):
         })
 
 
-class TagViewSet(ViewSet):
-    """Replaced by the query-engine read viewset."""
+class TagViewSet(ResourceReadMixin, ViewSet):
+    """GET /api/tags through the query protocol (D6)."""
+
+    resource = TagResource

@@ -2,8 +2,11 @@
 
 from rest_framework.viewsets import ViewSet
 
+from sdhost.jsonapi import ResourceReadMixin
+
 from .commands import TaskCommandsMixin
+from .resources import TaskResource
 
 
-class TaskViewSet(TaskCommandsMixin, ViewSet):
-    pass
+class TaskViewSet(TaskCommandsMixin, ResourceReadMixin, ViewSet):
+    resource = TaskResource
