@@ -1,13 +1,41 @@
 """POST /api/models/add-from-civitai and its SSE progress stream (D12)."""
 
+from django.views.decorators.http import require_GET
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from sdhost.errors import APIError, error_response
+from models_app.civitai import manager
+from models_app.civitai.mapping import parse_id
+from models_app.models import SDModel
+from sdhost.commands import json_object
+from sdhost.errors import error_response, not_found
+from sdhost.sse import stream_response
+
+
+def tracking_url(model_hash):
+    return f"/api/models/add-from-civitai/{model_hash}"
 
 
 class AddFromCivitaiView(APIView):
-    pass
+    """Starts an import: 202 when a download starts, 200 with the current status otherwise."""
+
+    def post(self, request):
+        manager.ensure_enabled()
+        body = json_object(request)
+        model_id = parse_id(body.get("model_id"), "model_id")
+        version_id = parse_id(body.get("version_id"), "version_id", required=False)
+        model, started = manager.start_import(model_id, version_id)
+        return Response(
+            {"hash": model.hash, "status": model.status, "tracking_url": tracking_url(model.hash)},
+            status=202 if started else 200,
+        )
 
 
+@require_GET
 def import_progress_stream(request, pk):
-    return error_response(APIError(404, "not_found", "Not implemented yet"))
+    """SSE: the current state at once, then progress events, then one final event."""
+    if not SDModel.objects.filter(pk=pk).exists():
+        return error_response(not_found(f"No model or import with hash '{pk}'", parameter="hash"))
+    return stream_response(
+        request, manager.channel(pk), lambda: manager.import_state(pk), manager.is_final_event,
+    )
