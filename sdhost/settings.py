@@ -6,6 +6,7 @@ content stores live under ``./data`` and the server binds 127.0.0.1:8000.
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -137,7 +138,10 @@ DATABASES = {
                 "PRAGMA busy_timeout=30000;"
             ),
         },
-        "TEST": {"NAME": env("TEST_DATABASE_PATH") or None},
+        # A file, not SQLite's shared-cache memory database: threads of one test (the render
+        # worker, a live server) then wait on locks like in production instead of failing
+        # with "database table is locked". One file per process, so parallel runs never clash.
+        "TEST": {"NAME": env("TEST_DATABASE_PATH") or str(Path(tempfile.gettempdir()) / f"sdhost-test-{os.getpid()}.sqlite3")},
     }
 }
 

@@ -49,6 +49,9 @@ class Task(models.Model):
     queue_order = models.BigIntegerField(default=0)
     overtaken = models.IntegerField(default=0)
     promote_rank = models.IntegerField(default=0)
+    # resumed: was running when a worker stopped; runs first again (tasks_app/queue.py).
+    resumed = models.BooleanField(default=False)
+    started_at = models.DateTimeField(null=True, blank=True)  # when the worker last started it
     additional_models = models.ManyToManyField(
         "models_app.SDModel", through="TaskModel", related_name="tasks_using", blank=True
     )

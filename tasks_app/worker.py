@@ -1,9 +1,386 @@
-"""The render worker (filled in by the Rendering work)."""
+"""The render worker: claims tasks in queue order, renders them, stores the images.
+
+One `RenderWorker` per process holds one RenderEngine (and its pipeline cache). It runs on a
+daemon thread, started either by `manage.py serve` (start_in_process) or by
+`manage.py runworker render` (tasks_app.consumers). Between tasks it waits for a wake-up: a
+direct call from this process's API views, a `render` channel message, or a short database
+poll, so a worker in another process also notices new tasks. A heartbeat SystemFact tells every
+process whether a worker is alive (GET /api/config `queue_enabled`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connections, transaction
+from django.utils import timezone
+
+from sdhost.sse import publish
+from system_app.models import SystemFact
+
+from . import queue, throughput
+
+log = logging.getLogger(__name__)
+
+QUEUE_CHANNEL = "queue"  # SSE channel of queue snapshots
+RENDER_CHANNEL = "render"  # Channels channel that wakes the worker
+POLL_SECONDS = 2.0
+HEARTBEAT_KEY = "render_worker_heartbeat"
+HEARTBEAT_SECONDS = 2.0
+HEARTBEAT_STALE = timedelta(seconds=10)
+PROGRESS_INTERVAL = 0.1  # at most ~10 progress snapshots per second
+CANCEL_POLL_INTERVAL = 0.5  # how often a running render checks the database for a cancel
+
+
+class RenderWorker:
+    """Runs the render loop on a daemon thread; see the module docstring."""
+
+    def __init__(self, poll_seconds: float = POLL_SECONDS):
+        self.id = uuid.uuid4().hex
+        self.poll_seconds = poll_seconds
+        self.engine = None
+        self.loaded_checkpoint = None
+        self.progress: dict[str, float] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._cancel: set[str] = set()
+        self._threads: list[threading.Thread] = []
+
+    # -- control --------------------------------------------------------------------------
+
+    def start(self) -> "RenderWorker":
+        for target, name in ((self._run, "render-worker"), (self._beat_loop, "render-heartbeat")):
+            thread = threading.Thread(target=self._with_db(target), name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self, timeout: float = 30) -> None:
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return any(t.is_alive() for t in self._threads) and not self._stop.is_set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def request_cancel(self, task_id: str) -> None:
+        self._cancel.add(task_id)
+
+    # -- threads --------------------------------------------------------------------------
+
+    @staticmethod
+    def _with_db(target):
+        def run():
+            try:
+                target()
+            except Exception:
+                log.exception("render worker thread crashed")
+            finally:
+                connections.close_all()
+        return run
+
+    def _beat_loop(self) -> None:
+        while not self._stop.is_set():
+            self._beat()
+            self._stop.wait(HEARTBEAT_SECONDS)
+        SystemFact.objects.filter(key=HEARTBEAT_KEY, value__contains=self.id).delete()
+
+    def _beat(self) -> None:
+        close_old_connections()
+        SystemFact.objects.update_or_create(
+            key=HEARTBEAT_KEY,
+            defaults={
+                "type": "json", "description": "Last sign of life of a render worker",
+                "value": json.dumps({"worker": self.id, "pid": os.getpid(), "at": timezone.now().isoformat()}),
+            },
+        )
+
+    def _run(self) -> None:
+        if not other_worker_alive(self.id):
+            recovered = queue.recover_interrupted()
+            if recovered:
+                log.info("Resuming %d interrupted task(s) first: %s", len(recovered), ", ".join(recovered))
+        self._beat()
+        self.publish()
+        while not self._stop.is_set():
+            close_old_connections()
+            task = queue.claim_next()
+            if task is None:
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+                continue
+            self._process(task)
+
+    # -- one task -------------------------------------------------------------------------
+
+    def _engine(self):
+        if self.engine is None:
+            from tasks_app.engine import RenderEngine
+
+            cfg = settings.SDHOST
+            self.engine = RenderEngine(device=cfg["DEVICE"], cache_size=cfg["PIPELINE_CACHE_SIZE"])
+        return self.engine
+
+    def _process(self, task) -> None:
+        from tasks_app.engine import RenderCancelled
+
+        self.progress[task.id] = 0.0
+        self.publish()
+        timing = _Timing(switch=task.checkpoint_id != self.loaded_checkpoint)
+        try:
+            request = build_request(task)
+            images = self._engine().render(
+                request, on_progress=self._progress_reporter(task, timing), should_cancel=self._canceller(task),
+            )
+            timing.finished()
+            if store_results(task, images):
+                self.loaded_checkpoint = task.checkpoint_id
+                throughput.record(task, timing.render_seconds, timing.load_seconds)
+        except RenderCancelled:
+            self.loaded_checkpoint = task.checkpoint_id
+            log.info("Task %s cancelled while rendering; partial images discarded", task.id)
+        except Exception as exc:  # the task fails, the worker goes on
+            log.exception("Task %s failed", task.id)
+            queue.finish(task, "failed", f"{type(exc).__name__}: {exc}")
+        finally:
+            self.progress.pop(task.id, None)
+            self._cancel.discard(task.id)
+            self.publish()
+
+    def _progress_reporter(self, task, timing):
+        last = [0.0]
+
+        def report(done: int, total: int) -> None:
+            timing.step(done)
+            self.progress[task.id] = done / total if total else 0.0
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_INTERVAL:
+                last[0] = now
+                self.publish()
+
+        return report
+
+    def _canceller(self, task):
+        last = [time.monotonic()]
+
+        def should_cancel() -> bool:
+            if task.id in self._cancel or self._stop.is_set():
+                return True
+            now = time.monotonic()
+            if now - last[0] >= CANCEL_POLL_INTERVAL:
+                last[0] = now
+                return queue.is_cancelled(task.id)
+            return False
+
+        return should_cancel
+
+    def publish(self) -> None:
+        """Send the current queue snapshot to the queue stream's followers."""
+        try:
+            publish(QUEUE_CHANNEL, queue.snapshot(dict(self.progress)))
+        except Exception:
+            log.exception("could not publish the queue snapshot")
+
+
+def build_request(task):
+    """The engine's RenderRequest for a claimed task (seed -1 resolved, model files located)."""
+    from images_app.storage import image_file_path
+    from models_app.storage import model_file_path
+    from tasks_app.engine import (
+        ControlNetSpec, EmbeddingSpec, LoraSpec, ModelFile, RenderRequest, random_seed,
+    )
+
+    def model_file(model):
+        return ModelFile(
+            path=model_file_path(model), sha256=model.hash, name=model.name, kind=model.model_type,
+            base_model=model.base_model,
+        )
+
+    loras, embeddings, controlnets = [], [], []
+    for extra in task.task_models.select_related("model", "control_image").order_by("position"):
+        model = extra.model
+        weight = 1.0 if extra.weight is None else extra.weight
+        if model.model_type == "lora":
+            loras.append(LoraSpec(model_file(model), weight=weight))
+        elif model.model_type == "embedding":
+            words = (model.metadata or {}).get("trigger_words") or []
+            token = words[0] if isinstance(words, list) and words and isinstance(words[0], str) else model.name
+            embeddings.append(EmbeddingSpec(model_file(model), token=token))
+        elif model.model_type == "controlnet":
+            if extra.control_image is None:
+                raise ValueError(f"The control image of ControlNet {model.name} no longer exists")
+            controlnets.append(ControlNetSpec(model_file(model), image_file_path(extra.control_image), weight=weight))
+    return RenderRequest(
+        checkpoint=model_file(task.checkpoint), prompt=task.prompt, negative_prompt=task.negative_prompt or "",
+        width=task.width, height=task.height, steps=task.steps, cfg_scale=task.cfg_scale, sampler=task.sampler,
+        seed=task.seed if task.seed is not None and task.seed >= 0 else random_seed(),
+        batch_size=task.batch_size, vae=model_file(task.vae) if task.vae else None,
+        loras=tuple(loras), embeddings=tuple(embeddings), controlnets=tuple(controlnets),
+    )
+
+
+class _TaskNoLongerRunning(Exception):
+    pass
+
+
+def store_results(task, images) -> bool:
+    """Store the rendered PNGs and complete the task in one transaction (False if it was cancelled).
+
+    D4: identical bytes are one image. A re-render of bytes already stored links to the existing
+    row, which keeps its first producing task and seed (re-attached only if its task was deleted).
+    """
+    from images_app.models import Image
+    from images_app.storage import delete_image_file, store_image_bytes
+
+    created = []
+    try:
+        with transaction.atomic():
+            for rendered in images:
+                image, is_new = store_image_bytes(rendered.png, task=task, seed=rendered.seed)
+                if is_new:
+                    created.append(image)
+                elif image.task_id is None:
+                    Image.objects.filter(hash=image.hash).update(task=task, seed=rendered.seed)
+            if not queue.finish(task, "completed"):
+                raise _TaskNoLongerRunning
+    except _TaskNoLongerRunning:
+        for image in created:  # rows rolled back: drop their files too
+            delete_image_file(image)
+        return False
+    except Exception:
+        for image in created:
+            delete_image_file(image)
+        raise
+    return True
+
+
+class _Timing:
+    """Splits a render's wall time into checkpoint switch time and render time.
+
+    The first progress call comes after loading, prompt encoding and one step; the switch cost
+    is that delay minus one average step, counted only when the checkpoint changed.
+    """
+
+    def __init__(self, switch: bool):
+        self.switch = switch
+        self.start = time.monotonic()
+        self.first_step = None
+        self.first_done = 0
+        self.end = None
+
+    def step(self, done: int) -> None:
+        if self.first_step is None and done > 0:
+            self.first_step, self.first_done = time.monotonic(), done
+
+    def finished(self) -> None:
+        self.end = time.monotonic()
+
+    @property
+    def load_seconds(self):
+        if not self.switch or self.first_step is None:
+            return None
+        return max(self.first_step - self.start - self._step_seconds(), 0.0)
+
+    @property
+    def render_seconds(self) -> float:
+        return (self.end - self.start) - (self.load_seconds or 0.0)
+
+    def _step_seconds(self) -> float:
+        if self.first_step is None:
+            return 0.0
+        return (self.end - self.first_step) / max(self.first_done, 1) if self.end else 0.0
+
+
+# -- the process's worker and its API ---------------------------------------------------------
+
+_worker: RenderWorker | None = None
+_worker_lock = threading.Lock()
+
+
+def start_in_process() -> RenderWorker:
+    """Start this process's render worker on a daemon thread (idempotent)."""
+    global _worker
+    with _worker_lock:
+        if _worker is None or not _worker.alive:
+            _worker = RenderWorker().start()
+        return _worker
+
+
+def stop_in_process(timeout: float = 30) -> None:
+    """Stop this process's worker (tests, shutdown); a running task goes back to pending on next start."""
+    global _worker
+    with _worker_lock:
+        worker, _worker = _worker, None
+    if worker is not None:
+        worker.stop(timeout)
+
+
+def other_worker_alive(my_id: str | None = None) -> bool:
+    fact = SystemFact.objects.filter(key=HEARTBEAT_KEY).first()
+    if fact is None or timezone.now() - fact.updated_at > HEARTBEAT_STALE:
+        return False
+    try:
+        return json.loads(fact.value).get("worker") != my_id
+    except (TypeError, ValueError):
+        return False
 
 
 def worker_is_running() -> bool:
-    return False
+    """Whether a render worker is alive in this or another process."""
+    if _worker is not None and _worker.alive:
+        return True
+    return other_worker_alive()
 
 
-def start_in_process() -> None:
-    """Start the render worker on a background thread of this process."""
+def current_progress() -> dict[str, float]:
+    """{running task id: fraction done} as known to this process's worker."""
+    return dict(_worker.progress) if _worker is not None else {}
+
+
+def wake() -> None:
+    """Tell the worker the queue changed: directly in this process, else over the `render` channel."""
+    if _worker is not None and _worker.alive:
+        _worker.wake()
+        return
+    layers = settings.CHANNEL_LAYERS.get("default", {})
+    if "InMemory" in layers.get("BACKEND", ""):
+        return  # no other process can hear it; a worker elsewhere notices by polling the database
+    try:
+        from asgiref.sync import async_to_sync
+        from channels.layers import get_channel_layer
+
+        async_to_sync(get_channel_layer().send)(RENDER_CHANNEL, {"type": "render.wake"})
+    except Exception:
+        log.warning("could not send a wake-up on the %s channel", RENDER_CHANNEL, exc_info=True)
+
+
+def request_cancel(task_ids) -> None:
+    """Interrupt running tasks at their next step (the database status is already `cancelled`)."""
+    if _worker is not None:
+        for task_id in task_ids:
+            _worker.request_cancel(task_id)
+
+
+def queue_changed() -> None:
+    """After a submit, cancel or promote: publish a snapshot and wake the worker."""
+    transaction.on_commit(_announce)
+
+
+def _announce() -> None:
+    try:
+        publish(QUEUE_CHANNEL, queue.snapshot(current_progress()))
+    except Exception:
+        log.exception("could not publish the queue snapshot")
+    wake()

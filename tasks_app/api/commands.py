@@ -1,5 +1,65 @@
 """Task commands: submit, batch cancel, promote (tasks-api.md, D7, D9, D17, D27)."""
 
+from django.db import transaction
+from rest_framework import status
+from rest_framework.response import Response
+
+from sdhost.commands import json_object, json_pointer
+from sdhost.errors import invalid_request
+from tasks_app import queue, worker
+from tasks_app.throughput import format_hms
+
+from .validation import validate_submission
+
+
+def task_ids_of(request) -> list:
+    """The `task_ids` list of a cancel or promote body (400 invalid_request when malformed)."""
+    body = json_object(request)
+    for key in body:
+        if key != "task_ids":
+            raise invalid_request(f"Unknown field '{key}'; the body is {{\"task_ids\": [...]}}", json_pointer(key))
+    if "task_ids" not in body:
+        raise invalid_request("'task_ids' is required", "/task_ids")
+    ids = body["task_ids"]
+    if not isinstance(ids, list):
+        raise invalid_request("'task_ids' must be an array of task ids", "/task_ids")
+    for index, task_id in enumerate(ids):
+        if not isinstance(task_id, str):
+            raise invalid_request("Each task id must be a string", json_pointer("task_ids", index))
+    return ids
+
 
 class TaskCommandsMixin:
-    pass
+    def create(self, request, *args, **kwargs):
+        """POST /api/tasks: validate, place in the queue (D7), answer 202 with position and estimate."""
+        body = json_object(request)
+        with transaction.atomic():  # validation sees the models the insert references; the answer, the queue as placed
+            submission = validate_submission(body)
+            task = queue.submit(submission.fields, submission.extras, submission.tag_names)
+            _, _, pending, done_after = queue.estimates(worker.current_progress())
+            position = next(i for i, pending_task in enumerate(pending) if pending_task.id == task.id)
+        worker.queue_changed()
+        return Response(
+            {"task_id": task.id, "status": "queued", "position": position + 1,
+             "estimated_time": format_hms(done_after[position])},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+    def batch_cancel(self, request, *args, **kwargs):
+        """DELETE /api/tasks: cancel pending and running tasks (D27)."""
+        cancelled, running, failed = queue.cancel(task_ids_of(request))
+        worker.request_cancel(running)
+        if cancelled:
+            worker.queue_changed()
+        return Response({"cancelled": cancelled, "failed": failed})
+
+    def promote(self, request, *args, **kwargs):
+        """PUT /api/tasks/promote: move pending tasks to the front in the listed order (D7, D27)."""
+        updated, new_positions, failed = queue.promote(task_ids_of(request))
+        if updated:
+            worker.queue_changed()
+        return Response({
+            "updated": updated,
+            "new_positions": [{"task_id": task_id, "position": new_positions[task_id]} for task_id in updated],
+            "failed": failed,
+        })

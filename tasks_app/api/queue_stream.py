@@ -1,7 +1,12 @@
-"""GET /api/tasks/queue: SSE stream of queue snapshots."""
+"""GET /api/tasks/queue: SSE stream of queue snapshots (tasks-api.md, D20)."""
 
-from sdhost.errors import APIError, error_response
+from django.views.decorators.http import require_GET
+
+from sdhost.sse import stream_response
+from tasks_app import queue, worker
 
 
+@require_GET
 def queue_stream(request):
-    return error_response(APIError(404, "not_found", "Not implemented yet"))
+    """The current snapshot at once, then one per queue change and per progress tick."""
+    return stream_response(request, worker.QUEUE_CHANNEL, lambda: queue.snapshot(worker.current_progress()))
