@@ -406,12 +406,15 @@ def import_state(model_hash):
 
 
 def resume_pending_imports():
-    """Restart every import left `downloading` (e.g. by a server restart). Returns their hashes."""
+    """Continue, in the background, every Civitai import left `downloading` (e.g. by a restart).
+
+    Each continues from its partial file. Returns the hashes; none while imports are disabled.
+    """
+    if not settings.SDHOST["CIVITAI_ENABLED"]:
+        return []
     hashes = list(CivitaiImport.objects.filter(model__status="downloading").values_list("model_id", flat=True))
     for model_hash in hashes:
         manager.enqueue(model_hash)
-    orphans = SDModel.objects.filter(status="downloading", civitai_import__isnull=True)
-    orphans.update(status="failed", error_message="Download interrupted and cannot be resumed", updated_at=timezone.now())
     return hashes
 
 

@@ -48,6 +48,12 @@ class Command(BaseCommand):
             from tasks_app.worker import start_in_process
 
             start_in_process()
+        if cfg["AUTO_DOWNLOAD"]:  # D30: interrupted Civitai imports continue at start-up
+            from models_app.civitai.manager import resume_pending_imports
+
+            resumed = resume_pending_imports()
+            if resumed:
+                self.stdout.write(f"Resuming {len(resumed)} Civitai import(s)")
         from daphne.cli import CommandLineInterface
 
         CommandLineInterface().run(["-b", host, "-p", str(port), "sdhost.asgi:application"])
