@@ -1,1 +1,16 @@
-"""The render engine: real diffusers pipelines from single-file checkpoints. No Django imports here."""
+"""The render engine: real diffusers pipelines from single-file checkpoints. No Django imports here.
+
+The worker builds a RenderRequest from a task and calls `RenderEngine.render`; see docs/rendering.md.
+"""
+
+from .engine import RenderEngine, pick_device
+from .errors import CheckpointError, RenderCancelled
+from .interface import (
+    ControlNetSpec, EmbeddingSpec, LoraSpec, ModelFile, RenderedImage, RenderRequest, random_seed,
+)
+from .samplers import SAMPLER_NAMES
+
+__all__ = [
+    "CheckpointError", "ControlNetSpec", "EmbeddingSpec", "LoraSpec", "ModelFile", "RenderCancelled",
+    "RenderEngine", "RenderRequest", "RenderedImage", "SAMPLER_NAMES", "pick_device", "random_seed",
+]

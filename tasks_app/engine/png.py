@@ -1,0 +1,49 @@
+"""PNG output with the generation parameters in WebUI's `parameters` text chunk (D10)."""
+
+import io
+
+from .interface import RenderRequest
+
+
+def format_number(value: float) -> str:
+    """WebUI style: 7.0 -> '7', 6.5 -> '6.5'."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def short_hash(sha256: str) -> str:
+    return sha256[:10]
+
+
+def format_parameters(request: RenderRequest, seed: int) -> str:
+    """The `parameters` text: prompt, optional negative prompt line, then the `Key: value` line."""
+    lines = [request.prompt]
+    if request.negative_prompt:
+        lines.append(f"Negative prompt: {request.negative_prompt}")
+    checkpoint = request.checkpoint
+    fields = [
+        ("Steps", str(request.steps)), ("Sampler", request.sampler), ("CFG scale", format_number(request.cfg_scale)),
+        ("Seed", str(seed)), ("Size", f"{request.width}x{request.height}"),
+        ("Model hash", short_hash(checkpoint.sha256)), ("Model", checkpoint.name),
+    ]
+    if request.vae is not None:
+        fields += [("VAE hash", short_hash(request.vae.sha256)), ("VAE", request.vae.name)]
+    if request.loras:
+        hashes = ", ".join(f"{lora.model.name}: {short_hash(lora.model.sha256)}" for lora in request.loras)
+        fields.append(("Lora hashes", f'"{hashes}"'))
+    if request.embeddings:
+        hashes = ", ".join(f"{e.token}: {short_hash(e.model.sha256)}" for e in request.embeddings)
+        fields.append(("TI hashes", f'"{hashes}"'))
+    lines.append(", ".join(f"{key}: {value}" for key, value in fields))
+    return "\n".join(lines)
+
+
+def encode_png(image, parameters: str) -> bytes:
+    """Deterministic PNG bytes (no time chunk) carrying `parameters` (tEXt, or iTXt beyond Latin-1)."""
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("parameters", parameters)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()
