@@ -1,12 +1,33 @@
 """Shared mechanics of library commands: body limits and shapes, JSON pointers, batch deletes (D11)."""
 
+import json
+
 from django.conf import settings
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
 
 from .errors import APIError, invalid_request
 
 
-class AnyAcceptMixin:
-    """For ViewSets: an `Accept` header we cannot match still gets our JSON (or file) answer, never a 406."""
+class StrictJSONParser(JSONParser):
+    """JSONParser that also turns absurd nesting and lone UTF-16 surrogates into a 400, not a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except RecursionError:
+            raise ParseError("JSON nested too deeply") from None
+        except UnicodeEncodeError:
+            raise ParseError("JSON string holds a lone UTF-16 surrogate") from None
+        return data
+
+
+class CommandViewMixin:
+    """For ViewSets with command actions: strict JSON bodies; an `Accept` header we cannot match still
+    gets our JSON (or file) answer, never a 406."""
+
+    parser_classes = [StrictJSONParser]
 
     def perform_content_negotiation(self, request, force=False):
         return super().perform_content_negotiation(request, force=True)
