@@ -46,7 +46,6 @@ class RenderWorker:
         self.id = uuid.uuid4().hex
         self.poll_seconds = poll_seconds
         self.engine = None
-        self.loaded_checkpoint = None
         self.progress: dict[str, float] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -67,6 +66,8 @@ class RenderWorker:
         self._wake.set()
         for thread in self._threads:
             thread.join(timeout)
+        if not any(t.is_alive() for t in self._threads):
+            SystemFact.objects.filter(key=HEARTBEAT_KEY, value__contains=self.id).delete()
 
     @property
     def alive(self) -> bool:
@@ -95,7 +96,6 @@ class RenderWorker:
         while not self._stop.is_set():
             self._beat()
             self._stop.wait(HEARTBEAT_SECONDS)
-        SystemFact.objects.filter(key=HEARTBEAT_KEY, value__contains=self.id).delete()
 
     def _beat(self) -> None:
         close_old_connections()
@@ -112,7 +112,6 @@ class RenderWorker:
             recovered = queue.recover_interrupted()
             if recovered:
                 log.info("Resuming %d interrupted task(s) first: %s", len(recovered), ", ".join(recovered))
-        self._beat()
         self.publish()
         while not self._stop.is_set():
             close_old_connections()
@@ -127,29 +126,29 @@ class RenderWorker:
 
     def _engine(self):
         if self.engine is None:
-            from tasks_app.engine import RenderEngine
+            from tasks_app.engine.engine import RenderEngine
 
             cfg = settings.SDHOST
             self.engine = RenderEngine(device=cfg["DEVICE"], cache_size=cfg["PIPELINE_CACHE_SIZE"])
         return self.engine
 
     def _process(self, task) -> None:
-        from tasks_app.engine import RenderCancelled
+        from tasks_app.engine.errors import RenderCancelled
 
         self.progress[task.id] = 0.0
         self.publish()
-        timing = _Timing(switch=task.checkpoint_id != self.loaded_checkpoint)
         try:
             request = build_request(task)
-            images = self._engine().render(
+            engine = self._engine()
+            loads_before = _checkpoint_loads(engine)
+            timing = _Timing()
+            images = engine.render(
                 request, on_progress=self._progress_reporter(task, timing), should_cancel=self._canceller(task),
             )
-            timing.finished()
+            timing.finished(switched=_checkpoint_loads(engine) > loads_before)
             if store_results(task, images):
-                self.loaded_checkpoint = task.checkpoint_id
                 throughput.record(task, timing.render_seconds, timing.load_seconds)
         except RenderCancelled:
-            self.loaded_checkpoint = task.checkpoint_id
             log.info("Task %s cancelled while rendering; partial images discarded", task.id)
         except Exception as exc:  # the task fails, the worker goes on
             log.exception("Task %s failed", task.id)
@@ -163,7 +162,7 @@ class RenderWorker:
         last = [0.0]
 
         def report(done: int, total: int) -> None:
-            timing.step(done)
+            timing.step(done, total)
             self.progress[task.id] = done / total if total else 0.0
             now = time.monotonic()
             if now - last[0] >= PROGRESS_INTERVAL:
@@ -198,13 +197,13 @@ def build_request(task):
     """The engine's RenderRequest for a claimed task (seed -1 resolved, model files located)."""
     from images_app.storage import image_file_path
     from models_app.storage import model_file_path
-    from tasks_app.engine import (
+    from tasks_app.engine.interface import (
         ControlNetSpec, EmbeddingSpec, LoraSpec, ModelFile, RenderRequest, random_seed,
     )
 
     def model_file(model):
         return ModelFile(
-            path=model_file_path(model), sha256=model.hash, name=model.name, kind=model.model_type,
+            path=str(model_file_path(model)), sha256=model.hash, name=model.name, kind=model.model_type,
             base_model=model.base_model,
         )
 
@@ -221,7 +220,9 @@ def build_request(task):
         elif model.model_type == "controlnet":
             if extra.control_image is None:
                 raise ValueError(f"The control image of ControlNet {model.name} no longer exists")
-            controlnets.append(ControlNetSpec(model_file(model), image_file_path(extra.control_image), weight=weight))
+            controlnets.append(
+                ControlNetSpec(model_file(model), str(image_file_path(extra.control_image)), weight=weight)
+            )
     return RenderRequest(
         checkpoint=model_file(task.checkpoint), prompt=task.prompt, negative_prompt=task.negative_prompt or "",
         width=task.width, height=task.height, steps=task.steps, cfg_scale=task.cfg_scale, sampler=task.sampler,
@@ -266,41 +267,44 @@ def store_results(task, images) -> bool:
     return True
 
 
+def _checkpoint_loads(engine) -> int:
+    stats = engine.stats()
+    return stats.get("disk_loads", 0) + stats.get("ram_hits", 0)
+
+
 class _Timing:
     """Splits a render's wall time into checkpoint switch time and render time.
 
-    The first progress call comes after loading, prompt encoding and one step; the switch cost
-    is that delay minus one average step, counted only when the checkpoint changed.
+    The first progress call comes after loading, prompt encoding and one step; when the engine
+    had to switch checkpoints, the switch cost is that delay minus one average step.
     """
 
-    def __init__(self, switch: bool):
-        self.switch = switch
+    def __init__(self):
         self.start = time.monotonic()
         self.first_step = None
         self.first_done = 0
+        self.total = 0
         self.end = None
+        self.switched = False
 
-    def step(self, done: int) -> None:
+    def step(self, done: int, total: int) -> None:
+        self.total = total
         if self.first_step is None and done > 0:
             self.first_step, self.first_done = time.monotonic(), done
 
-    def finished(self) -> None:
-        self.end = time.monotonic()
+    def finished(self, switched: bool) -> None:
+        self.end, self.switched = time.monotonic(), switched
 
     @property
     def load_seconds(self):
-        if not self.switch or self.first_step is None:
+        if not self.switched or self.first_step is None:
             return None
-        return max(self.first_step - self.start - self._step_seconds(), 0.0)
+        step = (self.end - self.first_step) / max(self.total - self.first_done, 1)
+        return max(self.first_step - self.start - step, 0.0)
 
     @property
     def render_seconds(self) -> float:
         return (self.end - self.start) - (self.load_seconds or 0.0)
-
-    def _step_seconds(self) -> float:
-        if self.first_step is None:
-            return 0.0
-        return (self.end - self.first_step) / max(self.first_done, 1) if self.end else 0.0
 
 
 # -- the process's worker and its API ---------------------------------------------------------
