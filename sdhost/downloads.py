@@ -5,6 +5,7 @@ import re
 import unicodedata
 from urllib.parse import quote
 
+from asgiref.sync import sync_to_async
 from django.http import FileResponse, HttpResponseNotModified
 
 from .errors import APIError, error_response
@@ -13,7 +14,18 @@ RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
 
 class FileDownload(FileResponse):
-    block_size = 256 * 1024
+    """FileResponse that also streams under ASGI.
+
+    Django's ASGI handler consumes a synchronous iterator completely (into memory) before sending
+    anything; `__aiter__` instead reads one block at a time in a worker thread.
+    """
+
+    block_size = 1024 * 1024
+
+    async def __aiter__(self):
+        read = sync_to_async(self.file_to_stream.read, thread_sensitive=False)
+        while block := await read(self.block_size):
+            yield block
 
 
 class LimitedReader:
