@@ -51,3 +51,35 @@ def test_queue_stream_accepts_token_parameter(live_url, settings):
     with requests.get(f"{live_url}/api/tasks/queue?token=s3cret", stream=True, timeout=10) as response:
         assert response.status_code == 200
         assert next(events(response))["queue_length"] == 0
+
+
+def test_queue_stream_reports_progress_then_idle(live_url, tmp_path):
+    from images_app.models import Image
+    from models_app.services import import_model_file
+    from tasks_app import worker
+    from tasks_app.engine.testing import write_model_file
+
+    checkpoint, _ = import_model_file(write_model_file(tmp_path / "tiny.safetensors"), name="tiny")
+    worker.start_in_process()
+    try:
+        with requests.get(f"{live_url}/api/tasks/queue", stream=True, timeout=60) as response:
+            stream = events(response)
+            assert next(stream)["current_task"] is None
+            body = {"checkpoint_hash": checkpoint.hash, "prompt": "p", "width": 64, "height": 64, "steps": 12,
+                    "sampler": "Euler", "seed": 3}
+            task_id = requests.post(f"{live_url}/api/tasks", json=body, timeout=10).json()["task_id"]
+            progress = []
+            for snapshot in stream:
+                current = snapshot["current_task"]
+                if current is not None:
+                    assert current["id"] == task_id and current["model"] == "tiny"
+                    assert current["status"] == "running" and len(current["eta"].split(":")) == 3
+                    progress.append(current["progress"])
+                elif progress:  # idle again after running: the task is done, with its image
+                    assert snapshot == {"current_task": None, "queue": [], "queue_length": 0}
+                    assert Image.objects.filter(task_id=task_id, seed=3).count() == 1
+                    break
+    finally:
+        worker.stop_in_process()
+    assert progress == sorted(progress) and 0 < max(progress) <= 100
+    assert len(progress) >= 2
