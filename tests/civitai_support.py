@@ -7,7 +7,7 @@ import time
 import pytest
 
 from models_app.civitai import manager
-from models_app.models import SDModel
+from models_app.models import CivitaiImport, SDModel
 from tests.conftest import ApiClient
 from tests.fake_civitai import FakeCivitai, png_bytes
 
@@ -54,3 +54,13 @@ def wait_for(predicate, timeout=15):
             return
         time.sleep(0.01)
     raise AssertionError("condition not reached")
+
+
+def prepare_interrupted_import(civitai, have):
+    """The state SD-Host leaves behind when it stops mid-download: a row, its record, a partial file."""
+    plan = manager.fetch_plan(10391, None, manager.CivitaiClient())
+    manager.create_or_restart(plan)
+    manager.part_path(SHA).parent.mkdir(parents=True, exist_ok=True)
+    manager.part_path(SHA).write_bytes(DATA[:have])
+    CivitaiImport.objects.filter(pk=SHA).update(bytes_done=have, validator='"v1"')
+    civitai.api_requests.clear()

@@ -10,6 +10,7 @@ HTTP status), `api_invalid_json`. Counters: `bytes_served`, `file_requests`, `ap
 `stop()` cuts open connections; `start()` listens again on the same port.
 """
 
+import functools
 import hashlib
 import io
 import json
@@ -45,7 +46,7 @@ class FakeFile:
     def size(self):
         return len(self.data) if self.data is not None else os.path.getsize(self.path)
 
-    @property
+    @functools.cached_property
     def sha256(self):
         if self.data is not None:
             return hashlib.sha256(self.data).hexdigest()

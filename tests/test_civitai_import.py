@@ -10,7 +10,9 @@ from images_app.models import Image
 from models_app.civitai import manager
 from models_app.models import CivitaiImport, SDModel
 from models_app.storage import model_file_path
-from tests.civitai_support import DATA, SHA, URL, civitai, client, wait_final, wait_for  # noqa: F401 (fixtures)
+from tests.civitai_support import (  # noqa: F401 (fixtures)
+    DATA, SHA, URL, civitai, client, prepare_interrupted_import, wait_final, wait_for,
+)
 from tests.conftest import assert_error
 from tests.fake_civitai import png_bytes
 
@@ -221,16 +223,6 @@ def test_civitai_restart_mid_download_resumes(client, civitai):
     assert model_file_path(model).read_bytes() == DATA
     resumed_from = int(civitai.file_requests[-1]["range"].removeprefix("bytes=").rstrip("-"))
     assert resumed_from > 300_000
-
-
-def prepare_interrupted_import(civitai, have):
-    """The state SD-Host leaves behind when it stops mid-download: a row, its record, a partial file."""
-    plan = manager.fetch_plan(10391, None, manager.CivitaiClient())
-    manager.create_or_restart(plan)
-    manager.part_path(SHA).parent.mkdir(parents=True, exist_ok=True)
-    manager.part_path(SHA).write_bytes(DATA[:have])
-    CivitaiImport.objects.filter(pk=SHA).update(bytes_done=have, validator='"v1"')
-    civitai.api_requests.clear()
 
 
 def test_sdhost_restart_resumes_from_the_partial_file(client, civitai):

@@ -22,7 +22,7 @@ from .hashing import HashingWriter
 
 log = logging.getLogger(__name__)
 
-CHUNK = 4 * 1024 * 1024
+CHUNK = 1024 * 1024
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 60
 CONTENT_RANGE_RE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
