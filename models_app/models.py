@@ -62,6 +62,8 @@ class ModelTag(models.Model):
     class Meta:
         db_table = "model_tags"
         constraints = [models.UniqueConstraint(fields=["model", "tag"], name="model_tags_pair")]
+        # (tag, model) covers tag filters: "models carrying tag X" never touches the table rows
+        indexes = [models.Index(fields=["tag", "model"], name="idx_model_tags_tag_model")]
 
 
 class CivitaiImport(models.Model):

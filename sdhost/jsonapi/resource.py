@@ -8,8 +8,7 @@ resources.
 
 import re
 
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Func, IntegerField, OuterRef, Q, Subquery
 from django.utils.module_loading import autodiscover_modules
 
 from .types import OBJECT
@@ -56,17 +55,17 @@ class Attribute:
         return self.type.render(getattr(instance, self.path))
 
 
+class CountAll(Func):
+    """COUNT(*) as a plain expression, so a counting subquery needs no GROUP BY."""
+
+    template = "COUNT(*)"
+    output_field = IntegerField()
+
+
 def link_count(through, field):
-    """Per row: how many `through` rows point at it with `field` (a correlated COUNT, 0 when none)."""
-    attname = through._meta.get_field(field).attname
-    links = (
-        through._default_manager.filter(**{field: OuterRef("pk")})
-        .order_by()
-        .values(attname)
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(links, output_field=IntegerField()), 0)
+    """Per row: how many `through` rows point at it with `field` (a correlated COUNT(*))."""
+    links = through._default_manager.filter(**{field: OuterRef("pk")}).order_by().annotate(n=CountAll()).values("n")
+    return Subquery(links, output_field=IntegerField())
 
 
 class ToOne:
