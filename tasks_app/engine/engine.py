@@ -1,5 +1,6 @@
 """RenderEngine: renders a RenderRequest with real diffusers pipelines, caching loaded checkpoints."""
 
+import dataclasses
 import gc
 import re
 import threading
@@ -83,6 +84,9 @@ class RenderEngine:
                should_cancel: Callable[[], bool] | None = None) -> list[RenderedImage]:
         """batch_size images, image i with seed + i; RenderCancelled when should_cancel() turns true."""
         _check_request(request)
+        request = dataclasses.replace(request, embeddings=tuple(
+            spec for spec in request.embeddings
+            if spec.token.strip() and _token_pattern(spec.token).search(request.prompt + "\n" + request.negative_prompt)))
         with self._lock:
             if should_cancel is not None and should_cancel():
                 raise RenderCancelled()
@@ -180,6 +184,8 @@ class RenderEngine:
 class _Extras:
     """Applies a request's LoRAs and embeddings to a pipeline for one render and removes them afterwards.
 
+    Only embeddings whose trigger occurs in a prompt are loaded (and listed in the PNG's `TI hashes`).
+
     Embeddings are loaded under an internal token (`<sdhost-…>`), and the user's trigger token is rewritten to
     it in the prompts (whole words, any case), so a trigger that is also a vocabulary word works too.
     """
@@ -192,8 +198,9 @@ class _Extras:
 
     def __enter__(self):
         try:
-            self._load_loras()
-            self._load_embeddings()
+            with loader.quiet_loading():
+                self._load_loras()
+                self._load_embeddings()
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -241,9 +248,14 @@ class _Extras:
                 self._embedded = True
                 self.pipe.load_textual_inversion(vectors[component].to(self.dtype), token=token,
                                                  tokenizer=tokenizer, text_encoder=text_encoder)
-            pattern = re.compile(rf"(?<![\w]){re.escape(spec.token)}(?![\w])", re.IGNORECASE)
-            self.prompt = pattern.sub(token, self.prompt)
-            self.negative_prompt = pattern.sub(token, self.negative_prompt)
+            pattern = _token_pattern(spec.token)
+            self.prompt = pattern.sub(lambda _: token, self.prompt)
+            self.negative_prompt = pattern.sub(lambda _: token, self.negative_prompt)
+
+
+def _token_pattern(token: str) -> re.Pattern:
+    """The trigger token as a whole word, any case."""
+    return re.compile(rf"(?<!\w){re.escape(token)}(?!\w)", re.IGNORECASE)
 
 
 def _check_request(request: RenderRequest) -> None:

@@ -25,18 +25,21 @@ class LoadedCheckpoint:
 
 
 @contextlib.contextmanager
-def _quiet_diffusers():
-    """Silence diffusers' loading progress bars and advice while loading."""
+def quiet_loading():
+    """Silence diffusers' and transformers' loading progress bars and advice."""
     from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
 
-    verbosity = diffusers_logging.get_verbosity()
-    diffusers_logging.set_verbosity_error()
-    diffusers_logging.disable_progress_bar()
+    levels = [(lib, lib.get_verbosity()) for lib in (diffusers_logging, transformers_logging)]
+    for lib, _ in levels:
+        lib.set_verbosity_error()
+        lib.disable_progress_bar()
     try:
         yield
     finally:
-        diffusers_logging.set_verbosity(verbosity)
-        diffusers_logging.enable_progress_bar()
+        for lib, level in levels:
+            lib.set_verbosity(level)
+            lib.enable_progress_bar()
 
 
 def _existing(path: str) -> str:
@@ -69,7 +72,7 @@ def load_checkpoint(path: str, dtype) -> LoadedCheckpoint:
     else:
         components.update(tokenizer=clip_tokenizer(pad_token="!" if arch.family == "sd2" else "<|endoftext|>"),
                           safety_checker=None, feature_extractor=None)
-    with tempfile.TemporaryDirectory(prefix="sdhost-config-") as folder, _quiet_diffusers():
+    with tempfile.TemporaryDirectory(prefix="sdhost-config-") as folder, quiet_loading():
         arch.write(Path(folder))
         try:
             pipe = pipeline_class(arch.family).from_single_file(
@@ -89,7 +92,7 @@ def load_vae(path: str, family: str, dtype):
 
     path = _existing(path)
     config = architecture.infer_vae(files.read_shapes(path), family)
-    with tempfile.TemporaryDirectory(prefix="sdhost-config-") as folder, _quiet_diffusers():
+    with tempfile.TemporaryDirectory(prefix="sdhost-config-") as folder, quiet_loading():
         arch = Architecture(family, {"vae": config})
         arch.write(Path(folder))
         try:
@@ -105,7 +108,7 @@ def load_controlnet(path: str, family: str, dtype):
 
     path = _existing(path)
     config = architecture.infer_controlnet(files.read_shapes(path), family)
-    with tempfile.TemporaryDirectory(prefix="sdhost-config-") as folder, _quiet_diffusers():
+    with tempfile.TemporaryDirectory(prefix="sdhost-config-") as folder, quiet_loading():
         arch = Architecture(family, {"controlnet": config})
         arch.write(Path(folder))
         try:
