@@ -295,3 +295,21 @@ def test_imports_run_concurrently(client, civitai):
     wait_for(lambda: len(civitai.file_requests) == 2, timeout=5)
     assert wait_final(SHA).status == "ready"
     assert wait_final(hashlib.sha256(other).hexdigest()).status == "ready"
+
+
+def test_cancelling_a_queued_import_does_not_wait_for_its_turn(client, civitai, settings):
+    settings.SDHOST = {**settings.SDHOST, "DOWNLOAD_CONCURRENCY": 1}
+    other = os.urandom(100_000)
+    civitai.add_model(1000, "Second")
+    civitai.add_version(1000, 1001, other)
+    civitai.throttle_bps = 256 * 1024
+    assert client.post_json(URL, {"model_id": 10391}).status_code == 202
+    assert client.post_json(URL, {"model_id": 1000}).status_code == 202
+    queued = hashlib.sha256(other).hexdigest()
+    start = time.monotonic()
+    assert manager.cancel_import(queued) is True
+    assert time.monotonic() - start < 1.0
+    SDModel.objects.filter(pk=queued).delete()
+    assert manager.cancel_import(SHA) is True
+    wait_for(lambda: not manager.manager.active_hashes())
+    assert len(civitai.file_requests) == 1  # the queued one never started

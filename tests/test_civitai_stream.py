@@ -4,6 +4,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 
 import requests
 
@@ -76,3 +77,23 @@ def test_unknown_hash_is_a_404_document_not_a_stream(live_url):
     assert response.status_code == 404
     assert response.headers["Content-Type"].startswith("application/json")
     assert response.json()["errors"][0]["code"] == "not_found"
+
+
+def test_cancelled_import_ends_the_stream(live_url, civitai):
+    from models_app.civitai.manager import cancel_import
+
+    civitai.throttle_bps = 256 * 1024
+    assert requests.post(f"{live_url}{URL}", json={"model_id": 10391}, timeout=10).status_code == 202
+    events = []
+
+    def follow():
+        events.extend(read_stream(f"{live_url}{URL}/{SHA}"))
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    time.sleep(0.5)
+    assert cancel_import(SHA)
+    follower.join(10)
+    assert not follower.is_alive()
+    assert events[0]["status"] == "downloading"
+    assert events[-1] == {"status": "failed", "error": "Import cancelled"}

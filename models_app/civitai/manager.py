@@ -97,6 +97,7 @@ class ImportJob:
         self.hash = model_hash
         self.download = None
         self.cancelled = threading.Event()
+        self.started = threading.Event()
         self.done = threading.Event()
         self.last_event = None
         self.listener = None  # extra per-chunk callback (the management command's progress bar)
@@ -195,17 +196,21 @@ class ImportManager:
         return SDModel.objects.filter(pk=model_hash).first()
 
     def cancel(self, model_hash) -> bool:
-        """Abort a running import and remove its temporary file (D28). True if one was running."""
+        """Abort a running or queued import and remove its temporary file (D28). True if there was one."""
         job = self.job(model_hash)
         if job is not None:
             job.cancel()
-            job.done.wait(CANCEL_WAIT)
+            if job.started.is_set():  # a queued job just ends when its turn comes
+                job.done.wait(CANCEL_WAIT)
+            publish(channel(model_hash), {"status": "failed", "error": "Import cancelled"})
         part_path(model_hash).unlink(missing_ok=True)
         return job is not None
 
     def _run_job(self, job: ImportJob, close_connection=True):
+        job.started.set()
         try:
-            self._import_file(job)
+            if not job.cancelled.is_set():
+                self._import_file(job)
         except Exception:  # noqa: BLE001 - a job must never die silently
             log.exception("Civitai import %s crashed", job.hash)
             self._fail(job.hash, "Unexpected error during the download; see the server log")
@@ -231,8 +236,7 @@ class ImportManager:
             try:
                 result = download.run()
             except DownloadCancelled:
-                part.unlink(missing_ok=True)
-                publish(channel(job.hash), {"status": "failed", "error": "Import cancelled"})
+                part.unlink(missing_ok=True)  # cancel() tells the followers
                 return
             except DownloadBusy:
                 log.warning("Civitai import %s is being downloaded by another process", job.hash)
