@@ -276,3 +276,11 @@ def test_query_count_does_not_grow_with_page_size(api):
                        .json()["data"]) == size
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1]
+
+
+def test_computed_attributes_filter_and_sort_outside_the_fieldset(api, lib):
+    body = get(api, "/api/tags?fields[tag]=name&filter[image_count][gt]=0&sort=-task_count,name")
+    assert [o["id"] for o in body["data"]] == ["forest", "favorite", "anime", "nsfw", "scenery"]
+    assert all(o["attributes"].keys() == {"name"} for o in body["data"])
+    tasks = get(api, "/api/tasks?fields[task]=status&sort=-promoted_at&filter[promoted_at][not_null]=true")
+    assert [o["id"] for o in tasks["data"]] == [lib.tasks.t1.id]

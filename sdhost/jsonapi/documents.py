@@ -62,7 +62,8 @@ class DocumentBuilder:
             for links in linkage[name].values():
                 for target_pk, _ in (links if relationship.many else [links] if links else []):
                     pks.setdefault(target_pk, None)
-            rows = {row.pk: row for row in target.queryset().filter(pk__in=list(pks))} if pks else {}
+            queryset = target.queryset(self.fields.get(target.type)).filter(pk__in=list(pks))
+            rows = {row.pk: row for row in queryset} if pks else {}
             related = [rows[pk] for pk in pks if pk in rows]
             objects, sub_linkage = self.objects(target, related, subtree)
             for obj in objects:
@@ -115,7 +116,8 @@ def single_document(resource, instance, request=None):
 def collection_document(resource, request):
     """The collection document for GET on a resource's collection URL."""
     query = parse_query(resource, request.GET)
-    queryset = resource.queryset().annotate(**query.annotations).filter(query.filter).order_by(*query.order_by)
+    queryset = resource.queryset(query.fields.get(resource.type), query.annotations)
+    queryset = queryset.filter(query.filter).order_by(*query.order_by)
     page = query.page
     rows = list(queryset[page.offset:page.offset + page.limit]) if page.offset < MAX_OFFSET else []
     if page.offset == 0 and len(rows) < page.limit:

@@ -26,12 +26,13 @@ def invalid_filter(parameter, detail):
     return APIError(400, "invalid_filter", detail, parameter=parameter)
 
 
-def filter_q(resource, conditions):
-    """The combined condition of all `(parameter, segments, value)` filter entries."""
+def filter_q(resource, conditions, annotations):
+    """The combined condition of all `(parameter, segments, value)` filter entries; computed
+    attributes it refers to are added to `annotations`."""
     required, alternatives = Q(), []
     for parameter, segments, value in conditions:
         prefixes, rest = split_prefixes(parameter, segments)
-        q = condition_q(resource, parameter, rest, value)
+        q = condition_q(resource, parameter, rest, value, annotations)
         if "not" in prefixes:
             q = negate(q)
         if "or" in prefixes:
@@ -66,7 +67,7 @@ def negate(q):
     return Q(Exact(Case(When(q, then=Value(True)), default=Value(False), output_field=BooleanField()), False))
 
 
-def condition_q(resource, parameter, segments, value):
+def condition_q(resource, parameter, segments, value, annotations):
     name, op = segments[0], (segments[1] if len(segments) > 1 else "eq")
     if name == "tags" and resource.tags:
         return tags_q(resource, parameter, op, value)
@@ -79,6 +80,8 @@ def condition_q(resource, parameter, segments, value):
         raise invalid_filter(parameter, f"Attribute '{name}' cannot be filtered")
     check_operator(parameter, op, attribute.type.operators, f"{attribute.type.name} attribute '{name}'")
     parsed = parse_value(parameter, op, value, attribute.type.parse)
+    if attribute.expression is not None:
+        annotations[attribute.path] = attribute.expression
     return attribute.type.q(attribute.path, op, parsed)
 
 

@@ -83,9 +83,9 @@ def parse_query(resource, params, *, collection=True):
                 raise invalid_parameter(key, "Paging uses page[number]/page[size] or page[offset]/page[limit]")
             page_params[segments[0]] = (key, value)
     if collection:
-        query.filter = filter_q(resource, filters)
         if not query.order_by:
             query.order_by, query.annotations = parse_sort(resource, ",".join(resource.default_sort))
+        query.filter = filter_q(resource, filters, query.annotations)
         query.page = parse_page(page_params)
     return query
 
@@ -107,6 +107,8 @@ def parse_sort(resource, value):
             if attribute is None or not attribute.sortable:
                 raise invalid_parameter("sort", f"Cannot sort {resource.type} resources by '{name}'")
             expression = F(attribute.path)
+            if attribute.expression is not None:
+                annotations[attribute.path] = attribute.expression
         # missing metadata keys sort last either way; columns keep SQLite's NULL-first order
         nulls_last = True if name.startswith("metadata.") else None
         order_by.append(OrderBy(expression, descending=descending, nulls_last=nulls_last))

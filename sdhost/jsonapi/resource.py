@@ -150,14 +150,18 @@ class Resource:
         _registry[cls.type] = cls
 
     @classmethod
-    def queryset(cls):
-        """All rows, with computed attributes annotated."""
-        expressions = {
+    def computed(cls, names=None):
+        """{annotation alias: expression} for the computed attributes among `names` (None: all)."""
+        return {
             attr.path: attr.expression
             for attr in (*cls.attributes.values(), *cls.filter_only.values())
-            if attr.expression is not None
+            if attr.expression is not None and (names is None or attr.name in names)
         }
-        return cls.model._default_manager.annotate(**expressions)
+
+    @classmethod
+    def queryset(cls, names=None, extra=None):
+        """All rows, with the computed attributes among `names` (None: all) and `extra` annotated."""
+        return cls.model._default_manager.annotate(**{**cls.computed(names), **(extra or {})})
 
     @classmethod
     def public_id(cls, instance):
