@@ -42,7 +42,7 @@ def inspect_image(data: bytes):
             return fmt, img.width, img.height, parameters
     except InvalidImage:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, PILImage.DecompressionBombError) as exc:
         raise InvalidImage(f"Not a decodable image: {exc}") from exc
 
 

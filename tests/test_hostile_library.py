@@ -102,3 +102,19 @@ def test_wrong_methods_are_json_405(api):
     assert response.status_code == 405 and response.json()["errors"][0]["code"] == "method_not_allowed"
     response = api.post(f"/api/models/{model.hash}/content")
     assert response.status_code == 405
+
+
+def test_decompression_bomb_upload_is_400(api):
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    side = 30000  # 900 megapixels declared in a few hundred bytes
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(b"\0" * (side + 1) * 4)) + chunk(b"IEND", b""))
+    assert_error(api.post("/api/images/upload", png, content_type="image/png"), 400, "invalid_request")
+    from images_app.models import Image
+
+    assert not Image.objects.exists()
