@@ -61,11 +61,12 @@ def json_object(request) -> dict:
 def hashes_to_delete(body: dict, type_name: str) -> list:
     """The ids of a batch delete body, in either D11 form, without duplicates, in request order.
 
-    `{"hashes": ["..."]}` or `{"data": [{"type": type_name, "id": "..."}]}`; anything else is a 400.
+    `{"hashes": ["..."]}` or `{"data": [{"type": type_name, "id": "..."}]}` (JSON:API `meta`/`jsonapi`
+    members are tolerated); anything else is a 400.
     Ids are not checked against the database here (unknown ones are reported per hash by the caller).
     """
     forms = [key for key in ("hashes", "data") if key in body]
-    if len(forms) != 1 or len(body) != 1:
+    if len(forms) != 1 or set(body) - {forms[0], "meta", "jsonapi"}:
         raise invalid_request(f'Body must be {{"hashes": [...]}} or {{"data": [{{"type": "{type_name}", "id": ...}}]}}')
     form = forms[0]
     items = body[form]

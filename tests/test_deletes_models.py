@@ -97,7 +97,7 @@ def test_batch_delete_hashes_form(api, django_capture_on_commit_callbacks):
 
 def test_batch_delete_jsonapi_form(api):
     a, b = make_model(), make_model()
-    body = {"data": [{"type": "model", "id": a.hash}, {"type": "model", "id": b.hash}]}
+    body = {"data": [{"type": "model", "id": a.hash}, {"type": "model", "id": b.hash}], "jsonapi": {"version": "1.0"}}
     response = api.delete_json("/api/models", body)
     assert response.json() == {"deleted": [a.hash, b.hash], "failed": [], "count": 2}
 
