@@ -142,7 +142,11 @@ def import_model_file(path, name=None, model_type=None, base_model=None):
             )
         store.adopt(tmp_path, sha256, ext)
         tmp_path = None
-        return save_imported_row(existing, sha256, name, model_type, base_model or inspection.base_model, size, ext)
+        try:
+            return save_imported_row(existing, sha256, name, model_type, base_model or inspection.base_model, size, ext)
+        except BaseException:
+            remove_model_file(sha256, ext)  # no row refers to it
+            raise
     finally:
         if tmp_path is not None:
             os.unlink(tmp_path)
