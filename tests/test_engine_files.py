@@ -39,7 +39,9 @@ def _without_position_ids(state: dict) -> dict:
 
 
 def test_engine_package_does_not_import_django():
-    code = ("import sys, tasks_app.engine, tasks_app.engine.testing, tasks_app.engine.loader; "
+    code = ("import sys, tasks_app.engine; "
+            "assert 'torch' not in sys.modules, 'the package import stays light (GET /api/config uses it)'; "
+            "import tasks_app.engine.testing, tasks_app.engine.loader, tasks_app.engine.engine; "
             "assert 'django' not in sys.modules, 'django imported'")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=".")
     assert result.returncode == 0, result.stderr

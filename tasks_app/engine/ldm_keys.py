@@ -6,8 +6,6 @@ fixtures and to list the keys (and shapes) a checkpoint must contain before it i
 
 import re
 
-import torch
-
 UNET_PREFIX = "model.diffusion_model."
 CONTROLNET_PREFIX = "control_model."
 VAE_PREFIX = "first_stage_model."
@@ -125,8 +123,10 @@ _OPEN_CLIP_FIXED = {"embeddings.position_embedding.weight": "positional_embeddin
 
 def open_clip_to_ldm(state_dict: dict, prefix: str = SDXL_OPEN_CLIP_PREFIX) -> dict:
     """A transformers CLIPTextModelWithProjection state dict in open_clip layout (SDXL clip_g, SD2)."""
+    import torch
+
     out = {}
-    qkv: dict[tuple[int, str], dict[str, torch.Tensor]] = {}
+    qkv: dict[tuple[int, str], dict] = {}
     for key, tensor in state_dict.items():
         key = key.removeprefix("text_model.")
         if key.endswith("position_ids"):
