@@ -306,6 +306,7 @@ def test_cancelling_a_queued_import_does_not_wait_for_its_turn(client, civitai, 
     assert client.post_json(URL, {"model_id": 10391}).status_code == 202
     assert client.post_json(URL, {"model_id": 1000}).status_code == 202
     queued = hashlib.sha256(other).hexdigest()
+    wait_for(lambda: len(civitai.file_requests) == 1)
     start = time.monotonic()
     assert manager.cancel_import(queued) is True
     assert time.monotonic() - start < 1.0
