@@ -49,13 +49,16 @@ class RenderWorker:
         self.progress: dict[str, float] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._snapshot_due = threading.Event()
         self._cancel: set[str] = set()
         self._threads: list[threading.Thread] = []
 
     # -- control --------------------------------------------------------------------------
 
     def start(self) -> "RenderWorker":
-        for target, name in ((self._run, "render-worker"), (self._beat_loop, "render-heartbeat")):
+        threads = ((self._run, "render-worker"), (self._beat_loop, "render-heartbeat"),
+                   (self._publish_loop, "render-snapshots"))
+        for target, name in threads:
             thread = threading.Thread(target=self._with_db(target), name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -64,6 +67,7 @@ class RenderWorker:
     def stop(self, timeout: float = 30) -> None:
         self._stop.set()
         self._wake.set()
+        self._snapshot_due.set()
         for thread in self._threads:
             thread.join(timeout)
         if not any(t.is_alive() for t in self._threads):
@@ -159,15 +163,10 @@ class RenderWorker:
             self.publish()
 
     def _progress_reporter(self, task, timing):
-        last = [0.0]
-
         def report(done: int, total: int) -> None:
             timing.step(done, total)
             self.progress[task.id] = done / total if total else 0.0
-            now = time.monotonic()
-            if now - last[0] >= PROGRESS_INTERVAL:
-                last[0] = now
-                self.publish()
+            self.publish()
 
         return report
 
@@ -186,11 +185,22 @@ class RenderWorker:
         return should_cancel
 
     def publish(self) -> None:
-        """Send the current queue snapshot to the queue stream's followers."""
-        try:
-            publish(QUEUE_CHANNEL, queue.snapshot(dict(self.progress)))
-        except Exception:
-            log.exception("could not publish the queue snapshot")
+        """Ask for a queue snapshot to be sent; cheap, so the render loop never waits on it."""
+        self._snapshot_due.set()
+
+    def _publish_loop(self) -> None:
+        """Sends the current snapshot when one is due, at most every PROGRESS_INTERVAL (coalescing)."""
+        while True:
+            self._snapshot_due.wait()
+            if self._stop.is_set():
+                return
+            self._snapshot_due.clear()
+            close_old_connections()
+            try:
+                publish(QUEUE_CHANNEL, queue.snapshot(dict(self.progress)))
+            except Exception:
+                log.exception("could not publish the queue snapshot")
+            self._stop.wait(PROGRESS_INTERVAL)
 
 
 def build_request(task):

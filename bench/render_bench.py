@@ -1,0 +1,281 @@
+"""Render benchmark: SD-Host end to end vs bare diffusers, checkpoint switches, queue grouping.
+
+    python bench/render_bench.py               # tiny random-weight SD1.5 models, CPU, a few minutes
+    python bench/render_bench.py --full-size   # real SD1.5 size, 512x512, 20 steps (for a GPU machine)
+
+(a) The same request, interleaved, through SD-Host (POST /api/tasks in-process -> worker -> PNG stored and the
+    task completed), through RenderEngine.render alone, and through a bare diffusers pipeline call;
+    median wall time per task and the overhead ratio against bare diffusers.
+(b) Checkpoint switch cost with the RAM cache (PIPELINE_CACHE_SIZE=2: a switch back is a RAM hit)
+    and without it (size 1: every switch reloads the file).
+(c) 40 tasks over 3 checkpoints in random order, all queued at once, run by the real worker with
+    our scheduler (MAX_OVERTAKE=8) and with FIFO (MAX_OVERTAKE=0): checkpoint loads and total time;
+    plus a 1000-trace simulation of the same with tasks arriving while the queue drains.
+
+Everything runs in a throw-away data folder.
+"""
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def setup_django(data_dir):
+    os.environ["SDHOST_DATA_DIR"] = str(data_dir)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sdhost.settings")
+    os.environ.setdefault("SDHOST_LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def make_checkpoints(folder, count, full_size):
+    from models_app.services import import_model_file
+    from tasks_app.engine.testing import write_model_file
+
+    models = []
+    for i in range(count):
+        t0 = time.perf_counter()
+        path = write_model_file(Path(folder) / f"bench-{i}.safetensors", seed=i, full_size=full_size)
+        model, _ = import_model_file(path, name=f"bench-{i}")
+        path.unlink()
+        print(f"  checkpoint {i}: {model.size / 1e6:.0f} MB, built in {time.perf_counter() - t0:.1f} s", flush=True)
+        models.append(model)
+    return models
+
+
+def wait_completed(task_id, timeout=600):
+    from tasks_app.models import Task
+
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        status = Task.objects.filter(id=task_id).values_list("status", flat=True).first()
+        if status in ("completed", "failed", "cancelled"):
+            if status != "completed":
+                raise RuntimeError(f"task {task_id} {status}: {Task.objects.get(id=task_id).error_message}")
+            return
+        time.sleep(0.005)  # polling granularity: adds at most 5 ms per task
+    raise TimeoutError(task_id)
+
+
+def sync(device):
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def bench_end_to_end(checkpoint, params, repeats):
+    """(a): median seconds per task for SD-Host, the engine alone and bare diffusers, run interleaved
+    (one of each per round, rotating) so that load drifting on a shared machine hits all three alike."""
+    import torch
+    from django.test import Client
+
+    from models_app.storage import model_file_path
+    from tasks_app import worker
+    from tasks_app.engine import loader
+    from tasks_app.engine.interface import ModelFile, RenderRequest
+    from tasks_app.engine.samplers import make_scheduler
+
+    client = Client()
+    prompt = "a lighthouse on a cliff at dusk"
+    running = worker.start_in_process()
+
+    def sdhost(seed):
+        body = {"checkpoint_hash": checkpoint.hash, "prompt": prompt, **params, "seed": seed}
+        response = client.post("/api/tasks", body, content_type="application/json")
+        assert response.status_code == 202, response.content
+        wait_completed(response.json()["task_id"])
+
+    sdhost(999)  # loads the checkpoint into the worker's engine
+    engine, device = running.engine, running.engine.device
+    model_file = ModelFile(path=str(model_file_path(checkpoint)), sha256=checkpoint.hash, name=checkpoint.name,
+                           kind="checkpoint")
+
+    def engine_only(seed):
+        engine.render(RenderRequest(checkpoint=model_file, prompt=prompt, width=params["width"],
+                                    height=params["height"], steps=params["steps"], cfg_scale=7.0,
+                                    sampler=params["sampler"], seed=seed))
+
+    loaded = loader.load_checkpoint(str(model_file_path(checkpoint)), engine.dtype)
+    pipe = loaded.pipe.to(device)
+
+    def bare(seed):
+        pipe.scheduler = make_scheduler(params["sampler"], loaded.arch.scheduler_config, [seed])
+        pipe(prompt=prompt, width=params["width"], height=params["height"], num_inference_steps=params["steps"],
+             guidance_scale=7.0, generator=torch.Generator("cpu").manual_seed(seed), output_type="pil")
+        sync(device)
+
+    bare(998)  # warm-up
+    paths = [("bare", bare), ("engine", engine_only), ("sdhost", sdhost)]
+    times = {name: [] for name, _ in paths}
+    for i in range(repeats):
+        for name, run in paths[i % 3:] + paths[:i % 3]:
+            t0 = time.perf_counter()
+            run(1000 + i)
+            times[name].append(time.perf_counter() - t0)
+    worker.stop_in_process()
+    engine.unload_all()
+    del pipe, loaded
+    return device, *(statistics.median(times[name]) for name in ("bare", "engine", "sdhost"))
+
+
+def bench_switch(checkpoints, device, repeats):
+    """(b): extra seconds of a render right after a checkpoint switch, with and without the RAM cache."""
+    from models_app.storage import model_file_path
+    from tasks_app.engine.engine import RenderEngine
+    from tasks_app.engine.interface import ModelFile, RenderRequest
+
+    files = [ModelFile(path=str(model_file_path(c)), sha256=c.hash, name=c.name, kind="checkpoint")
+             for c in checkpoints[:2]]
+
+    def render(engine, model_file):
+        request = RenderRequest(checkpoint=model_file, prompt="x", width=64, height=64, steps=1, sampler="Euler")
+        t0 = time.perf_counter()
+        engine.render(request)
+        sync(engine.device)
+        return time.perf_counter() - t0
+
+    results = {}
+    for label, cache_size in (("RAM cache (2)", 2), ("no RAM cache (1)", 1)):
+        engine = RenderEngine(device=device, cache_size=cache_size)
+        render(engine, files[0]), render(engine, files[1])  # both loaded once
+        same = statistics.mean(render(engine, files[1]) for _ in range(repeats))
+        switched = statistics.mean(render(engine, files[i % 2]) for i in range(repeats * 2))
+        results[label] = (switched - same, engine.stats())
+        engine.unload_all()
+    return results
+
+
+def checkpoint_loads(order):
+    return sum(1 for i, c in enumerate(order) if i == 0 or c != order[i - 1])
+
+
+def bench_trace(checkpoints, params, tasks, seed):
+    """(c): the real worker on a random trace, our scheduler vs FIFO."""
+    from django.conf import settings
+    from django.test import Client
+
+    from tasks_app import worker
+    from tasks_app.models import Task
+
+    rng = random.Random(seed)
+    trace = [rng.randrange(len(checkpoints)) for _ in range(tasks)]
+    client = Client()
+    results = {}
+    for label, max_overtake in (("scheduler (max_overtake 8)", 8), ("FIFO (max_overtake 0)", 0)):
+        settings.SDHOST["MAX_OVERTAKE"] = max_overtake
+        Task.objects.all().delete()
+        ids = []
+        for i, index in enumerate(trace):
+            body = {"checkpoint_hash": checkpoints[index].hash, "prompt": "trace", **params, "seed": i}
+            ids.append(client.post("/api/tasks", body, content_type="application/json").json()["task_id"])
+        t0 = time.perf_counter()
+        running = worker.start_in_process()
+        for task_id in ids:
+            wait_completed(task_id)
+        elapsed = time.perf_counter() - t0
+        stats = running.engine.stats()
+        worker.stop_in_process()
+        order = list(Task.objects.order_by("started_at").values_list("checkpoint_id", flat=True))
+        results[label] = (checkpoint_loads(order), stats["disk_loads"], elapsed)
+    settings.SDHOST["MAX_OVERTAKE"] = 8
+    return trace, results
+
+
+def simulate_trace(tasks, n_checkpoints, traces, seed):
+    """Checkpoint loads with tasks arriving while the queue drains (pure scheduler, no rendering)."""
+    from tasks_app.scheduler import QueueEntry, apply_placement, place_new, start_order
+
+    rng = random.Random(seed)
+    out = {8: [], 0: [], tasks: []}
+    for _ in range(traces):
+        trace = [rng.randrange(n_checkpoints) for _ in range(tasks)]
+        # each time unit: 0-3 arrivals (mean 1.5), then one task is rendered
+        arrivals, pos = [], 0
+        while pos < tasks:
+            burst = rng.randint(0, 3)
+            arrivals.append(trace[pos:pos + burst])
+            pos += burst
+        for max_overtake in out:
+            entries, started, next_id = [], [], 0
+            for batch in arrivals + [[]] * tasks:
+                for checkpoint in batch:
+                    entry = QueueEntry(str(next_id), str(checkpoint))
+                    entries = apply_placement(entries, entry, place_new(entries, entry.checkpoint, max_overtake))
+                    next_id += 1
+                if entries:
+                    first = start_order(entries)[0]
+                    started.append(first.checkpoint)
+                    entries = [e for e in entries if e.id != first.id]
+            out[max_overtake].append(checkpoint_loads(started))
+    return {k: statistics.mean(v) for k, v in out.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--full-size", action="store_true", help="real SD1.5-size checkpoints, 512x512, 20 steps")
+    parser.add_argument("--device", default=None, help="cuda, cpu, ... (default: auto)")
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--trace-tasks", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="sdhost-render-bench-"))
+    if args.device:
+        os.environ["SDHOST_DEVICE"] = args.device
+    if args.threads:  # before torch loads: OpenMP's thread count is per thread once set at run time
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    setup_django(data_dir)
+    if args.full_size:
+        params = {"width": 512, "height": 512, "steps": 20, "sampler": "DPM++ 2M Karras", "batch_size": 1}
+        trace_params = params
+        repeats = args.repeats or 10
+    else:
+        params = {"width": 128, "height": 128, "steps": 20, "sampler": "DPM++ 2M Karras", "batch_size": 1}
+        trace_params = {**params, "width": 64, "height": 64, "steps": 4}
+        repeats = args.repeats or 5
+    print(f"data in {data_dir}; building 3 {'full-size' if args.full_size else 'tiny'} SD1.5 checkpoints", flush=True)
+    checkpoints = make_checkpoints(data_dir / "src", 3, args.full_size)
+
+    print("(a) end to end vs bare diffusers ...", flush=True)
+    device, bare, engine_only, sdhost = bench_end_to_end(checkpoints[0], params, repeats)
+    print("(b) checkpoint switches ...", flush=True)
+    switch = bench_switch(checkpoints, device, repeats)
+    print(f"(c) trace of {args.trace_tasks} tasks over 3 checkpoints ...", flush=True)
+    trace, real = bench_trace(checkpoints, trace_params, args.trace_tasks, args.seed)
+    simulated = simulate_trace(args.trace_tasks, 3, 1000, args.seed)
+
+    size = f"{params['width']}x{params['height']}, {params['steps']} steps, {params['sampler']}, batch 1"
+    print(f"\nDevice {device}; {'full-size' if args.full_size else 'tiny'} SD1.5; {size}; {repeats} runs each")
+    print(f"{'(a) path':<42}{'s/task':>10}{'ratio':>9}")
+    for label, value in (("bare diffusers pipeline call", bare), ("RenderEngine.render (PNG encoded)", engine_only),
+                         ("SD-Host: POST -> image stored, completed", sdhost)):
+        print(f"{label:<42}{value:>10.3f}{value / bare:>9.2f}")
+    print(f"\n{'(b) checkpoint switch':<42}{'extra s':>10}")
+    for label, (seconds, stats) in switch.items():
+        print(f"{label:<42}{seconds:>10.3f}   disk loads {stats['disk_loads']}, RAM hits {stats['ram_hits']}")
+    print(f"\n(c) trace {''.join('ABC'[i] for i in trace)}")
+    print(f"{'policy, all queued, real worker':<42}{'loads':>10}{'disk':>6}{'total s':>10}")
+    for label, (loads, disk, elapsed) in real.items():
+        print(f"{label:<42}{loads:>10}{disk:>6}{elapsed:>10.1f}")
+    print(f"{'simulated arrivals while draining (mean)':<42}{'loads':>10}")
+    print(f"{'scheduler (max_overtake 8)':<42}{simulated[8]:>10.1f}")
+    print(f"{'FIFO (max_overtake 0)':<42}{simulated[0]:>10.1f}")
+    print(f"{f'unbounded (max_overtake {args.trace_tasks})':<42}{simulated[args.trace_tasks]:>10.1f}")
+
+
+if __name__ == "__main__":
+    main()
