@@ -3,7 +3,7 @@
     python bench/download_bench.py [--size-mib 1024] [--runs 3]
 
 Serves one file of random bytes from tests/fake_civitai.py on 127.0.0.1 and measures, in the same run:
-  * curl -o of the signed file URL (no hashing, no fsync);
+  * curl -o of the signed file URL (no hashing, no fsync), and curl -o followed by an fsync;
   * SD-Host's import of the same file: catalogue reads, streaming download, SHA256 in the same pass,
     fsync, verification and the atomic move into the model store (manager.run_foreground);
   * an import cut at about 50% (the server closes the socket): bytes fetched again after the cut.
@@ -46,9 +46,13 @@ def setup_django(data_dir: Path):
     call_command("migrate", interactive=False, verbosity=0)
 
 
-def time_curl(url: Path, out: Path) -> float:
+def time_curl(url: str, out: Path, durable=False) -> float:
+    """curl -o; with durable=True also the fsync that makes the file survive a power loss."""
     start = time.perf_counter()
     subprocess.run(["curl", "-sS", "-f", "-o", str(out), url], check=True)
+    if durable:
+        with open(out, "rb") as f:
+            os.fsync(f.fileno())
     elapsed = time.perf_counter() - start
     out.unlink()
     return elapsed
@@ -99,9 +103,10 @@ def main():
         settings.SDHOST["CIVITAI_BASE_URL"] = fake.base_url
         file_url = f"{fake.base_url}/files/2"
 
-        curl_times, import_times = [], []
-        for _ in range(args.runs):  # interleaved, so both see the same machine state
+        curl_times, synced_times, import_times = [], [], []
+        for _ in range(args.runs):  # interleaved, so all see the same machine state
             curl_times.append(time_curl(file_url, tmp / "curl.bin"))
+            synced_times.append(time_curl(file_url, tmp / "curl.bin", durable=True))
             elapsed, fetched = time_import(fake, 2)
             assert fetched == size, (fetched, size)
             import_times.append(elapsed)
@@ -115,12 +120,17 @@ def main():
     def rate(seconds):
         return mib / seconds
 
-    curl_best, import_best = min(curl_times), min(import_times)
-    curl_median, import_median = statistics.median(curl_times), statistics.median(import_times)
+    def speeds(times):
+        return f"{rate(min(times)):8.0f} / {rate(statistics.median(times)):.0f} MiB/s"
+
+    def share(reference):
+        return f"{100 * min(reference) / min(import_times):.0f}% / {100 * statistics.median(reference) / statistics.median(import_times):.0f}%"
+
     rows = [
-        ("curl -o (best / median)", f"{rate(curl_best):8.0f} / {rate(curl_median):.0f} MiB/s", ""),
-        ("SD-Host import (best / median)", f"{rate(import_best):8.0f} / {rate(import_median):.0f} MiB/s",
-         f"{100 * curl_best / import_best:.0f}% / {100 * curl_median / import_median:.0f}% of curl"),
+        ("curl -o (best / median)", speeds(curl_times), ""),
+        ("curl -o + fsync", speeds(synced_times), ""),
+        ("SD-Host import", speeds(import_times),
+         f"{share(curl_times)} of curl -o, {share(synced_times)} of curl -o + fsync"),
         ("import cut at 50%: bytes served", f"{cut_fetched:>14,d}", f"file {size:,d}; re-fetched {cut_fetched - size:,d}"),
         ("import cut at 50%: time", f"{cut_elapsed:8.2f} s", "includes the 0.5 s retry backoff"),
     ]
