@@ -8,7 +8,7 @@ import time
 
 import requests
 
-from tests.civitai_support import DATA, SHA, URL, civitai, client, wait_final  # noqa: F401 (fixtures)
+from tests.civitai_support import DATA, SHA, URL, civitai, wait_final  # noqa: F401 (fixtures)
 
 SPEED = re.compile(r"^\d+(\.\d)?(B|KB|MB|GB)/s$")
 ETA = re.compile(r"^\d{2,}:\d{2}:\d{2}$")
