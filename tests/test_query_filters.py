@@ -52,6 +52,7 @@ def test_enum_attributes_and_type_alias(api, lib):
     assert id_set(api.get("/api/models?filter[type]=lora")) == hashes(2)  # D1
     assert id_set(api.get("/api/models?filter[type][not_in]=vae,embedding")) == hashes(1, 2, 4)
     assert id_set(api.get("/api/models?filter[status][in]=downloading,failed")) == hashes(4, 5)
+    assert id_set(api.get("/api/models?filter[model_type][starts_with]=c")) == hashes(1, 4)
     assert id_set(api.get("/api/tasks?filter[status]=failed")) == {lib.tasks.t3.id}
     assert id_set(api.get("/api/tasks?filter[sampler][contains]=DPM&filter[steps][gte]=25")) == {
         lib.tasks.t1.id, lib.tasks.t3.id}

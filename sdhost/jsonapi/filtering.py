@@ -96,6 +96,8 @@ def parse_value(parameter, op, value, parse):
     try:
         if op == "not_null":
             return parse_boolean(value)
+        if op in TEXT_OPS:
+            return value  # a fragment, not a whole value of the type (e.g. of an enum)
         if op in SET_OPS:
             items = [parse(item) for item in value.split(",")] if value else []
             if not items:

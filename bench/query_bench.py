@@ -1,0 +1,386 @@
+"""Query-engine benchmark: representative list queries through a real daphne server vs hand-written SQL.
+
+    python bench/query_bench.py [--models 10000] [--images 100000] [--runs 50]
+
+Seeds a throw-away data folder (SDHOST_DATA_DIR) with models and images carrying realistic tags
+and metadata, starts daphne on 127.0.0.1, and for each query measures:
+
+- API: the whole HTTP request (client-side wall time, JSON decoded), p50/p95;
+- engine SQL: the statements the engine issued for that request, re-run raw through sqlite3;
+- hand SQL: hand-written statements giving the same page (same ids, same order) and total.
+
+It asserts that all three agree on the ids, prints a table with the ratios, and runs EXPLAIN QUERY
+PLAN on the engine's page query. Targets: API p95 < 25 ms; engine SQL <= 1.5x hand-written SQL.
+"""
+
+import argparse
+import os
+import random
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TAGS = [
+    "portrait", "landscape", "anime", "photorealistic", "detailed", "masterpiece", "nsfw", "favorite",
+    "wallpaper", "commercial", "scenery", "night", "forest", "city", "sci-fi", "fantasy", "cyberpunk",
+    "watercolor", "oil-painting", "sketch", "cinematic", "macro", "animal", "architecture", "food",
+    "vehicle", "abstract", "minimalist", "vintage", "sharp",
+]
+SIZES = [(512, 512), (512, 768), (768, 512), (768, 768), (832, 1216), (1024, 1024), (1216, 832), (1024, 1536)]
+BASES = ["SD1.5", "SDXL", "SD2.1", "Pony", None]
+TYPES = ["checkpoint", "lora", "lora", "lora", "controlnet", "vae", "embedding", "embedding"]
+
+
+def tag_weights():
+    return [1 / (rank + 1) ** 0.7 for rank in range(len(TAGS))]  # Zipf-like: a few tags are common
+
+
+def pick_tags(rng, weights):
+    chosen = set()
+    for _ in range(rng.randint(0, 5)):
+        chosen.add(rng.choices(TAGS, weights)[0])
+    return sorted(chosen)
+
+
+def pick_metadata(rng):
+    metadata = {}
+    if rng.random() < 0.6:
+        metadata["rating"] = rng.randint(1, 5)
+    if rng.random() < 0.3:
+        metadata["is_favorite"] = rng.random() < 0.5
+    return metadata
+
+
+def seed(n_models, n_images):
+    from images_app.models import Image, ImageTag
+    from models_app.models import ModelTag, SDModel
+    from system_app.models import Tag, fold_tag_name
+
+    rng = random.Random(42)
+    weights = tag_weights()
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    tags = Tag.objects.bulk_create([Tag(name=name, folded=fold_tag_name(name)) for name in TAGS])
+    by_name = {tag.name: tag for tag in tags}
+
+    models, model_tags = [], []
+    for n in range(n_models):
+        model = SDModel(
+            hash=f"{rng.getrandbits(256):064x}", name=f"{rng.choice(TAGS)}-{rng.choice(TAGS)}-v{n}",
+            model_type=rng.choice(TYPES), base_model=rng.choice(BASES), size=rng.randint(10_000, 7_000_000_000),
+            metadata=pick_metadata(rng), status="ready",
+            created_at=start + timedelta(seconds=rng.randint(0, 365 * 86400), microseconds=rng.randint(0, 999999)),
+        )
+        models.append(model)
+        model_tags += [ModelTag(model=model, tag=by_name[name], created_at=start) for name in pick_tags(rng, weights)]
+    SDModel.objects.bulk_create(models, batch_size=2000)
+    ModelTag.objects.bulk_create(model_tags, batch_size=5000)
+
+    images, image_tags = [], []
+    for n in range(n_images):
+        width, height = rng.choice(SIZES)
+        image = Image(
+            hash=f"{rng.getrandbits(256):064x}", width=width, height=height, size=rng.randint(50_000, 5_000_000),
+            seed=rng.getrandbits(32), metadata=pick_metadata(rng),
+            created_at=start + timedelta(seconds=rng.randint(0, 365 * 86400), microseconds=rng.randint(0, 999999)),
+        )
+        images.append(image)
+        image_tags += [ImageTag(image=image, tag=by_name[name], created_at=start) for name in pick_tags(rng, weights)]
+    Image.objects.bulk_create(images, batch_size=5000)
+    ImageTag.objects.bulk_create(image_tags, batch_size=10000)
+    return len(model_tags), len(image_tags)
+
+
+# Hand-written SQL: (page ids statement, total statement, follow-up statements given the page ids).
+TAG_IDS = "SELECT name FROM tags WHERE folded IN ({})"
+IMAGE_COLS = "hash, task_id, width, height, size, seed, metadata, format, created_at"
+MODEL_COLS = ("hash, name, type, base_model, size, sourceUrl, metadata, description, cover_image_hash, status, "
+              "error_message, file_ext, created_at, updated_at")
+
+
+def quoted(names):
+    return ", ".join(f"'{name}'" for name in names)
+
+
+def image_tags_followup(ids):
+    return [f"SELECT image_hash, tag_name FROM image_tags WHERE image_hash IN ({quoted(ids)}) ORDER BY id"]
+
+
+def model_tags_followup(ids):
+    return [f"SELECT model_hash, tag_name FROM model_tags WHERE model_hash IN ({quoted(ids)}) ORDER BY id"]
+
+
+def include_tags_followup(table, column):
+    def followup(ids):
+        return [
+            f"SELECT {column}, tag_name FROM {table} WHERE {column} IN ({quoted(ids)}) ORDER BY id",
+            f"SELECT t.name, t.description, t.created_at, t.updated_at, "
+            f"(SELECT COUNT(*) FROM model_tags WHERE tag_name = t.name), "
+            f"(SELECT COUNT(*) FROM image_tags WHERE tag_name = t.name), "
+            f"(SELECT COUNT(*) FROM task_tags WHERE tag_name = t.name) "
+            f"FROM tags t WHERE t.name IN (SELECT tag_name FROM {table} WHERE {column} IN ({quoted(ids)}))",
+        ]
+    return followup
+
+
+def has_tag(table, fk, names):
+    """`hash IN (entities carrying any of these tags)`, tag names compared case-folded."""
+    return f"hash IN (SELECT {fk} FROM {table} WHERE tag_name IN ({TAG_IDS.format(quoted(names))}))"
+
+
+IMG_ANY = has_tag("image_tags", "image_hash", ["portrait", "landscape"])
+IMG_NONE = "NOT " + has_tag("image_tags", "image_hash", ["nsfw"])
+IMG_ALL = " AND ".join(has_tag("image_tags", "image_hash", [name]) for name in ("anime", "detailed"))
+
+CASES = [
+    {
+        "name": "images: tags any+none, width>=768, -created_at, page 3",
+        "url": "/api/images?" + urlencode({
+            "filter[tags][any]": "Portrait,landscape", "filter[tags][none]": "nsfw", "filter[width][gte]": "768",
+            "sort": "-created_at", "page[number]": "3", "page[size]": "50"}, safe="[],"),
+        "where": f"{IMG_ANY} AND {IMG_NONE} AND width >= 768",
+        "table": "images", "cols": IMAGE_COLS, "order": "created_at DESC, hash", "offset": 100, "limit": 50,
+        "followup": image_tags_followup,
+    },
+    {
+        "name": "images: tags all, size range, -size",
+        "url": "/api/images?" + urlencode({
+            "filter[tags][all]": "anime,detailed", "filter[size][gte]": "1000000", "filter[size][lt]": "4000000",
+            "sort": "-size", "page[size]": "50"}, safe="[],"),
+        "where": f"{IMG_ALL} AND size >= 1000000 AND size < 4000000",
+        "table": "images", "cols": IMAGE_COLS, "order": "size DESC, hash", "offset": 0, "limit": 50,
+        "followup": image_tags_followup,
+    },
+    {
+        "name": "images: include=tags (default sort)",
+        "url": "/api/images?include=tags",
+        "where": "1", "table": "images", "cols": IMAGE_COLS, "order": "created_at DESC, hash", "offset": 0,
+        "limit": 50, "followup": include_tags_followup("image_tags", "image_hash"),
+    },
+    {
+        "name": "images: metadata.rating>=4, -metadata.rating",
+        "url": "/api/images?" + urlencode({"filter[metadata.rating][gte]": "4", "sort": "-metadata.rating"},
+                                          safe="[],"),
+        "where": "json_type(metadata, '$.rating') IN ('integer', 'real') AND json_extract(metadata, '$.rating') >= 4",
+        "table": "images", "cols": IMAGE_COLS,
+        "order": "json_extract(metadata, '$.rating') DESC NULLS LAST, hash", "offset": 0, "limit": 50,
+        "followup": image_tags_followup,
+    },
+    {
+        "name": "images: sort=-tag_count",
+        "url": "/api/images?sort=-tag_count",
+        "where": "1", "table": "images", "cols": IMAGE_COLS,
+        "order": "(SELECT COUNT(*) FROM image_tags WHERE image_hash = images.hash) DESC, hash",
+        "offset": 0, "limit": 50, "followup": image_tags_followup,
+    },
+    {
+        "name": "models: lora, tags any anime, sort name",
+        "url": "/api/models?" + urlencode({"filter[type]": "lora", "filter[tags][any]": "anime", "sort": "name"},
+                                          safe="[],"),
+        "where": "type = 'lora' AND " + has_tag("model_tags", "model_hash", ["anime"]),
+        "table": "models", "cols": MODEL_COLS, "order": "name, hash", "offset": 0, "limit": 50,
+        "followup": model_tags_followup,
+    },
+    {
+        "name": "models: size>=1e9, base in SD1.5,SDXL, include=tags",
+        "url": "/api/models?" + urlencode({"filter[size][gte]": "1000000000", "filter[base_model][in]": "SD1.5,SDXL",
+                                           "include": "tags"}, safe="[],"),
+        "where": "size >= 1000000000 AND base_model IN ('SD1.5', 'SDXL')",
+        "table": "models", "cols": MODEL_COLS, "order": "created_at DESC, hash", "offset": 0, "limit": 50,
+        "followup": include_tags_followup("model_tags", "model_hash"),
+    },
+    {
+        "name": "tags: sort=-image_count",
+        "url": "/api/tags?sort=-image_count",
+        "where": "1", "table": "tags",
+        "cols": "name, description, created_at, updated_at, "
+                "(SELECT COUNT(*) FROM model_tags WHERE tag_name = tags.name) AS mc, "
+                "(SELECT COUNT(*) FROM image_tags WHERE tag_name = tags.name) AS ic, "
+                "(SELECT COUNT(*) FROM task_tags WHERE tag_name = tags.name) AS tc",
+        "order": "ic DESC, name", "offset": 0, "limit": 50, "followup": lambda ids: [],
+    },
+]
+
+
+def hand_sql(case):
+    select = (f"SELECT {case['cols']} FROM {case['table']} WHERE {case['where']} "
+              f"ORDER BY {case['order']} LIMIT {case['limit']} OFFSET {case['offset']}")
+    count = f"SELECT COUNT(*) FROM {case['table']} WHERE {case['where']}"
+    return select, count
+
+
+def run_hand(db, case):
+    select, count = hand_sql(case)
+    rows = db.execute(select).fetchall()
+    ids = [row[0] for row in rows]
+    if not (case["offset"] == 0 and len(rows) < case["limit"]):
+        db.execute(count).fetchone()
+    for statement in case["followup"](ids) if ids else []:
+        db.execute(statement).fetchall()
+    return ids
+
+
+def run_statements(db, statements):
+    for statement in statements:
+        db.execute(statement).fetchall()
+
+
+def timed(fn, runs):
+    samples = []
+    for _ in range(3):
+        fn()
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[max(0, int(round(0.95 * len(samples))) - 1)]
+
+
+def calibration_ms():
+    """A fixed SQLite workload, to compare machines (and load) between runs."""
+    db = sqlite3.connect(":memory:")
+    start = time.perf_counter()
+    db.execute("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) "
+               "SELECT COUNT(*) FROM c").fetchall()
+    return (time.perf_counter() - start) * 1000
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_daphne(env, port):
+    import requests
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "sdhost.asgi:application"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/api/tags?page[size]=1", timeout=30).status_code == 200:
+                return process
+        except requests.RequestException:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit(f"daphne did not start: {process.stderr.read().decode()[-2000:]}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", type=int, default=10_000)
+    parser.add_argument("--images", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--no-analyze", action="store_true", help="skip ANALYZE after seeding")
+    parser.add_argument("--keep", action="store_true", help="keep the seeded data folder")
+    args = parser.parse_args()
+
+    data_dir = tempfile.mkdtemp(prefix="sdhost-query-bench-")
+    os.environ["SDHOST_DATA_DIR"] = data_dir
+    os.environ["SDHOST_RENDER_WORKER"] = "0"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sdhost.settings")
+    os.environ.pop("SDHOST_DATABASE_PATH", None)
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    import requests
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    n_model_tags, n_image_tags = seed(args.models, args.images)
+    db_path = settings.DATABASES["default"]["NAME"]
+    if not args.no_analyze:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    print(f"seeded {args.models} models ({n_model_tags} tag links), {args.images} images ({n_image_tags} tag links) "
+          f"in {time.perf_counter() - started:.1f}s; ANALYZE {'skipped' if args.no_analyze else 'run'}; db {db_path}")
+
+    # The engine's own SQL for each request, captured in-process on the same database file.
+    client = Client()
+    engine_sql = {}
+    for case in CASES:
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(case["url"])
+        assert response.status_code == 200, (case["url"], response.content[:500])
+        engine_sql[case["name"]] = [q["sql"] for q in ctx.captured_queries]
+    connection.close()
+
+    port = free_port()
+    server = start_daphne(dict(os.environ), port)
+    db = sqlite3.connect(db_path)
+    session = requests.Session()
+    results = []
+    try:
+        for case in CASES:
+            url = f"http://127.0.0.1:{port}{case['url']}"
+            body = session.get(url).json()
+            api_ids = [obj["id"] for obj in body["data"]]
+            hand_ids = run_hand(db, case)
+            engine_ids = [row[0] for row in db.execute(engine_sql[case["name"]][0]).fetchall()]
+            assert api_ids == hand_ids == engine_ids, (case["name"], api_ids[:3], hand_ids[:3], engine_ids[:3])
+            assert api_ids, f"{case['name']}: empty page, pick other parameters"
+            api_p50, api_p95 = timed(lambda: session.get(url).json(), args.runs)
+            eng_p50, eng_p95 = timed(lambda: run_statements(db, engine_sql[case["name"]]), args.runs)
+            hand_p50, hand_p95 = timed(lambda: run_hand(db, case), args.runs)
+            results.append((case, body["meta"]["total"], len(engine_sql[case["name"]]),
+                            api_p50, api_p95, eng_p50, eng_p95, hand_p50, hand_p95))
+    finally:
+        server.terminate()
+        server.wait(10)
+
+    print(f"\ncalibration: 1M-row recursive CTE in sqlite3 took {calibration_ms():.0f} ms; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    header = (f"{'query':<52} {'total':>6} {'stmts':>5} {'API p50':>8} {'API p95':>8} {'eng p50':>8} "
+              f"{'eng p95':>8} {'hand p50':>8} {'hand p95':>8} {'eng/hand':>8} {'API/hand':>8}")
+    print("\nTimes in ms; API = HTTP round trip through daphne incl. JSON; eng = the engine's SQL via sqlite3;"
+          " hand = hand-written SQL via sqlite3 (ratios of p50)\n")
+    print(header)
+    print("-" * len(header))
+    failures = []
+    for case, total, stmts, api_p50, api_p95, eng_p50, eng_p95, hand_p50, hand_p95 in results:
+        print(f"{case['name']:<52} {total:>6} {stmts:>5} {api_p50:>8.2f} {api_p95:>8.2f} {eng_p50:>8.2f} "
+              f"{eng_p95:>8.2f} {hand_p50:>8.2f} {hand_p95:>8.2f} {eng_p50 / hand_p50:>8.2f} {api_p50 / hand_p50:>8.2f}")
+        if api_p95 >= 25:
+            failures.append(f"{case['name']}: API p95 {api_p95:.1f} ms >= 25 ms")
+        if eng_p50 > 1.5 * hand_p50:
+            failures.append(f"{case['name']}: engine SQL {eng_p50 / hand_p50:.2f}x hand-written SQL")
+
+    print("\nEXPLAIN QUERY PLAN of the engine's page query:")
+    for case in CASES:
+        plan = db.execute("EXPLAIN QUERY PLAN " + engine_sql[case["name"]][0]).fetchall()
+        details = [row[3] for row in plan]
+        indexed = [d for d in details if "USING" in d and "INDEX" in d]
+        scans = [d for d in details if d.startswith("SCAN") and "USING" not in d]
+        print(f"\n{case['name']}: indexes used: {'yes' if indexed else 'no'}; full scans: {scans or 'none'}")
+        for detail in details:
+            print(f"    {detail}")
+    db.close()
+    print("\nTargets: API p95 < 25 ms, engine SQL <= 1.5x hand-written SQL:",
+          "met" if not failures else "MISSED\n  " + "\n  ".join(failures))
+    if args.keep:
+        print(f"data kept in {data_dir}")
+    else:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
