@@ -11,13 +11,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F, Max
 from django.utils import timezone
 
+from system_app.models import SystemFact
 from system_app.tags import get_or_create_tags
 
 from . import throughput
-from .models import NEVER_PROMOTED, Task, TaskModel, TaskTag
+from .models import ACTIVE_STATUSES, NEVER_PROMOTED, Task, TaskModel, TaskTag
 from .scheduler import QueueEntry, place_new, start_order
 
 FINISHED_REASONS = {
@@ -172,13 +173,33 @@ def _loaded_checkpoint(running: Task | None):
     return last.first()
 
 
-def estimates(progress: dict | None = None):
-    """(running task or None, its remaining seconds, pending tasks in order, their seconds until done)."""
+_state_cache: dict = {}
+
+
+def _queue_state():
+    """(speed, running task, pending tasks in order, their finish offsets from an idle worker).
+
+    Cached per process until an active task or the measured speed changes (every queue mutation
+    bumps `updated_at` or the number of active tasks), so progress snapshots cost two small queries.
+    """
+    token = Task.objects.filter(status__in=ACTIVE_STATUSES).aggregate(n=Count("id"), at=Max("updated_at"))
+    speed_at = SystemFact.objects.filter(key=throughput.FACT_KEY).values_list("updated_at", flat=True).first()
+    key = (token["n"], token["at"], speed_at)
+    cached = _state_cache.get("value")
+    if cached is not None and _state_cache.get("key") == key:
+        return cached
     speed = throughput.current()
     running = running_task()
     pending = pending_tasks()
+    value = (speed, running, pending, speed.queue_seconds(pending, _loaded_checkpoint(running)))
+    _state_cache.update(key=key, value=value)
+    return value
+
+
+def estimates(progress: dict | None = None):
+    """(running task or None, its remaining seconds, pending tasks in order, their seconds until done)."""
+    speed, running, pending, finish = _queue_state()
     ahead = _running_remaining(running, speed, progress)
-    finish = speed.queue_seconds(pending, _loaded_checkpoint(running))
     return running, ahead, pending, [ahead + seconds for seconds in finish]
 
 
