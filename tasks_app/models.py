@@ -123,3 +123,4 @@ class TaskTag(models.Model):
     class Meta:
         db_table = "task_tags"
         constraints = [models.UniqueConstraint(fields=["task", "tag"], name="task_tags_pair")]
+        indexes = [models.Index(fields=["tag", "task"], name="idx_task_tags_tag_task")]
