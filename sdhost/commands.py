@@ -4,6 +4,7 @@ import json
 
 from django.conf import settings
 from rest_framework.exceptions import ParseError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
 
 from .errors import APIError, invalid_request
@@ -23,14 +24,12 @@ class StrictJSONParser(JSONParser):
         return data
 
 
-class CommandViewMixin:
-    """For ViewSets with command actions: strict JSON bodies; an `Accept` header we cannot match still
-    gets our JSON (or file) answer, never a 406."""
+class JsonOnlyNegotiation(DefaultContentNegotiation):
+    """Every API view answers JSON (or a file): an `Accept` header we cannot match, such as
+    application/vnd.api+json, still gets the answer, never a 406."""
 
-    parser_classes = [StrictJSONParser]
-
-    def perform_content_negotiation(self, request, force=False):
-        return super().perform_content_negotiation(request, force=True)
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return (renderers[0], renderers[0].media_type)
 
 
 def json_pointer(*parts) -> str:

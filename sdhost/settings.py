@@ -136,6 +136,11 @@ DATABASES = {
                 "PRAGMA synchronous=NORMAL;"
                 "PRAGMA foreign_keys=ON;"
                 "PRAGMA busy_timeout=30000;"
+                # 64 MiB page cache, memory-mapped reads and in-memory temp b-trees: list queries
+                # over 100k rows scan ~2x faster (bench/query_bench.py).
+                "PRAGMA cache_size=-65536;"
+                "PRAGMA mmap_size=268435456;"
+                "PRAGMA temp_store=MEMORY;"
             ),
         },
         # A file, not SQLite's shared-cache memory database: threads of one test (the render
@@ -162,7 +167,8 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10000
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["sdhost.commands.StrictJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "sdhost.commands.JsonOnlyNegotiation",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,

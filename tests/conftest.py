@@ -1,6 +1,7 @@
 """Shared fixtures: every test gets its own data directory and a JSON API client."""
 
 import json
+import os
 
 import pytest
 from django.test import Client
@@ -66,3 +67,16 @@ def live_url(transactional_db):
     from sdhost.testing import live_asgi_server
 
     return live_asgi_server()
+
+
+def pytest_configure(config):
+    # Tiny test models gain nothing from threads, and spinning OpenMP threads crawl on a loaded
+    # 2-core CI machine; subprocesses (runworker) inherit the setting through the environment.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    import torch
+
+    torch.set_num_threads(1)

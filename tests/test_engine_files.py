@@ -19,14 +19,6 @@ from tasks_app.engine.samplers import make_scheduler
 from tasks_app.engine.tokenizer import clip_tokenizer
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _assert_same_tensors(actual: dict, expected: dict):
     assert sorted(actual) == sorted(expected)
     for key, tensor in expected.items():

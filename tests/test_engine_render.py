@@ -14,17 +14,6 @@ from tasks_app.engine import (
 from tasks_app.engine.testing import write_model_file
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny models gain nothing from threads, and spinning OpenMP threads crawl on a loaded CI machine."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _model_file(path, kind, name):
     return ModelFile(path=str(path), sha256=hashlib.sha256(path.read_bytes()).hexdigest(), name=name, kind=kind)
 

@@ -11,16 +11,6 @@ from tasks_app.engine.files import read_shapes
 from tasks_app.engine.testing import model_configs
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _make(*args) -> str:
     out = StringIO()
     call_command("make_test_checkpoint", *args, stdout=out)

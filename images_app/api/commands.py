@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from images_app.models import Image
 from images_app.services import DELETE_REASONS, IMAGE_UPDATES, delete_image
 from images_app.storage import InvalidImage, image_file_path, store_image_bytes
-from sdhost.commands import CommandViewMixin, batch_delete, check_body_size, hashes_to_delete, json_object
+from sdhost.commands import batch_delete, check_body_size, hashes_to_delete, json_object
 from sdhost.content_store import is_sha256
 from sdhost.downloads import file_response
 from sdhost.errors import APIError, invalid_request, not_found
@@ -38,7 +38,7 @@ class RawImageParser(BaseParser):
         return data
 
 
-class ImageCommandsMixin(CommandViewMixin):
+class ImageCommandsMixin:
     """Actions of ImageViewSet besides the reads (names fixed by images_app/api/urls.py)."""
 
     def get_parsers(self):

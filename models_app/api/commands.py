@@ -5,14 +5,14 @@ from rest_framework.response import Response
 from models_app.models import SDModel
 from models_app.services import DELETE_REASONS, MODEL_UPDATES, delete_model
 from models_app.storage import model_file_path
-from sdhost.commands import CommandViewMixin, batch_delete, hashes_to_delete, json_object
+from sdhost.commands import batch_delete, hashes_to_delete, json_object
 from sdhost.content_store import is_sha256
 from sdhost.downloads import file_response
 from sdhost.errors import APIError, not_found
 from sdhost.updates import update_many, update_one
 
 
-class ModelCommandsMixin(CommandViewMixin):
+class ModelCommandsMixin:
     """Actions of ModelViewSet besides the reads (names fixed by models_app/api/urls.py)."""
 
     def update_one(self, request, pk):

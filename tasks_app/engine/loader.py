@@ -90,32 +90,28 @@ def load_vae(path: str, family: str, dtype):
     """An AutoencoderKL from a standalone VAE file, configured for checkpoints of `family`."""
     from diffusers import AutoencoderKL
 
-    path = _existing(path)
-    config = architecture.infer_vae(files.read_shapes(path), family)
-    with tempfile.TemporaryDirectory(prefix="sdhost-config-") as folder, quiet_loading():
-        arch = Architecture(family, {"vae": config})
-        arch.write(Path(folder))
-        try:
-            return AutoencoderKL.from_single_file(path, config=folder, subfolder="vae", local_files_only=True,
-                                                  torch_dtype=dtype)
-        except Exception as exc:
-            raise CheckpointError(f"{Path(path).name}: cannot be loaded as a VAE ({exc})") from exc
+    return _load_component(AutoencoderKL, "vae", architecture.infer_vae, path, family, dtype)
 
 
 def load_controlnet(path: str, family: str, dtype):
     """A ControlNetModel from a ControlNet single file in the original layout."""
     from diffusers import ControlNetModel
 
+    return _load_component(ControlNetModel, "controlnet", architecture.infer_controlnet, path, family, dtype)
+
+
+def _load_component(model_class, subfolder: str, infer_config, path: str, family: str, dtype):
+    """One diffusers model from a single file, its config inferred from the file's tensor shapes."""
     path = _existing(path)
-    config = architecture.infer_controlnet(files.read_shapes(path), family)
+    config = infer_config(files.read_shapes(path), family)
     with tempfile.TemporaryDirectory(prefix="sdhost-config-") as folder, quiet_loading():
-        arch = Architecture(family, {"controlnet": config})
-        arch.write(Path(folder))
+        Architecture(family, {subfolder: config}).write(Path(folder))
         try:
-            return ControlNetModel.from_single_file(path, config=folder, subfolder="controlnet",
-                                                    local_files_only=True, torch_dtype=dtype)
+            return model_class.from_single_file(path, config=folder, subfolder=subfolder,
+                                                local_files_only=True, torch_dtype=dtype)
         except Exception as exc:
-            raise CheckpointError(f"{Path(path).name}: cannot be loaded as a ControlNet ({exc})") from exc
+            label = "a VAE" if subfolder == "vae" else "a ControlNet"
+            raise CheckpointError(f"{Path(path).name}: cannot be loaded as {label} ({exc})") from exc
 
 
 def read_lora(path: str) -> dict:
