@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI assets served locally: /api/docs works offline
     "channels",
     "django_eventstream",
     "system_app",
@@ -184,6 +185,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Self-hosted Stable Diffusion: models, tasks, images, system.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["sdhost.openapi.discover_schema_modules"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "sdhost.openapi.postprocess"],
 }
 
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

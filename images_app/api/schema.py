@@ -1,0 +1,76 @@
+"""OpenAPI declarations for the image endpoints (images-api.md), applied to the views on import."""
+
+from drf_spectacular.utils import OpenApiResponse
+
+from sdhost.openapi import (
+    BATCH_DELETE_REQUEST, BATCH_DELETE_RESULT, BATCH_UPDATE_RESULT, DELETE_RESULT, UPDATE_RESULT, component,
+    document_view, errors, json_body, operation, path_id, read_operations, resource_document,
+)
+
+from .resources import ImageResource
+from .views import ImageViewSet
+
+HASH = path_id("SHA256 of the image bytes (64 lower-case hex digits).", public_name="hash", pattern="^[0-9a-f]{64}$")
+BINARY = {"type": "string", "format": "binary"}
+
+IMAGE_UPDATE = component("ImageUpdate", {
+    "type": "object",
+    "description": "D3: `tags` replaces the tag set, `tag_<name>: true|false` adds/removes one tag, every other "
+                   "key is merged into `metadata` (`null` deletes it).",
+    "properties": {"tags": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 20}}},
+    "additionalProperties": True,
+    "example": {"rating": 5, "tag_wallpaper": True, "is_favorite": True, "custom_note": "print this one"},
+})
+
+UNKNOWN = "`not_found`: unknown hash"
+INVALID = "`invalid_request`: body not JSON, wrong shape or a value fails validation (`source.pointer` names it)"
+
+document_view(
+    ImageViewSet,
+    **read_operations(ImageResource, "image", "images", HASH),
+    update_one=operation(
+        "images_update", "Update one image's tags and metadata (D3)", parameters=[HASH], request=json_body(IMAGE_UPDATE),
+        responses={200: OpenApiResponse(UPDATE_RESULT, description="Updated"), **errors(e400=INVALID, e404=UNKNOWN)},
+    ),
+    batch_update=operation(
+        "images_batch_update", "Update several images' tags and metadata",
+        request=json_body({"type": "object", "additionalProperties": IMAGE_UPDATE,
+                           "description": "Maps image hashes to update objects."}),
+        responses={200: OpenApiResponse(BATCH_UPDATE_RESULT, description="Applied; unknown hashes listed in `failed`"),
+                   **errors(e400=INVALID + "; nothing changes")},
+    ),
+    upload=operation(
+        "images_upload", "Add an image from uploaded bytes (D25)",
+        description="`multipart/form-data` with a `file` field, or the raw bytes with an image content type. "
+                    "The bytes are verified; the size limit is a setting (default 50 MB).",
+        request={
+            "multipart/form-data": {"type": "object", "required": ["file"], "properties": {"file": BINARY}},
+            "image/png": BINARY, "image/jpeg": BINARY, "image/webp": BINARY,
+        },
+        responses={
+            201: OpenApiResponse(resource_document(ImageResource), description="Stored (new bytes)"),
+            200: OpenApiResponse(resource_document(ImageResource), description="The same bytes were already stored"),
+            **errors(e400="`invalid_request`: no file, or not a decodable PNG, JPEG or WebP image",
+                     e413="`payload_too_large`: over the configured upload limit"),
+        },
+    ),
+    destroy_one=operation(
+        "images_destroy", "Delete one image (row and file)", parameters=[HASH],
+        responses={200: OpenApiResponse(DELETE_RESULT, description="Deleted"),
+                   **errors(e404=UNKNOWN, e409="`image_in_use`: control image of a pending or running task (D28)")},
+    ),
+    batch_destroy=operation(
+        "images_batch_destroy", "Delete several images", request=json_body(BATCH_DELETE_REQUEST),
+        responses={200: OpenApiResponse(BATCH_DELETE_RESULT, description="Deleted; others listed in `failed`"),
+                   **errors(e400=INVALID)},
+    ),
+    content=operation(
+        "images_content", "The image file", parameters=[HASH],
+        responses={
+            **{(200, media): OpenApiResponse(BINARY, description="The file as stored")
+               for media in ("image/png", "image/jpeg", "image/webp")},
+            (206, "image/png"): OpenApiResponse(BINARY, description="Byte range"),
+            **errors(e404=UNKNOWN, e416="`range_not_satisfiable`"),
+        },
+    ),
+)

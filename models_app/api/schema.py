@@ -1,0 +1,121 @@
+"""OpenAPI declarations for the model endpoints (models-api.md), applied to the views on import."""
+
+from drf_spectacular.utils import OpenApiResponse
+
+from sdhost.openapi import (
+    BATCH_DELETE_REQUEST, BATCH_DELETE_RESULT, BATCH_UPDATE_RESULT, DELETE_RESULT, UPDATE_RESULT, add_path, component,
+    document_view, errors, json_body, operation, path_id, read_operations, ref, sse,
+)
+
+from .civitai import AddFromCivitaiView
+from .resources import ModelResource
+from .views import ModelViewSet
+
+TAGS = ["models"]
+HASH = path_id("SHA256 of the model file (64 lower-case hex digits).", public_name="hash", pattern="^[0-9a-f]{64}$")
+NULLABLE_STRING = {"type": "string", "nullable": True}
+
+MODEL_UPDATE = component("ModelUpdate", {
+    "type": "object",
+    "description": "D3: recognised keys below; `tag_<name>: true|false` adds/removes one tag; any other key is "
+                   "merged into `metadata` (`null` deletes it).",
+    "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "description": {**NULLABLE_STRING, "description": "Markdown"},
+        "base_model": NULLABLE_STRING,
+        "source_url": NULLABLE_STRING,
+        "cover_image": {**NULLABLE_STRING, "description": "Hash of a stored image"},
+        "tags": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 20},
+                 "description": "Replaces the whole tag set"},
+    },
+    "additionalProperties": True,
+    "example": {"tag_sharp": True, "rating": 4.5, "is_favorite": True, "custom_note": "best at 30 steps"},
+})
+CIVITAI_IMPORT = component("CivitaiImportRequest", {
+    "type": "object", "required": ["model_id"],
+    "properties": {
+        "model_id": {"oneOf": [{"type": "string"}, {"type": "integer"}], "description": "Civitai model id"},
+        "version_id": {"oneOf": [{"type": "string"}, {"type": "integer"}], "nullable": True,
+                       "description": "Civitai version id; default: the model's latest version"},
+    },
+    "example": {"model_id": "10391", "version_id": "88214"},
+})
+CIVITAI_STATUS = component("CivitaiImportStatus", {
+    "type": "object", "required": ["hash", "status", "tracking_url"],
+    "properties": {
+        "hash": {"type": "string"},
+        "status": {"type": "string", "enum": ["downloading", "ready", "failed"]},
+        "tracking_url": {"type": "string", "example": "/api/models/add-from-civitai/4be1f07c..."},
+    },
+})
+IMPORT_EVENT = component("CivitaiImportEvent", {
+    "type": "object", "required": ["status"],
+    "description": "Progress events, then one final event (`completed` with `model_info`, or `failed` with `error`).",
+    "properties": {
+        "status": {"type": "string", "enum": ["downloading", "completed", "failed"]},
+        "progress": {"type": "number", "description": "Percent"},
+        "speed": {"type": "string", "example": "4.1MB/s"},
+        "eta": {"type": "string", "example": "00:03:12"},
+        "model_info": ref("ModelResource"),
+        "error": {"type": "string", "example": "SHA256 mismatch"},
+    },
+})
+
+UNKNOWN = "`not_found`: unknown hash"
+INVALID = "`invalid_request`: body not JSON, wrong shape or a value fails validation (`source.pointer` names it)"
+
+document_view(
+    ModelViewSet,
+    **read_operations(ModelResource, "model", "models", HASH),
+    update_one=operation(
+        "models_update", "Update one model's metadata (D3)", tags=TAGS, parameters=[HASH],
+        request=json_body(MODEL_UPDATE),
+        responses={200: OpenApiResponse(UPDATE_RESULT, description="Updated"), **errors(e400=INVALID, e404=UNKNOWN)},
+    ),
+    batch_update=operation(
+        "models_batch_update", "Update several models' metadata", tags=TAGS,
+        request=json_body({"type": "object", "additionalProperties": MODEL_UPDATE,
+                           "description": "Maps model hashes to update objects."}),
+        responses={200: OpenApiResponse(BATCH_UPDATE_RESULT, description="Applied; unknown hashes listed in `failed`"),
+                   **errors(e400=INVALID + "; nothing changes")},
+    ),
+    destroy_one=operation(
+        "models_destroy", "Delete one model (row and file)", tags=TAGS, parameters=[HASH],
+        responses={200: OpenApiResponse(DELETE_RESULT, description="Deleted"),
+                   **errors(e404=UNKNOWN, e409="`model_in_use`: used by a pending or running task (D11)")},
+    ),
+    batch_destroy=operation(
+        "models_batch_destroy", "Delete several models", tags=TAGS, request=json_body(BATCH_DELETE_REQUEST),
+        responses={200: OpenApiResponse(BATCH_DELETE_RESULT, description="Deleted; others listed in `failed`"),
+                   **errors(e400=INVALID)},
+    ),
+    content=operation(
+        "models_content", "Download the model file", tags=TAGS, parameters=[HASH],
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse({"type": "string", "format": "binary"}, description="The stored file (D21)"),
+            (206, "application/octet-stream"): OpenApiResponse({"type": "string", "format": "binary"}, description="Byte range"),
+            **errors(e404=UNKNOWN, e409="`model_not_ready`: status is `downloading` or `failed` (D2)",
+                     e416="`range_not_satisfiable`"),
+        },
+    ),
+)
+
+document_view(AddFromCivitaiView, post=operation(
+    "models_add_from_civitai", "Import a model from Civitai (D12)", tags=TAGS, request=json_body(CIVITAI_IMPORT),
+    responses={
+        202: OpenApiResponse(CIVITAI_STATUS, description="Download started"),
+        200: OpenApiResponse(CIVITAI_STATUS, description="Model already known; its current status"),
+        **errors(e400="`invalid_request`: missing id or a catalogue type SD-Host does not hold",
+                 e403="`feature_disabled`: Civitai imports switched off (D30)",
+                 e404="`not_found`: unknown model or version",
+                 e502="`catalogue_unavailable`"),
+    },
+))
+
+add_path("/api/models/add-from-civitai/{hash}", "get", sse(
+    "models_import_progress", "SSE progress of a Civitai import",
+    "Progress events, then one final event, then the stream closes; after the end the final event comes at once.",
+    IMPORT_EVENT, tags=TAGS, not_found=UNKNOWN + " (an error document, not a stream)",
+    parameters=[{"name": "hash", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                 "description": "SHA256 of the model file"}],
+))

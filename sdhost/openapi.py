@@ -1,0 +1,344 @@
+"""OpenAPI building blocks for the per-app schema modules (`<app>/api/schema.py`) and the hooks
+that assemble them into the schema served at /api/schema (drf-spectacular).
+
+Shapes are plain JSON Schema dicts registered as named components (`component`), so they read
+like the spec. JSON:API documents are derived from the Resource declarations, never repeated.
+Views drf-spectacular cannot see (plain Django views: the SSE streams) are added with `add_path`.
+A path parameter may carry `extensions={PUBLIC_NAME: "hash"}` to be published under that name
+instead of the URL conf's `{id}`.
+"""
+
+from django.utils.module_loading import autodiscover_modules
+from drf_spectacular.drainage import isolate_view_method
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+
+from sdhost.jsonapi.resource import all_type_names, resource_for
+from sdhost.jsonapi.types import Boolean, Enum, Integer, JSONObject, Number, Timestamp
+
+PUBLIC_NAME = "x-public-name"
+_components = {}
+_paths = {}
+_request_bodies = {}  # operationId -> {media type: schema}; drf-spectacular drops DELETE bodies
+
+
+def component(name, schema):
+    """Register a named schema component; returns a reference to it."""
+    _components[name] = schema
+    return ref(name)
+
+
+def ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def add_path(path, method, operation):
+    """Document an operation served by a plain Django view (outside DRF)."""
+    _paths.setdefault(path, {})[method.lower()] = operation
+
+
+# --- errors (D13) ---------------------------------------------------------------------------
+
+ERROR_DOCUMENT = component("ErrorDocument", {
+    "type": "object",
+    "description": "JSON:API error document (D13).",
+    "required": ["errors"],
+    "properties": {"errors": {"type": "array", "minItems": 1, "items": {
+        "type": "object",
+        "required": ["status", "code", "title", "detail"],
+        "properties": {
+            "status": {"type": "string", "example": "400"},
+            "code": {"type": "string", "example": "invalid_request"},
+            "title": {"type": "string", "example": "Invalid Request"},
+            "detail": {"type": "string"},
+            "source": {"type": "object", "properties": {
+                "parameter": {"type": "string", "description": "Query or path parameter at fault."},
+                "pointer": {"type": "string", "description": "JSON Pointer into the body, e.g. /tags/0."},
+            }},
+        },
+    }}},
+})
+
+
+# --- command results shared by models and images (D3, D11) ---------------------------------
+
+UPDATE_RESULT = component("UpdateResult", {
+    "type": "object", "required": ["success", "updated_fields"],
+    "properties": {"success": {"type": "boolean"}, "updated_fields": {"type": "array", "items": {"type": "string"}}},
+})
+BATCH_UPDATE_RESULT = component("BatchUpdateResult", {
+    "type": "object", "required": ["success", "failed"],
+    "properties": {
+        "success": {"type": "array", "items": {"type": "string"}, "description": "Updated hashes"},
+        "failed": {"type": "array", "items": {"type": "object", "properties": {
+            "hash": {"type": "string"}, "error": {"type": "string", "example": "Image not found"}}}},
+    },
+})
+DELETE_RESULT = component("DeleteResult", {
+    "type": "object", "required": ["success", "message"],
+    "properties": {"success": {"type": "boolean"}, "message": {"type": "string"}},
+})
+BATCH_DELETE_REQUEST = component("BatchDeleteRequest", {
+    "description": "Either form (D11): a list of hashes, or JSON:API resource identifiers.",
+    "oneOf": [
+        {"type": "object", "required": ["hashes"],
+         "properties": {"hashes": {"type": "array", "items": {"type": "string"}}}},
+        {"type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": {
+            "type": "object", "required": ["type", "id"],
+            "properties": {"type": {"type": "string"}, "id": {"type": "string"}}}}}},
+    ],
+})
+BATCH_DELETE_RESULT = component("BatchDeleteResult", {
+    "type": "object", "required": ["deleted", "failed", "count"],
+    "properties": {
+        "deleted": {"type": "array", "items": {"type": "string"}},
+        "failed": {"type": "array", "items": {"type": "object", "properties": {
+            "hash": {"type": "string"}, "reason": {"type": "string"}}}},
+        "count": {"type": "integer", "description": "Number deleted"},
+    },
+})
+
+
+def errors(**by_status):
+    """Error responses, e.g. `errors(e404="Unknown hash")`; 401 (token, D14) is always listed."""
+    responses = {int(key.lstrip("e")): OpenApiResponse(ERROR_DOCUMENT, description=text) for key, text in by_status.items()}
+    responses.setdefault(401, OpenApiResponse(ERROR_DOCUMENT, description="`unauthorized`: token required and missing or wrong (D14)"))
+    return responses
+
+
+def operation(operation_id, summary, *, responses, description=None, parameters=(), request=None, tags=None):
+    """`extend_schema` with the keys every SD-Host operation sets; `request` maps media types to schemas."""
+    if request is not None:
+        _request_bodies[operation_id] = request
+    return extend_schema(
+        operation_id=operation_id, summary=summary, description=description, parameters=list(parameters),
+        request=request, responses=responses, tags=tags,
+    )
+
+
+def document_view(view, **operations):
+    """Attach `operation(...)`s to a view's methods by name (any action name, unlike extend_schema_view)."""
+    for method_name, decorate in operations.items():
+        decorate(isolate_view_method(view, method_name))
+    return view
+
+
+def json_body(schema, example=None):
+    return {"application/json": schema} if example is None else {"application/json": {**schema, "example": example}}
+
+
+def path_id(description, public_name=None, pattern=None):
+    """The `{id}` path parameter (URL conf `pk`), optionally published as `public_name`."""
+    return OpenApiParameter(
+        "id", {"type": "string", **({"pattern": pattern} if pattern else {})}, OpenApiParameter.PATH,
+        description=description, extensions={PUBLIC_NAME: public_name} if public_name else None,
+    )
+
+
+# --- JSON:API documents from Resource declarations (query-protocol.md §1, §7, §8) -----------
+
+def _attribute_schema(resource, attribute):
+    value_type = attribute.type
+    if isinstance(value_type, Enum):
+        schema = {"type": "string", "enum": list(value_type.choices)}
+    elif isinstance(value_type, Integer):
+        schema = {"type": "integer", "format": "int64"}
+    elif isinstance(value_type, Number):
+        schema = {"type": "number"}
+    elif isinstance(value_type, Boolean):
+        schema = {"type": "boolean"}
+    elif isinstance(value_type, Timestamp):
+        schema = {"type": "string", "format": "date-time", "example": "2025-03-14T09:26:53Z"}
+    elif isinstance(value_type, JSONObject):
+        return {"type": "object", "additionalProperties": True, "description": "Free-form metadata (D3)."}
+    else:
+        schema = {"type": "string"}
+    if attribute.expression is not None or _field_is_nullable(resource.model, attribute.path):
+        schema["nullable"] = True
+    return schema
+
+
+def _field_is_nullable(model, path):
+    try:
+        return model._meta.get_field(path).null
+    except Exception:
+        return True
+
+
+def resource_schema_name(type_name):
+    return "".join(part.capitalize() for part in type_name.split("_")) + "Resource"
+
+
+def _resource_object(resource):
+    identifier = {"type": "object", "required": ["type", "id"], "properties": {"type": {"type": "string"}, "id": {"type": "string"}}}
+    relationships = {}
+    for name, rel in resource.relationships.items():
+        linkage = {"type": "array", "items": identifier} if rel.many else {**identifier, "nullable": True}
+        relationships[name] = {"type": "object", "properties": {"data": linkage},
+                               "description": f"{'to-many' if rel.many else 'to-one'} `{rel.target}`"}
+    return {
+        "type": "object",
+        "required": ["type", "id"],
+        "properties": {
+            "type": {"type": "string", "enum": [resource.type]},
+            "id": {"type": "string"},
+            "attributes": {"type": "object", "properties": {
+                name: _attribute_schema(resource, attr) for name, attr in resource.attributes.items()
+            }},
+            "relationships": {"type": "object", "properties": relationships},
+        },
+    }
+
+
+def _reachable_types(resource):
+    """Types that the accepted `include` paths bring into `included`."""
+    types = set()
+    for path in resource.include_paths:
+        current = resource
+        for name in path.split("."):
+            current = resource_for(current.relationships[name].target)
+            types.add(current.type)
+    return sorted(types)
+
+
+def _included(resource):
+    return {"type": "array", "description": "Related resources asked for with `include`, each once.",
+            "items": {"oneOf": [ref(resource_schema_name(t)) for t in _reachable_types(resource)]}}
+
+
+def resource_document(resource):
+    """Reference to the single-resource document component of `resource`."""
+    name = resource_schema_name(resource.type).replace("Resource", "Document")
+    return component(name, {
+        "type": "object", "required": ["data"],
+        "properties": {"data": ref(resource_schema_name(resource.type)), "included": _included(resource)},
+    })
+
+
+def collection_document(resource):
+    """Reference to the collection document component of `resource` (query-protocol.md §7)."""
+    name = resource_schema_name(resource.type).replace("Resource", "Collection")
+    integer = {"type": "integer"}
+    return component(name, {
+        "type": "object", "required": ["data", "meta", "links"],
+        "properties": {
+            "data": {"type": "array", "items": ref(resource_schema_name(resource.type))},
+            "included": _included(resource),
+            "meta": {"type": "object", "properties": {
+                "total": integer,
+                "page": {"type": "object", "description": "Echo of the paging style used.", "properties": {
+                    "number": integer, "size": integer, "total": integer, "offset": integer, "limit": integer,
+                }},
+            }},
+            "links": {"type": "object", "properties": {
+                key: {"type": "string"} for key in ("self", "first", "prev", "next", "last")
+            }},
+        },
+    })
+
+
+def query_parameters(resource, collection):
+    """filter/sort/page (collections only), fields[TYPE] and include (query-protocol.md §2–§6)."""
+    params = []
+    if collection:
+        params += [
+            OpenApiParameter(
+                "filter", {"type": "object", "additionalProperties": {"type": "string"}}, OpenApiParameter.QUERY,
+                style="deepObject", explode=True,
+                description="Conditions `filter[ATTR]=V` or `filter[ATTR][OP]=V` (OP: eq, gt, gte, lt, lte, contains, "
+                            "starts_with, ends_with, in, not_in, not_null), `filter[tags][any|all|none]=a,b`, "
+                            "`filter[metadata.KEY]`, `filter[or][...]`, `filter[not][...]` (query-protocol.md §2).",
+            ),
+            OpenApiParameter("sort", OpenApiTypes.STR, description=(
+                f"Comma-separated keys, `-` for descending; default `{','.join(resource.default_sort)}`. Sortable: "
+                + ", ".join(sorted([n for n, a in resource.attributes.items() if a.sortable]
+                                   + (["tag_count"] if resource.tags else [])
+                                   + (["metadata.KEY"] if resource.metadata else [])))
+            )),
+            OpenApiParameter("page[number]", {"type": "integer", "minimum": 1}, description="Page index from 1 (default 1)."),
+            OpenApiParameter("page[size]", {"type": "integer", "minimum": 1, "maximum": 200}, description="Items per page (default 50)."),
+            OpenApiParameter("page[offset]", {"type": "integer", "minimum": 0}, description="Items to skip; not with page[number]/page[size]."),
+            OpenApiParameter("page[limit]", {"type": "integer", "minimum": 1, "maximum": 200}, description="Items to return (default 50)."),
+        ]
+    for type_name in [resource.type] + [t for t in _reachable_types(resource) if t != resource.type]:
+        fields = sorted(resource_for(type_name).fields)
+        params.append(OpenApiParameter(f"fields[{type_name}]", OpenApiTypes.STR,
+                                       description=f"Sparse fieldset for `{type_name}`: comma-separated among {', '.join(fields)}."))
+    if resource.include_paths:
+        params.append(OpenApiParameter("include", OpenApiTypes.STR,
+                                       description=f"Comma-separated relationship paths among {', '.join(resource.include_paths)}."))
+    return params
+
+
+QUERY_ERROR = "`invalid_filter`, `unsupported_operation`, `invalid_tag_filter` or `invalid_parameter` (query-protocol.md §9)"
+
+
+def read_operations(resource, noun, collection_name, id_parameter):
+    """`extend_schema_view` keyword arguments for the JSON:API `list` and `retrieve` actions."""
+    return {
+        "list": operation(
+            f"{collection_name}_list", f"List {noun}s (query protocol)",
+            parameters=query_parameters(resource, collection=True),
+            responses={200: OpenApiResponse(collection_document(resource), description="Collection document"),
+                       **errors(e400=QUERY_ERROR)},
+        ),
+        "retrieve": operation(
+            f"{collection_name}_retrieve", f"One {noun}",
+            parameters=[id_parameter, *query_parameters(resource, collection=False)],
+            responses={200: OpenApiResponse(resource_document(resource), description="Single document"),
+                       **errors(e400=QUERY_ERROR, e404=f"`not_found`: unknown {noun}")},
+        ),
+    }
+
+
+def sse(operation_id, summary, description, event_schema, *, parameters=(), tags, not_found=None):
+    """An operation answering `text/event-stream`, one JSON object per `data:` line."""
+    responses = {"200": {
+        "description": "Server-Sent Events; each `data:` line holds one JSON object shaped like this schema.",
+        "content": {"text/event-stream": {"schema": {"type": "string", "x-event-data": event_schema}}},
+    }}
+    if not_found:
+        responses["404"] = {"description": not_found, "content": {"application/json": {"schema": ERROR_DOCUMENT}}}
+    responses["401"] = {"description": "`unauthorized` (D14)", "content": {"application/json": {"schema": ERROR_DOCUMENT}}}
+    return {"operationId": operation_id, "summary": summary, "description": description, "tags": tags,
+            "parameters": list(parameters), "responses": responses}
+
+
+# --- hooks (SPECTACULAR_SETTINGS) -----------------------------------------------------------
+
+def discover_schema_modules(endpoints, **kwargs):
+    """Preprocessing hook: import every `<app>/api/schema.py` so its declarations apply."""
+    autodiscover_modules("api.schema")
+    all_type_names()
+    return endpoints
+
+
+def postprocess(result, generator, request, public, **kwargs):
+    """Postprocessing hook: resource components, plain-view paths, public path parameter names."""
+    for type_name in all_type_names():
+        _components.setdefault(resource_schema_name(type_name), _resource_object(resource_for(type_name)))
+    result.setdefault("components", {}).setdefault("schemas", {}).update(_components)
+    result["components"].setdefault("securitySchemes", {})["bearerAuth"] = {
+        "type": "http", "scheme": "bearer", "description": "Only when the server is configured with a token (D14).",
+    }
+    result["security"] = [{}, {"bearerAuth": []}]
+    paths = result.setdefault("paths", {})
+    for item in paths.values():
+        for op in item.values():
+            body = _request_bodies.get(op.get("operationId"))
+            if body is not None and "requestBody" not in op:
+                op["requestBody"] = {"required": True, "content": {media: {"schema": schema} for media, schema in body.items()}}
+    for path, item in _paths.items():
+        paths.setdefault(path, {}).update(item)
+    result["paths"] = {_publish_parameter_names(path, item): item for path, item in sorted(paths.items())}
+    return result
+
+
+def _publish_parameter_names(path, item):
+    for op in item.values():
+        for param in op.get("parameters", []):
+            public = param.pop(PUBLIC_NAME, None)
+            if public and param.get("in") == "path":
+                path = path.replace("{%s}" % param["name"], "{%s}" % public)
+                param["name"] = public
+    return path
