@@ -9,7 +9,8 @@ import requests
 import yaml
 from django.core.management import call_command
 
-SPEC_README = Path("/work/shared/spec/README.md")
+# The spec lies beside the checkout (../shared/spec), as on developer machines and CI.
+SPEC_README = Path(__file__).resolve().parents[2] / "shared" / "spec" / "README.md"
 # The endpoint table of spec/README.md, kept here so the test does not depend on the spec's location.
 SPEC_ENDPOINTS = {
     ("get", "/api/models"), ("get", "/api/models/{hash}"), ("get", "/api/models/{hash}/content"),
