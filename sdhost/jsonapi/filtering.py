@@ -14,9 +14,9 @@ from django.db.models.lookups import (
 )
 
 from sdhost.errors import APIError
-from system_app.models import fold_tag_name
+from system_app.models import Tag, fold_tag_name
 
-from .types import COMPARISON_OPS, NOTHING, OPERATORS, SET_OPS, TAG_OPS, TEXT_OPS, parse_boolean, parse_number
+from .types import COMPARISON_OPS, EVERYTHING, NOTHING, OPERATORS, SET_OPS, TAG_OPS, TEXT_OPS, parse_boolean, parse_number
 
 METADATA_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")  # D24
 PREFIXES = ("or", "not")
@@ -118,14 +118,20 @@ def tags_q(resource, parameter, op, value):
     if not names:
         raise invalid_filter(parameter, "Tag filters take a comma-separated list of tag names")
     relationship = resource.relationships[resource.tags]
-    folded = f"{relationship.target_key}__folded"
+    # Resolved to their stored spelling up front (one small query on tags.folded), so each
+    # condition is a plain `tag_name IN (...)` answered by the link table's covering index.
+    stored = dict(Tag.objects.filter(folded__in=names).order_by().values_list("folded", "name"))
+    carrying = relationship.sources_q
+    tag_in = f"{relationship.target_key}__in"
     if op == "any":
-        return relationship.sources_q(Q(**{f"{folded}__in": names}))
+        return carrying(Q(**{tag_in: list(stored.values())})) if stored else NOTHING
     if op == "none":
-        return ~relationship.sources_q(Q(**{f"{folded}__in": names}))
+        return ~carrying(Q(**{tag_in: list(stored.values())})) if stored else EVERYTHING
+    if len(stored) < len(names):
+        return NOTHING  # an unknown tag is carried by nothing
     q = Q()
-    for name in sorted(names):
-        q &= relationship.sources_q(Q(**{folded: name}))
+    for folded in sorted(stored):
+        q &= carrying(Q(**{relationship.target_key: stored[folded]}))
     return q
 
 

@@ -25,6 +25,7 @@ INT64 = 2**63
 INTEGER_RE = re.compile(r"^[+-]?\d{1,20}$")
 NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?$")
 NOTHING = Q(pk__in=[])
+EVERYTHING = Q(pk__isnull=False)  # a condition every row meets (unlike Q(), it survives | and negation)
 
 
 def parse_boolean(text):
