@@ -20,6 +20,16 @@ def is_loopback(host: str) -> bool:
             return False
 
 
+def bind_refusal(host: str, api_token, insecure_bind: bool):
+    """Why serving on `host` is refused (D14), or None: a LAN-reachable server needs a token or consent."""
+    if is_loopback(host) or api_token or insecure_bind:
+        return None
+    return (
+        f"Refusing to listen on {host} without an API token: set SDHOST_API_TOKEN, "
+        "or pass --insecure-bind (SDHOST_ALLOW_INSECURE_BIND=1) to accept an open LAN server."
+    )
+
+
 class Command(BaseCommand):
     help = "Apply migrations and serve SD-Host (API, SSE, admin) with daphne and an in-process render worker."
 
@@ -36,11 +46,9 @@ class Command(BaseCommand):
         cfg = settings.SDHOST
         host = host or cfg["HOST"]
         port = port or cfg["PORT"]
-        if not is_loopback(host) and not cfg["API_TOKEN"] and not (insecure_bind or cfg["ALLOW_INSECURE_BIND"]):
-            raise CommandError(
-                f"Refusing to listen on {host} without an API token: set SDHOST_API_TOKEN, "
-                "or pass --insecure-bind (SDHOST_ALLOW_INSECURE_BIND=1) to accept an open LAN server."
-            )
+        refusal = bind_refusal(host, cfg["API_TOKEN"], insecure_bind or cfg["ALLOW_INSECURE_BIND"])
+        if refusal:
+            raise CommandError(refusal)
         settings.SDHOST["HOST"], settings.SDHOST["PORT"] = host, port
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write(f"SD-Host {host}:{port}, data in {cfg['DATA_DIR']}")
