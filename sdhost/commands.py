@@ -6,8 +6,10 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
 
-from .errors import APIError, invalid_request
+from . import updates
+from .errors import APIError, invalid_request, json_pointer  # noqa: F401 (json_pointer re-exported)
 
 
 class StrictJSONParser(JSONParser):
@@ -32,9 +34,30 @@ class JsonOnlyNegotiation(DefaultContentNegotiation):
         return (renderers[0], renderers[0].media_type)
 
 
-def json_pointer(*parts) -> str:
-    """A JSON Pointer (RFC 6901) to `parts`, e.g. ('a/b', 0) -> '/a~1b/0'."""
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+class LibraryCommandsMixin:
+    """The update and delete actions shared by library entities (models, images), configured per
+    ViewSet: `update_target` (an sdhost.updates.UpdateTarget), `delete_entity` (pk -> None, raising APIError),
+    `delete_reasons`, `resource_type` (for D11's JSON:API body form) and `noun` ("Model", "Image")."""
+
+    update_target = None
+    delete_entity = None
+    delete_reasons = None
+    resource_type = ""
+    noun = ""
+
+    def update_one(self, request, pk):
+        return Response(updates.update_one(self.update_target, pk, json_object(request)))
+
+    def batch_update(self, request):
+        return Response(updates.update_many(self.update_target, json_object(request)))
+
+    def destroy_one(self, request, pk):
+        self.delete_entity(pk)
+        return Response({"success": True, "message": f"{self.noun} deleted successfully"})
+
+    def batch_destroy(self, request):
+        ids = hashes_to_delete(json_object(request), self.resource_type)
+        return Response(batch_delete(ids, self.delete_entity, self.delete_reasons))
 
 
 def check_body_size(request, limit=None):

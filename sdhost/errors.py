@@ -51,6 +51,11 @@ class APIError(Exception):
         return error
 
 
+def json_pointer(*parts) -> str:
+    """A JSON Pointer (RFC 6901) to `parts`, e.g. ('a/b', 0) -> '/a~1b/0'."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
 def invalid_request(detail, pointer=None):
     return APIError(400, "invalid_request", detail, pointer=pointer)
 

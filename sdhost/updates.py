@@ -18,9 +18,8 @@ from typing import Callable
 
 from django.db import transaction
 
-from sdhost.commands import json_pointer
 from sdhost.content_store import is_sha256
-from sdhost.errors import invalid_request, not_found
+from sdhost.errors import invalid_request, json_pointer, not_found
 
 # D24 plus the resource-object members that can never be metadata.
 READ_ONLY_KEYS = frozenset({

@@ -9,11 +9,10 @@ from rest_framework.response import Response
 from images_app.models import Image
 from images_app.services import DELETE_REASONS, IMAGE_UPDATES, delete_image
 from images_app.storage import InvalidImage, image_file_path, store_image_bytes
-from sdhost.commands import batch_delete, check_body_size, hashes_to_delete, json_object
+from sdhost.commands import LibraryCommandsMixin, check_body_size
 from sdhost.content_store import is_sha256
 from sdhost.downloads import file_response
 from sdhost.errors import APIError, invalid_request, not_found
-from sdhost.updates import update_many, update_one
 
 UPLOAD_HELP = "Send multipart/form-data with a 'file' field, or a raw image/png, image/jpeg or image/webp body"
 
@@ -38,28 +37,20 @@ class RawImageParser(BaseParser):
         return data
 
 
-class ImageCommandsMixin:
+class ImageCommandsMixin(LibraryCommandsMixin):
     """Actions of ImageViewSet besides the reads (names fixed by images_app/api/urls.py)."""
+
+    update_target = IMAGE_UPDATES
+    delete_entity = staticmethod(delete_image)
+    delete_reasons = DELETE_REASONS
+    resource_type = "image"
+    noun = "Image"
 
     def get_parsers(self):
         # Called before `self.action` is set; the upload route maps only POST -> upload.
         if "upload" in getattr(self, "action_map", {}).values():
             return [MultiPartParser(), RawImageParser()]
         return super().get_parsers()
-
-    def update_one(self, request, pk):
-        return Response(update_one(IMAGE_UPDATES, pk, json_object(request)))
-
-    def batch_update(self, request):
-        return Response(update_many(IMAGE_UPDATES, json_object(request)))
-
-    def destroy_one(self, request, pk):
-        delete_image(pk)
-        return Response({"success": True, "message": "Image deleted successfully"})
-
-    def batch_destroy(self, request):
-        ids = hashes_to_delete(json_object(request), "image")
-        return Response(batch_delete(ids, delete_image, DELETE_REASONS))
 
     def content(self, request, pk):
         image = Image.objects.filter(pk=pk).first() if is_sha256(pk) else None

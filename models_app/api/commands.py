@@ -1,33 +1,22 @@
 """Model commands: metadata updates (D3), deletes (D11, D28), file download (D21)."""
 
-from rest_framework.response import Response
-
 from models_app.models import SDModel
 from models_app.services import DELETE_REASONS, MODEL_UPDATES, delete_model
 from models_app.storage import model_file_path
-from sdhost.commands import batch_delete, hashes_to_delete, json_object
+from sdhost.commands import LibraryCommandsMixin
 from sdhost.content_store import is_sha256
 from sdhost.downloads import file_response
 from sdhost.errors import APIError, not_found
-from sdhost.updates import update_many, update_one
 
 
-class ModelCommandsMixin:
+class ModelCommandsMixin(LibraryCommandsMixin):
     """Actions of ModelViewSet besides the reads (names fixed by models_app/api/urls.py)."""
 
-    def update_one(self, request, pk):
-        return Response(update_one(MODEL_UPDATES, pk, json_object(request)))
-
-    def batch_update(self, request):
-        return Response(update_many(MODEL_UPDATES, json_object(request)))
-
-    def destroy_one(self, request, pk):
-        delete_model(pk)
-        return Response({"success": True, "message": "Model deleted successfully"})
-
-    def batch_destroy(self, request):
-        ids = hashes_to_delete(json_object(request), "model")
-        return Response(batch_delete(ids, delete_model, DELETE_REASONS))
+    update_target = MODEL_UPDATES
+    delete_entity = staticmethod(delete_model)
+    delete_reasons = DELETE_REASONS
+    resource_type = "model"
+    noun = "Model"
 
     def content(self, request, pk):
         model = SDModel.objects.filter(pk=pk).first() if is_sha256(pk) else None
