@@ -112,19 +112,30 @@ class RenderWorker:
         )
 
     def _run(self) -> None:
-        if not other_worker_alive(self.id):
-            recovered = queue.recover_interrupted()
-            if recovered:
-                log.info("Resuming %d interrupted task(s) first: %s", len(recovered), ", ".join(recovered))
+        self._recover_orphans()
         self.publish()
         while not self._stop.is_set():
             close_old_connections()
             task = queue.claim_next()
             if task is None:
+                # Idle: tasks still `running` are orphans of a worker that died, once its heartbeat
+                # has gone stale (a restart within HEARTBEAT_STALE found it still fresh).
+                if self._recover_orphans():
+                    continue
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
                 continue
             self._process(task)
+
+    def _recover_orphans(self) -> bool:
+        """Put tasks left `running` by a dead worker back in front of the queue; True if any."""
+        if other_worker_alive(self.id):
+            return False
+        recovered = queue.recover_interrupted()
+        if recovered:
+            log.info("Resuming %d interrupted task(s) first: %s", len(recovered), ", ".join(recovered))
+            self.publish()
+        return bool(recovered)
 
     # -- one task -------------------------------------------------------------------------
 

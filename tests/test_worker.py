@@ -1,9 +1,12 @@
 """The render worker end to end on CPU: tiny random-weight models, real diffusers rendering."""
 
 import io
+import json
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from PIL import Image as PILImage
 
 from images_app.models import Image
@@ -12,6 +15,7 @@ from models_app.services import import_model_file
 from models_app.storage import model_file_path
 from tasks_app import queue, worker
 from tasks_app.engine.testing import write_model_file
+from system_app.models import SystemFact
 from tasks_app.models import Task
 
 TIMEOUT = 120
@@ -150,6 +154,22 @@ def test_restart_recovery_runs_an_interrupted_task_once(api, checkpoints):
     assert first.started_at < second.started_at  # resumed at the front
     assert Image.objects.filter(task_id=task_id).count() == 2
     assert queue.recover_interrupted() == []
+
+
+def test_orphan_of_a_just_killed_worker_is_recovered_once_its_heartbeat_goes_stale(api, checkpoints):
+    task_id = submit(api, checkpoints[0], seed=3)["task_id"]
+    assert queue.claim_next().id == task_id  # the dead worker's task, left running
+    # the dead worker's last heartbeat is still fresh when the new worker starts
+    SystemFact.objects.update_or_create(key=worker.HEARTBEAT_KEY, defaults={
+        "type": "json", "value": json.dumps({"worker": "dead-worker", "pid": 1})})
+    SystemFact.objects.filter(key=worker.HEARTBEAT_KEY).update(
+        updated_at=timezone.now() - worker.HEARTBEAT_STALE + timedelta(seconds=1))
+    worker.start_in_process()
+    try:
+        assert wait_done(task_id) == "completed"
+    finally:
+        worker.stop_in_process()
+    assert Image.objects.filter(task_id=task_id).count() == 1
 
 
 def test_missing_model_file_fails_the_task(api, checkpoints, render_worker):
