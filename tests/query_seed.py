@@ -3,6 +3,8 @@
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
+import pytest
+
 from images_app.models import Image, ImageTag
 from models_app.models import ModelTag, SDModel
 from system_app.models import Tag
@@ -110,3 +112,15 @@ def seed():
     link(ImageTag, "image", i.i4, tags.anime, tags.favorite, tags.nsfw)
     link(ImageTag, "image", i.i5, tags.scenery)
     return SimpleNamespace(tags=tags, models=m, images=i, tasks=t)
+
+
+@pytest.fixture
+def lib(api):
+    """The seeded library (import this fixture into a test module to use it)."""
+    return seed()
+
+
+def ids(response):
+    """The resource ids of a 200 collection answer, in order."""
+    assert response.status_code == 200, response.content
+    return [obj["id"] for obj in response.json()["data"]]

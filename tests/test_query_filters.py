@@ -3,17 +3,7 @@
 import pytest
 
 from tests.conftest import assert_error
-from tests.query_seed import seed, sha
-
-
-@pytest.fixture
-def lib(api):
-    return seed()
-
-
-def ids(response):
-    assert response.status_code == 200, response.content
-    return [obj["id"] for obj in response.json()["data"]]
+from tests.query_seed import ids, lib, sha  # noqa: F401 (lib is a fixture)
 
 
 def id_set(response):

@@ -7,17 +7,7 @@ import pytest
 from images_app.models import Image, ImageTag
 from system_app.models import Tag
 from tests.conftest import assert_error
-from tests.query_seed import at, seed, sha
-
-
-@pytest.fixture
-def lib(api):
-    return seed()
-
-
-def ids(response):
-    assert response.status_code == 200, response.content
-    return [obj["id"] for obj in response.json()["data"]]
+from tests.query_seed import at, ids, lib, sha  # noqa: F401 (lib is a fixture)
 
 
 @pytest.fixture

@@ -11,12 +11,7 @@ from sdhost.jsonapi import resource_object, single_document
 from system_app.models import Tag
 from tasks_app.models import Task, TaskModel, TaskTag
 from tests.conftest import assert_error
-from tests.query_seed import at, seed, sha
-
-
-@pytest.fixture
-def lib(api):
-    return seed()
+from tests.query_seed import at, lib, sha  # noqa: F401 (lib is a fixture)
 
 
 def get(api, url):
