@@ -63,9 +63,10 @@ def pick_metadata(rng):
 
 
 def seed(n_models, n_images):
+    from core.tags import fold_tag_name
     from images_app.models import Image, ImageTag
     from models_app.models import ModelTag, SDModel
-    from system_app.models import Tag, fold_tag_name
+    from system_app.models import Tag
 
     rng = random.Random(42)
     weights = tag_weights()
@@ -311,12 +312,12 @@ def main():
     import django
 
     django.setup()
+    import requests
     from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
-    import requests
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()

@@ -10,11 +10,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from PIL import Image as PILImage
 
+from core.content_store import ContentStore, is_sha256
+from core.downloads import file_response
 from images_app.models import Image, ImageTag
 from images_app.services import delete_image_rows
 from images_app.storage import image_file_path
-from sdhost.content_store import ContentStore, is_sha256
-from sdhost.downloads import file_response
 
 THUMBNAIL_SIDE = 128
 

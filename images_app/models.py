@@ -3,6 +3,8 @@
 from django.db import models
 from django.utils import timezone
 
+from system_app.models import TagLink
+
 
 class Image(models.Model):
     """One stored image file; its id is the SHA256 of its bytes (D4)."""
@@ -48,10 +50,10 @@ class Image(models.Model):
         return self.hash
 
 
-class ImageTag(models.Model):
+class ImageTag(TagLink):
     image = models.ForeignKey(Image, on_delete=models.CASCADE, db_column="image_hash")
-    tag = models.ForeignKey("system_app.Tag", on_delete=models.CASCADE, db_column="tag_name")
-    created_at = models.DateTimeField(default=timezone.now)
+
+    usage_count = "image_count"
 
     class Meta:
         db_table = "image_tags"

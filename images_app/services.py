@@ -1,39 +1,33 @@
 """Image library operations: D3 updates and deletes (D11, D28). Images enter via storage.store_image_bytes."""
 
 from django.db import transaction
-from django.utils import timezone
 
+from core.content_store import is_sha256
+from core.errors import APIError, not_found
+from core.registry import InUseChecks
+from core.updates import UpdateTarget
 from images_app.models import Image, ImageTag
 from images_app.storage import image_store
-from sdhost.content_store import is_sha256
-from sdhost.errors import APIError, not_found
-from sdhost.updates import UpdateTarget
 
 IMAGE_UPDATES = UpdateTarget(label="Image", model=Image, tag_link=ImageTag, tag_link_field="image")
 DELETE_REASONS = {"not_found": "Image not found", "image_in_use": "Image in use by active task"}
 
 
-def image_in_use(image) -> bool:
-    """Whether `image` is the control image of a pending or running task (D28)."""
-    from tasks_app.models import ACTIVE_STATUSES, TaskModel
-
-    return TaskModel.objects.filter(control_image=image, task__status__in=ACTIVE_STATUSES).exists()
+# Whether an image is needed by a pending or running task (D28); tasks_app registers its check.
+image_in_use = InUseChecks("image")
 
 
 def delete_image(pk) -> None:
-    """Delete an image row and, after commit, its file; models using it as cover lose the cover.
+    """Delete an image row and, after commit, its file (models using it as cover lose the cover: models_app).
 
     Raises APIError 404 not_found, or 409 image_in_use while an active task needs it as control image.
     """
-    from models_app.models import SDModel
-
     with transaction.atomic():
         image = Image.objects.filter(pk=pk).first() if is_sha256(pk) else None
         if image is None:
             raise not_found(f"Image {pk} not found")
         if image_in_use(image):
             raise APIError(409, "image_in_use", f"Image {pk} is the control image of a pending or running task")
-        SDModel.objects.filter(cover_image=image).update(cover_image=None, updated_at=timezone.now())
         ext = image.extension
         image.delete()
         transaction.on_commit(lambda: remove_image_file(pk, ext))
@@ -46,10 +40,7 @@ def remove_image_file(sha256, ext):
 
 def delete_image_rows(queryset):
     """Admin bulk delete: rows now, files after commit (no in-use checks: the admin may override)."""
-    from models_app.models import SDModel
-
     files = [(image.hash, image.extension) for image in queryset]
-    SDModel.objects.filter(cover_image__in=[sha for sha, _ in files]).update(cover_image=None, updated_at=timezone.now())
     queryset.delete()
     for sha256, ext in files:
         transaction.on_commit(lambda sha256=sha256, ext=ext: remove_image_file(sha256, ext))

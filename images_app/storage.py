@@ -9,8 +9,8 @@ from django.db import IntegrityError, transaction
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
+from core.content_store import ContentStore
 from images_app.models import Image
-from sdhost.content_store import ContentStore
 
 log = logging.getLogger(__name__)
 PIL_FORMATS = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp"}

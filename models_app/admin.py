@@ -7,11 +7,11 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from core.content_store import is_sha256
+from core.downloads import file_response
 from models_app.models import ModelTag, SDModel
 from models_app.services import delete_model_rows
 from models_app.storage import model_file_path
-from sdhost.content_store import is_sha256
-from sdhost.downloads import file_response
 
 
 class ModelTagInline(admin.TabularInline):

@@ -3,6 +3,8 @@
 from django.db import models
 from django.utils import timezone
 
+from system_app.models import TagLink
+
 MODEL_TYPES = ["checkpoint", "lora", "controlnet", "vae", "embedding"]
 MODEL_STATUSES = ["downloading", "ready", "failed"]
 
@@ -54,10 +56,10 @@ class SDModel(models.Model):
         return f"{self.name} ({self.model_type})"
 
 
-class ModelTag(models.Model):
+class ModelTag(TagLink):
     model = models.ForeignKey(SDModel, on_delete=models.CASCADE, db_column="model_hash")
-    tag = models.ForeignKey("system_app.Tag", on_delete=models.CASCADE, db_column="tag_name")
-    created_at = models.DateTimeField(default=timezone.now)
+
+    usage_count = "model_count"
 
     class Meta:
         db_table = "model_tags"

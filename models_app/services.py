@@ -1,22 +1,25 @@
 """Model library operations: D3 updates, deletes (D11, D28) and importing local weights files."""
 
-import hashlib
 import os
 from pathlib import Path
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
+from core.content_store import is_sha256, read_chunks
+from core.errors import APIError, not_found
+from core.registry import InUseChecks
+from core.updates import (
+    READ_ONLY_KEYS,
+    UpdateTarget,
+    non_empty_string,
+    optional_string,
+    reference_or_null,
+)
 from images_app.models import Image
 from models_app.inspect import MODEL_EXTENSIONS, InvalidModelFile, inspect_model_file
 from models_app.models import MODEL_TYPES, ModelTag, SDModel
 from models_app.storage import model_store
-from sdhost.content_store import is_sha256
-from sdhost.errors import APIError, not_found
-from sdhost.updates import (
-    READ_ONLY_KEYS, UpdateTarget, non_empty_string, optional_string, reference_or_null,
-)
 
 MODEL_UPDATES = UpdateTarget(
     label="Model",
@@ -39,14 +42,8 @@ COPY_CHUNK = 4 * 1024 * 1024
 
 # --- deletes -----------------------------------------------------------------------------------
 
-def model_in_use(model) -> bool:
-    """Whether a pending or running task uses `model` as checkpoint, VAE or additional model (D11)."""
-    from tasks_app.models import ACTIVE_STATUSES, Task, TaskModel
-
-    return (
-        Task.objects.filter(Q(checkpoint=model) | Q(vae=model), status__in=ACTIVE_STATUSES).exists()
-        or TaskModel.objects.filter(model=model, task__status__in=ACTIVE_STATUSES).exists()
-    )
+# Whether a pending or running task uses a model (D11); tasks_app registers its check.
+model_in_use = InUseChecks("model")
 
 
 def cancel_download(sha256):
@@ -154,21 +151,7 @@ def import_model_file(path, name=None, model_type=None, base_model=None):
 
 def copy_and_hash(source: Path, store):
     """Copy `source` into a temporary file of `store`, hashing on the way: (temp path, sha256, size)."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(source, "rb") as src, store.temp_file() as tmp:
-        try:
-            while block := src.read(COPY_CHUNK):
-                digest.update(block)
-                tmp.write(block)
-                size += len(block)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        except BaseException:
-            tmp.close()
-            os.unlink(tmp.name)
-            raise
-    return tmp.name, digest.hexdigest(), size
+    return store.write_temp(read_chunks(source, COPY_CHUNK))
 
 
 def save_imported_row(existing, sha256, name, model_type, base_model, size, ext):

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from sdhost.content_store import ContentStore
+from core.content_store import ContentStore
 
 
 def model_store() -> ContentStore:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/", include("sdhost.api.urls")),
     path("api/", include("system_app.api.urls")),
     path("api/", include("models_app.api.urls")),
     path("api/", include("images_app.api.urls")),

@@ -5,8 +5,8 @@ from django.contrib import admin
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from system_app.models import SystemFact, Tag, fold_tag_name
-from system_app.tags import tag_name_problem
+from core.tags import fold_tag_name, tag_name_problem
+from system_app.models import SystemFact, Tag
 
 
 def usage_count(link_model):
@@ -30,37 +30,36 @@ class TagForm(forms.ModelForm):
         return name
 
 
+def usage_column(link_model):
+    """An admin column showing how many `link_model` rows carry the tag (sortable)."""
+    alias = f"usage_{link_model.usage_count}"
+    label = link_model.usage_count.removesuffix("_count").capitalize() + "s"
+
+    @admin.display(description=label, ordering=alias)
+    def column(tag):
+        return getattr(tag, alias)
+
+    column.__name__ = link_model.usage_count
+    return column
+
+
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
     form = TagForm
-    list_display = ("name", "description", "model_count", "image_count", "task_count", "created_at")
     search_fields = ("name", "folded", "description")
     ordering = ("name",)
+
+    def get_list_display(self, request):
+        return ("name", "description", *(usage_column(link) for link in Tag.link_models()), "created_at")
 
     def get_readonly_fields(self, request, obj=None):
         # The name is the primary key: renaming would create a second tag.
         return ("name", "created_at", "updated_at") if obj else ("created_at", "updated_at")
 
     def get_queryset(self, request):
-        from images_app.models import ImageTag
-        from models_app.models import ModelTag
-        from tasks_app.models import TaskTag
-
         return super().get_queryset(request).annotate(
-            model_total=usage_count(ModelTag), image_total=usage_count(ImageTag), task_total=usage_count(TaskTag),
+            **{f"usage_{link.usage_count}": usage_count(link) for link in Tag.link_models()}
         )
-
-    @admin.display(description="Models", ordering="model_total")
-    def model_count(self, tag):
-        return tag.model_total
-
-    @admin.display(description="Images", ordering="image_total")
-    def image_count(self, tag):
-        return tag.image_total
-
-    @admin.display(description="Tasks", ordering="task_total")
-    def task_count(self, tag):
-        return tag.task_total
 
 
 @admin.register(SystemFact)

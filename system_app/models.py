@@ -4,14 +4,15 @@ from django.db import models
 from django.db.models.functions import Length
 from django.utils import timezone
 
-TAG_NAME_MAX = 20
+from core.tags import TAG_NAME_MAX, fold_tag_name, get_or_create_tags
 
 models.CharField.register_lookup(Length)
 
 
-def fold_tag_name(name: str) -> str:
-    """The case-insensitive comparison key of a tag name (D3)."""
-    return name.casefold()
+class TagManager(models.Manager):
+    def named(self, names):
+        """The tags for `names` (matched without regard to case), created on first use."""
+        return get_or_create_tags(self.model, names)
 
 
 class Tag(models.Model):
@@ -24,6 +25,8 @@ class Tag(models.Model):
     description = models.TextField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TagManager()
 
     class Meta:
         db_table = "tags"
@@ -43,6 +46,26 @@ class Tag(models.Model):
     def __str__(self):
         return self.name
 
+    @classmethod
+    def link_models(cls):
+        """The concrete TagLink tables of the installed apps, in app order (found through the relations)."""
+        return [rel.related_model for rel in cls._meta.related_objects if issubclass(rel.related_model, TagLink)]
+
+
+class TagLink(models.Model):
+    """Base of the tables that attach tags to an entity (model_tags, image_tags, task_tags).
+
+    Subclasses add the foreign key to their entity and name the tag resource's attribute that counts
+    their rows (`usage_count`, e.g. "image_count"), so tag usage is counted without importing them.
+    """
+
+    tag = models.ForeignKey("system_app.Tag", on_delete=models.CASCADE, db_column="tag_name")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    usage_count = None
+
+    class Meta:
+        abstract = True
 
 
 FACT_TYPES = ["string", "number", "boolean", "json"]

@@ -1,10 +1,13 @@
 """Render tasks, their extra models and tags."""
 
 import uuid
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 from django.db import models
 from django.utils import timezone
+
+from system_app.models import TagLink
 
 TASK_STATUSES = ["pending", "running", "completed", "failed", "cancelled"]
 ACTIVE_STATUSES = ["pending", "running"]
@@ -115,10 +118,10 @@ class TaskModel(models.Model):
         return f"{self.task_id}:{self.model_id}"
 
 
-class TaskTag(models.Model):
+class TaskTag(TagLink):
     task = models.ForeignKey(Task, on_delete=models.CASCADE, db_column="task_id")
-    tag = models.ForeignKey("system_app.Tag", on_delete=models.CASCADE, db_column="tag_name")
-    created_at = models.DateTimeField(default=timezone.now)
+
+    usage_count = "task_count"
 
     class Meta:
         db_table = "task_tags"

@@ -14,8 +14,7 @@ from django.db import transaction
 from django.db.models import Count, F, Max
 from django.utils import timezone
 
-from system_app.models import SystemFact
-from system_app.tags import get_or_create_tags
+from system_app.models import SystemFact, Tag
 
 from . import throughput
 from .models import ACTIVE_STATUSES, NEVER_PROMOTED, Task, TaskModel, TaskTag
@@ -72,7 +71,7 @@ def submit(fields: dict, extras=(), tag_names=()) -> Task:
             TaskModel(task=task, model=model, weight=weight, control_image=control_image, position=i)
             for i, (model, weight, control_image) in enumerate(extras)
         )
-        TaskTag.objects.bulk_create(TaskTag(task=task, tag=tag) for tag in get_or_create_tags(tag_names))
+        TaskTag.objects.bulk_create(TaskTag(task=task, tag=tag) for tag in Tag.objects.named(tag_names))
     return task
 
 

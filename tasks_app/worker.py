@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import close_old_connections, connections, transaction
 from django.utils import timezone
 
-from sdhost.sse import publish
+from core.sse import publish
 from system_app.models import SystemFact
 
 from . import queue, throughput
@@ -219,7 +219,12 @@ def build_request(task):
     from images_app.storage import image_file_path
     from models_app.storage import model_file_path
     from tasks_app.engine.interface import (
-        ControlNetSpec, EmbeddingSpec, LoraSpec, ModelFile, RenderRequest, random_seed,
+        ControlNetSpec,
+        EmbeddingSpec,
+        LoraSpec,
+        ModelFile,
+        RenderRequest,
+        random_seed,
     )
 
     def model_file(model):

@@ -2,10 +2,11 @@
 
 from django.urls import path
 
-from sdhost.sse import stream_response
+from core.sse import event_stream, stream_response
 from sdhost.urls import urlpatterns as api_urlpatterns
 
 
+@event_stream
 def demo_stream(request):
     return stream_response(request, "demo", lambda: {"state": "initial"}, lambda data: data.get("final", False))
 

@@ -11,7 +11,14 @@ from models_app.civitai import manager
 from models_app.models import CivitaiImport, SDModel
 from models_app.storage import model_file_path
 from tests.civitai_support import (  # noqa: F401 (fixtures)
-    DATA, SHA, URL, civitai, client, prepare_interrupted_import, wait_final, wait_for,
+    DATA,
+    SHA,
+    URL,
+    civitai,
+    client,
+    prepare_interrupted_import,
+    wait_final,
+    wait_for,
 )
 from tests.conftest import assert_error
 from tests.fake_civitai import png_bytes

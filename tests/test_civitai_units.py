@@ -5,11 +5,11 @@ import hashlib
 import pytest
 import requests
 
+from core.errors import APIError
 from models_app.civitai import manager
 from models_app.civitai.downloader import Download, DownloadFailed
 from models_app.civitai.hashing import HashingWriter
 from models_app.civitai.mapping import html_to_markdown, map_base_model, map_model_type, parse_id
-from sdhost.errors import APIError
 from tests.civitai_support import DATA, SHA, civitai, client, prepare_interrupted_import, wait_final  # noqa: F401
 from tests.fake_civitai import FakeCivitai
 

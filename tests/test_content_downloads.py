@@ -2,7 +2,7 @@
 
 import pytest
 
-from sdhost.downloads import attachment_header
+from core.downloads import attachment_header
 from tests.conftest import assert_error
 from tests.library_factories import make_image, make_model, png_bytes
 

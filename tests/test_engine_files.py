@@ -6,13 +6,15 @@ import sys
 import pytest
 import torch
 from diffusers.loaders.single_file_utils import (
-    convert_controlnet_checkpoint, convert_ldm_clip_checkpoint, convert_ldm_unet_checkpoint,
-    convert_ldm_vae_checkpoint, convert_open_clip_checkpoint,
+    convert_controlnet_checkpoint,
+    convert_ldm_clip_checkpoint,
+    convert_ldm_unet_checkpoint,
+    convert_ldm_vae_checkpoint,
+    convert_open_clip_checkpoint,
 )
 from safetensors.torch import save_file
 
-from tasks_app.engine import SAMPLER_NAMES, CheckpointError
-from tasks_app.engine import architecture, ldm_keys, testing
+from tasks_app.engine import SAMPLER_NAMES, CheckpointError, architecture, ldm_keys, testing
 from tasks_app.engine.files import read_shapes
 from tasks_app.engine.png import format_number
 from tasks_app.engine.samplers import make_scheduler

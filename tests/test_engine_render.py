@@ -8,8 +8,16 @@ import pytest
 from PIL import Image
 
 from tasks_app.engine import (
-    SAMPLER_NAMES, CheckpointError, ControlNetSpec, EmbeddingSpec, LoraSpec, ModelFile, RenderCancelled,
-    RenderEngine, RenderRequest, random_seed,
+    SAMPLER_NAMES,
+    CheckpointError,
+    ControlNetSpec,
+    EmbeddingSpec,
+    LoraSpec,
+    ModelFile,
+    RenderCancelled,
+    RenderEngine,
+    RenderRequest,
+    random_seed,
 )
 from tasks_app.engine.testing import write_model_file
 

@@ -4,10 +4,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.jsonapi import resource_object, single_document
 from images_app.models import Image, ImageTag
 from models_app.api.resources import ModelResource
 from models_app.models import ModelTag, SDModel
-from sdhost.jsonapi import resource_object, single_document
 from system_app.models import Tag
 from tasks_app.models import Task, TaskModel, TaskTag
 from tests.conftest import assert_error

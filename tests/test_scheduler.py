@@ -2,7 +2,8 @@
 
 import itertools
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tasks_app.scheduler import QueueEntry, apply_placement, place_new, positions, start_order
 

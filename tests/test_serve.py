@@ -3,7 +3,7 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from system_app.management.commands.serve import bind_refusal, is_loopback
+from sdhost.management.commands.serve import bind_refusal, is_loopback
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])

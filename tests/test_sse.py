@@ -3,7 +3,7 @@ import threading
 
 import requests
 
-from sdhost.sse import publish
+from core.sse import publish
 
 
 def read_events(response, limit):

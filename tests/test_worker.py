@@ -13,9 +13,9 @@ from images_app.models import Image
 from images_app.storage import image_file_path
 from models_app.services import import_model_file
 from models_app.storage import model_file_path
+from system_app.models import SystemFact
 from tasks_app import queue, worker
 from tasks_app.engine.testing import write_model_file
-from system_app.models import SystemFact
 from tasks_app.models import Task
 
 TIMEOUT = 120

@@ -1,8 +1,8 @@
 """The `image` resource of the query protocol (query-protocol.md §8, images-api.md)."""
 
+from core.jsonapi import Attribute, Resource, ToMany, ToOne
+from core.jsonapi.types import INTEGER, OBJECT, TEXT, TIMESTAMP
 from images_app.models import Image, ImageTag
-from sdhost.jsonapi import Attribute, Resource, ToMany, ToOne
-from sdhost.jsonapi.types import INTEGER, OBJECT, TEXT, TIMESTAMP
 
 
 class ImageResource(Resource):

@@ -2,9 +2,20 @@
 
 from drf_spectacular.utils import OpenApiResponse
 
-from sdhost.openapi import (
-    BATCH_DELETE_REQUEST, BATCH_DELETE_RESULT, BATCH_UPDATE_RESULT, DELETE_RESULT, UPDATE_RESULT, component,
-    document_view, errors, json_body, operation, path_id, read_operations, resource_document,
+from core.openapi import (
+    BATCH_DELETE_REQUEST,
+    BATCH_DELETE_RESULT,
+    BATCH_UPDATE_RESULT,
+    DELETE_RESULT,
+    UPDATE_RESULT,
+    component,
+    document_view,
+    errors,
+    json_body,
+    operation,
+    path_id,
+    read_operations,
+    resource_document,
 )
 
 from .resources import ImageResource

@@ -1,12 +1,12 @@
-"""Image endpoints: JSON:API reads (query engine) + commands (images_app/api/commands.py)."""
+"""Image endpoints: JSON:API reads (query engine) + actions (images_app/api/actions.py)."""
 
 from rest_framework.viewsets import ViewSet
 
-from sdhost.jsonapi import ResourceReadMixin
+from core.jsonapi import ResourceReadMixin
 
-from .commands import ImageCommandsMixin
+from .actions import ImageActionsMixin
 from .resources import ImageResource
 
 
-class ImageViewSet(ImageCommandsMixin, ResourceReadMixin, ViewSet):
+class ImageViewSet(ImageActionsMixin, ResourceReadMixin, ViewSet):
     resource = ImageResource

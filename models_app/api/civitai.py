@@ -4,12 +4,14 @@ from django.views.decorators.http import require_GET
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.bodies import json_object
+from core.errors import error_response, not_found
+from core.jsonapi import resource_object
+from core.sse import event_stream, stream_response
+from models_app.api.resources import ModelResource
 from models_app.civitai import manager
 from models_app.civitai.mapping import parse_id
 from models_app.models import SDModel
-from sdhost.commands import json_object
-from sdhost.errors import error_response, not_found
-from sdhost.sse import stream_response
 
 
 def tracking_url(model_hash):
@@ -31,6 +33,14 @@ class AddFromCivitaiView(APIView):
         )
 
 
+def present_import_event(event):
+    """A `completed` event shows the imported model as GET /api/models/{hash} does (`model_info`)."""
+    if event.get("status") != "completed" or "hash" not in event:
+        return event
+    return {"status": "completed", "model_info": resource_object(ModelResource, SDModel.objects.get(pk=event["hash"]))}
+
+
+@event_stream
 @require_GET
 def import_progress_stream(request, pk):
     """SSE: the current state at once, then progress events, then one final event."""
@@ -38,4 +48,5 @@ def import_progress_stream(request, pk):
         return error_response(not_found(f"No model or import with hash '{pk}'", parameter="hash"))
     return stream_response(
         request, manager.channel(pk), lambda: manager.import_state(pk), manager.is_final_event,
+        present=present_import_event,
     )

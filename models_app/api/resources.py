@@ -1,8 +1,8 @@
 """The `model` resource of the query protocol (query-protocol.md §8, models-api.md)."""
 
+from core.jsonapi import Attribute, Resource, ToMany, ToOne
+from core.jsonapi.types import INTEGER, OBJECT, TEXT, TIMESTAMP, Enum
 from models_app.models import MODEL_STATUSES, MODEL_TYPES, ModelTag, SDModel
-from sdhost.jsonapi import Attribute, Resource, ToMany, ToOne
-from sdhost.jsonapi.types import INTEGER, OBJECT, TEXT, TIMESTAMP, Enum
 
 
 class ModelResource(Resource):

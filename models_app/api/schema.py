@@ -2,9 +2,22 @@
 
 from drf_spectacular.utils import OpenApiResponse
 
-from sdhost.openapi import (
-    BATCH_DELETE_REQUEST, BATCH_DELETE_RESULT, BATCH_UPDATE_RESULT, DELETE_RESULT, UPDATE_RESULT, add_path, component,
-    document_view, errors, json_body, operation, path_id, read_operations, ref, sse,
+from core.openapi import (
+    BATCH_DELETE_REQUEST,
+    BATCH_DELETE_RESULT,
+    BATCH_UPDATE_RESULT,
+    DELETE_RESULT,
+    UPDATE_RESULT,
+    add_path,
+    component,
+    document_view,
+    errors,
+    json_body,
+    operation,
+    path_id,
+    read_operations,
+    ref,
+    sse,
 )
 
 from .civitai import AddFromCivitaiView

@@ -1,12 +1,12 @@
-"""Model endpoints: JSON:API reads (query engine) + commands (models_app/api/commands.py)."""
+"""Model endpoints: JSON:API reads (query engine) + actions (models_app/api/actions.py)."""
 
 from rest_framework.viewsets import ViewSet
 
-from sdhost.jsonapi import ResourceReadMixin
+from core.jsonapi import ResourceReadMixin
 
-from .commands import ModelCommandsMixin
+from .actions import ModelActionsMixin
 from .resources import ModelResource
 
 
-class ModelViewSet(ModelCommandsMixin, ResourceReadMixin, ViewSet):
+class ModelViewSet(ModelActionsMixin, ResourceReadMixin, ViewSet):
     resource = ModelResource

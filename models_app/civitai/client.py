@@ -7,7 +7,7 @@ ids, 502 `catalogue_unavailable` for everything else the catalogue does wrong.
 import requests
 from django.conf import settings
 
-from sdhost.errors import APIError
+from core.errors import APIError
 
 CATALOGUE_TIMEOUT = (5, 20)  # connect, read (seconds)
 TOKEN_NEEDED = "Civitai requires an API token for this request: set SDHOST_CIVITAI_TOKEN"

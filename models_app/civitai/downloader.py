@@ -10,7 +10,6 @@ The result is returned only when the SHA256 matches; the caller moves the file i
 import logging
 import re
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -8,8 +8,6 @@ through `Download`, persists its progress about once a second, publishes progres
 
 import errno
 import logging
-import os
-import shutil
 import threading
 import time
 from collections import deque
@@ -21,11 +19,12 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from core.content_store import read_chunks
+from core.errors import APIError, invalid_request, not_found
+from core.sse import publish
 from models_app.models import CivitaiImport, SDModel
 from models_app.storage import model_store
-from sdhost.errors import APIError, invalid_request, not_found
-from sdhost.sse import publish
-from system_app.tags import get_or_create_tags
+from system_app.models import Tag
 
 from .client import CivitaiClient
 from .downloader import Download, DownloadBusy, DownloadCancelled, DownloadFailed
@@ -69,18 +68,12 @@ def progress_event(done, total, speed=0.0):
     return {"status": "downloading", "progress": percent, "speed": format_speed(speed), "eta": format_eta(eta)}
 
 
-def model_resource(model):
-    """The model's JSON:API resource object, as GET /api/models/{hash} shows it."""
-    from models_app.api.resources import ModelResource
-    from sdhost.jsonapi import resource_object
-
-    return resource_object(ModelResource, model)
-
-
 def final_event(model):
-    """The last event of an import, or None while it is still downloading."""
+    """The last event of an import, or None while it is still downloading.
+
+    `completed` carries the model's hash; the API's stream shows the model itself (`model_info`)."""
     if model.status == "ready":
-        return {"status": "completed", "model_info": model_resource(model)}
+        return {"status": "completed", "hash": model.hash}
     if model.status == "failed":
         return {"status": "failed", "error": model.error_message or "Import failed"}
     return None
@@ -283,11 +276,7 @@ def adopt_into_store(path: Path, model_hash, ext) -> Path:
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
-    with open(path, "rb") as source, store.temp_file() as tmp:
-        shutil.copyfileobj(source, tmp, 16 * 1024 * 1024)
-        tmp.flush()
-        os.fsync(tmp.fileno())
-    target = store.adopt(tmp.name, model_hash, ext)
+    target = store.put_file(read_chunks(path, 16 * 1024 * 1024), ext, model_hash)
     path.unlink(missing_ok=True)
     return target
 
@@ -354,7 +343,7 @@ def create_or_restart(plan: ImportPlan):
                     size=plan.size, source_url=plan.source_url, metadata=plan.metadata,
                     description=plan.description, status="downloading", file_ext=plan.file_ext,
                 )
-                model.tags.set(get_or_create_tags(plan.tags))
+                model.tags.set(Tag.objects.named(plan.tags))
                 save_import_record(model, plan)
                 return model, True
             if model.status == "failed":

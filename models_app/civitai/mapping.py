@@ -5,8 +5,8 @@ from pathlib import PurePosixPath
 
 from markdownify import markdownify
 
-from sdhost.errors import APIError, invalid_request
-from system_app.tags import tag_name_problem
+from core.errors import APIError, invalid_request
+from core.tags import tag_name_problem
 
 MODEL_TYPES = {
     "Checkpoint": "checkpoint",

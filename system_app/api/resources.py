@@ -1,12 +1,14 @@
 """The `tag` resource of the query protocol (query-protocol.md §8, system-api.md, D6)."""
 
-from images_app.models import ImageTag
-from models_app.models import ModelTag
-from sdhost.jsonapi import Attribute, Resource
-from sdhost.jsonapi.resource import link_count
-from sdhost.jsonapi.types import INTEGER, TEXT, TIMESTAMP
+from core.jsonapi import Attribute, Resource
+from core.jsonapi.resource import link_count
+from core.jsonapi.types import INTEGER, TEXT, TIMESTAMP
 from system_app.models import Tag
-from tasks_app.models import TaskTag
+
+
+def usage_counts():
+    """One count attribute per tag link table of the installed apps (model_count, image_count, ...)."""
+    return {link.usage_count: Attribute(INTEGER, expression=link_count(link, "tag")) for link in Tag.link_models()}
 
 
 class TagResource(Resource):
@@ -16,9 +18,7 @@ class TagResource(Resource):
     attributes = {
         "name": Attribute(TEXT),
         "description": Attribute(TEXT, sort=False),
-        "model_count": Attribute(INTEGER, expression=link_count(ModelTag, "tag")),
-        "image_count": Attribute(INTEGER, expression=link_count(ImageTag, "tag")),
-        "task_count": Attribute(INTEGER, expression=link_count(TaskTag, "tag")),
+        **usage_counts(),
         "created_at": Attribute(TIMESTAMP),
         "updated_at": Attribute(TIMESTAMP),
     }

@@ -2,10 +2,11 @@
 
 from django.views.decorators.http import require_GET
 
-from sdhost.sse import stream_response
+from core.sse import event_stream, stream_response
 from tasks_app import queue, worker
 
 
+@event_stream
 @require_GET
 def queue_stream(request):
     """The current snapshot at once, then one per queue change and per progress tick."""

@@ -3,8 +3,8 @@
 from django.db.models import F, Value
 from django.db.models.functions import NullIf
 
-from sdhost.jsonapi import Attribute, Resource, ToMany, ToOne
-from sdhost.jsonapi.types import INTEGER, NUMBER, TEXT, TIMESTAMP, Enum
+from core.jsonapi import Attribute, Resource, ToMany, ToOne
+from core.jsonapi.types import INTEGER, NUMBER, TEXT, TIMESTAMP, Enum
 from tasks_app.models import NEVER_PROMOTED, TASK_STATUSES, Task, TaskModel, TaskTag
 
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"

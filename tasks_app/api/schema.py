@@ -2,7 +2,7 @@
 
 from drf_spectacular.utils import OpenApiResponse
 
-from sdhost.openapi import add_path, component, document_view, errors, json_body, operation, path_id, read_operations, sse
+from core.openapi import add_path, component, document_view, errors, json_body, operation, path_id, read_operations, sse
 
 from .resources import TaskResource
 from .views import TaskViewSet

@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from core.errors import invalid_request, json_pointer
+from core.tags import tag_name_problem
 from images_app.models import Image
 from models_app.models import SDModel
-from sdhost.commands import json_pointer
-from sdhost.errors import invalid_request
-from system_app.tags import tag_name_problem
 from tasks_app.engine.samplers import SAMPLER_NAMES
 
 TOP_LEVEL_KEYS = {

@@ -1,12 +1,12 @@
-"""Task endpoints: JSON:API reads (query engine) + commands (tasks_app/api/commands.py)."""
+"""Task endpoints: JSON:API reads (query engine) + actions (tasks_app/api/actions.py)."""
 
 from rest_framework.viewsets import ViewSet
 
-from sdhost.jsonapi import ResourceReadMixin
+from core.jsonapi import ResourceReadMixin
 
-from .commands import TaskCommandsMixin
+from .actions import TaskActionsMixin
 from .resources import TaskResource
 
 
-class TaskViewSet(TaskCommandsMixin, ResourceReadMixin, ViewSet):
+class TaskViewSet(TaskActionsMixin, ResourceReadMixin, ViewSet):
     resource = TaskResource

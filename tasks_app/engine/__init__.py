@@ -6,7 +6,13 @@ The worker builds a RenderRequest from a task and calls `RenderEngine.render`; s
 from .engine import RenderEngine, pick_device
 from .errors import CheckpointError, RenderCancelled
 from .interface import (
-    ControlNetSpec, EmbeddingSpec, LoraSpec, ModelFile, RenderedImage, RenderRequest, random_seed,
+    ControlNetSpec,
+    EmbeddingSpec,
+    LoraSpec,
+    ModelFile,
+    RenderedImage,
+    RenderRequest,
+    random_seed,
 )
 from .samplers import SAMPLER_NAMES
 

@@ -5,9 +5,9 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from core.errors import APIError
 from models_app.civitai import manager
 from models_app.civitai.mapping import parse_id
-from sdhost.errors import APIError
 
 
 class Command(BaseCommand):

@@ -4,8 +4,8 @@ from django.db import transaction
 from rest_framework import status
 from rest_framework.response import Response
 
-from sdhost.commands import json_object, json_pointer
-from sdhost.errors import invalid_request
+from core.bodies import json_object
+from core.errors import invalid_request, json_pointer
 from tasks_app import queue, worker
 from tasks_app.throughput import format_hms
 
@@ -29,7 +29,7 @@ def task_ids_of(request) -> list:
     return ids
 
 
-class TaskCommandsMixin:
+class TaskActionsMixin:
     def create(self, request, *args, **kwargs):
         """POST /api/tasks: validate, place in the queue (D7), answer 202 with position and estimate."""
         body = json_object(request)

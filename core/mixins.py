@@ -1,42 +1,15 @@
-"""Shared mechanics of library commands: body limits and shapes, JSON pointers, batch deletes (D11)."""
+"""ViewSet mixins for the write actions shared by library entities."""
 
-import json
-
-from django.conf import settings
-from rest_framework.exceptions import ParseError
-from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from . import updates
-from .errors import APIError, invalid_request, json_pointer  # noqa: F401 (json_pointer re-exported)
+from .bodies import json_object
+from .errors import APIError, invalid_request, json_pointer
 
 
-class StrictJSONParser(JSONParser):
-    """JSONParser that also turns absurd nesting and lone UTF-16 surrogates into a 400, not a 500."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            data = super().parse(stream, media_type, parser_context)
-            json.dumps(data, ensure_ascii=False).encode("utf-8")
-        except RecursionError:
-            raise ParseError("JSON nested too deeply") from None
-        except UnicodeEncodeError:
-            raise ParseError("JSON string holds a lone UTF-16 surrogate") from None
-        return data
-
-
-class JsonOnlyNegotiation(DefaultContentNegotiation):
-    """Every API view answers JSON (or a file): an `Accept` header we cannot match, such as
-    application/vnd.api+json, still gets the answer, never a 406."""
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return (renderers[0], renderers[0].media_type)
-
-
-class LibraryCommandsMixin:
+class LibraryActionsMixin:
     """The update and delete actions shared by library entities (models, images), configured per
-    ViewSet: `update_target` (an sdhost.updates.UpdateTarget), `delete_entity` (pk -> None, raising APIError),
+    ViewSet: `update_target` (an core.updates.UpdateTarget), `delete_entity` (pk -> None, raising APIError),
     `delete_reasons`, `resource_type` (for D11's JSON:API body form) and `noun` ("Model", "Image")."""
 
     update_target = None
@@ -58,26 +31,6 @@ class LibraryCommandsMixin:
     def batch_destroy(self, request):
         ids = hashes_to_delete(json_object(request), self.resource_type)
         return Response(batch_delete(ids, self.delete_entity, self.delete_reasons))
-
-
-def check_body_size(request, limit=None):
-    """413 payload_too_large when the declared body length exceeds `limit` (default: Django's body limit)."""
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE if limit is None else limit
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        raise invalid_request("Content-Length is not a number") from None
-    if limit is not None and length > limit:
-        raise APIError(413, "payload_too_large", f"Request body of {length} bytes exceeds the limit of {limit} bytes")
-
-
-def json_object(request) -> dict:
-    """The request's JSON body, which must be an object (400 invalid_request otherwise)."""
-    check_body_size(request)
-    data = request.data
-    if not isinstance(data, dict):
-        raise invalid_request("Request body must be a JSON object")
-    return data
 
 
 def hashes_to_delete(body: dict, type_name: str) -> list:

@@ -18,6 +18,16 @@ from django_eventstream.views import Listener, get_listener_manager
 KEEP_ALIVE_SECONDS = 15
 
 
+def event_stream(view):
+    """Marks a view as an SSE stream: clients (EventSource) may send the API token as `?token=` (D14)."""
+    view.event_stream = True
+    return view
+
+
+def is_event_stream_view(view) -> bool:
+    return getattr(view, "event_stream", False)
+
+
 def publish(channel: str, data: dict) -> None:
     """Send `data` to every client following `channel`; safe from any thread."""
     send_event(channel, "message", data)
@@ -27,7 +37,7 @@ def encode(data: dict) -> str:
     return f"data: {json.dumps(data, cls=DjangoJSONEncoder)}\n\n"
 
 
-async def _event_stream(channel, initial, is_final):
+async def _event_stream(channel, initial, is_final, present):
     manager = get_listener_manager()
     listener = Listener()
     listener.channels = {channel}
@@ -36,7 +46,7 @@ async def _event_stream(channel, initial, is_final):
     try:
         snapshot = await sync_to_async(initial)()
         if snapshot is not None:
-            yield encode(snapshot)
+            yield encode(await present(snapshot))
             if is_final(snapshot):
                 return
         while True:
@@ -57,20 +67,28 @@ async def _event_stream(channel, initial, is_final):
             else:
                 events = [json.loads(item.data) for item in items]
             for data in events:
-                yield encode(data)
+                yield encode(await present(data))
                 if is_final(data):
                     return
     finally:
         manager.remove_listener(listener)
 
 
-def stream_response(request, channel, initial, is_final=lambda data: False):
+async def _as_published(data):
+    return data
+
+
+def stream_response(request, channel, initial, is_final=lambda data: False, present=None):
     """A text/event-stream response: `initial()` at once, then every event published on `channel`.
 
     `initial` is a plain callable returning the current state (or None); it runs in a worker thread,
-    so it may use the ORM. The stream ends after an event for which `is_final(data)` is true.
+    so it may use the ORM. `present(data)`, when given, turns an event into what the client sees (it runs
+    in a worker thread too). The stream ends after an event for which `is_final(data)` is true.
     """
-    response = StreamingHttpResponse(_event_stream(channel, initial, is_final), content_type="text/event-stream")
+    present = sync_to_async(present) if present is not None else _as_published
+    response = StreamingHttpResponse(
+        _event_stream(channel, initial, is_final, present), content_type="text/event-stream",
+    )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response

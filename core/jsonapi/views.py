@@ -2,7 +2,7 @@
 
 from rest_framework.response import Response
 
-from sdhost.errors import not_found
+from core.errors import not_found
 
 from .documents import collection_document, single_document
 

@@ -6,13 +6,14 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.response import Response
 
+from core.bodies import check_body_size
+from core.content_store import is_sha256
+from core.downloads import file_response
+from core.errors import APIError, invalid_request, not_found
+from core.mixins import LibraryActionsMixin
 from images_app.models import Image
 from images_app.services import DELETE_REASONS, IMAGE_UPDATES, delete_image
 from images_app.storage import InvalidImage, image_file_path, store_image_bytes
-from sdhost.commands import LibraryCommandsMixin, check_body_size
-from sdhost.content_store import is_sha256
-from sdhost.downloads import file_response
-from sdhost.errors import APIError, invalid_request, not_found
 
 UPLOAD_HELP = "Send multipart/form-data with a 'file' field, or a raw image/png, image/jpeg or image/webp body"
 
@@ -37,7 +38,7 @@ class RawImageParser(BaseParser):
         return data
 
 
-class ImageCommandsMixin(LibraryCommandsMixin):
+class ImageActionsMixin(LibraryActionsMixin):
     """Actions of ImageViewSet besides the reads (names fixed by images_app/api/urls.py)."""
 
     update_target = IMAGE_UPDATES
@@ -65,8 +66,8 @@ class ImageCommandsMixin(LibraryCommandsMixin):
         )
 
     def upload(self, request):
+        from core.jsonapi import single_document
         from images_app.api.resources import ImageResource
-        from sdhost.jsonapi import single_document
 
         limit = settings.SDHOST["MAX_UPLOAD_BYTES"]
         check_body_size(request, limit=limit + 64 * 1024)  # multipart framing on top of the file

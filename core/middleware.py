@@ -3,11 +3,10 @@
 import hmac
 
 from django.conf import settings
+from django.urls import Resolver404, resolve
 
 from .errors import APIError, error_response, to_api_error
-
-
-SSE_PATHS = ("/api/tasks/queue", "/api/models/add-from-civitai/")
+from .sse import is_event_stream_view
 
 
 def is_api(request):
@@ -15,7 +14,13 @@ def is_api(request):
 
 
 def is_sse(request):
-    return request.method == "GET" and request.path.startswith(SSE_PATHS)
+    """Whether the request is a GET of a view marked with `core.sse.event_stream`."""
+    if request.method != "GET":
+        return False
+    try:
+        return is_event_stream_view(resolve(request.path_info).func)
+    except Resolver404:
+        return False
 
 
 class ApiTokenMiddleware:

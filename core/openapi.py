@@ -13,8 +13,8 @@ from drf_spectacular.drainage import isolate_view_method
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
-from sdhost.jsonapi.resource import all_type_names, resource_for
-from sdhost.jsonapi.types import Boolean, Enum, Integer, JSONObject, Number, Timestamp
+from core.jsonapi.resource import all_type_names, resource_for
+from core.jsonapi.types import Boolean, Enum, Integer, JSONObject, Number, Timestamp
 
 PUBLIC_NAME = "x-public-name"
 _components = {}

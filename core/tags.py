@@ -1,6 +1,12 @@
-"""Tag naming rules (D3) and get-or-create by case-insensitive name."""
+"""Tag naming rules (D3) and get-or-create by case-insensitive name, for any tag model with `name` and
+`folded` columns (the apps' Tag model is found through their link tables' foreign keys)."""
 
-from system_app.models import TAG_NAME_MAX, Tag, fold_tag_name
+TAG_NAME_MAX = 20
+
+
+def fold_tag_name(name: str) -> str:
+    """The case-insensitive comparison key of a tag name (D3)."""
+    return name.casefold()
 
 
 def tag_name_problem(name):
@@ -14,8 +20,8 @@ def tag_name_problem(name):
     return None
 
 
-def get_or_create_tags(names):
-    """The Tag rows for `names` (matched without regard to case), created on first use."""
+def get_or_create_tags(tag_model, names):
+    """The `tag_model` rows for `names` (matched without regard to case), created on first use."""
     tags = []
     seen = set()
     for name in names:
@@ -23,9 +29,9 @@ def get_or_create_tags(names):
         if key in seen:
             continue
         seen.add(key)
-        tag = Tag.objects.filter(folded=key).first()
+        tag = tag_model._default_manager.filter(folded=key).first()
         if tag is None:
-            tag = Tag(name=name)
+            tag = tag_model(name=name)
             tag.save()
         tags.append(tag)
     return tags

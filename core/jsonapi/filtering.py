@@ -10,13 +10,31 @@ import re
 from django.db.models import BooleanField, Case, CharField, F, FloatField, Func, Q, TextField, Value, When
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import (
-    Exact, GreaterThan, GreaterThanOrEqual, IContains, IEndsWith, In, IStartsWith, LessThan, LessThanOrEqual,
+    Exact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    IContains,
+    IEndsWith,
+    In,
+    IStartsWith,
+    LessThan,
+    LessThanOrEqual,
 )
 
-from sdhost.errors import APIError
-from system_app.models import Tag, fold_tag_name
+from core.errors import APIError
+from core.tags import fold_tag_name
 
-from .types import COMPARISON_OPS, EVERYTHING, NOTHING, OPERATORS, SET_OPS, TAG_OPS, TEXT_OPS, parse_boolean, parse_number
+from .types import (
+    COMPARISON_OPS,
+    EVERYTHING,
+    NOTHING,
+    OPERATORS,
+    SET_OPS,
+    TAG_OPS,
+    TEXT_OPS,
+    parse_boolean,
+    parse_number,
+)
 
 METADATA_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")  # D24
 PREFIXES = ("or", "not")
@@ -120,7 +138,8 @@ def tags_q(resource, parameter, op, value):
     relationship = resource.relationships[resource.tags]
     # Resolved to their stored spelling up front (one small query on tags.folded), so each
     # condition is a plain `tag_name IN (...)` answered by the link table's covering index.
-    stored = dict(Tag.objects.filter(folded__in=names).order_by().values_list("folded", "name"))
+    tag_model = relationship.through._meta.get_field("tag").related_model
+    stored = dict(tag_model._default_manager.filter(folded__in=names).order_by().values_list("folded", "name"))
     carrying = relationship.sources_q
     tag_in = f"{relationship.target_key}__in"
     if op == "any":

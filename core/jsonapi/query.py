@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import F, OrderBy, Q
 
-from sdhost.errors import APIError
+from core.errors import APIError
 
 from .filtering import METADATA_KEY_RE, filter_q, metadata_order
 from .resource import all_type_names, link_count, resource_for

@@ -16,10 +16,16 @@ def is_sha256(value) -> bool:
 
 def sha256_file(path, chunk=CHUNK) -> str:
     digest = hashlib.sha256()
+    for block in read_chunks(path, chunk):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def read_chunks(path, chunk=CHUNK):
+    """The bytes of the file at `path`, `chunk` bytes at a time."""
     with open(path, "rb") as f:
         while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+            yield block
 
 
 class ContentStore:
@@ -41,15 +47,44 @@ class ContentStore:
         tmp_dir.mkdir(parents=True, exist_ok=True)
         return tempfile.NamedTemporaryFile(dir=tmp_dir, suffix=suffix, delete=False)
 
+    def write_temp(self, chunks) -> tuple[str, str, int]:
+        """Write `chunks` (bytes) to a temporary file of the store and fsync it: (temp path, sha256, size).
+
+        The caller adopts or deletes the file; on any failure here it is removed before the error propagates.
+        """
+        digest = hashlib.sha256()
+        size = 0
+        with self.temp_file() as tmp:
+            try:
+                for block in chunks:
+                    digest.update(block)
+                    tmp.write(block)
+                    size += len(block)
+                tmp.flush()
+                os.fsync(tmp.fileno())
+            except BaseException:
+                tmp.close()
+                os.unlink(tmp.name)
+                raise
+        return tmp.name, digest.hexdigest(), size
+
+    def put_file(self, chunks, ext: str, key: str | None = None) -> Path:
+        """Store the bytes of `chunks` under `key` (default: their SHA256): temporary file, fsync, atomic move.
+
+        Nothing partial is left behind on any failure.
+        """
+        tmp_path, digest, _ = self.write_temp(chunks)
+        try:
+            return self.adopt(tmp_path, key or digest, ext)
+        except BaseException:
+            Path(tmp_path).unlink(missing_ok=True)
+            raise
+
     def put_bytes(self, sha256: str, ext: str, data: bytes) -> Path:
         target = self.path(sha256, ext)
         if target.exists():
             return target
-        with self.temp_file() as tmp:
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        return self.adopt(tmp.name, sha256, ext)
+        return self.put_file([data], ext, sha256)
 
     def adopt(self, tmp_path, sha256: str, ext: str) -> Path:
         """Move a complete temporary file into place (atomic rename)."""

@@ -18,8 +18,9 @@ from typing import Callable
 
 from django.db import transaction
 
-from sdhost.content_store import is_sha256
-from sdhost.errors import invalid_request, json_pointer, not_found
+from core.content_store import is_sha256
+from core.errors import invalid_request, json_pointer, not_found
+from core.tags import fold_tag_name, get_or_create_tags, tag_name_problem
 
 # D24 plus the resource-object members that can never be metadata.
 READ_ONLY_KEYS = frozenset({
@@ -93,8 +94,6 @@ def reference_or_null(model, label) -> Callable:
 
 def validate_update(target: UpdateTarget, update, prefix=()) -> UpdatePlan:
     """Check one update object against D3/D24; raise a 400 whose pointer names the offending key."""
-    from system_app.tags import tag_name_problem
-
     if not isinstance(update, dict):
         raise invalid_request("An update must be a JSON object", pointer=json_pointer(*prefix) or None)
     plan = UpdatePlan()
@@ -160,9 +159,7 @@ def apply_update(target: UpdateTarget, instance, plan: UpdatePlan) -> None:
 
 def apply_tag_ops(target: UpdateTarget, instance, ops) -> None:
     """Replace/add/remove tags in body order; names compare case-insensitively, tags are created on first use."""
-    from system_app.models import fold_tag_name
-    from system_app.tags import get_or_create_tags
-
+    tag_model = target.tag_link._meta.get_field("tag").related_model
     links = target.tag_link.objects.filter(**{target.tag_link_field: instance}).select_related("tag")
     current = {link.tag.folded: link.tag.name for link in links}
     wanted = dict(current)
@@ -180,7 +177,7 @@ def apply_tag_ops(target: UpdateTarget, instance, ops) -> None:
         target.tag_link.objects.filter(**{target.tag_link_field: instance, "tag__folded__in": removed}).delete()
     added = [name for key, name in wanted.items() if key not in current]
     target.tag_link.objects.bulk_create(
-        target.tag_link(**{target.tag_link_field: instance, "tag": tag}) for tag in get_or_create_tags(added)
+        target.tag_link(**{target.tag_link_field: instance, "tag": tag}) for tag in get_or_create_tags(tag_model, added)
     )
 
 

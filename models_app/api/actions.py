@@ -1,15 +1,15 @@
 """Model commands: metadata updates (D3), deletes (D11, D28), file download (D21)."""
 
+from core.content_store import is_sha256
+from core.downloads import file_response
+from core.errors import APIError, not_found
+from core.mixins import LibraryActionsMixin
 from models_app.models import SDModel
 from models_app.services import DELETE_REASONS, MODEL_UPDATES, delete_model
 from models_app.storage import model_file_path
-from sdhost.commands import LibraryCommandsMixin
-from sdhost.content_store import is_sha256
-from sdhost.downloads import file_response
-from sdhost.errors import APIError, not_found
 
 
-class ModelCommandsMixin(LibraryCommandsMixin):
+class ModelActionsMixin(LibraryActionsMixin):
     """Actions of ModelViewSet besides the reads (names fixed by models_app/api/urls.py)."""
 
     update_target = MODEL_UPDATES

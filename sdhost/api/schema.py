@@ -1,0 +1,54 @@
+"""OpenAPI declarations for GET /api/version and GET /api/config (system-api.md), applied on import."""
+
+from drf_spectacular.utils import OpenApiResponse
+
+from core.openapi import component, document_view, errors, operation
+
+from .views import ConfigView, VersionView
+
+NULLABLE_STRING = {"type": "string", "nullable": True}
+STRING = {"type": "string"}
+INTEGER = {"type": "integer"}
+BOOLEAN = {"type": "boolean"}
+
+VERSION = component("Version", {
+    "type": "object",
+    "properties": {
+        "api_version": {**STRING, "example": "1.0.0"},
+        "system_version": STRING,
+        "build_date": {**NULLABLE_STRING, "format": "date-time"},
+        "git_commit": NULLABLE_STRING,
+        "python_version": STRING,
+        "pytorch_version": STRING,
+        "cuda_version": NULLABLE_STRING,
+        "platform": {**STRING, "example": "linux-x86_64"},
+    },
+})
+
+
+def section(**properties):
+    return {"type": "object", "properties": properties}
+
+
+CONFIG = component("Config", {
+    "type": "object",
+    "description": "Effective configuration; catalogue and API tokens are never included (D12, D14, D15).",
+    "properties": {
+        "server": section(host=STRING, port=INTEGER, workers=INTEGER),
+        "storage": section(models_path=STRING, images_path=STRING, cache_path=STRING),
+        "generation": section(
+            default_steps=INTEGER, default_cfg_scale={"type": "number"}, max_batch_size=INTEGER,
+            max_image_size=INTEGER, safety_checker=BOOLEAN, samplers={"type": "array", "items": STRING},
+        ),
+        "hardware": section(device={**STRING, "example": "cuda"}, gpu_count=INTEGER,
+                            memory_gb={"type": "number"}),
+        "features": section(civitai_enabled=BOOLEAN, auto_download=BOOLEAN, queue_enabled=BOOLEAN),
+    },
+})
+
+document_view(VersionView, get=operation(
+    "version", "Version information (D15)", responses={200: OpenApiResponse(VERSION, description="Versions"), **errors()},
+))
+document_view(ConfigView, get=operation(
+    "config", "Configuration without secrets (D15)", responses={200: OpenApiResponse(CONFIG, description="Configuration"), **errors()},
+))

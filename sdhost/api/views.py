@@ -1,0 +1,80 @@
+"""GET /api/version and GET /api/config (D15): facts about the whole installation, so they live in the
+composition root."""
+
+import platform
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+import sdhost
+
+from .hardware import hardware_facts
+
+
+@lru_cache(maxsize=1)
+def git_facts():
+    """(commit, commit date) of the source tree, or (None, None) outside a git checkout."""
+    root = Path(settings.BASE_DIR)
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "log", "-1", "--format=%H %cI"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.split()
+        from datetime import datetime, timezone
+
+        when = datetime.fromisoformat(out[1]).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return out[0], when
+    except Exception:
+        return None, None
+
+
+class VersionView(APIView):
+    def get(self, request):
+        import torch
+
+        commit, build_date = git_facts()
+        return Response({
+            "api_version": sdhost.API_VERSION,
+            "system_version": sdhost.__version__,
+            "build_date": build_date,
+            "git_commit": commit,
+            "python_version": platform.python_version(),
+            "pytorch_version": torch.__version__.split("+")[0],
+            "cuda_version": torch.version.cuda,
+            "platform": f"{sys.platform}-{platform.machine()}",
+        })
+
+
+class ConfigView(APIView):
+    def get(self, request):
+        from tasks_app.engine.samplers import SAMPLER_NAMES
+        from tasks_app.worker import worker_is_running
+
+        cfg = settings.SDHOST
+        return Response({
+            "server": {"host": cfg["HOST"], "port": cfg["PORT"], "workers": 1},
+            "storage": {
+                "models_path": str(cfg["MODELS_PATH"]),
+                "images_path": str(cfg["IMAGES_PATH"]),
+                "cache_path": str(cfg["CACHE_PATH"]),
+            },
+            "generation": {
+                "default_steps": cfg["DEFAULT_STEPS"],
+                "default_cfg_scale": cfg["DEFAULT_CFG_SCALE"],
+                "max_batch_size": cfg["MAX_BATCH_SIZE"],
+                "max_image_size": cfg["MAX_IMAGE_SIDE"],
+                "safety_checker": cfg["SAFETY_CHECKER"],
+                "samplers": list(SAMPLER_NAMES),
+            },
+            "hardware": hardware_facts(cfg["DEVICE"]),
+            "features": {
+                "civitai_enabled": cfg["CIVITAI_ENABLED"],
+                "auto_download": cfg["AUTO_DOWNLOAD"],
+                "queue_enabled": worker_is_running(),
+            },
+        })
