@@ -10,9 +10,10 @@ instead of the URL conf's `{id}`.
 
 from django.utils.module_loading import autodiscover_modules
 from drf_spectacular.drainage import isolate_view_method
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
+from core.jsonapi.filters import document_parameters as jsonapi_document_parameters
+from core.jsonapi.filters import reachable_types
 from core.jsonapi.resource import all_type_names, resource_for
 from core.jsonapi.types import Boolean, Enum, Integer, JSONObject, Number, Timestamp
 
@@ -190,20 +191,9 @@ def _resource_object(resource):
     }
 
 
-def _reachable_types(resource):
-    """Types that the accepted `include` paths bring into `included`."""
-    types = set()
-    for path in resource.include_paths:
-        current = resource
-        for name in path.split("."):
-            current = resource_for(current.relationships[name].target)
-            types.add(current.type)
-    return sorted(types)
-
-
 def _included(resource):
     return {"type": "array", "description": "Related resources asked for with `include`, each once.",
-            "items": {"oneOf": [ref(resource_schema_name(t)) for t in _reachable_types(resource)]}}
+            "items": {"oneOf": [ref(resource_schema_name(t)) for t in reachable_types(resource)]}}
 
 
 def resource_document(resource):
@@ -237,37 +227,13 @@ def collection_document(resource):
     })
 
 
-def query_parameters(resource, collection):
-    """filter/sort/page (collections only), fields[TYPE] and include (query-protocol.md §2–§6)."""
-    params = []
-    if collection:
-        params += [
-            OpenApiParameter(
-                "filter", {"type": "object", "additionalProperties": {"type": "string"}}, OpenApiParameter.QUERY,
-                style="deepObject", explode=True,
-                description="Conditions `filter[ATTR]=V` or `filter[ATTR][OP]=V` (OP: eq, gt, gte, lt, lte, contains, "
-                            "starts_with, ends_with, in, not_in, not_null), `filter[tags][any|all|none]=a,b`, "
-                            "`filter[metadata.KEY]`, `filter[or][...]`, `filter[not][...]` (query-protocol.md §2).",
-            ),
-            OpenApiParameter("sort", OpenApiTypes.STR, description=(
-                f"Comma-separated keys, `-` for descending; default `{','.join(resource.default_sort)}`. Sortable: "
-                + ", ".join(sorted([n for n, a in resource.attributes.items() if a.sortable]
-                                   + (["tag_count"] if resource.tags else [])
-                                   + (["metadata.KEY"] if resource.metadata else [])))
-            )),
-            OpenApiParameter("page[number]", {"type": "integer", "minimum": 1}, description="Page index from 1 (default 1)."),
-            OpenApiParameter("page[size]", {"type": "integer", "minimum": 1, "maximum": 200}, description="Items per page (default 50)."),
-            OpenApiParameter("page[offset]", {"type": "integer", "minimum": 0}, description="Items to skip; not with page[number]/page[size]."),
-            OpenApiParameter("page[limit]", {"type": "integer", "minimum": 1, "maximum": 200}, description="Items to return (default 50)."),
-        ]
-    for type_name in [resource.type] + [t for t in _reachable_types(resource) if t != resource.type]:
-        fields = sorted(resource_for(type_name).fields)
-        params.append(OpenApiParameter(f"fields[{type_name}]", OpenApiTypes.STR,
-                                       description=f"Sparse fieldset for `{type_name}`: comma-separated among {', '.join(fields)}."))
-    if resource.include_paths:
-        params.append(OpenApiParameter("include", OpenApiTypes.STR,
-                                       description=f"Comma-separated relationship paths among {', '.join(resource.include_paths)}."))
-    return params
+def document_parameters(resource):
+    """`fields[TYPE]` and `include` for a single-resource read; a list view's query parameters (filter, sort,
+    page, fields, include) come from its filter backend and pagination class."""
+    return [
+        OpenApiParameter(p["name"], p["schema"], OpenApiParameter.QUERY, description=p["description"])
+        for p in jsonapi_document_parameters(resource)
+    ]
 
 
 QUERY_ERROR = "`invalid_filter`, `unsupported_operation`, `invalid_tag_filter` or `invalid_parameter` (query-protocol.md §9)"
@@ -278,13 +244,12 @@ def read_operations(resource, noun, collection_name, id_parameter):
     return {
         "list": operation(
             f"{collection_name}_list", f"List {noun}s (query protocol)",
-            parameters=query_parameters(resource, collection=True),
             responses={200: OpenApiResponse(collection_document(resource), description="Collection document"),
                        **errors(e400=QUERY_ERROR)},
         ),
         "retrieve": operation(
             f"{collection_name}_retrieve", f"One {noun}",
-            parameters=[id_parameter, *query_parameters(resource, collection=False)],
+            parameters=[id_parameter, *document_parameters(resource)],
             responses={200: OpenApiResponse(resource_document(resource), description="Single document"),
                        **errors(e400=QUERY_ERROR, e404=f"`not_found`: unknown {noun}")},
         ),

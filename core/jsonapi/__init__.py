@@ -2,11 +2,13 @@
 `<app>/api/resources.py`; filtering, sorting, paging, sparse fieldsets, includes and documents
 are handled here for all of them."""
 
-from .documents import collection_document, resource_object, single_document
+from .documents import collection_data, resource_object, single_document
+from .filters import JSONAPIFilterBackend, jsonapi_query
+from .pagination import JSONAPIPagination
 from .resource import Attribute, Resource, ToMany, ToOne, resource_for
 from .views import ResourceReadMixin, get_instance
 
 __all__ = [
-    "Attribute", "Resource", "ResourceReadMixin", "ToMany", "ToOne",
-    "collection_document", "get_instance", "resource_for", "resource_object", "single_document",
+    "Attribute", "JSONAPIFilterBackend", "JSONAPIPagination", "Resource", "ResourceReadMixin", "ToMany", "ToOne",
+    "collection_data", "get_instance", "jsonapi_query", "resource_for", "resource_object", "single_document",
 ]

@@ -5,12 +5,8 @@ one per to-many relationship rendered, and one per included type along each incl
 never one per row.
 """
 
-from urllib.parse import quote
-
-from .query import Page, parse_query
+from .filters import jsonapi_query
 from .resource import resource_for
-
-MAX_OFFSET = 2**62  # beyond any table; larger offsets are answered without a query
 
 
 class DocumentBuilder:
@@ -104,7 +100,7 @@ def resource_object(resource, instance):
 
 def single_document(resource, instance, request=None):
     """`{"data": ...}` for one row; with a request, its `fields` and `include` apply (APIError if invalid)."""
-    query = parse_query(resource, request.GET, collection=False) if request is not None else None
+    query = jsonapi_query(request, resource, collection=False) if request is not None else None
     builder = DocumentBuilder(query.fields if query else None)
     row = with_computed(resource, instance)
     document = {"data": builder.primary(resource, [row], query.include if query else {})[0]}
@@ -113,56 +109,13 @@ def single_document(resource, instance, request=None):
     return document
 
 
-def collection_document(resource, request):
-    """The collection document for GET on a resource's collection URL."""
-    query = parse_query(resource, request.GET)
-    queryset = resource.queryset(query.fields.get(resource.type), query.annotations)
-    queryset = queryset.filter(query.filter).order_by(*query.order_by)
-    page = query.page
-    rows = list(queryset[page.offset:page.offset + page.limit]) if page.offset < MAX_OFFSET else []
-    if page.offset == 0 and len(rows) < page.limit:
-        total = len(rows)
-    else:
-        total = queryset.count()
+def collection_data(resource, rows, query):
+    """`{"data": [...]}` for a page of rows, with `included` when the query asked for includes."""
     builder = DocumentBuilder(query.fields)
-    document = {
-        "data": builder.primary(resource, rows, query.include),
-        "meta": page_meta(page, total),
-        "links": page_links(request, page, total),
-    }
+    document = {"data": builder.primary(resource, rows, query.include)}
     if query.include_asked:
         document["included"] = builder.included
     return document
 
 
-def page_meta(page, total):
-    if page.style == "offset":
-        return {"total": total, "page": {"offset": page.offset, "limit": page.limit}}
-    return {"total": total, "page": {"number": page.number, "size": page.limit, "total": -(-total // page.limit)}}
-
-
-def page_links(request, page, total):
-    """self/first/prev/next/last in the request's paging style, keeping its other parameters."""
-    kept = "".join(
-        f"{quote(key, safe='[]')}={quote(value, safe='[],:')}&"
-        for key, values in request.GET.lists() if not key.startswith("page[")
-        for value in values
-    )
-    base = f"{request.path}?{kept}"
-
-    def link(offset):
-        if page.style == "offset":
-            return f"{base}page[offset]={offset}&page[limit]={page.limit}"
-        return f"{base}page[number]={offset // page.limit + 1}&page[size]={page.limit}"
-
-    last = max(total - 1, 0) // page.limit * page.limit
-    links = {"self": link(page.offset), "first": link(0)}
-    if page.offset > 0:
-        links["prev"] = link(min(max(page.offset - page.limit, 0), last))
-    if page.offset + page.limit < total:
-        links["next"] = link(page.offset + page.limit)
-    links["last"] = link(last)
-    return links
-
-
-__all__ = ["DocumentBuilder", "Page", "collection_document", "resource_object", "single_document"]
+__all__ = ["DocumentBuilder", "collection_data", "resource_object", "single_document"]

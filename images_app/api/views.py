@@ -1,6 +1,6 @@
 """Image endpoints: JSON:API reads (query engine) + actions (images_app/api/actions.py)."""
 
-from rest_framework.viewsets import ViewSet
+from rest_framework.viewsets import GenericViewSet
 
 from core.jsonapi import ResourceReadMixin
 
@@ -8,5 +8,5 @@ from .actions import ImageActionsMixin
 from .resources import ImageResource
 
 
-class ImageViewSet(ImageActionsMixin, ResourceReadMixin, ViewSet):
+class ImageViewSet(ImageActionsMixin, ResourceReadMixin, GenericViewSet):
     resource = ImageResource

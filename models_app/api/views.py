@@ -1,6 +1,6 @@
 """Model endpoints: JSON:API reads (query engine) + actions (models_app/api/actions.py)."""
 
-from rest_framework.viewsets import ViewSet
+from rest_framework.viewsets import GenericViewSet
 
 from core.jsonapi import ResourceReadMixin
 
@@ -8,5 +8,5 @@ from .actions import ModelActionsMixin
 from .resources import ModelResource
 
 
-class ModelViewSet(ModelActionsMixin, ResourceReadMixin, ViewSet):
+class ModelViewSet(ModelActionsMixin, ResourceReadMixin, GenericViewSet):
     resource = ModelResource

@@ -2,14 +2,13 @@
 
 from drf_spectacular.utils import OpenApiResponse
 
-from core.openapi import QUERY_ERROR, collection_document, document_view, errors, operation, query_parameters
+from core.openapi import QUERY_ERROR, collection_document, document_view, errors, operation
 
 from .resources import TagResource
 from .views import TagViewSet
 
 document_view(TagViewSet, list=operation(
     "tags_list", "Tags with usage counts (query protocol, D6)",
-    parameters=query_parameters(TagResource, collection=True),
     responses={200: OpenApiResponse(collection_document(TagResource), description="Collection document"),
                **errors(e400=QUERY_ERROR)},
 ))

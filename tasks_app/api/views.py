@@ -1,6 +1,6 @@
 """Task endpoints: JSON:API reads (query engine) + actions (tasks_app/api/actions.py)."""
 
-from rest_framework.viewsets import ViewSet
+from rest_framework.viewsets import GenericViewSet
 
 from core.jsonapi import ResourceReadMixin
 
@@ -8,5 +8,5 @@ from .actions import TaskActionsMixin
 from .resources import TaskResource
 
 
-class TaskViewSet(TaskActionsMixin, ResourceReadMixin, ViewSet):
+class TaskViewSet(TaskActionsMixin, ResourceReadMixin, GenericViewSet):
     resource = TaskResource

@@ -1,0 +1,82 @@
+"""The JSON:API query string as a DRF filter backend (query-protocol.md §2–§6).
+
+The whole query string of a read is parsed once (`jsonapi_query`), so its errors come in one order
+whichever component asks first; the filter backend applies `filter[...]`, `sort` and the annotations
+they need, the pagination class applies `page[...]`, the document builder `fields` and `include`.
+"""
+
+from rest_framework.filters import BaseFilterBackend
+
+from .query import parse_query
+from .resource import resource_for
+
+
+def jsonapi_query(request, resource, *, collection=True):
+    """The validated Query of this request for `resource` (parsed once per request; APIError if invalid)."""
+    cache = request.__dict__.setdefault("_jsonapi_queries", {})
+    key = (resource.type, collection)
+    if key not in cache:
+        cache[key] = parse_query(resource, request.GET, collection=collection)
+    return cache[key]
+
+
+class JSONAPIFilterBackend(BaseFilterBackend):
+    """`filter[...]` and `sort` on the view's `resource`."""
+
+    def filter_queryset(self, request, queryset, view):
+        query = jsonapi_query(request, view.resource)
+        present = queryset.query.annotations
+        extra = {alias: expression for alias, expression in query.annotations.items() if alias not in present}
+        return queryset.annotate(**extra).filter(query.filter).order_by(*query.order_by)
+
+    def get_schema_operation_parameters(self, view):
+        return collection_parameters(view.resource) + document_parameters(view.resource)
+
+
+def parameter(name, schema, description, **extra):
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description, **extra}
+
+
+def collection_parameters(resource):
+    """`filter` and `sort`, described from the resource's declaration."""
+    sortable = sorted([name for name, attr in resource.attributes.items() if attr.sortable]
+                      + (["tag_count"] if resource.tags else []) + (["metadata.KEY"] if resource.metadata else []))
+    filterable = sorted([name for name, attr in {**resource.attributes, **resource.filter_only}.items()
+                         if attr.filterable] + (["tags"] if resource.tags else [])
+                        + (["metadata.KEY"] if resource.metadata else []))
+    return [
+        parameter(
+            "filter", {"type": "object", "additionalProperties": {"type": "string"}},
+            "Conditions `filter[ATTR]=V` or `filter[ATTR][OP]=V` (OP: eq, gt, gte, lt, lte, contains, starts_with, "
+            "ends_with, in, not_in, not_null), `filter[tags][any|all|none]=a,b`, `filter[metadata.KEY]`, "
+            "`filter[or][...]`, `filter[not][...]` (query-protocol.md §2). Filterable: " + ", ".join(filterable) + ".",
+            style="deepObject", explode=True,
+        ),
+        parameter("sort", {"type": "string"},
+                  f"Comma-separated keys, `-` for descending; default `{','.join(resource.default_sort)}`. "
+                  f"Sortable: {', '.join(sortable)}."),
+    ]
+
+
+def document_parameters(resource):
+    """`fields[TYPE]` for the resource and every type its includes reach, and `include`."""
+    params = []
+    for type_name in [resource.type] + [t for t in reachable_types(resource) if t != resource.type]:
+        fields = sorted(resource_for(type_name).fields)
+        params.append(parameter(f"fields[{type_name}]", {"type": "string"},
+                                f"Sparse fieldset for `{type_name}`: comma-separated among {', '.join(fields)}."))
+    if resource.include_paths:
+        params.append(parameter("include", {"type": "string"},
+                                f"Comma-separated relationship paths among {', '.join(resource.include_paths)}."))
+    return params
+
+
+def reachable_types(resource):
+    """Types that the accepted `include` paths bring into `included`."""
+    types = set()
+    for path in resource.include_paths:
+        current = resource
+        for name in path.split("."):
+            current = resource_for(current.relationships[name].target)
+            types.add(current.type)
+    return sorted(types)

@@ -1,0 +1,75 @@
+"""JSON:API paging as a DRF pagination class: `page[number]`/`page[size]` or `page[offset]`/`page[limit]`
+(query-protocol.md §4), with `meta` and `links` in the request's own style."""
+
+from urllib.parse import quote
+
+from rest_framework.pagination import BasePagination
+from rest_framework.response import Response
+
+from .filters import jsonapi_query, parameter
+from .query import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+MAX_OFFSET = 2**62  # beyond any table; larger offsets are answered without a query
+
+
+class JSONAPIPagination(BasePagination):
+    """One page of rows; the total is counted only when the page does not reveal it."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.page = page = jsonapi_query(request, view.resource).page
+        rows = list(queryset[page.offset:page.offset + page.limit]) if page.offset < MAX_OFFSET else []
+        self.total = len(rows) if page.offset == 0 and len(rows) < page.limit else queryset.count()
+        return rows
+
+    def get_paginated_response(self, document):
+        """`document` ({"data", "included"?}) with `meta` and `links` after its data."""
+        data, rest = document["data"], {key: value for key, value in document.items() if key != "data"}
+        return Response({"data": data, "meta": page_meta(self.page, self.total),
+                         "links": page_links(self.request, self.page, self.total), **rest})
+
+    def get_paginated_response_schema(self, schema):
+        # A list view's declared response is already the whole collection document (derived from its
+        # Resource); undo drf-spectacular's wrapping of it in an array.
+        return schema.get("items", schema) if schema.get("type") == "array" else schema
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            parameter("page[number]", {"type": "integer", "minimum": 1}, "Page index from 1 (default 1)."),
+            parameter("page[size]", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+                      f"Items per page (default {DEFAULT_PAGE_SIZE})."),
+            parameter("page[offset]", {"type": "integer", "minimum": 0},
+                      "Items to skip; not with page[number]/page[size]."),
+            parameter("page[limit]", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+                      f"Items to return (default {DEFAULT_PAGE_SIZE})."),
+        ]
+
+
+def page_meta(page, total):
+    if page.style == "offset":
+        return {"total": total, "page": {"offset": page.offset, "limit": page.limit}}
+    return {"total": total, "page": {"number": page.number, "size": page.limit, "total": -(-total // page.limit)}}
+
+
+def page_links(request, page, total):
+    """self/first/prev/next/last in the request's paging style, keeping its other parameters."""
+    kept = "".join(
+        f"{quote(key, safe='[]')}={quote(value, safe='[],:')}&"
+        for key, values in request.GET.lists() if not key.startswith("page[")
+        for value in values
+    )
+    base = f"{request.path}?{kept}"
+
+    def link(offset):
+        if page.style == "offset":
+            return f"{base}page[offset]={offset}&page[limit]={page.limit}"
+        return f"{base}page[number]={offset // page.limit + 1}&page[size]={page.limit}"
+
+    last = max(total - 1, 0) // page.limit * page.limit
+    links = {"self": link(page.offset), "first": link(0)}
+    if page.offset > 0:
+        links["prev"] = link(min(max(page.offset - page.limit, 0), last))
+    if page.offset + page.limit < total:
+        links["next"] = link(page.offset + page.limit)
+    links["last"] = link(last)
+    return links
