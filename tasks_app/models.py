@@ -8,7 +8,9 @@ from django.db import models
 from django.utils import timezone
 
 from system_app.models import TagLink
+from tasks_app.engine.samplers import DEFAULT_SAMPLER
 
+MAX_STEPS = 200  # D9; the API and the CHECK constraint both use it
 TASK_STATUSES = ["pending", "running", "completed", "failed", "cancelled"]
 ACTIVE_STATUSES = ["pending", "running"]
 NEVER_PROMOTED = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
@@ -34,7 +36,7 @@ class Task(models.Model):
     seed = models.BigIntegerField(default=-1, null=True)
     steps = models.IntegerField(default=20)
     cfg_scale = models.FloatField(default=7.0)
-    sampler = models.CharField(max_length=50, default="DPM++ 2M Karras")
+    sampler = models.CharField(max_length=50, default=DEFAULT_SAMPLER)
     batch_size = models.IntegerField(default=1)
     vae = models.ForeignKey(
         "models_app.SDModel", null=True, blank=True, on_delete=models.SET_NULL, db_column="vae_hash",
@@ -76,7 +78,7 @@ class Task(models.Model):
             models.CheckConstraint(condition=models.Q(status__in=TASK_STATUSES), name="tasks_status_valid"),
             models.CheckConstraint(condition=models.Q(width__gt=0), name="tasks_width_positive"),
             models.CheckConstraint(condition=models.Q(height__gt=0), name="tasks_height_positive"),
-            models.CheckConstraint(condition=models.Q(steps__gt=0, steps__lte=200), name="tasks_steps_range"),
+            models.CheckConstraint(condition=models.Q(steps__gt=0, steps__lte=MAX_STEPS), name="tasks_steps_range"),
             models.CheckConstraint(
                 condition=models.Q(cfg_scale__gt=0, cfg_scale__lte=30), name="tasks_cfg_scale_range"
             ),

@@ -5,43 +5,17 @@ from drf_spectacular.utils import OpenApiResponse
 from core.openapi import add_path, component, document_view, errors, json_body, operation, path_id, read_operations, sse
 
 from .resources import TaskResource
+from .validation import submission_schema
 from .views import TaskViewSet
 
 TASK_ID = path_id("Task UUID.")
 STRINGS = {"type": "array", "items": {"type": "string"}}
 INVALID = "`invalid_request`: body not JSON, wrong shape or a value fails validation (`source.pointer` names it)"
 
-TASK_SUBMISSION = component("TaskSubmission", {
-    "type": "object", "required": ["checkpoint_hash", "prompt"],
-    "properties": {
-        "checkpoint_hash": {"type": "string", "description": "A `ready` checkpoint (D9)"},
-        "prompt": {"type": "string", "minLength": 1},
-        "negative_prompt": {"type": "string", "default": ""},
-        "width": {"type": "integer", "minimum": 64, "multipleOf": 8, "default": 512,
-                  "description": "Up to the configured maximum (default 2048, D30)"},
-        "height": {"type": "integer", "minimum": 64, "multipleOf": 8, "default": 512,
-                   "description": "Up to the configured maximum (default 2048, D30)"},
-        "steps": {"type": "integer", "minimum": 1, "maximum": 200, "description": "Default: configured default_steps"},
-        "cfg_scale": {"type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 30,
-                      "description": "Default: configured default_cfg_scale"},
-        "seed": {"type": "integer", "format": "int64", "minimum": -1, "default": -1, "description": "-1 = random (D10)"},
-        "batch_size": {"type": "integer", "minimum": 1, "maximum": 10, "default": 1,
-                       "description": "Up to generation.max_batch_size (D17)"},
-        "sampler": {"type": "string", "default": "DPM++ 2M Karras", "description": "A name listed by GET /api/config (D8)"},
-        "vae_hash": {"type": "string", "nullable": True, "description": "A `ready` VAE (D9)"},
-        "additional_models": {"type": "array", "items": {
-            "type": "object", "required": ["model_hash"],
-            "properties": {
-                "model_hash": {"type": "string", "description": "A `ready` lora, controlnet or embedding, once per task"},
-                "weight": {"type": "number", "minimum": 0, "maximum": 2, "default": 1.0},
-                "control_image": {"type": "string", "description": "Image hash; required for controlnet, else not allowed"},
-            },
-        }},
-        "tags": {**STRINGS, "description": "Tag names (D3, D26)"},
-    },
-    "example": {"checkpoint_hash": "4be1f07c...", "prompt": "misty pine forest at dawn", "width": 832, "height": 1216,
-                "steps": 28, "cfg_scale": 6.5, "seed": -1, "batch_size": 2, "sampler": "DPM++ 2M Karras"},
-})
+TASK_SUBMISSION = component("TaskSubmission", submission_schema(example={
+    "checkpoint_hash": "4be1f07c...", "prompt": "misty pine forest at dawn", "width": 832, "height": 1216,
+    "steps": 28, "cfg_scale": 6.5, "seed": -1, "batch_size": 2, "sampler": "DPM++ 2M Karras",
+}))
 TASK_QUEUED = component("TaskQueued", {
     "type": "object", "required": ["task_id", "status", "position", "estimated_time"],
     "properties": {

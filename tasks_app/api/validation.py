@@ -1,7 +1,9 @@
-"""Validation of POST /api/tasks bodies (tasks-api.md, D9, D17, D23, D26, D30).
+"""POST /api/tasks bodies, declared once (tasks-api.md, D9, D17, D23, D26, D30).
 
-`validate_submission(body)` checks every field and returns what tasks_app.queue.submit needs;
-the first problem is raised as a 400 `invalid_request` whose `source.pointer` names the field.
+`SUBMISSION` lists every field with its type, limits and default; `validate_submission(body)` checks a body
+against it and the OpenAPI component `TaskSubmission` is generated from it (`submission_schema()`), so the
+limits and defaults are stated here and nowhere else. The first problem is raised as a 400 `invalid_request`
+whose `source.pointer` names the field.
 """
 
 from __future__ import annotations
@@ -12,22 +14,28 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from core.errors import invalid_request, json_pointer
-from core.tags import tag_name_problem
+from core.tags import TAG_NAME_MAX, tag_name_problem
 from images_app.models import Image
 from models_app.models import SDModel
-from tasks_app.engine.samplers import SAMPLER_NAMES
+from tasks_app.engine.samplers import DEFAULT_SAMPLER, SAMPLER_NAMES
+from tasks_app.models import MAX_STEPS
 
-TOP_LEVEL_KEYS = {
-    "checkpoint_hash", "prompt", "negative_prompt", "width", "height", "steps", "cfg_scale", "seed",
-    "batch_size", "sampler", "vae_hash", "additional_models", "tags",
-}
 EXTRA_KEYS = {"model_hash", "weight", "control_image"}
 EXTRA_TYPES = ("lora", "controlnet", "embedding")
 MIN_SIDE, SIDE_STEP = 64, 8
-MAX_STEPS = 200
 MAX_CFG_SCALE = 30
 MAX_SEED = 2**63 - 10  # image i uses seed + i, which must fit a signed 64-bit column
 MAX_WEIGHT = 2.0
+REQUIRED = object()
+
+
+def setting(name):
+    """A limit or default read from SDHOST settings when used (so tests and deployments can change it)."""
+    return lambda: settings.SDHOST[name]
+
+
+def resolve(value):
+    return value() if callable(value) else value
 
 
 @dataclass
@@ -45,23 +53,218 @@ def is_number(value) -> bool:
     return (is_int(value) or isinstance(value, float)) and math.isfinite(value)
 
 
-def _integer(body, key, default, low, high, rule):
-    value = body.get(key, default)
-    if not is_int(value):
-        raise invalid_request(f"'{key}' must be an integer", json_pointer(key))
-    if not low <= value <= high:
-        raise invalid_request(f"'{key}' must be {rule}", json_pointer(key))
-    return value
+# --- field types ---------------------------------------------------------------------------------
+
+class Field:
+    """One body field: `clean(value, key, cleaned)` returns its value or raises a 400; `cleaned` holds the
+    values of the fields declared before it."""
+
+    def __init__(self, *, default=None, description=None):
+        self.default = default
+        self.description = description
+
+    def value(self, body, key, cleaned):
+        if key not in body and self.default is REQUIRED:
+            raise invalid_request(f"'{key}' is required", json_pointer(key))
+        return self.clean(body.get(key, resolve(self.default)), key, cleaned)
+
+    def clean(self, value, key, cleaned):
+        return value
+
+    def schema(self) -> dict:
+        schema = self.base_schema()
+        default = resolve(self.default)
+        if default is not REQUIRED and default is not None and not callable(self.default):
+            schema["default"] = default
+        if self.description:
+            schema["description"] = self.description
+        return schema
+
+    def base_schema(self) -> dict:
+        raise NotImplementedError
 
 
-def _string(body, key, default=None, *, required=False):
-    if required and key not in body:
-        raise invalid_request(f"'{key}' is required", json_pointer(key))
-    value = body.get(key, default)
-    if not isinstance(value, str):
-        raise invalid_request(f"'{key}' must be a string", json_pointer(key))
-    return value
+class Integer(Field):
+    def __init__(self, low, high, rule, *, multiple_of=None, **kwargs):
+        super().__init__(**kwargs)
+        self.low, self.high, self.rule, self.multiple_of = low, high, rule, multiple_of
 
+    def clean(self, value, key, cleaned):
+        if not is_int(value):
+            raise invalid_request(f"'{key}' must be an integer", json_pointer(key))
+        high = resolve(self.high)
+        if not resolve(self.low) <= value <= high or (self.multiple_of and value % self.multiple_of):
+            raise invalid_request(f"'{key}' must be {self.rule.format(high=high)}", json_pointer(key))
+        return value
+
+    def base_schema(self):
+        schema = {"type": "integer", "minimum": resolve(self.low), "maximum": resolve(self.high)}
+        if self.multiple_of:
+            schema["multipleOf"] = self.multiple_of
+        return schema
+
+
+class Seed(Field):
+    def clean(self, value, key, cleaned):
+        if not is_int(value):
+            raise invalid_request(f"'{key}' must be an integer", json_pointer(key))
+        if value != -1 and not 0 <= value <= MAX_SEED:
+            raise invalid_request(f"'{key}' must be -1 (random) or from 0 to {MAX_SEED}", json_pointer(key))
+        return value
+
+    def base_schema(self):
+        return {"type": "integer", "format": "int64", "minimum": -1, "maximum": MAX_SEED}
+
+
+class Number(Field):
+    """A finite number greater than 0 and at most `high`."""
+
+    def __init__(self, high, **kwargs):
+        super().__init__(**kwargs)
+        self.high = high
+
+    def clean(self, value, key, cleaned):
+        if not is_number(value):
+            raise invalid_request(f"'{key}' must be a number", json_pointer(key))
+        if not 0 < value <= self.high:
+            raise invalid_request(f"'{key}' must be greater than 0 and at most {self.high}", json_pointer(key))
+        return float(value)
+
+    def base_schema(self):
+        return {"type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": self.high}
+
+
+class Text(Field):
+    def __init__(self, *, non_empty=False, choices=None, **kwargs):
+        super().__init__(**kwargs)
+        self.non_empty, self.choices = non_empty, choices
+
+    def clean(self, value, key, cleaned):
+        if not isinstance(value, str):
+            raise invalid_request(f"'{key}' must be a string", json_pointer(key))
+        if self.non_empty and not value.strip():
+            raise invalid_request(f"'{key}' must not be empty", json_pointer(key))
+        if self.choices is not None and value not in self.choices:
+            raise invalid_request(f"Unknown {key} '{value}'; supported: {', '.join(self.choices)}", json_pointer(key))
+        return value
+
+    def base_schema(self):
+        schema = {"type": "string"}
+        if self.non_empty:
+            schema["minLength"] = 1
+        if self.choices is not None:
+            schema["enum"] = list(self.choices)
+        return schema
+
+
+class ModelReference(Field):
+    """The hash of a `ready` library model of one of `kinds`, fitting the checkpoint's base model."""
+
+    def __init__(self, kinds, *, nullable=False, **kwargs):
+        super().__init__(**kwargs)
+        self.kinds, self.nullable = kinds, nullable
+
+    def clean(self, value, key, cleaned):
+        if value is None and self.nullable:
+            return None
+        model = ready_model(value, json_pointer(key), self.kinds, f"'{key}'")
+        if cleaned.get("checkpoint_hash") is not None:
+            check_base(model, cleaned["checkpoint_hash"], json_pointer(key))
+        return model
+
+    def base_schema(self):
+        return {"type": "string", "pattern": "^[0-9a-f]{64}$", **({"nullable": True} if self.nullable else {})}
+
+
+class AdditionalModels(Field):
+    """LoRAs, ControlNets (each with its control image) and embeddings, each model once (D9, D23)."""
+
+    def clean(self, entries, key, cleaned):
+        if not isinstance(entries, list):
+            raise invalid_request(f"'{key}' must be an array", json_pointer(key))
+        extras, seen = [], set()
+        for index, entry in enumerate(entries):
+            at = lambda *parts: json_pointer(key, index, *parts)  # noqa: E731
+            extras.append(additional_model(entry, at, cleaned["checkpoint_hash"], seen))
+        return extras
+
+    def base_schema(self):
+        return {"type": "array", "items": {
+            "type": "object", "required": ["model_hash"], "additionalProperties": False,
+            "properties": {
+                "model_hash": {"type": "string", "description": "A `ready` lora, controlnet or embedding, once per task"},
+                "weight": {"type": "number", "minimum": 0, "maximum": MAX_WEIGHT, "default": 1.0},
+                "control_image": {"type": "string", "description": "Image hash; required for controlnet, else not allowed"},
+            },
+        }}
+
+
+class TagNames(Field):
+    def clean(self, names, key, cleaned):
+        if not isinstance(names, list):
+            raise invalid_request(f"'{key}' must be an array of tag names", json_pointer(key))
+        for index, name in enumerate(names):
+            if problem := tag_name_problem(name):
+                raise invalid_request(problem, json_pointer(key, index))
+        return names
+
+    def base_schema(self):
+        return {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": TAG_NAME_MAX}}
+
+
+# --- the submission ------------------------------------------------------------------------------
+
+SIDE_RULE = f"a multiple of {SIDE_STEP} from {MIN_SIDE} to {{high}}"
+
+SUBMISSION = {
+    "checkpoint_hash": ModelReference(("checkpoint",), default=REQUIRED, description="A `ready` checkpoint (D9)"),
+    "prompt": Text(non_empty=True, default=REQUIRED),
+    "negative_prompt": Text(default=""),
+    "width": Integer(MIN_SIDE, setting("MAX_IMAGE_SIDE"), SIDE_RULE, multiple_of=SIDE_STEP, default=512,
+                     description="Up to the configured max_image_size (D30)"),
+    "height": Integer(MIN_SIDE, setting("MAX_IMAGE_SIDE"), SIDE_RULE, multiple_of=SIDE_STEP, default=512,
+                      description="Up to the configured max_image_size (D30)"),
+    "steps": Integer(1, MAX_STEPS, f"from 1 to {MAX_STEPS}", default=setting("DEFAULT_STEPS"),
+                     description="Default: the configured default_steps"),
+    "cfg_scale": Number(MAX_CFG_SCALE, default=setting("DEFAULT_CFG_SCALE"),
+                        description="Default: the configured default_cfg_scale"),
+    "seed": Seed(default=-1, description="-1 = random (D10); image i of a batch uses seed + i"),
+    "batch_size": Integer(1, setting("MAX_BATCH_SIZE"), "from 1 to {high} (the configured max_batch_size)",
+                          default=1, description="Up to the configured max_batch_size (D17)"),
+    "sampler": Text(choices=SAMPLER_NAMES, default=DEFAULT_SAMPLER, description="A name listed by GET /api/config (D8)"),
+    "vae_hash": ModelReference(("vae",), nullable=True, description="A `ready` VAE (D9)"),
+    "additional_models": AdditionalModels(default=[]),
+    "tags": TagNames(default=[], description="Tag names (D3, D26)"),
+}
+TASK_FIELDS = ("checkpoint_hash", "prompt", "negative_prompt", "width", "height", "steps", "cfg_scale", "seed",
+               "batch_size", "sampler", "vae_hash")
+
+
+def validate_submission(body: dict) -> Submission:
+    """Check a task submission completely; raise APIError(400) at the first problem."""
+    for key in body:
+        if key not in SUBMISSION:
+            raise invalid_request(f"Unknown field '{key}'", json_pointer(key))
+    values = {}
+    for key, declared in SUBMISSION.items():
+        values[key] = declared.value(body, key, values)
+    fields = {key.removesuffix("_hash"): values[key] for key in TASK_FIELDS}
+    return Submission(fields=fields, extras=values["additional_models"], tag_names=values["tags"])
+
+
+def submission_schema(example=None) -> dict:
+    """The JSON Schema of a submission body, from `SUBMISSION`."""
+    schema = {
+        "type": "object", "additionalProperties": False,
+        "required": [key for key, declared in SUBMISSION.items() if declared.default is REQUIRED],
+        "properties": {key: declared.schema() for key, declared in SUBMISSION.items()},
+    }
+    if example is not None:
+        schema["example"] = example
+    return schema
+
+
+# --- references to library models and images -----------------------------------------------------
 
 def compatible(base_a, base_b) -> bool:
     """Base models fit when equal (ignoring case and spacing) or either is blank."""
@@ -69,7 +272,7 @@ def compatible(base_a, base_b) -> bool:
     return not norm_a or not norm_b or norm_a == norm_b
 
 
-def _ready_model(value, pointer, kinds, label):
+def ready_model(value, pointer, kinds, label):
     if not isinstance(value, str):
         raise invalid_request(f"{label} must be a model hash string", pointer)
     model = SDModel.objects.filter(hash=value).first()
@@ -84,7 +287,7 @@ def _ready_model(value, pointer, kinds, label):
     return model
 
 
-def _check_base(model, checkpoint, pointer):
+def check_base(model, checkpoint, pointer):
     if not compatible(model.base_model, checkpoint.base_model):
         raise invalid_request(
             f"Model {model.hash} is for base model {model.base_model}, "
@@ -92,118 +295,37 @@ def _check_base(model, checkpoint, pointer):
         )
 
 
-def _extras(body, checkpoint):
-    entries = body.get("additional_models", [])
-    if not isinstance(entries, list):
-        raise invalid_request("'additional_models' must be an array", json_pointer("additional_models"))
-    extras, seen = [], set()
-    for index, entry in enumerate(entries):
-        at = lambda *parts: json_pointer("additional_models", index, *parts)  # noqa: E731
-        if not isinstance(entry, dict):
-            raise invalid_request("Each additional model must be an object", at())
-        for key in entry:
-            if key not in EXTRA_KEYS:
-                raise invalid_request(f"Unknown key '{key}' in an additional model", at(key))
-        if "model_hash" not in entry:
-            raise invalid_request("'model_hash' is required", at("model_hash"))
-        model = _ready_model(entry["model_hash"], at("model_hash"), EXTRA_TYPES, "'model_hash'")
-        if model.hash in seen:
-            raise invalid_request(f"Model {model.hash} is listed more than once", at("model_hash"))
-        seen.add(model.hash)
-        _check_base(model, checkpoint, at("model_hash"))
-        weight = entry.get("weight", 1.0)
-        if not is_number(weight):
-            raise invalid_request("'weight' must be a number", at("weight"))
-        if not 0.0 <= weight <= MAX_WEIGHT:
-            raise invalid_request(f"'weight' must be between 0.0 and {MAX_WEIGHT}", at("weight"))
-        control_image = None
-        if model.model_type == "controlnet":
-            if "control_image" not in entry:
-                raise invalid_request("A ControlNet entry needs 'control_image' (an image hash)", at("control_image"))
-            value = entry["control_image"]
-            if not isinstance(value, str):
-                raise invalid_request("'control_image' must be an image hash string", at("control_image"))
-            control_image = Image.objects.filter(hash=value).first()
-            if control_image is None:
-                raise invalid_request(f"Unknown image {value}", at("control_image"))
-        elif "control_image" in entry:
-            raise invalid_request(
-                f"'control_image' is only allowed on ControlNet entries, not on a {model.model_type}",
-                at("control_image"),
-            )
-        extras.append((model, float(weight), control_image))
-    return extras
-
-
-def _tags(body):
-    names = body.get("tags", [])
-    if not isinstance(names, list):
-        raise invalid_request("'tags' must be an array of tag names", json_pointer("tags"))
-    for index, name in enumerate(names):
-        problem = tag_name_problem(name)
-        if problem:
-            raise invalid_request(problem, json_pointer("tags", index))
-    return names
-
-
-def validate_submission(body: dict) -> Submission:
-    """Check a task submission completely; raise APIError(400) at the first problem."""
-    cfg = settings.SDHOST
-    for key in body:
-        if key not in TOP_LEVEL_KEYS:
-            raise invalid_request(f"Unknown field '{key}'", json_pointer(key))
-
-    if "checkpoint_hash" not in body:
-        raise invalid_request("'checkpoint_hash' is required", json_pointer("checkpoint_hash"))
-    checkpoint = _ready_model(body["checkpoint_hash"], "/checkpoint_hash", ("checkpoint",), "'checkpoint_hash'")
-
-    prompt = _string(body, "prompt", required=True)
-    if not prompt.strip():
-        raise invalid_request("'prompt' must not be empty", "/prompt")
-    negative_prompt = _string(body, "negative_prompt", "")
-
-    max_side = cfg["MAX_IMAGE_SIDE"]
-    width, height = (
-        _integer(body, key, 512, MIN_SIDE, max_side, f"a multiple of {SIDE_STEP} from {MIN_SIDE} to {max_side}")
-        for key in ("width", "height")
-    )
-    for key, value in (("width", width), ("height", height)):
-        if value % SIDE_STEP:
-            raise invalid_request(f"'{key}' must be a multiple of {SIDE_STEP} from {MIN_SIDE} to {max_side}", json_pointer(key))
-    steps = _integer(body, "steps", cfg["DEFAULT_STEPS"], 1, MAX_STEPS, f"from 1 to {MAX_STEPS}")
-
-    cfg_scale = body.get("cfg_scale", cfg["DEFAULT_CFG_SCALE"])
-    if not is_number(cfg_scale):
-        raise invalid_request("'cfg_scale' must be a number", "/cfg_scale")
-    if not 0 < cfg_scale <= MAX_CFG_SCALE:
-        raise invalid_request(f"'cfg_scale' must be greater than 0 and at most {MAX_CFG_SCALE}", "/cfg_scale")
-
-    seed = body.get("seed", -1)
-    if not is_int(seed):
-        raise invalid_request("'seed' must be an integer", "/seed")
-    if seed != -1 and not 0 <= seed <= MAX_SEED:
-        raise invalid_request(f"'seed' must be -1 (random) or from 0 to {MAX_SEED}", "/seed")
-
-    max_batch = cfg["MAX_BATCH_SIZE"]
-    batch_size = _integer(body, "batch_size", 1, 1, max_batch, f"from 1 to {max_batch} (the configured max_batch_size)")
-
-    sampler = _string(body, "sampler", "DPM++ 2M Karras")
-    if sampler not in SAMPLER_NAMES:
-        raise invalid_request(f"Unknown sampler '{sampler}'; supported: {', '.join(SAMPLER_NAMES)}", "/sampler")
-
-    vae = None
-    if body.get("vae_hash") is not None:
-        vae = _ready_model(body["vae_hash"], "/vae_hash", ("vae",), "'vae_hash'")
-        _check_base(vae, checkpoint, "/vae_hash")
-
-    extras = _extras(body, checkpoint)
-    tag_names = _tags(body)
-    return Submission(
-        fields={
-            "checkpoint": checkpoint, "prompt": prompt, "negative_prompt": negative_prompt,
-            "width": width, "height": height, "steps": steps, "cfg_scale": float(cfg_scale), "seed": seed,
-            "batch_size": batch_size, "sampler": sampler, "vae": vae,
-        },
-        extras=extras,
-        tag_names=tag_names,
-    )
+def additional_model(entry, at, checkpoint, seen):
+    """(SDModel, weight, control Image or None) for one `additional_models` entry."""
+    if not isinstance(entry, dict):
+        raise invalid_request("Each additional model must be an object", at())
+    for key in entry:
+        if key not in EXTRA_KEYS:
+            raise invalid_request(f"Unknown key '{key}' in an additional model", at(key))
+    if "model_hash" not in entry:
+        raise invalid_request("'model_hash' is required", at("model_hash"))
+    model = ready_model(entry["model_hash"], at("model_hash"), EXTRA_TYPES, "'model_hash'")
+    if model.hash in seen:
+        raise invalid_request(f"Model {model.hash} is listed more than once", at("model_hash"))
+    seen.add(model.hash)
+    check_base(model, checkpoint, at("model_hash"))
+    weight = entry.get("weight", 1.0)
+    if not is_number(weight):
+        raise invalid_request("'weight' must be a number", at("weight"))
+    if not 0.0 <= weight <= MAX_WEIGHT:
+        raise invalid_request(f"'weight' must be between 0.0 and {MAX_WEIGHT}", at("weight"))
+    control_image = None
+    if model.model_type == "controlnet":
+        if "control_image" not in entry:
+            raise invalid_request("A ControlNet entry needs 'control_image' (an image hash)", at("control_image"))
+        value = entry["control_image"]
+        if not isinstance(value, str):
+            raise invalid_request("'control_image' must be an image hash string", at("control_image"))
+        control_image = Image.objects.filter(hash=value).first()
+        if control_image is None:
+            raise invalid_request(f"Unknown image {value}", at("control_image"))
+    elif "control_image" in entry:
+        raise invalid_request(
+            f"'control_image' is only allowed on ControlNet entries, not on a {model.model_type}", at("control_image"),
+        )
+    return model, float(weight), control_image

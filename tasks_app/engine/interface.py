@@ -3,6 +3,8 @@
 import secrets
 from dataclasses import dataclass
 
+from .samplers import DEFAULT_SAMPLER
+
 
 @dataclass(frozen=True)
 class ModelFile:
@@ -43,7 +45,7 @@ class RenderRequest:
     height: int = 512
     steps: int = 20
     cfg_scale: float = 7.0
-    sampler: str = "DPM++ 2M Karras"
+    sampler: str = DEFAULT_SAMPLER
     seed: int = 0                   # resolved seed (>= 0); image i uses seed + i
     batch_size: int = 1
     vae: ModelFile | None = None

@@ -10,6 +10,8 @@ SAMPLER_NAMES = [
     "DPM++ SDE", "DPM++ SDE Karras", "DDIM", "UniPC", "LMS", "Heun", "DPM2", "DPM2 a", "PLMS",
 ]
 
+DEFAULT_SAMPLER = "DPM++ 2M Karras"
+
 _K_DIFFUSION = {"timestep_spacing": "linspace", "steps_offset": 1}  # offset unused by linspace
 _COMPVIS = {"timestep_spacing": "leading", "steps_offset": 1}
 _DPMPP_2M = {"algorithm_type": "dpmsolver++", "solver_order": 2}
