@@ -2,7 +2,7 @@
 
     python bench/download_bench.py [--size-mib 1024] [--runs 3]
 
-Serves one file of random bytes from tests/fake_civitai.py on 127.0.0.1 and measures, in the same run:
+Serves one file of random bytes from tests/support/fake_civitai.py on 127.0.0.1 and measures, in the same run:
   * curl -o of the signed file URL (no hashing, no fsync), and curl -o followed by an fsync;
   * SD-Host's import of the same file: catalogue reads, streaming download, SHA256 in the same pass,
     fsync, verification and the atomic move into the model store (manager.run_foreground);
@@ -91,7 +91,7 @@ def main():
         make_file(source, size)
         setup_django(tmp / "data")
 
-        from tests.fake_civitai import FakeCivitai
+        from tests.support.fake_civitai import FakeCivitai
 
         fake = FakeCivitai()
         fake.add_model(1, "Bench", type="Checkpoint")

@@ -42,7 +42,7 @@ def setup_django(data_dir):
 
 def make_checkpoints(folder, count, full_size):
     from models_app.services import import_model_file
-    from tasks_app.engine.testing import write_model_file
+    from tasks_app.engine.tiny_models import write_model_file
 
     models = []
     for i in range(count):
@@ -132,7 +132,7 @@ def bench_end_to_end(checkpoint, params, repeats):
             times[name].append(measured if measured is not None else time.perf_counter() - t0)
     worker.stop_in_process()
     engine.unload_all()
-    del pipe, loaded
+    pipe = loaded = None  # free the second copy before the next case
     return device, *(statistics.median(times[name]) for name in ("bare", "engine", "sdhost"))
 
 

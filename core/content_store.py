@@ -14,13 +14,6 @@ def is_sha256(value) -> bool:
     return isinstance(value, str) and bool(HASH_RE.match(value))
 
 
-def sha256_file(path, chunk=CHUNK) -> str:
-    digest = hashlib.sha256()
-    for block in read_chunks(path, chunk):
-        digest.update(block)
-    return digest.hexdigest()
-
-
 def read_chunks(path, chunk=CHUNK):
     """The bytes of the file at `path`, `chunk` bytes at a time."""
     with open(path, "rb") as f:

@@ -12,7 +12,6 @@ Bodies are validated completely before anything is written, and applied in one t
 an error changes nothing.
 """
 
-import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -20,6 +19,7 @@ from django.db import transaction
 
 from core.content_store import is_sha256
 from core.errors import invalid_request, json_pointer, not_found
+from core.metadata import METADATA_KEY_RE
 from core.tags import fold_tag_name, get_or_create_tags, tag_name_problem
 
 # D24 plus the resource-object members that can never be metadata.
@@ -27,7 +27,6 @@ READ_ONLY_KEYS = frozenset({
     "hash", "size", "status", "model_type", "width", "height", "seed", "task_id", "created_at", "updated_at",
     "type", "id", "metadata", "attributes", "relationships",
 })
-METADATA_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 TAG_KEY_PREFIX = "tag_"
 
 

@@ -5,7 +5,6 @@ filter-only key, `tags` or `metadata.KEY`. Conditions are ANDed; `or`-prefixed o
 group that is ANDed with the rest; `not` negates one condition.
 """
 
-import re
 
 from django.db.models import BooleanField, Case, CharField, F, FloatField, Func, Q, TextField, Value, When
 from django.db.models.functions import Coalesce
@@ -22,6 +21,7 @@ from django.db.models.lookups import (
 )
 
 from core.errors import APIError
+from core.metadata import METADATA_KEY_RE
 from core.tags import fold_tag_name
 
 from .types import (
@@ -36,7 +36,6 @@ from .types import (
     parse_number,
 )
 
-METADATA_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")  # D24
 PREFIXES = ("or", "not")
 
 

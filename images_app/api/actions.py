@@ -1,4 +1,4 @@
-"""Image commands: metadata updates (D3), deletes (D11, D28), upload (D25), file download."""
+"""Image actions: metadata updates (D3), deletes (D11, D28), upload (D25), file download."""
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile

@@ -1,4 +1,4 @@
-"""Model commands: metadata updates (D3), deletes (D11, D28), file download (D21)."""
+"""Model actions: metadata updates (D3), deletes (D11, D28), file download (D21)."""
 
 from core.content_store import is_sha256
 from core.downloads import file_response

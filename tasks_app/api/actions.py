@@ -1,4 +1,4 @@
-"""Task commands: submit, batch cancel, promote (tasks-api.md, D7, D9, D17, D27)."""
+"""Task actions: submit, batch cancel, promote (tasks-api.md, D7, D9, D17, D27)."""
 
 from django.db import transaction
 from rest_framework import status

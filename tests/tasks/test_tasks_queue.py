@@ -1,0 +1,158 @@
+"""tasks_app.queue on the database: placement, claims, recovery, throughput, snapshots."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from system_app.models import SystemFact
+from tasks_app import queue, throughput
+from tasks_app.models import Task
+from tests.tasks.test_tasks_api import make_model
+
+
+def add(checkpoint, **fields):
+    return queue.submit({"checkpoint": checkpoint, "prompt": "p", **fields})
+
+
+@pytest.fixture
+def ckpts(db):
+    return make_model("alpha"), make_model("beta"), make_model("gamma")
+
+
+def test_submit_groups_by_checkpoint_and_bumps_updated_at(ckpts):
+    a, b, _ = ckpts
+    a1, b1 = add(a), add(b)
+    before = Task.objects.get(id=b1.id).updated_at
+    a2 = add(a)
+    assert [t.id for t in queue.pending_tasks()] == [a1.id, a2.id, b1.id]
+    b1.refresh_from_db()
+    assert (b1.overtaken, b1.queue_order) == (1, 2)
+    assert b1.updated_at > before
+
+
+def test_overtake_bound_from_settings(ckpts, settings):
+    settings.SDHOST = {**settings.SDHOST, "MAX_OVERTAKE": 1}
+    a, b, _ = ckpts
+    a1, b1, a2, a3 = add(a), add(b), add(a), add(a)
+    assert [t.id for t in queue.pending_tasks()] == [a1.id, a2.id, b1.id, a3.id]
+
+
+def test_claim_next_takes_the_first_in_order(ckpts):
+    a, b, _ = ckpts
+    a1, b1, a2 = add(a), add(b), add(a)
+    order = []
+    while (task := queue.claim_next()) is not None:
+        assert task.status == "running" and task.started_at is not None
+        order.append(task.id)
+        assert queue.finish(task, "completed")
+    assert order == [a1.id, a2.id, b1.id]
+    assert Task.objects.get(id=a1.id).completed_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_claims_never_share_a_task():
+    checkpoint = make_model("solo")
+    ids = {add(checkpoint).id for _ in range(12)}
+    claimed, errors = [], []
+    lock = threading.Lock()
+
+    def claimer():
+        from django.db import connection
+
+        try:
+            while (task := queue.claim_next()) is not None:
+                with lock:
+                    claimed.append(task.id)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claimer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors
+    assert sorted(claimed) == sorted(ids)
+
+
+def test_recover_interrupted_puts_running_tasks_first(ckpts):
+    a, b, _ = ckpts
+    first, second = add(a), add(b)
+    running = queue.claim_next()
+    assert running.id == first.id
+    queue.promote([second.id])
+    third = add(b)
+    assert queue.recover_interrupted() == [first.id]
+    first.refresh_from_db()
+    assert (first.status, first.resumed) == ("pending", True)
+    assert [t.id for t in queue.pending_tasks()] == [first.id, second.id, third.id]
+    assert queue.claim_next().id == first.id
+    assert Task.objects.get(id=first.id).resumed is False
+    assert queue.recover_interrupted() == [first.id]
+
+
+def test_finish_refuses_a_cancelled_task(ckpts):
+    task = add(ckpts[0])
+    running = queue.claim_next()
+    cancelled, was_running, failed = queue.cancel([task.id])
+    assert (cancelled, was_running, failed) == ([task.id], [task.id], [])
+    assert queue.is_cancelled(task.id)
+    assert not queue.finish(running, "completed")
+    assert Task.objects.get(id=task.id).status == "cancelled"
+
+
+def test_throughput_is_persisted_and_smoothed(db):
+    task = Task(steps=10, width=1000, height=1000, batch_size=1)
+    assert throughput.current().seconds_per_unit == throughput.DEFAULT_SECONDS_PER_UNIT
+    throughput.record(task, render_seconds=5.0, load_seconds=2.0)
+    speed = throughput.current()
+    assert speed.seconds_per_unit == pytest.approx(0.5)  # first measurement replaces the default
+    assert speed.load_seconds == pytest.approx(2.0)
+    throughput.record(task, render_seconds=10.0)
+    speed = throughput.current()
+    assert speed.seconds_per_unit == pytest.approx(0.7 * 0.5 + 0.3 * 1.0)
+    assert speed.load_seconds == pytest.approx(2.0) and speed.load_samples == 1
+    assert SystemFact.objects.get(key=throughput.FACT_KEY).type == "json"
+
+
+def test_format_hms():
+    assert throughput.format_hms(0) == "00:00:00"
+    assert throughput.format_hms(0.2) == "00:00:01"
+    assert throughput.format_hms(3725) == "01:02:05"
+    assert throughput.format_hms(100 * 3600) == "100:00:00"
+
+
+def test_estimates_add_work_ahead_and_checkpoint_loads(ckpts):
+    a, b, _ = ckpts
+    throughput.record(Task(steps=1, width=1000, height=1000, batch_size=1), render_seconds=1.0, load_seconds=10.0)
+    t1 = add(a, steps=20, width=1000, height=1000)  # 20 s + load 10 s
+    t2 = add(b, steps=10, width=1000, height=1000)  # + 10 s + load 10 s
+    t3 = add(a, steps=5, width=1000, height=1000, batch_size=2)  # joins a: + 10 s, no load
+    assert queue.estimated_time(t1.id) == "00:00:30"
+    assert queue.estimated_time(t3.id) == "00:00:40"
+    assert queue.estimated_time(t2.id) == "00:01:00"
+    running = queue.claim_next()
+    Task.objects.filter(id=running.id).update(started_at=timezone.now() - timedelta(seconds=15))
+    # running t1 has 5 s left by elapsed time, or 10 s at 50 % progress; a is loaded
+    assert queue.estimated_time(t3.id) == "00:00:15"
+    assert queue.estimated_time(t3.id, progress={t1.id: 0.5}) == "00:00:20"
+
+
+def test_snapshot_shape(ckpts):
+    a, b, _ = ckpts
+    assert queue.snapshot() == {"current_task": None, "queue": [], "queue_length": 0}
+    t1, t2, t3 = add(a), add(b), add(a)
+    queue.claim_next()
+    snap = queue.snapshot({t1.id: 0.625})
+    current = snap["current_task"]
+    assert current["id"] == t1.id and current["status"] == "running" and current["model"] == "alpha"
+    assert current["progress"] == 62.5 and len(current["eta"].split(":")) == 3
+    assert snap["queue"] == [
+        {"id": t3.id, "status": "waiting", "model": "alpha", "position": 1},
+        {"id": t2.id, "status": "waiting", "model": "beta", "position": 2},
+    ]
+    assert snap["queue_length"] == 2
