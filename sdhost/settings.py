@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "images_app",
     "models_app",
     "tasks_app",
+    "sdhost",  # its management commands (doctor); no models
 ]
 
 MIDDLEWARE = [
