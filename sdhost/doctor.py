@@ -178,9 +178,14 @@ def redis_ping(url: str, timeout: float = NETWORK_TIMEOUT) -> str:
         auth = [unquote(parts.username)] if parts.username else []
         commands.append(["AUTH", *auth, unquote(parts.password)])
     commands.append(["PING"])
-    with socket.create_connection((host, port), timeout=timeout) as raw:
-        sock = ssl.create_default_context().wrap_socket(raw, server_hostname=host) if parts.scheme == "rediss" else raw
-        reader = sock.makefile("rb")
+    sock = socket.create_connection((host, port), timeout=timeout)
+    if parts.scheme == "rediss":
+        try:
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+        except OSError:
+            sock.close()
+            raise
+    with sock, sock.makefile("rb") as reader:
         for command in commands:
             sock.sendall(b"".join([f"*{len(command)}\r\n".encode()] +
                                   [f"${len(arg.encode())}\r\n{arg}\r\n".encode() for arg in command]))
@@ -206,7 +211,7 @@ def check_redis(url: str | None) -> list[Check]:
         return [Check("Redis", FAIL, f"{shown} unreachable ({type(exc).__name__}: {exc}); set SDHOST_REDIS_URL "
                                      "to a running Redis or unset it for a single process")]
     checks = [Check("Redis", OK, f"{shown} answers PING") if reply == "+PONG" else
-              Check("Redis", FAIL, f"{shown} answered {reply!r} to PING (a password in the URL missing or wrong?)")]
+              Check("Redis", FAIL, f"{shown} answered {reply!r} (a password in the URL missing or wrong?)")]
     try:
         import channels_redis  # noqa: F401
     except ImportError:
