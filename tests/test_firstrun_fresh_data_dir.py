@@ -137,3 +137,8 @@ def test_expected_failures_are_one_line(fresh, tmp_path):
     assert unopenable.stderr.strip().splitlines() == [
         f"CommandError: Cannot prepare the database (SQLite {tmp_path}/no/such/dir/db.sqlite3): unable to open "
         "database file"]
+    (tmp_path / "a-file").write_text("")
+    no_data_dir = manage({**fresh, "SDHOST_DATA_DIR": str(tmp_path / "a-file" / "data")}, "import_image", "x.png")
+    assert no_data_dir.returncode == 1
+    assert no_data_dir.stderr.strip().splitlines() == [
+        f"SD-Host cannot create its data directory {tmp_path}/a-file/data: Not a directory; set SDHOST_DATA_DIR"]
