@@ -20,9 +20,9 @@ from sdhost.doctor import (DISK_FAIL_BYTES, DISK_WARN_BYTES, FAIL, OK, WARN, Tor
                            check_database, check_disk, check_python, check_redis, check_worker, disk_verdict,
                            nvidia_gpu_present, redis_url, torch_verdicts)
 from system_app.models import SystemFact
-from tests.fake_civitai import FakeCivitai
 from tasks_app import worker
 from tasks_app.worker import HEARTBEAT_KEY
+from tests.fake_civitai import FakeCivitai
 
 NO_GPU = TorchFacts(version="2.13.0+cpu", cuda_build=None, hip_build=None, cuda_available=False, gpus=(),
                     mps_available=False, nvidia_gpu=False, requested_device=None)

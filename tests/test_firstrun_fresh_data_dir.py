@@ -36,7 +36,7 @@ def fresh(tmp_path):
 
 def manage(env, *args, timeout=300):
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, check=False)
 
 
 def succeeded(result):
@@ -129,14 +129,14 @@ def test_serve_prints_the_banner(fresh):
 def test_expected_failures_are_one_line(fresh, tmp_path):
     missing = manage(fresh, "import_image", str(tmp_path / "missing.png"))
     assert missing.returncode == 1
-    assert missing.stderr.strip().splitlines() == [f"CommandError: {tmp_path / 'missing.png'}: [Errno 2] No such "
-                                                   f"file or directory: '{tmp_path / 'missing.png'}'"]
+    assert missing.stderr.strip().splitlines() == [(f"CommandError: {tmp_path / 'missing.png'}: [Errno 2] No such "
+                                                    f"file or directory: '{tmp_path / 'missing.png'}'")]
     unopenable = manage({**fresh, "SDHOST_DATABASE_PATH": str(tmp_path / "no" / "such" / "dir" / "db.sqlite3")},
                         "import_model", str(tmp_path / "x.safetensors"))
     assert unopenable.returncode == 1
     assert unopenable.stderr.strip().splitlines() == [
-        f"CommandError: Cannot prepare the database (SQLite {tmp_path}/no/such/dir/db.sqlite3): unable to open "
-        "database file"]
+        (f"CommandError: Cannot prepare the database (SQLite {tmp_path}/no/such/dir/db.sqlite3): unable to open "
+         "database file")]
     (tmp_path / "a-file").write_text("")
     no_data_dir = manage({**fresh, "SDHOST_DATA_DIR": str(tmp_path / "a-file" / "data")}, "import_image", "x.png")
     assert no_data_dir.returncode == 1
