@@ -70,10 +70,11 @@ def describe_device(requested: str | None = None) -> str:
     device = requested or ("cuda" if torch.cuda.is_available() else
                            "mps" if torch.backends.mps.is_available() else "cpu")
     if device.startswith("cuda"):
-        if not torch.cuda.is_available():
+        try:
+            index = int(device.partition(":")[2] or torch.cuda.current_device())
+            props = torch.cuda.get_device_properties(index)
+        except (AssertionError, RuntimeError, ValueError):  # no CUDA build, no such GPU, not a number
             return f"{device} (not available: renders will fail; see 'python manage.py doctor')"
-        index = int(device.partition(":")[2] or torch.cuda.current_device())
-        props = torch.cuda.get_device_properties(index)
         return f"cuda:{index} ({props.name}, {props.total_memory / 1024**3:.1f} GiB)"
     if device == "mps":
         return "mps (Apple GPU, shared memory)"

@@ -81,39 +81,47 @@ def torch_verdicts(facts: TorchFacts) -> list[Check]:
     """torch's build, and the device renders will run on, with what to do when a GPU goes unused."""
     build = (f"CUDA {facts.cuda_build} build" if facts.cuda_build else
              f"ROCm {facts.hip_build} build" if facts.hip_build else "CPU build")
-    checks = [Check("torch", OK, f"{facts.version} ({build})")]
+    return [Check("torch", OK, f"{facts.version} ({build})"), device_verdict(facts)]
+
+
+def device_verdict(facts: TorchFacts) -> Check:
     requested = facts.requested_device
-    if requested and requested.startswith("cuda") and not facts.cuda_available:
-        checks.append(Check("Render device", FAIL, f"SDHOST_DEVICE={requested} but torch sees no CUDA device: "
-                                                   "every render will fail; unset SDHOST_DEVICE or fix the GPU set-up"))
-    elif requested == "mps" and not facts.mps_available:
-        checks.append(Check("Render device", FAIL, "SDHOST_DEVICE=mps but MPS is not available: every render will fail"))
-    elif facts.cuda_available:
-        index = int(requested.partition(":")[2] or 0) if requested and requested.startswith("cuda") else 0
-        if requested and requested.startswith("cuda") and index >= len(facts.gpus):
-            checks.append(Check("Render device", FAIL, f"SDHOST_DEVICE={requested} but only {len(facts.gpus)} "
-                                                       "GPU(s) are visible: every render will fail"))
-        elif requested == "cpu":
-            checks.append(Check("Render device", WARN, f"cpu, because SDHOST_DEVICE=cpu, although torch sees "
-                                                       f"{len(facts.gpus)} GPU(s): {'; '.join(facts.gpus)}"))
-        else:
-            checks.append(Check("Render device", OK, f"cuda:{index} ({facts.gpus[index]}); "
-                                                     f"{len(facts.gpus)} GPU(s) visible"))
-    elif facts.mps_available and requested in (None, "mps"):
-        checks.append(Check("Render device", OK, "mps (Apple GPU)"))
-    elif facts.nvidia_gpu and not facts.cuda_build:
-        checks.append(Check("Render device", WARN, (
+    kind, _, index = (requested or "").partition(":")
+    if kind == "cuda":
+        if not facts.cuda_available:
+            return Check("Render device", FAIL, f"SDHOST_DEVICE={requested} but torch sees no CUDA device: every "
+                                                "render will fail; unset SDHOST_DEVICE or fix the GPU set-up")
+        if not (index or "0").isdigit() or int(index or 0) >= len(facts.gpus):
+            return Check("Render device", FAIL, f"SDHOST_DEVICE={requested} but only {len(facts.gpus)} GPU(s) "
+                                                "are visible: every render will fail")
+        return gpu_in_use(facts, int(index or 0))
+    if kind == "mps":
+        return (Check("Render device", OK, "mps (Apple GPU)") if facts.mps_available else
+                Check("Render device", FAIL, "SDHOST_DEVICE=mps but MPS is not available: every render will fail"))
+    if kind == "cpu" and (facts.cuda_available or facts.mps_available):
+        gpus = "; ".join(facts.gpus) or "MPS"
+        return Check("Render device", WARN, f"cpu, because SDHOST_DEVICE=cpu, although torch sees a GPU: {gpus}")
+    if kind not in ("", "cpu"):
+        return Check("Render device", WARN, f"{requested} (SDHOST_DEVICE): not a device doctor knows how to check")
+    if kind == "" and facts.cuda_available:
+        return gpu_in_use(facts, 0)
+    if kind == "" and facts.mps_available:
+        return Check("Render device", OK, "mps (Apple GPU)")
+    if facts.nvidia_gpu and not facts.cuda_build:
+        return Check("Render device", WARN, (
             f"cpu: this machine has an NVIDIA GPU but torch {facts.version} is a CPU build, so renders run on "
-            f"the CPU (minutes per image); {CUDA_TORCH_HINT}")))
-    elif facts.nvidia_gpu:
-        checks.append(Check("Render device", WARN, (
+            f"the CPU (minutes per image); {CUDA_TORCH_HINT}"))
+    if facts.nvidia_gpu:
+        return Check("Render device", WARN, (
             f"cpu: this machine has an NVIDIA GPU and torch is a CUDA {facts.cuda_build} build, but torch cannot use "
             "the GPU: the NVIDIA driver is likely older than that CUDA version needs (compare 'nvidia-smi'), or "
-            "CUDA_VISIBLE_DEVICES hides it")))
-    else:
-        checks.append(Check("Render device", WARN, (
-            "cpu: no GPU found; the tiny test checkpoint renders in seconds, real checkpoints take minutes per image")))
-    return checks
+            "CUDA_VISIBLE_DEVICES hides it"))
+    return Check("Render device", WARN, (
+        "cpu: no GPU found; the tiny test checkpoint renders in seconds, real checkpoints take minutes per image"))
+
+
+def gpu_in_use(facts: TorchFacts, index: int) -> Check:
+    return Check("Render device", OK, f"cuda:{index} ({facts.gpus[index]}); {len(facts.gpus)} GPU(s) visible")
 
 
 def check_torch(requested_device: str | None) -> list[Check]:

@@ -61,6 +61,8 @@ def test_describe_device():
     else:
         assert detected.startswith("cpu")
         assert "not available: renders will fail" in describe_device("cuda")
+    assert describe_device("cuda:x").startswith("cuda:x (not available")
+    assert describe_device("cuda:99").startswith("cuda:99 (not available")
 
 
 def test_collect_facts_reads_settings_and_the_database(settings, db, data_dirs):

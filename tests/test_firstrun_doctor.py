@@ -71,7 +71,10 @@ def test_gpu_in_use():
 @pytest.mark.parametrize("facts, status, words", [
     (replace(NO_GPU, requested_device="cuda"), FAIL, "SDHOST_DEVICE=cuda but torch sees no CUDA device"),
     (replace(ONE_GPU, requested_device="cuda:1"), FAIL, "only 1 GPU(s) are visible"),
-    (replace(ONE_GPU, requested_device="cpu"), WARN, "because SDHOST_DEVICE=cpu"),
+    (replace(ONE_GPU, requested_device="cpu"), WARN, "because SDHOST_DEVICE=cpu, although torch sees a GPU: NVIDIA"),
+    (replace(ONE_GPU, requested_device="cuda:0"), OK, "cuda:0 (NVIDIA H200, 139.8 GiB)"),
+    (replace(ONE_GPU, requested_device="cuda:x"), FAIL, "only 1 GPU(s) are visible"),
+    (replace(NO_GPU, requested_device="cpu", nvidia_gpu=True), WARN, "is a CPU build"),
     (replace(NO_GPU, requested_device="mps"), FAIL, "MPS is not available"),
     (replace(NO_GPU, mps_available=True), OK, "mps (Apple GPU)"),
     (NO_GPU, WARN, "no GPU found"),
