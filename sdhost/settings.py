@@ -34,7 +34,10 @@ def env_float(name, default):
 
 
 DATA_DIR = Path(env("DATA_DIR", BASE_DIR / "data")).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+try:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+except OSError as exc:  # one clear line from every command instead of a traceback
+    raise SystemExit(f"SD-Host cannot create its data directory {DATA_DIR}: {exc.strerror}; set SDHOST_DATA_DIR") from None
 
 SDHOST = {
     "HOST": env("HOST", "127.0.0.1"),
@@ -87,7 +90,7 @@ INSTALLED_APPS = [
     "models_app",
     "images_app",
     "tasks_app",
-    "sdhost",  # the composition root: serve, version and config
+    "sdhost",  # the composition root: serve, doctor, version and config
 ]
 
 MIDDLEWARE = [

@@ -24,5 +24,8 @@ def launched_as_render_worker(argv=None) -> bool:
 
 def channel_routes():
     if launched_as_render_worker():
+        from core.database import ensure_schema
+
+        ensure_schema()  # a fresh data directory: `runworker render` may be the first command run
         worker.start_in_process()
     return {worker.RENDER_CHANNEL: RenderConsumer.as_asgi()}

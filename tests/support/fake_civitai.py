@@ -1,6 +1,6 @@
 """A real HTTP imitation of Civitai on 127.0.0.1 for tests and the download benchmark.
 
-Serves GET /api/v1/models/{id}, GET /api/v1/model-versions/{id}, the download URL
+Serves GET /api/v1/models (one item), /api/v1/models/{id}, GET /api/v1/model-versions/{id}, the download URL
 /api/download/models/{version_id} (307 to a "signed" URL on another host name, like Civitai's CDN),
 the signed file with Range / If-Range (206, or 200 when the range is ignored or the ETag changed),
 and preview images. Behaviour is switched per test through attributes: `token` (401 without it),
@@ -222,6 +222,14 @@ class FakeHandler(BaseHTTPRequestHandler):
         if match := re.fullmatch(r"/api/v1/(models|model-versions)/(\d+)", path):
             fake.api_requests.append({"path": path, "authorization": self.headers.get("Authorization")})
             return self.serve_api(match.group(1), int(match.group(2)))
+        if path == "/api/v1/models":  # the catalogue listing (SD-Host's doctor reads one item)
+            fake.api_requests.append({"path": path, "authorization": self.headers.get("Authorization")})
+            if fake.api_status:
+                return self.send_json(fake.api_status, {"error": "forced"})
+            if not self.authorized("api"):
+                return self.send_json(401, {"error": "Unauthorized"})
+            items = [fake.model_doc(model) for model in fake.models.values()][:1]
+            return self.send_json(200, {"items": items, "metadata": {}})
         if match := re.fullmatch(r"/api/download/models/(\d+)", path):
             fake.api_requests.append({"path": path, "authorization": self.headers.get("Authorization")})
             if not self.authorized("download"):

@@ -2,12 +2,13 @@
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from core.database import DatabaseCommand
 from images_app.storage import InvalidImage, store_image_bytes
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = "Import a PNG, JPEG or WebP file into the image library; prints its SHA256 (the image's id)."
 
     def add_arguments(self, parser):

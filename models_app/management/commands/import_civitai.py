@@ -2,15 +2,16 @@
 
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
+from core.database import DatabaseCommand
 from core.errors import APIError
 from models_app.civitai import manager
 from models_app.civitai.mapping import parse_id
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = ("Import a model from Civitai in the foreground with a progress bar (the same path as "
             "POST /api/models/add-from-civitai); prints the model hash.")
 

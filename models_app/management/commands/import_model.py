@@ -1,12 +1,13 @@
 """manage.py import_model PATH: add a local weights file to the model library."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from core.database import DatabaseCommand
 from models_app.models import MODEL_TYPES
 from models_app.services import ModelImportError, import_model_file
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Import a local .safetensors/.ckpt/.pt/.bin weights file into the model library. Kind and base model "
         "are read from the tensor layout unless given. Prints the file's SHA256 (the model's id)."

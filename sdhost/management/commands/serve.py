@@ -51,8 +51,8 @@ class Command(BaseCommand):
             raise CommandError(refusal)
         settings.SDHOST["HOST"], settings.SDHOST["PORT"] = host, port
         call_command("migrate", interactive=False, verbosity=0)
-        self.stdout.write(f"SD-Host {host}:{port}, data in {cfg['DATA_DIR']}")
-        if cfg["RENDER_WORKER"] and not no_worker:
+        worker_in_process = cfg["RENDER_WORKER"] and not no_worker
+        if worker_in_process:
             from tasks_app.worker import start_in_process
 
             start_in_process()
@@ -62,6 +62,11 @@ class Command(BaseCommand):
             resumed = resume_pending_imports()
             if resumed:
                 self.stdout.write(f"Resuming {len(resumed)} Civitai import(s)")
+        from sdhost.banner import collect_facts, render_banner
+
+        self.stdout.write(render_banner(collect_facts(host, port, loopback=is_loopback(host),
+                                                      worker_in_process=worker_in_process)))
+        self.stdout.flush()  # before daphne takes over, also when stdout is a pipe or a log file
         from daphne.cli import CommandLineInterface
 
         CommandLineInterface().run(["-b", host, "-p", str(port), "sdhost.asgi:application"])
