@@ -17,14 +17,16 @@ class FileDownload(FileResponse):
     """FileResponse that also streams under ASGI.
 
     Django's ASGI handler consumes a synchronous iterator completely (into memory) before sending
-    anything; `__aiter__` instead reads one block at a time in a worker thread.
+    anything; `__aiter__` instead reads one block at a time in a worker thread, the next only once
+    the server has taken the last (sdhost/serving.py). Django sets `block_size` to its 64 KiB
+    message size; `read_size` is ours: a thread hop per 64 KiB costs more than the copy itself.
     """
 
-    block_size = 1024 * 1024
+    read_size = 1024 * 1024
 
     async def __aiter__(self):
         read = sync_to_async(self.file_to_stream.read, thread_sensitive=False)
-        while block := await read(self.block_size):
+        while block := await read(self.read_size):
             yield block
 
 

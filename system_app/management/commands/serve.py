@@ -1,4 +1,4 @@
-"""`manage.py serve`: migrate, then run daphne (HTTP, SSE) with the render worker in-process."""
+"""`manage.py serve`: migrate, then run uvicorn (HTTP, SSE) with the render worker in-process."""
 
 import ipaddress
 import socket
@@ -31,7 +31,7 @@ def bind_refusal(host: str, api_token, insecure_bind: bool):
 
 
 class Command(BaseCommand):
-    help = "Apply migrations and serve SD-Host (API, SSE, admin) with daphne and an in-process render worker."
+    help = "Apply migrations and serve SD-Host (API, SSE, admin) with uvicorn and an in-process render worker."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=None, help="Bind address (default SDHOST_HOST, 127.0.0.1)")
@@ -62,6 +62,6 @@ class Command(BaseCommand):
             resumed = resume_pending_imports()
             if resumed:
                 self.stdout.write(f"Resuming {len(resumed)} Civitai import(s)")
-        from daphne.cli import CommandLineInterface
+        from sdhost.serving import serve
 
-        CommandLineInterface().run(["-b", host, "-p", str(port), "sdhost.asgi:application"])
+        serve(host, port)
