@@ -121,14 +121,13 @@ def file_response(request, path, *, content_type, etag, filename=None, dispositi
         file.close()
         raise
 
-    if byte_range is None:
-        response = FileDownload(file, content_type=content_type)
-        response["Content-Length"] = str(size)
-    else:
-        start, end = byte_range
-        file.seek(start)
-        response = FileDownload(LimitedReader(file, end - start + 1), content_type=content_type, status=206)
-        response["Content-Length"] = str(end - start + 1)
+    start, end = byte_range or (0, size - 1)
+    file.seek(start)
+    # HEAD: the headers of GET, no body read (the server would read a multi-GB file only to drop it)
+    body = LimitedReader(file, 0 if request.method == "HEAD" else end - start + 1)
+    response = FileDownload(body, content_type=content_type, status=200 if byte_range is None else 206)
+    response["Content-Length"] = str(end - start + 1)
+    if byte_range is not None:
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     response["Accept-Ranges"] = "bytes"
     response["ETag"] = quoted_etag
