@@ -13,7 +13,9 @@ Measured: one client and four concurrent clients (curl -o /dev/null), full file 
 `--range-mib` MiB as a Range request (aggregate MiB/s, best of --runs; `http.server` ignores Range,
 so only its full reads are measured); then one client reading at
 `--slow-mib-s` for `--slow-seconds` from a raw socket: the server's peak RSS growth while it
-reads, and the RSS two seconds after it disconnects.
+reads, and the RSS two seconds after it disconnects. CPU s/GiB: the server's CPU time (all its
+processes) per GiB sent during the single-client full reads; it varies less than MiB/s on a busy
+machine.
 """
 
 import argparse
@@ -134,6 +136,19 @@ def rss(pid: int) -> int:
     return total
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a server and its child processes."""
+    proc = psutil.Process(pid)
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
 def curl_clients(url: str, clients: int, expected: int, range_header: str | None) -> float:
     """Aggregate MiB/s of `clients` concurrent full reads of `url` (bodies discarded)."""
     command = ["curl", "-sS", "-f", "-o", "/dev/null", "-w", "%{size_download}\n", url]
@@ -198,11 +213,18 @@ def main():
             url = f"http://127.0.0.1:{port}{path}"
             process = start(command, env, port)
             try:
-                row = {"server": name}
-                for clients in (1, 4):
-                    row[f"full x{clients}"] = max(curl_clients(url, clients, size, None) for _ in range(args.runs))
-                    row[f"range x{clients}"] = None if name == "http.server" else max(  # it ignores Range
-                        curl_clients(url, clients, tail, f"bytes=-{tail}") for _ in range(args.runs))
+                row = {"server": name, "range x1": None, "range x4": None}
+
+                def best(clients, length, range_header=None):
+                    return max(curl_clients(url, clients, length, range_header) for _ in range(args.runs))
+
+                cpu_before = cpu_seconds(process.pid)
+                row["full x1"] = best(1, size)
+                row["cpu s/GiB"] = (cpu_seconds(process.pid) - cpu_before) / args.runs / (size / 1024 / MIB)
+                row["full x4"] = best(4, size)
+                if name != "http.server":  # it ignores Range
+                    row["range x1"] = best(1, tail, f"bytes=-{tail}")
+                    row["range x4"] = best(4, tail, f"bytes=-{tail}")
                 before, peak, after, read = slow_client(
                     port, path, process.pid, args.slow_seconds, args.slow_mib_s * MIB)
                 row.update(rss_before=before, rss_peak=peak, rss_after=after, slow_read=read)
@@ -213,14 +235,14 @@ def main():
 
     print(f"\n{args.size_mib} MiB file (Range: last {args.range_mib} MiB), loopback, best of {args.runs},"
           f" {os.cpu_count()} CPUs; MiB/s aggregate")
-    print(f"{'server':<12} {'full x1':>8} {'full x4':>8} {'range x1':>9} {'range x4':>9}"
+    print(f"{'server':<12} {'full x1':>8} {'full x4':>8} {'range x1':>9} {'range x4':>9} {'CPU s/GiB':>9}"
           f"   slow client {args.slow_mib_s:g} MiB/s for {args.slow_seconds:g} s: RSS MiB before / peak / after")
     def rate(value, width):
         return f"{value:{width}.0f}" if value is not None else f"{'-':>{width}}"
 
     for r in results:
         print(f"{r['server']:<12} {rate(r['full x1'], 8)} {rate(r['full x4'], 8)} {rate(r['range x1'], 9)}"
-              f" {rate(r['range x4'], 9)}"
+              f" {rate(r['range x4'], 9)} {r['cpu s/GiB']:9.2f}"
               f"   {r['rss_before'] / MIB:.0f} / {r['rss_peak'] / MIB:.0f} / {r['rss_after'] / MIB:.0f}"
               f"  (read {r['slow_read'] / MIB:.0f} MiB)")
 
