@@ -24,7 +24,7 @@ class BodyTooLarge(APIError):
 
 
 class SDHostASGIHandler(ASGIHandler):
-    """Django's ASGI handler sending a file response's blocks whole.
+    """Django's ASGI handler, sending a file response's blocks whole and refusing oversized bodies early.
 
     Django slices every streamed part into 64 KiB messages: a copy and a trip through the server's
     send for each slice, about a quarter of a download's CPU time. One message per file block
