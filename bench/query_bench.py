@@ -1,9 +1,9 @@
-"""Query-engine benchmark: representative list queries through a real daphne server vs hand-written SQL.
+"""Query-engine benchmark: representative list queries through a real server (uvicorn) vs hand-written SQL.
 
     python bench/query_bench.py [--models 10000] [--images 100000] [--runs 50]
 
 Seeds a throw-away data folder (SDHOST_DATA_DIR) with models and images carrying realistic tags
-and metadata, starts daphne on 127.0.0.1, and for each query measures:
+and metadata, starts uvicorn on 127.0.0.1, and for each query measures:
 
 - API: the whole HTTP request (client-side wall time, JSON decoded), p50/p95;
 - engine SQL: the statements the engine issued for that request, re-run raw through sqlite3;
@@ -277,11 +277,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_daphne(env, port):
+def start_server(env, port):
     import requests
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "sdhost.asgi:application"],
+        [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
+         "--log-level", "warning", "sdhost.asgi:application"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     deadline = time.time() + 120
@@ -292,7 +293,7 @@ def start_daphne(env, port):
         except requests.RequestException:
             time.sleep(0.2)
     process.kill()
-    raise SystemExit(f"daphne did not start: {process.stderr.read().decode()[-2000:]}")
+    raise SystemExit(f"uvicorn did not start: {process.stderr.read().decode()[-2000:]}")
 
 
 def main():
@@ -340,7 +341,7 @@ def main():
     connection.close()
 
     port = free_port()
-    server = start_daphne(dict(os.environ), port)
+    server = start_server(dict(os.environ), port)
     db = app_connection(db_path)
     session = requests.Session()
     results = []
@@ -366,7 +367,7 @@ def main():
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     header = (f"{'query':<52} {'total':>6} {'stmts':>5} {'API p50':>8} {'API p95':>8} {'eng p50':>8} "
               f"{'eng p95':>8} {'hand p50':>8} {'hand p95':>8} {'eng/hand':>8} {'API/hand':>8}")
-    print("\nTimes in ms; API = HTTP round trip through daphne incl. JSON; eng = the engine's SQL via sqlite3;"
+    print("\nTimes in ms; API = HTTP round trip through uvicorn incl. JSON; eng = the engine's SQL via sqlite3;"
           " hand = hand-written SQL via sqlite3 (ratios of p50)\n")
     print(header)
     print("-" * len(header))

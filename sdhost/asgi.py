@@ -4,11 +4,16 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sdhost.settings")
 
+import django  # noqa: E402
+
+django.setup(set_prefix=False)  # as django.core.asgi.get_asgi_application() does
+
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
-from django.core.asgi import get_asgi_application  # noqa: E402
+
+from sdhost.serving import SDHostASGIHandler  # noqa: E402
 
 # Static files (the /api/docs Swagger UI assets, the admin's CSS) come from the installed apps, DEBUG or not.
-django_asgi_app = ASGIStaticFilesHandler(get_asgi_application())
+django_asgi_app = ASGIStaticFilesHandler(SDHostASGIHandler())
 
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter  # noqa: E402
 

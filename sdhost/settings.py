@@ -73,7 +73,6 @@ DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = ["*"]
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

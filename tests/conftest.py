@@ -28,7 +28,7 @@ def api(db):
 
 @pytest.fixture
 def live_url(transactional_db):
-    """Base URL of a real daphne server (ASGI: SSE works) sharing this test's database and settings."""
+    """Base URL of a real server (uvicorn) (ASGI: SSE works) sharing this test's database and settings."""
     from tests.support.live_server import live_asgi_server
 
     return live_asgi_server()

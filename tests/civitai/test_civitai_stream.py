@@ -1,4 +1,4 @@
-"""GET /api/models/add-from-civitai/{hash}: the import's SSE stream, read through a real daphne server."""
+"""GET /api/models/add-from-civitai/{hash}: the import's SSE stream, read through a real server (uvicorn)."""
 
 import hashlib
 import json

@@ -1,4 +1,4 @@
-"""Upload and ranged download through a real daphne server (ASGI body reading and file streaming)."""
+"""Upload and ranged download through a real server (uvicorn) (ASGI body reading and file streaming)."""
 
 import hashlib
 

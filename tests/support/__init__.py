@@ -1,2 +1,2 @@
 """Test support shared by the tests and the benchmarks: the fake Civitai server, library factories and seeds,
-a live daphne server, the JSON API client."""
+a live server, the JSON API client."""

@@ -1,9 +1,10 @@
-"""Test support: a real ASGI server (daphne) on 127.0.0.1 in a background thread.
+"""Test support: a real ASGI server (uvicorn, as `manage.py serve` runs it) on 127.0.0.1 in a background thread.
 
-Used by tests that need what only a real server gives: SSE streams, concurrent clients.
-The Twisted reactor can run once per process, so one server serves the whole test session.
+Used by tests that need what only a real server gives: SSE streams, concurrent clients, slow clients.
+One server serves the whole test session.
 """
 
+import socket
 import threading
 
 _server = None
@@ -11,29 +12,25 @@ _lock = threading.Lock()
 
 
 def live_asgi_server(timeout=30):
-    """Start (once) daphne serving sdhost.asgi on a free loopback port; return its base URL."""
+    """Start (once) uvicorn serving sdhost.asgi on a free loopback port; return its base URL."""
     global _server
     with _lock:
         if _server is None:
-            from daphne.server import Server
+            import uvicorn
 
             from sdhost.asgi import application
+            from sdhost.serving import server_config
 
-            ready = threading.Event()
-            server = Server(
-                application,
-                endpoints=["tcp:port=0:interface=127.0.0.1"],
-                signal_handlers=False,
-                ready_callable=ready.set,
-                verbosity=0,
-            )
-            threading.Thread(target=server.run, name="daphne-test", daemon=True).start()
-            if not ready.wait(timeout):
-                raise RuntimeError("daphne did not start")
-            for _ in range(100):
-                if server.listening_addresses:
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            server = uvicorn.Server(server_config(application, log_level="warning"))
+            threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn-test", daemon=True).start()
+            for _ in range(int(timeout / 0.05)):
+                if server.started:
                     break
                 threading.Event().wait(0.05)
-            host, port = server.listening_addresses[0]
+            else:
+                raise RuntimeError("uvicorn did not start")
+            host, port = sock.getsockname()
             _server = (server, f"http://{host}:{port}")
         return _server[1]

@@ -1,4 +1,4 @@
-"""GET /api/tasks/queue through a real daphne server: snapshot on connect, then one per queue change."""
+"""GET /api/tasks/queue through a real server (uvicorn): snapshot on connect, then one per queue change."""
 
 import json
 

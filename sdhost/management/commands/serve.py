@@ -1,4 +1,4 @@
-"""`manage.py serve`: migrate, then run daphne (HTTP, SSE) with the render worker in-process."""
+"""`manage.py serve`: migrate, then run uvicorn (HTTP, SSE) with the render worker in-process."""
 
 import ipaddress
 import socket
@@ -31,7 +31,7 @@ def bind_refusal(host: str, api_token, insecure_bind: bool):
 
 
 class Command(BaseCommand):
-    help = "Apply migrations and serve SD-Host (API, SSE, admin) with daphne and an in-process render worker."
+    help = "Apply migrations and serve SD-Host (API, SSE, admin) with uvicorn and an in-process render worker."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=None, help="Bind address (default SDHOST_HOST, 127.0.0.1)")
@@ -66,7 +66,7 @@ class Command(BaseCommand):
 
         self.stdout.write(render_banner(collect_facts(host, port, loopback=is_loopback(host),
                                                       worker_in_process=worker_in_process)))
-        self.stdout.flush()  # before daphne takes over, also when stdout is a pipe or a log file
-        from daphne.cli import CommandLineInterface
+        self.stdout.flush()  # before the server takes over, also when stdout is a pipe or a log file
+        from sdhost.serving import serve
 
-        CommandLineInterface().run(["-b", host, "-p", str(port), "sdhost.asgi:application"])
+        serve(host, port)
