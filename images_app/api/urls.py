@@ -1,5 +1,7 @@
 from django.urls import path
 
+from tasks_app.api.parameters import ImageParametersView
+
 from .views import ImageViewSet
 
 collection = ImageViewSet.as_view({"get": "list", "post": "batch_update", "delete": "batch_destroy"})
@@ -12,4 +14,5 @@ urlpatterns = [
     path("images/upload", upload, name="image-upload"),
     path("images/<str:pk>", detail, name="image-detail"),
     path("images/<str:pk>/content", content, name="image-content"),
+    path("images/<str:pk>/parameters", ImageParametersView.as_view(), name="image-parameters"),
 ]

@@ -18,9 +18,11 @@ from sdhost.errors import invalid_request
 from system_app.tags import tag_name_problem
 from tasks_app.engine.samplers import SAMPLER_NAMES
 
+from .inline_loras import inline_loras
+
 TOP_LEVEL_KEYS = {
     "checkpoint_hash", "prompt", "negative_prompt", "width", "height", "steps", "cfg_scale", "seed",
-    "batch_size", "sampler", "vae_hash", "additional_models", "tags",
+    "batch_size", "sampler", "vae_hash", "additional_models", "tags", "clip_skip",
 }
 EXTRA_KEYS = {"model_hash", "weight", "control_image"}
 EXTRA_TYPES = ("lora", "controlnet", "embedding")
@@ -29,6 +31,7 @@ MAX_STEPS = 200
 MAX_CFG_SCALE = 30
 MAX_SEED = 2**63 - 10  # image i uses seed + i, which must fit a signed 64-bit column
 MAX_WEIGHT = 2.0
+MAX_CLIP_SKIP = 12
 
 
 @dataclass
@@ -197,13 +200,16 @@ def validate_submission(body: dict) -> Submission:
         vae = _ready_model(body["vae_hash"], "/vae_hash", ("vae",), "'vae_hash'")
         _check_base(vae, checkpoint, "/vae_hash")
 
+    clip_skip = _integer(body, "clip_skip", 1, 1, MAX_CLIP_SKIP, f"from 1 to {MAX_CLIP_SKIP}")
+
     extras = _extras(body, checkpoint)
+    extras += inline_loras(prompt, checkpoint, {model.hash for model, _, _ in extras}, MAX_WEIGHT, compatible)
     tag_names = _tags(body)
     return Submission(
         fields={
             "checkpoint": checkpoint, "prompt": prompt, "negative_prompt": negative_prompt,
             "width": width, "height": height, "steps": steps, "cfg_scale": float(cfg_scale), "seed": seed,
-            "batch_size": batch_size, "sampler": sampler, "vae": vae,
+            "batch_size": batch_size, "sampler": sampler, "vae": vae, "clip_skip": clip_skip,
         },
         extras=extras,
         tag_names=tag_names,

@@ -197,9 +197,9 @@ class _Extras:
 
     def __init__(self, pipe, request: RenderRequest, family: str, dtype):
         self.pipe, self.request, self.family, self.dtype = pipe, request, family, dtype
-        # LoRA tags are gone before triggers are rewritten (the worker resolved them into request.loras)
-        self.prompt, self.negative_prompt = (extract_lora_tags(text)[0]
-                                             for text in (request.prompt, request.negative_prompt))
+        # LoRA tags go before triggers are rewritten (the worker resolved them into request.loras); as in
+        # A1111, only the prompt's tags are LoRAs, the negative prompt is text
+        self.prompt, self.negative_prompt = extract_lora_tags(request.prompt)[0], request.negative_prompt
         self._adapters: list[str] = []
         self._embedded = False
 
