@@ -143,7 +143,9 @@ class _Encoder:
             weights = torch.tensor([batch[row].weights for row in rows], dtype=hidden.dtype, device=hidden.device)
             original_mean = hidden.mean()
             hidden = hidden * weights.unsqueeze(-1)
-            hidden = hidden * (original_mean / hidden.mean())
+            new_mean = hidden.mean()
+            # a zero mean (seen only in random-weight test encoders) would give 0/0: leave the chunk unscaled
+            hidden = hidden * torch.where(new_mean == 0, torch.ones_like(new_mean), original_mean / new_mean)
             pieces.append(hidden)
             if index == 0 and pooled_batch is not None:
                 pooled = pooled_batch[rows]
