@@ -1,0 +1,55 @@
+"""Prompt fidelity end to end: HTTP API → queue → real worker → stored PNGs (tiny SD1.5 models on CPU).
+
+An inline `<lora:…>` renders like the same LoRA in additional_models (D34), and an image's own parameters,
+parsed and submitted again, render the very same PNG (D35).
+"""
+
+import io
+
+from PIL import Image as PILImage
+
+from images_app.models import Image
+from images_app.storage import image_file_path
+from tests.conftest import assert_error
+from tests.test_render_addons_e2e import library, render, render_worker, wait_done  # noqa: F401 (fixtures)
+
+
+def _pixels(image) -> bytes:
+    with PILImage.open(io.BytesIO(image_file_path(image).read_bytes())) as png:
+        return png.tobytes()
+
+
+def test_inline_lora_renders_like_the_listed_lora(api, library, render_worker):  # noqa: F811
+    lora = library["lora"]
+    _, [listed] = render(api, library, additional_models=[{"model_hash": lora.hash, "weight": 0.7}])
+    inline_task, [inline] = render(api, library, prompt="a tiny valley <lora:TINY-LORA:0.7>")
+    assert [(row.model_id, row.weight) for row in inline_task.task_models.all()] == [(lora.hash, 0.7)]
+    assert _pixels(inline) == _pixels(listed)
+    _, [plain] = render(api, library)
+    assert _pixels(plain) != _pixels(listed)
+    response = api.post_json("/api/tasks", {"checkpoint_hash": library["checkpoint"].hash,
+                                            "prompt": "a tiny valley <lora:no-such-lora:0.7>"})
+    assert "no-such-lora" in assert_error(response, 400, "invalid_request", pointer="/prompt")["detail"]
+
+
+def test_parameters_round_trip_renders_the_same_png(api, library, render_worker):  # noqa: F811
+    fields = {"prompt": "(masterpiece:1.2), a tiny valley, <lora:tiny-lora:0.7> BREAK [misty:clear:0.5] \\(river\\)",
+              "negative_prompt": "[blurry], lowres", "clip_skip": 2, "sampler": "DPM++ 2M Karras", "seed": 7,
+              "steps": 3, "cfg_scale": 6.5}
+    _, [first] = render(api, library, **fields)
+    answer = api.get(f"/api/images/{first.hash}/parameters").json()
+    assert answer["unresolved"] == [] and answer["ignored"] == []
+    body = answer["task"]
+    assert body == {"prompt": fields["prompt"], "negative_prompt": fields["negative_prompt"], "steps": 3,
+                    "sampler": "DPM++ 2M Karras", "cfg_scale": 6.5, "seed": 7, "width": 64, "height": 64,
+                    "checkpoint_hash": library["checkpoint"].hash, "clip_skip": 2}
+    first_bytes, first_pixels = image_file_path(first).read_bytes(), _pixels(first)
+    assert api.delete(f"/api/images/{first.hash}").status_code == 200  # else D4 keeps the first task's row
+
+    response = api.post_json("/api/tasks", body)
+    assert response.status_code == 202, response.content
+    task_id = response.json()["task_id"]
+    assert wait_done(task_id) == "completed"
+    [again] = Image.objects.filter(task_id=task_id)
+    assert _pixels(again) == first_pixels
+    assert image_file_path(again).read_bytes() == first_bytes
