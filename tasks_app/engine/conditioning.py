@@ -44,7 +44,8 @@ class _Encoder:
         self.convert_prompt = convert_prompt
         self.start, self.end = tokenizer.bos_token_id, tokenizer.eos_token_id
         self.pad = tokenizer.pad_token_id
-        self.comma = tokenizer.get_vocab().get(",</w>")
+        comma = tokenizer.convert_tokens_to_ids(",</w>")  # not get_vocab(): that copies 49,408 entries
+        self.comma = None if comma == tokenizer.unk_token_id else comma
         self.groups = self._embedding_groups()
 
     def _embedding_groups(self) -> dict[int, int]:
