@@ -118,4 +118,4 @@ def test_extract_lora_tags(prompt, text, expected):
 
 def test_lora_tag_with_a_bad_weight_is_nan():
     _, [tag] = extract_lora_tags("<lora:x:strong>")
-    assert math.isnan(tag.weight) and tag.weight_text == "strong" and tag.tag == "<lora:x:strong>"
+    assert math.isnan(tag.weight) and tag.tag == "<lora:x:strong>"

@@ -253,12 +253,11 @@ LORA_TAG_KINDS = ("lora", "lyco")
 
 @dataclass(frozen=True)
 class LoraTag:
-    """A `<lora:NAME:WEIGHT>` tag; `weight_text` is None when the tag gives no weight."""
+    """A `<lora:NAME:WEIGHT>` tag as written (`tag`); a weight that is not a number is NaN."""
 
     kind: str
     name: str
     weight: float
-    weight_text: str | None
     tag: str
 
 
@@ -278,7 +277,7 @@ def extract_lora_tags(prompt: str) -> tuple[str, list[LoraTag]]:
         weight_text = args[1].strip() if len(args) > 1 else None
         parsed = 1.0 if weight_text is None else _float_or_none(weight_text)
         weight = float("nan") if parsed is None else parsed
-        tags.append(LoraTag(kind, args[0].strip(), weight, weight_text, match.group(0)))
+        tags.append(LoraTag(kind, args[0].strip(), weight, match.group(0)))
         return ""
 
     return _EXTRA_NETWORK.sub(take, prompt), tags
