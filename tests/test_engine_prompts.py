@@ -95,6 +95,12 @@ def test_prompt_schedule(prompt, expected):
     assert prompt_schedule(prompt, 10) == expected
 
 
+def test_absurd_nesting_is_one_plain_prompt():
+    prompt = "[" * 5000 + "a:b:3" + "]" * 5000
+    assert prompt_schedule(prompt, 10) == [(10, prompt)]
+    assert parse_attention("(" * 5000 + "a")[0][0] == "a"
+
+
 def test_schedule_index_follows_a1111_step_counting():
     schedule = prompt_schedule("a [b:c:3]", 10)  # [(3, 'a b'), (10, 'a c')]
     assert [schedule_index(schedule, step) for step in range(10)] == [0, 0, 0, 0, 1, 1, 1, 1, 1, 1]

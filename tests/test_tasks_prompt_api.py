@@ -1,14 +1,24 @@
 """clip_skip (D33), LoRAs in the prompt (D34) and parameters in/out (D35) at the API (no rendering)."""
 
 import hashlib
+import io
 
 import pytest
+from PIL import Image as PILImage
+from PIL.PngImagePlugin import PngInfo
 
 from images_app.storage import store_image_bytes
 from models_app.models import SDModel
 from tasks_app.models import Task
 from tests.conftest import assert_error
-from tests.library_factories import png_bytes
+
+
+def png_bytes(parameters=None, color=(40, 80, 120)) -> bytes:
+    buffer, info = io.BytesIO(), PngInfo()
+    if parameters is not None:
+        info.add_text("parameters", parameters)
+    PILImage.new("RGB", (8, 8), color).save(buffer, "PNG", pnginfo=info)
+    return buffer.getvalue()
 
 
 def make_model(name, model_type="checkpoint", base_model="SD1.5", status="ready", **extra):
@@ -220,6 +230,6 @@ def test_image_parameters(api, lib):
     answer = api.get(f"/api/images/{image.hash}/parameters").json()
     assert answer["task"] == {"prompt": "a red barn", "steps": 12, "sampler": "Euler a", "cfg_scale": 5, "seed": 9,
                               "width": 64, "height": 64, "checkpoint_hash": lib.ckpt.hash}
-    plain, _ = store_image_bytes(png_bytes())
+    plain, _ = store_image_bytes(png_bytes(color=(1, 2, 3)))
     assert_error(api.get(f"/api/images/{plain.hash}/parameters"), 404, "no_parameters")
     assert_error(api.get(f"/api/images/{'0' * 64}/parameters"), 404, "not_found")

@@ -230,11 +230,11 @@ def prompt_schedule(prompt: str, steps: int) -> list[tuple[int, str]]:
     """
     try:
         items = _ScheduleParser(prompt).parse()
-    except (_Unparsable, RecursionError):
+        found = {steps}
+        _edit_steps(items, steps, found)
+        return [(step, _text_at(items, step)) for step in sorted(found)]
+    except (_Unparsable, RecursionError):  # RecursionError: absurdly deep nesting
         return [(steps, prompt)]
-    found = {steps}
-    _edit_steps(items, steps, found)
-    return [(step, _text_at(items, step)) for step in sorted(found)]
 
 
 def schedule_index(schedule: list[tuple[int, str]], step: int) -> int:
