@@ -82,6 +82,8 @@ SCHEDULES = [
     # a step past the end is clamped; emphasis and escapes inside survive as text
     ("[a:b:25]", [(10, "a")]),
     ("([a:b:5]:1.3) \\(x\\)", [(5, "(a:1.3) \\(x\\)"), (10, "(b:1.3) \\(x\\)")]),
+    # an empty alternative (A1111 fails the render) is empty text
+    ("x[|a]", [(i, "x" if i % 2 else "xa") for i in range(1, 11)]),
     # what the grammar rejects is one plain prompt
     ("a | b [c:d:2]", [(10, "a | b [c:d:2]")]),
     ("[a:b]", [(10, "[a:b]")]),
