@@ -68,7 +68,8 @@ def test_words_after_the_77th_token_change_the_image(engine, base):
 def test_break_position_matters(engine, base):
     assert (with_prompt(engine, base, "a cat BREAK sitting on a sofa")
             != with_prompt(engine, base, "a cat sitting BREAK on a sofa"))
-    assert with_prompt(engine, base, "a cat BREAK sitting on a sofa") != with_prompt(engine, base, "a cat sitting on a sofa")
+    assert (with_prompt(engine, base, "a cat BREAK sitting on a sofa")
+            != with_prompt(engine, base, "a cat sitting on a sofa"))
 
 
 def test_prompt_editing_and_alternation_change_the_conditioning_mid_render(engine, base):

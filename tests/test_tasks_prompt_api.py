@@ -225,7 +225,8 @@ def test_parse_parameters_body_errors(api, body, pointer):
 # -- parameters out ----------------------------------------------------------------------------------------------
 
 def test_image_parameters(api, lib):
-    text = f"a red barn\nSteps: 12, Sampler: Euler a, CFG scale: 5, Seed: 9, Size: 64x64, Model hash: {lib.ckpt.hash[:10]}"
+    text = ("a red barn\nSteps: 12, Sampler: Euler a, CFG scale: 5, Seed: 9, Size: 64x64, "
+            f"Model hash: {lib.ckpt.hash[:10]}")
     image, _ = store_image_bytes(png_bytes(parameters=text))
     answer = api.get(f"/api/images/{image.hash}/parameters").json()
     assert answer["task"] == {"prompt": "a red barn", "steps": 12, "sampler": "Euler a", "cfg_scale": 5, "seed": 9,
