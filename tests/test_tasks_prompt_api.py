@@ -186,6 +186,14 @@ def test_forge_infotext_and_lora_hashes_without_a_tag(api, lib):
     assert answer["ignored"] == ["Version", "Module 1", "Distilled CFG Scale"]
 
 
+def test_an_old_8_digit_model_hash_is_no_autov2(api, lib):
+    answer = parse(api, "a cat\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 512x512, "
+                        "Model hash: 45dee52b, Model: v1-5-pruned-emaonly")
+    assert answer["task"]["checkpoint_hash"] == lib.ckpt.hash  # found by name
+    answer = parse(api, "a cat\nSteps: 20, Seed: 1, Model hash: 45dee52b, Model: somewhere-else")
+    assert answer["unresolved"] == [{"kind": "checkpoint", "name": "somewhere-else", "autov2": None}]
+
+
 def test_a_tag_whose_name_is_unknown_is_renamed_to_its_autov2(api, lib):
     text = ("a <lora:old-name:0.7>\nSteps: 20, Sampler: Euler, Seed: 5, "
             f'Lora hashes: "old-name: {lib.style.hash[:12]}"')

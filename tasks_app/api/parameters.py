@@ -45,6 +45,11 @@ def sampler_name(sampler: str, schedule: str | None) -> str | None:
     return name if name in SAMPLER_NAMES else None
 
 
+def _autov2(digest: str | None) -> str | None:
+    """The AutoV2 (10 hex digits) of a written hash; None for none or an old 8-digit WebUI model hash."""
+    return digest[:10].lower() if digest and AUTOV2.fullmatch(digest) else None
+
+
 def _by_autov2(digest: str, kinds: tuple) -> SDModel | None:
     if not AUTOV2.fullmatch(digest or ""):
         return None
@@ -116,7 +121,7 @@ class _Builder:
         if model is not None:
             self.task[field] = model.hash
         elif name or digest:
-            self.unresolved.append({"kind": kind, "name": name, "autov2": (digest or "")[:10] or None})
+            self.unresolved.append({"kind": kind, "name": name, "autov2": _autov2(digest)})
 
     def _checkpoint(self) -> None:
         self._model("checkpoint", self.params.get("Model"), self.params.get("Model hash"), "checkpoint_hash")
@@ -143,14 +148,14 @@ class _Builder:
                 self.task["prompt"] = self.task["prompt"].replace(tag.tag, rewritten, 1)
             else:
                 self.unresolved.append({"kind": "lora", "name": tag.name,
-                                        "autov2": (hashes.get(tag.name) or "")[:10] or None})
+                                        "autov2": _autov2(hashes.get(tag.name))})
         extras = []
         for name, digest in hashes.items():
             if name in tagged_names:
                 continue
             model = _by_autov2(digest, ("lora",))
             if model is None:
-                self.unresolved.append({"kind": "lora", "name": name, "autov2": digest[:10]})
+                self.unresolved.append({"kind": "lora", "name": name, "autov2": _autov2(digest)})
             elif model.hash not in tagged_models:
                 extras.append({"model_hash": model.hash, "weight": 1.0})
         return extras
@@ -160,7 +165,7 @@ class _Builder:
         for name, digest in parse_hash_list(self.params.get("TI hashes", "")):
             model = _by_autov2(digest, ("embedding",))
             if model is None:
-                self.unresolved.append({"kind": "embedding", "name": name, "autov2": digest[:10]})
+                self.unresolved.append({"kind": "embedding", "name": name, "autov2": _autov2(digest)})
             elif model.hash not in {extra["model_hash"] for extra in extras}:
                 extras.append({"model_hash": model.hash})
         return extras
