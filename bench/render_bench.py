@@ -2,6 +2,7 @@
 
     python bench/render_bench.py               # tiny random-weight SD1.5 models, CPU, a few minutes
     python bench/render_bench.py --full-size   # real SD1.5 size, 512x512, 20 steps (for a GPU machine)
+    python bench/render_bench.py --conditioning-only   # case (d) alone
 
 (a) The same request, interleaved, through SD-Host (POST /api/tasks in-process -> worker -> PNG stored and the
     task completed), through RenderEngine.render alone, and through a bare diffusers pipeline call;
@@ -11,6 +12,8 @@
 (c) 40 tasks over 3 checkpoints in random order, all queued at once, run by the real worker with
     our scheduler (MAX_OVERTAKE=8) and with FIFO (MAX_OVERTAKE=0): checkpoint loads and total time;
     plus a 1000-trace simulation of the same with tasks arriving while the queue drains.
+(d) Prompt conditioning (D31-D32): a ~200-token A1111 prompt with weights, BREAK and prompt editing against a
+    10-token plain one: milliseconds to encode per task, and the share of a render of the same steps.
 
 Everything runs in a throw-away data folder.
 """
@@ -163,6 +166,47 @@ def bench_switch(checkpoints, device, repeats):
     return results
 
 
+WEIGHTED_PROMPT = ", ".join(
+    f"({word} {other}:{1 + (i % 5) / 10})" if i % 3 else f"[{word} {other}]"
+    for i, (word, other) in enumerate(zip(
+        "masterpiece detailed cinematic glowing misty ancient crystal towering quiet distant".split() * 3,
+        "lighthouse forest river castle meadow harbour canyon glacier temple village".split() * 3))
+) + ", [dusk:night:0.5] BREAK (sharp focus:1.3), intricate details, volumetric light"
+PLAIN_PROMPT = "a lighthouse on a cliff at dusk, oil painting"
+
+
+def bench_conditioning(checkpoint, params, device, repeats):
+    """(d): median ms to build the conditioning of each prompt, and a render of each (same steps)."""
+    from models_app.storage import model_file_path
+    from tasks_app.engine.conditioning import encode_prompts
+    from tasks_app.engine.engine import RenderEngine
+    from tasks_app.engine.interface import ModelFile, RenderRequest
+
+    model_file = ModelFile(path=str(model_file_path(checkpoint)), sha256=checkpoint.hash, name=checkpoint.name,
+                           kind="checkpoint")
+    engine = RenderEngine(device=device, cache_size=1)
+    engine.render(RenderRequest(checkpoint=model_file, prompt="x", width=64, height=64, steps=1, sampler="Euler"))
+    pipe = engine._checkpoint(model_file).pipe
+    tokens = {name: len(pipe.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+              for name, prompt in (("weighted", WEIGHTED_PROMPT), ("plain", PLAIN_PROMPT))}
+    results = {}
+    for name, prompt in (("weighted", WEIGHTED_PROMPT), ("plain", PLAIN_PROMPT)):
+        encode_times, render_times = [], []
+        for i in range(repeats):
+            t0 = time.perf_counter()
+            encode_prompts(pipe, "sd15", prompt, "lowres, blurry", params["steps"])
+            sync(engine.device)
+            encode_times.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            engine.render(RenderRequest(checkpoint=model_file, prompt=prompt, negative_prompt="lowres, blurry",
+                                        width=params["width"], height=params["height"], steps=params["steps"],
+                                        sampler=params["sampler"], seed=i))
+            render_times.append(time.perf_counter() - t0)
+        results[name] = (tokens[name], statistics.median(encode_times), statistics.median(render_times))
+    engine.unload_all()
+    return results
+
+
 def checkpoint_loads(order):
     return sum(1 for i, c in enumerate(order) if i == 0 or c != order[i - 1])
 
@@ -236,6 +280,7 @@ def main():
     parser.add_argument("--trace-tasks", type=int, default=40)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--conditioning-only", action="store_true", help="run only case (d)")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="sdhost-render-bench-"))
@@ -255,6 +300,18 @@ def main():
     print(f"data in {data_dir}; building 3 {'full-size' if args.full_size else 'tiny'} SD1.5 checkpoints", flush=True)
     checkpoints = make_checkpoints(data_dir / "src", 3, args.full_size)
 
+    from tasks_app.engine.engine import pick_device
+
+    device = pick_device(args.device)
+    size = f"{params['width']}x{params['height']}, {params['steps']} steps, {params['sampler']}, batch 1"
+    print("(d) prompt conditioning ...", flush=True)
+    conditioning = bench_conditioning(checkpoints[0], params, device, repeats)
+    print(f"\nDevice {device}; {'full-size' if args.full_size else 'tiny'} SD1.5; {size}; {repeats} runs each")
+    print(f"{'(d) prompt':<42}{'tokens':>8}{'encode ms':>11}{'render s':>10}{'share':>8}")
+    for label, (tokens, encode, render) in conditioning.items():
+        print(f"{label:<42}{tokens:>8}{encode * 1000:>11.1f}{render:>10.3f}{encode / render:>8.1%}")
+    if args.conditioning_only:
+        return
     print("(a) end to end vs bare diffusers ...", flush=True)
     device, bare, engine_only, sdhost = bench_end_to_end(checkpoints[0], params, repeats)
     print("(b) checkpoint switches ...", flush=True)
@@ -263,7 +320,6 @@ def main():
     trace, real = bench_trace(checkpoints, trace_params, args.trace_tasks, args.seed)
     simulated = simulate_trace(args.trace_tasks, 3, 1000, args.seed)
 
-    size = f"{params['width']}x{params['height']}, {params['steps']} steps, {params['sampler']}, batch 1"
     print(f"\nDevice {device}; {'full-size' if args.full_size else 'tiny'} SD1.5; {size}; {repeats} runs each")
     print(f"{'(a) path':<42}{'s/task':>10}{'ratio':>9}")
     for label, value in (("bare diffusers pipeline call", bare), ("RenderEngine.render (PNG encoded)", engine_only),

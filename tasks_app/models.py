@@ -38,6 +38,7 @@ class Task(models.Model):
     cfg_scale = models.FloatField(default=7.0)
     sampler = models.CharField(max_length=50, default=DEFAULT_SAMPLER)
     batch_size = models.IntegerField(default=1)
+    clip_skip = models.IntegerField(default=1)  # A1111's "Clip skip" (D33)
     vae = models.ForeignKey(
         "models_app.SDModel", null=True, blank=True, on_delete=models.SET_NULL, db_column="vae_hash",
         related_name="vae_tasks",
@@ -84,6 +85,9 @@ class Task(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(batch_size__gt=0, batch_size__lte=10), name="tasks_batch_size_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(clip_skip__gte=1, clip_skip__lte=12), name="tasks_clip_skip_range"
             ),
         ]
 

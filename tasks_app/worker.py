@@ -255,6 +255,7 @@ def build_request(task):
         seed=task.seed if task.seed is not None and task.seed >= 0 else random_seed(),
         batch_size=task.batch_size, vae=model_file(task.vae) if task.vae else None,
         loras=tuple(loras), embeddings=tuple(embeddings), controlnets=tuple(controlnets),
+        clip_skip=task.clip_skip,
     )
 
 

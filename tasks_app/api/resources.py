@@ -27,6 +27,7 @@ class TaskResource(Resource):
         "cfg_scale": Attribute(NUMBER),
         "sampler": Attribute(TEXT),
         "batch_size": Attribute(INTEGER),
+        "clip_skip": Attribute(INTEGER),
         "error_message": Attribute(TEXT, sort=False),
         "created_at": Attribute(TIMESTAMP),
         # the epoch stored for "never promoted" reads, filters and sorts as null (D30)

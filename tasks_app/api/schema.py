@@ -4,6 +4,7 @@ from drf_spectacular.utils import OpenApiResponse
 
 from core.openapi import add_path, component, document_view, errors, json_body, operation, path_id, read_operations, sse
 
+from .parameters import ImageParametersView, ParseParametersView
 from .resources import TaskResource
 from .validation import submission_schema
 from .views import TaskViewSet
@@ -84,3 +85,45 @@ add_path("/api/tasks/queue", "get", sse(
     "or the running task progresses.",
     QUEUE_SNAPSHOT, tags=["tasks"],
 ))
+
+PARSED_PARAMETERS = component("ParsedParameters", {
+    "type": "object", "required": ["task", "unresolved", "ignored"],
+    "properties": {
+        "task": {"type": "object", "description": "A POST /api/tasks body (TaskSubmission) resolved against the "
+                                                  "library; fields the infotext lacks are absent"},
+        "unresolved": {"type": "array", "description": "Referenced models not in the library", "items": {
+            "type": "object", "required": ["kind", "name", "autov2"], "properties": {
+                "kind": {"type": "string", "enum": ["checkpoint", "vae", "lora", "embedding"]},
+                "name": {"type": "string", "nullable": True},
+                "autov2": {"type": "string", "nullable": True, "description": "First 10 hex digits of the SHA256"},
+            }}},
+        "ignored": {**STRINGS, "description": "Infotext keys SD-Host does not use"},
+    },
+})
+PARAMETERS_BODY = component("InfotextBody", {
+    "type": "object", "required": ["parameters"],
+    "properties": {"parameters": {"type": "string", "description": "An A1111 / Forge infotext (PNG `parameters`)"}},
+    "example": {"parameters": "a lighthouse, <lora:add_detail:0.6>\nNegative prompt: lowres\nSteps: 25, "
+                              "Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7, Seed: 1, Size: 512x768, "
+                              "Model hash: 6ce0161689, Clip skip: 2"},
+})
+
+document_view(
+    ParseParametersView,
+    post=operation(
+        "tasks_parse_parameters", "An A1111 infotext as a task body (D35)", request=json_body(PARAMETERS_BODY),
+        description="Parses like A1111's parse_generation_parameters; never fails on unknown keys.",
+        responses={200: OpenApiResponse(PARSED_PARAMETERS, description="The task body"), **errors(e400=INVALID)},
+        tags=["tasks"],
+    ),
+)
+document_view(
+    ImageParametersView,
+    get=operation(
+        "images_parameters", "A stored image's parameters chunk as a task body (D35)",
+        parameters=[path_id("SHA256 of the image bytes (64 lower-case hex digits).", public_name="hash")],
+        responses={200: OpenApiResponse(PARSED_PARAMETERS, description="The task body"),
+                   **errors(e404="`not_found`: no such image; `no_parameters`: it has no parameters chunk")},
+        tags=["images"],
+    ),
+)

@@ -20,12 +20,15 @@ from models_app.models import SDModel
 from tasks_app.engine.samplers import DEFAULT_SAMPLER, SAMPLER_NAMES
 from tasks_app.models import MAX_STEPS
 
+from .inline_loras import inline_loras
+
 EXTRA_KEYS = {"model_hash", "weight", "control_image"}
 EXTRA_TYPES = ("lora", "controlnet", "embedding")
 MIN_SIDE, SIDE_STEP = 64, 8
 MAX_CFG_SCALE = 30
 MAX_SEED = 2**63 - 10  # image i uses seed + i, which must fit a signed 64-bit column
 MAX_WEIGHT = 2.0
+MAX_CLIP_SKIP = 12
 REQUIRED = object()
 
 
@@ -177,7 +180,8 @@ class ModelReference(Field):
 
 
 class AdditionalModels(Field):
-    """LoRAs, ControlNets (each with its control image) and embeddings, each model once (D9, D23)."""
+    """LoRAs, ControlNets (each with its control image) and embeddings, each model once (D9, D23), then the
+    LoRAs named in the prompt (D34)."""
 
     def clean(self, entries, key, cleaned):
         if not isinstance(entries, list):
@@ -186,7 +190,7 @@ class AdditionalModels(Field):
         for index, entry in enumerate(entries):
             at = lambda *parts: json_pointer(key, index, *parts)  # noqa: E731
             extras.append(additional_model(entry, at, cleaned["checkpoint_hash"], seen))
-        return extras
+        return extras + inline_loras(cleaned["prompt"], cleaned["checkpoint_hash"], seen, MAX_WEIGHT, compatible)
 
     def base_schema(self):
         return {"type": "array", "items": {
@@ -218,7 +222,9 @@ SIDE_RULE = f"a multiple of {SIDE_STEP} from {MIN_SIDE} to {{high}}"
 
 SUBMISSION = {
     "checkpoint_hash": ModelReference(("checkpoint",), default=REQUIRED, description="A `ready` checkpoint (D9)"),
-    "prompt": Text(non_empty=True, default=REQUIRED),
+    "prompt": Text(non_empty=True, default=REQUIRED, description=(
+        "A1111 syntax (D31, D32): `(word:1.2)`, `[word]`, `\\(`, `BREAK`, `[from:to:when]`, `[a|b]`, any length. "
+        "`<lora:NAME:WEIGHT>` tags add that LoRA (NAME: model name, file name without extension or AutoV2; D34)")),
     "negative_prompt": Text(default=""),
     "width": Integer(MIN_SIDE, setting("MAX_IMAGE_SIDE"), SIDE_RULE, multiple_of=SIDE_STEP, default=512,
                      description="Up to the configured max_image_size (D30)"),
@@ -233,11 +239,13 @@ SUBMISSION = {
                           default=1, description="Up to the configured max_batch_size (D17)"),
     "sampler": Text(choices=SAMPLER_NAMES, default=DEFAULT_SAMPLER, description="A name listed by GET /api/config (D8)"),
     "vae_hash": ModelReference(("vae",), nullable=True, description="A `ready` VAE (D9)"),
+    "clip_skip": Integer(1, MAX_CLIP_SKIP, f"from 1 to {MAX_CLIP_SKIP}", default=1,
+                         description="A1111's Clip skip (D33): 1 = last text-encoder layer, 2 = penultimate"),
     "additional_models": AdditionalModels(default=[]),
     "tags": TagNames(default=[], description="Tag names (D3, D26)"),
 }
 TASK_FIELDS = ("checkpoint_hash", "prompt", "negative_prompt", "width", "height", "steps", "cfg_scale", "seed",
-               "batch_size", "sampler", "vae_hash")
+               "batch_size", "sampler", "vae_hash", "clip_skip")
 
 
 def validate_submission(body: dict) -> Submission:

@@ -8,9 +8,11 @@ from collections import OrderedDict
 from typing import Callable
 
 from . import loader
+from .conditioning import encode_prompts
 from .errors import CheckpointError, RenderCancelled
 from .interface import ModelFile, RenderedImage, RenderRequest
 from .png import encode_png, format_parameters
+from .prompts import extract_lora_tags
 from .samplers import SAMPLER_NAMES, make_scheduler
 
 
@@ -156,12 +158,15 @@ class RenderEngine:
     def _run(self, pipe, request, extras, seeds, on_progress, should_cancel) -> list:
         import torch
 
+        conditioning = encode_prompts(pipe, extras.family, extras.prompt, extras.negative_prompt, request.steps,
+                                      request.clip_skip)
+
         def step_end(pipeline, step, timestep, tensors):
             if should_cancel is not None and should_cancel():
                 raise RenderCancelled()
             if on_progress is not None:
                 on_progress(step + 1, pipeline.num_timesteps)
-            return tensors
+            return conditioning.step_end(pipeline, step, tensors)
 
         kwargs = {}
         if request.controlnets:
@@ -172,11 +177,11 @@ class RenderEngine:
             kwargs.update(image=images[0] if len(images) == 1 else images,
                           controlnet_conditioning_scale=weights[0] if len(weights) == 1 else weights)
         return pipe(
-            prompt=extras.prompt, negative_prompt=extras.negative_prompt or None,
+            **conditioning.pipeline_kwargs(),
             width=request.width, height=request.height, num_inference_steps=request.steps,
             guidance_scale=float(request.cfg_scale), num_images_per_prompt=request.batch_size,
             generator=[torch.Generator("cpu").manual_seed(seed) for seed in seeds],
-            callback_on_step_end=step_end, callback_on_step_end_tensor_inputs=["latents"],
+            callback_on_step_end=step_end, callback_on_step_end_tensor_inputs=conditioning.tensor_inputs,
             output_type="pil", **kwargs,
         ).images
 
@@ -192,7 +197,9 @@ class _Extras:
 
     def __init__(self, pipe, request: RenderRequest, family: str, dtype):
         self.pipe, self.request, self.family, self.dtype = pipe, request, family, dtype
-        self.prompt, self.negative_prompt = request.prompt, request.negative_prompt
+        # LoRA tags go before triggers are rewritten (the worker resolved them into request.loras); as in
+        # A1111, only the prompt's tags are LoRAs, the negative prompt is text
+        self.prompt, self.negative_prompt = extract_lora_tags(request.prompt)[0], request.negative_prompt
         self._adapters: list[str] = []
         self._embedded = False
 

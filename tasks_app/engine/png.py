@@ -2,6 +2,7 @@
 
 import io
 
+from .infotext import quote
 from .interface import RenderRequest
 
 
@@ -13,6 +14,11 @@ def format_number(value: float) -> str:
 
 def short_hash(sha256: str) -> str:
     return sha256[:10]
+
+
+def _hash_name(name: str) -> str:
+    """A name inside `Lora hashes` / `TI hashes`: without ':' and ',' as A1111 writes it."""
+    return name.replace(":", "").replace(",", "")
 
 
 def format_parameters(request: RenderRequest, seed: int) -> str:
@@ -28,13 +34,15 @@ def format_parameters(request: RenderRequest, seed: int) -> str:
     ]
     if request.vae is not None:
         fields += [("VAE hash", short_hash(request.vae.sha256)), ("VAE", request.vae.name)]
+    if request.clip_skip > 1:
+        fields.append(("Clip skip", str(request.clip_skip)))
     if request.loras:
-        hashes = ", ".join(f"{lora.model.name}: {short_hash(lora.model.sha256)}" for lora in request.loras)
-        fields.append(("Lora hashes", f'"{hashes}"'))
+        hashes = ", ".join(f"{_hash_name(spec.model.name)}: {short_hash(spec.model.sha256)}" for spec in request.loras)
+        fields.append(("Lora hashes", hashes))
     if request.embeddings:
-        hashes = ", ".join(f"{e.token}: {short_hash(e.model.sha256)}" for e in request.embeddings)
-        fields.append(("TI hashes", f'"{hashes}"'))
-    lines.append(", ".join(f"{key}: {value}" for key, value in fields))
+        hashes = ", ".join(f"{_hash_name(e.token)}: {short_hash(e.model.sha256)}" for e in request.embeddings)
+        fields.append(("TI hashes", hashes))
+    lines.append(", ".join(f"{key}: {quote(value)}" for key, value in fields))  # quoted as A1111 does
     return "\n".join(lines)
 
 

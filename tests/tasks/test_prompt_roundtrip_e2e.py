@@ -1,0 +1,100 @@
+"""Prompt fidelity end to end: HTTP API → queue → real worker → stored PNGs (tiny SD1.5 models on CPU).
+
+An inline `<lora:…>` renders like the same LoRA in additional_models (D34), and an image's own parameters,
+parsed and submitted again, render the very same PNG (D35).
+"""
+
+import io
+import time
+
+import pytest
+from PIL import Image as PILImage
+
+from images_app.models import Image
+from images_app.storage import image_file_path
+from models_app.services import import_model_file
+from tasks_app import worker
+from tasks_app.engine.tiny_models import write_model_file
+from tasks_app.models import Task
+from tests.support.api import assert_error
+
+TIMEOUT = 120
+
+
+@pytest.fixture
+def library(transactional_db, tmp_path):
+    """A tiny SD1.5 checkpoint and LoRA, imported from real files."""
+    return {kind: import_model_file(write_model_file(tmp_path / f"{kind}.safetensors", kind=kind, seed=seed),
+                                    name=f"tiny-{kind}")[0]
+            for kind, seed in (("checkpoint", 0), ("lora", 1))}
+
+
+@pytest.fixture
+def render_worker(transactional_db):
+    started = worker.start_in_process()
+    yield started
+    worker.stop_in_process()
+
+
+def wait_done(task_id):
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        status = Task.objects.values_list("status", flat=True).get(id=task_id)
+        if status not in ("pending", "running"):
+            return status
+        time.sleep(0.02)
+    pytest.fail(f"timed out waiting for task {task_id}")
+
+
+def submit_and_wait(api, body):
+    """(task, its images) of a submitted body, once completed."""
+    response = api.post_json("/api/tasks", body)
+    assert response.status_code == 202, response.content
+    task_id = response.json()["task_id"]
+    status = wait_done(task_id)
+    task = Task.objects.get(id=task_id)
+    assert status == "completed", task.error_message
+    return task, list(Image.objects.filter(task_id=task_id))
+
+
+def render(api, library, **fields):
+    body = {"checkpoint_hash": library["checkpoint"].hash, "prompt": "a tiny valley", "width": 64, "height": 64,
+            "steps": 2, "sampler": "Euler", "seed": 42, **fields}
+    return submit_and_wait(api, body)
+
+
+def _pixels(image) -> bytes:
+    with PILImage.open(io.BytesIO(image_file_path(image).read_bytes())) as png:
+        return png.tobytes()
+
+
+def test_inline_lora_renders_like_the_listed_lora(api, library, render_worker):
+    lora = library["lora"]
+    _, [listed] = render(api, library, additional_models=[{"model_hash": lora.hash, "weight": 0.7}])
+    inline_task, [inline] = render(api, library, prompt="a tiny valley <lora:TINY-LORA:0.7>")
+    assert [(row.model_id, row.weight) for row in inline_task.task_models.all()] == [(lora.hash, 0.7)]
+    assert _pixels(inline) == _pixels(listed)
+    _, [plain] = render(api, library)
+    assert _pixels(plain) != _pixels(listed)
+    response = api.post_json("/api/tasks", {"checkpoint_hash": library["checkpoint"].hash,
+                                            "prompt": "a tiny valley <lora:no-such-lora:0.7>"})
+    assert "no-such-lora" in assert_error(response, 400, "invalid_request", pointer="/prompt")["detail"]
+
+
+def test_parameters_round_trip_renders_the_same_png(api, library, render_worker):
+    fields = {"prompt": "(masterpiece:1.2), a tiny valley, <lora:tiny-lora:0.7> BREAK [misty:clear:0.5] \\(river\\)",
+              "negative_prompt": "[blurry], lowres", "clip_skip": 2, "sampler": "DPM++ 2M Karras", "seed": 7,
+              "steps": 3, "cfg_scale": 6.5}
+    _, [first] = render(api, library, **fields)
+    answer = api.get(f"/api/images/{first.hash}/parameters").json()
+    assert answer["unresolved"] == [] and answer["ignored"] == []
+    body = answer["task"]
+    assert body == {"prompt": fields["prompt"], "negative_prompt": fields["negative_prompt"], "steps": 3,
+                    "sampler": "DPM++ 2M Karras", "cfg_scale": 6.5, "seed": 7, "width": 64, "height": 64,
+                    "checkpoint_hash": library["checkpoint"].hash, "clip_skip": 2}
+    first_bytes, first_pixels = image_file_path(first).read_bytes(), _pixels(first)
+    assert api.delete(f"/api/images/{first.hash}").status_code == 200  # else D4 keeps the first task's row
+
+    _, [again] = submit_and_wait(api, body)
+    assert _pixels(again) == first_pixels
+    assert image_file_path(again).read_bytes() == first_bytes
