@@ -4,11 +4,12 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sdhost.settings")
 
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 
+from sdhost.static import StaticFilesHandler  # noqa: E402
+
 # Static files (the /api/docs Swagger UI assets, the admin's CSS) come from the installed apps, DEBUG or not.
-django_asgi_app = ASGIStaticFilesHandler(get_asgi_application())
+django_asgi_app = StaticFilesHandler(get_asgi_application())
 
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter  # noqa: E402
 

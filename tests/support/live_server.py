@@ -15,12 +15,11 @@ def live_asgi_server(timeout=30):
     global _server
     with _lock:
         if _server is None:
-            from daphne.server import Server
-
             from sdhost.asgi import application
+            from sdhost.server import SDHostServer
 
             ready = threading.Event()
-            server = Server(
+            server = SDHostServer(
                 application,
                 endpoints=["tcp:port=0:interface=127.0.0.1"],
                 signal_handlers=False,

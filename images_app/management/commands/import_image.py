@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from images_app.storage import InvalidImage, store_image_bytes
@@ -15,7 +16,7 @@ class Command(BaseCommand):
 
     def handle(self, path, **options):
         try:
-            image, created = store_image_bytes(Path(path).read_bytes())
+            image, created = store_image_bytes(Path(path).read_bytes(), max_pixels=settings.SDHOST["MAX_IMAGE_PIXELS"])
         except (InvalidImage, OSError) as exc:
             raise CommandError(f"{path}: {exc}") from None
         self.stdout.write(image.hash)

@@ -62,6 +62,6 @@ class Command(BaseCommand):
             resumed = resume_pending_imports()
             if resumed:
                 self.stdout.write(f"Resuming {len(resumed)} Civitai import(s)")
-        from daphne.cli import CommandLineInterface
+        from sdhost.server import SDHostCommandLine
 
-        CommandLineInterface().run(["-b", host, "-p", str(port), "sdhost.asgi:application"])
+        SDHostCommandLine().run(["-b", host, "-p", str(port), "sdhost.asgi:application"])
