@@ -142,17 +142,17 @@ def test_what_daphne_refuses_never_reaches_django(live_url):
 
 
 @pytest.mark.parametrize("head", [
-    "GET /api/models?{query} HTTP/1.1",  # more parameters than DATA_UPLOAD_MAX_NUMBER_FIELDS
-    "GET /api/models HTTP/1.1\nCookie: csrftoken=x",
-    "POST /api/models HTTP/1.1\nContent-Type: application/x-www-form-urlencoded\nContent-Length: 3",
-    "GET /api/models?page[size]=%FF HTTP/1.1",
-    "GET /api/images/%00 HTTP/1.1",
+    "GET /api/models?{query} HTTP/1.1\nHost: 127.0.0.1",  # more parameters than DATA_UPLOAD_MAX_NUMBER_FIELDS
+    "GET /api/models HTTP/1.1\nHost: bad host!",  # Django's DisallowedHost, raised in a middleware
+    "POST /api/models HTTP/1.1\nHost: 127.0.0.1\nContent-Type: application/x-www-form-urlencoded\nContent-Length: 3",
+    "GET /api/models?page[size]=%FF HTTP/1.1\nHost: 127.0.0.1",
+    "GET /api/images/%00 HTTP/1.1\nHost: 127.0.0.1",
 ])
-def test_everything_reaching_django_under_api_answers_json(live_url, settings, head):
+def test_everything_reaching_django_under_api_answers_a_json_4xx(live_url, settings, head):
     settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
     head = head.format(query="&".join(f"p{i}=1" for i in range(200)))
     body = b"a=b" if "Content-Length" in head else b""
-    status, headers, content = exchange(live_url, head + "\nHost: 127.0.0.1\nConnection: close\n", body)
-    assert status is not None
+    status, headers, content = exchange(live_url, head + "\nConnection: close\n", body)
+    assert status is not None and 400 <= status < 500, (status, content)
     assert headers["content-type"].startswith("application/json"), (status, content)
-    json.loads(content)
+    assert json.loads(content)["errors"][0]["status"] == str(status)
