@@ -71,8 +71,8 @@ def test_multipart_without_file_field(api):
     assert_error(api.post("/api/images/upload", {"note": "hi"}), 400, "invalid_request")
 
 
-def test_json_body_is_rejected(api):
-    assert_error(api.post_json("/api/images/upload", {"file": "abc"}), 400, "invalid_request")
+def test_json_body_is_415(api):
+    assert_error(api.post_json("/api/images/upload", {"file": "abc"}), 415, "unsupported_media_type")
 
 
 def test_oversize_raw_and_multipart_413(api, settings):
