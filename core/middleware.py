@@ -53,7 +53,7 @@ class ApiErrorMiddleware:
     400) into a JSON:API error document with the same headers (`Allow`...). First in MIDDLEWARE, so it sees
     them all."""
 
-    CODES = {400: "invalid_request", 403: "forbidden"}
+    CODES = {400: "invalid_request"}  # others: the status phrase as a code, e.g. 403 "forbidden"
 
     def __init__(self, get_response):
         self.get_response = get_response
