@@ -2,7 +2,7 @@
 
 import logging
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 
@@ -20,6 +20,7 @@ TITLES = {
     "image_in_use": "Image In Use",
     "feature_disabled": "Feature Disabled",
     "payload_too_large": "Payload Too Large",
+    "unsupported_media_type": "Unsupported Media Type",
     "range_not_satisfiable": "Range Not Satisfiable",
     "catalogue_unavailable": "Catalogue Unavailable",
     "internal_error": "Internal Server Error",
@@ -70,6 +71,10 @@ def error_response(*errors):
     return response
 
 
+def unsupported_media_type(exc):
+    return APIError(415, "unsupported_media_type", f"{exc.detail} Send application/json or application/vnd.api+json")
+
+
 def exception_handler(exc, context):
     """DRF hook: every exception leaves as a JSON:API error document, never HTML."""
     return error_response(to_api_error(exc))
@@ -84,8 +89,12 @@ def to_api_error(exc):
         return not_found(str(exc) or "Resource not found")
     if isinstance(exc, drf_exceptions.MethodNotAllowed):
         return APIError(405, "method_not_allowed", str(exc.detail))
-    if isinstance(exc, (drf_exceptions.ParseError, drf_exceptions.UnsupportedMediaType)):
+    if isinstance(exc, drf_exceptions.UnsupportedMediaType):
+        return unsupported_media_type(exc)
+    if isinstance(exc, drf_exceptions.ParseError):
         return invalid_request(f"Request body is not valid JSON: {exc.detail}")
+    if isinstance(exc, (SuspiciousOperation, BadRequest)):  # e.g. too many query parameters
+        return invalid_request(str(exc) or "Bad request")
     if isinstance(exc, drf_exceptions.ValidationError):
         return invalid_request(str(exc.detail))
     if isinstance(exc, drf_exceptions.AuthenticationFailed | drf_exceptions.NotAuthenticated):

@@ -1,6 +1,7 @@
 """Access control (D14) and JSON errors for everything under /api."""
 
 import hmac
+from http import HTTPStatus
 
 from django.conf import settings
 from django.urls import Resolver404, resolve
@@ -48,7 +49,11 @@ class ApiTokenMiddleware:
 
 
 class ApiErrorMiddleware:
-    """Turns Django's own 404/405/500 answers under /api into JSON:API error documents."""
+    """Turns every non-JSON error answer under /api (Django's own 404/405/500, the CSRF 403, a middleware's
+    400) into a JSON:API error document with the same headers (`Allow`...). First in MIDDLEWARE, so it sees
+    them all."""
+
+    CODES = {400: "invalid_request"}  # others: the status phrase as a code, e.g. 403 "forbidden"
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -56,17 +61,28 @@ class ApiErrorMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         if is_api(request) and response.status_code >= 400 and not self.is_json(response):
-            if response.status_code == 404:
-                return error_response(APIError(404, "not_found", f"No route for {request.method} {request.path}"))
-            if response.status_code == 405:
-                return error_response(APIError(405, "method_not_allowed", f"Method {request.method} not allowed on {request.path}"))
-            if response.status_code == 413:
-                return error_response(APIError(413, "payload_too_large", "Request body exceeds the configured limit"))
-            if response.status_code == 400:
-                return error_response(APIError(400, "invalid_request", "Bad request"))
-            if response.status_code >= 500:
-                return error_response(APIError(500, "internal_error", "Unexpected failure; see the server log"))
+            converted = error_response(self.api_error(request, response.status_code))
+            for header, value in response.items():  # Allow, and the security middleware's headers
+                if header.lower() not in ("content-type", "content-length"):
+                    converted[header] = value
+            return converted
         return response
+
+    def api_error(self, request, status):
+        if status >= 500:
+            return APIError(500, "internal_error", "Unexpected failure; see the server log")
+        if status == 404:
+            return APIError(404, "not_found", f"No route for {request.method} {request.path}")
+        if status == 405:
+            return APIError(405, "method_not_allowed", f"Method {request.method} not allowed on {request.path}")
+        if status == 413:
+            return APIError(413, "payload_too_large", "Request body exceeds the configured limit")
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Error"
+        code = self.CODES.get(status) or phrase.lower().replace(" ", "_").replace("-", "_")
+        return APIError(status, code, f"{phrase} ({request.method} {request.path})")
 
     def process_exception(self, request, exception):
         if is_api(request):

@@ -1,20 +1,43 @@
 """Request body parsers."""
 
-import json
+import math
 
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
+from .errors import invalid_request, json_pointer
+from .jsondata import scalars
+
 
 class StrictJSONParser(JSONParser):
-    """JSONParser that also turns absurd nesting and lone UTF-16 surrogates into a 400, not a 500."""
+    """JSONParser that turns what JSON cannot mean into a 400, not a 500: absurd nesting, numbers that are not
+    finite (`1e400`, `NaN`, `Infinity`) and lone UTF-16 surrogates, the last two with their pointer."""
+
+    strict = False  # NaN/Infinity parse, so that they are refused below with their pointer
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:
             data = super().parse(stream, media_type, parser_context)
-            json.dumps(data, ensure_ascii=False).encode("utf-8")
         except RecursionError:
             raise ParseError("JSON nested too deeply") from None
-        except UnicodeEncodeError:
-            raise ParseError("JSON string holds a lone UTF-16 surrogate") from None
+        for path, item in scalars(data):
+            if isinstance(item, float) and not math.isfinite(item):
+                raise invalid_request("Numbers must be finite (no NaN, Infinity or values beyond 1.8e308)",
+                                      json_pointer(*path) or None)
+            if isinstance(item, str) and not is_encodable(item):
+                raise invalid_request("JSON string holds a lone UTF-16 surrogate", json_pointer(*path) or None)
         return data
+
+
+class JSONAPIParser(StrictJSONParser):
+    """The JSON:API media type is JSON too."""
+
+    media_type = "application/vnd.api+json"
+
+
+def is_encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -7,6 +7,7 @@ the current state at once on connect (django-eventstream has no such hook), then
 """
 
 import asyncio
+import functools
 import json
 
 from asgiref.sync import sync_to_async
@@ -15,13 +16,30 @@ from django.http import StreamingHttpResponse
 from django_eventstream import send_event
 from django_eventstream.views import Listener, get_listener_manager
 
+from .errors import APIError, error_response
+
 KEEP_ALIVE_SECONDS = 15
 
 
 def event_stream(view):
-    """Marks a view as an SSE stream: clients (EventSource) may send the API token as `?token=` (D14)."""
-    view.event_stream = True
-    return view
+    """Marks a view as an SSE stream: clients (EventSource) may send the API token as `?token=` (D14).
+
+    The stream answers GET only: any other method is a JSON:API 405 with `Allow: GET` (and, having no
+    unsafe method, the view needs no CSRF check)."""
+
+    @functools.wraps(view)
+    def stream_view(request, *args, **kwargs):
+        if request.method != "GET":
+            response = error_response(APIError(
+                405, "method_not_allowed", f"Method {request.method} not allowed on {request.path}: it is an event stream (GET)",
+            ))
+            response["Allow"] = "GET"
+            return response
+        return view(request, *args, **kwargs)
+
+    stream_view.event_stream = True
+    stream_view.csrf_exempt = True
+    return stream_view
 
 
 def is_event_stream_view(view) -> bool:

@@ -1,6 +1,8 @@
 """Tag naming rules (D3) and get-or-create by case-insensitive name, for any tag model with `name` and
 `folded` columns (the apps' Tag model is found through their link tables' foreign keys)."""
 
+from .text import control_character_problem
+
 TAG_NAME_MAX = 20
 
 
@@ -17,6 +19,8 @@ def tag_name_problem(name):
         return "Tag names must not be empty"
     if len(name) > TAG_NAME_MAX:
         return f"Tag name '{name}' is longer than {TAG_NAME_MAX} characters"
+    if problem := control_character_problem(name, line_breaks=False):
+        return f"Tag name {name!r} {problem}"
     return None
 
 

@@ -21,6 +21,7 @@ from core.content_store import is_sha256
 from core.errors import invalid_request, json_pointer, not_found
 from core.metadata import METADATA_KEY_RE
 from core.tags import fold_tag_name, get_or_create_tags, tag_name_problem
+from core.text import control_character_problem, json_text_problem
 
 # D24 plus the resource-object members that can never be metadata.
 READ_ONLY_KEYS = frozenset({
@@ -62,7 +63,7 @@ class UpdatePlan:
 def non_empty_string(value):
     if not isinstance(value, str) or not value.strip():
         raise InvalidValue("must be a non-empty string")
-    return value
+    return free_text(value)
 
 
 def optional_string(max_length=None) -> Callable:
@@ -71,8 +72,15 @@ def optional_string(max_length=None) -> Callable:
             raise InvalidValue("must be a string or null")
         if value is not None and max_length is not None and len(value) > max_length:
             raise InvalidValue(f"must be at most {max_length} characters")
-        return value
+        return value if value is None else free_text(value)
     return clean
+
+
+def free_text(value: str) -> str:
+    """`value`, if it holds no control character but tab, line feed and carriage return (docs/input.md)."""
+    if problem := control_character_problem(value):
+        raise InvalidValue(problem)
+    return value
 
 
 def reference_or_null(model, label) -> Callable:
@@ -124,6 +132,9 @@ def validate_update(target: UpdateTarget, update, prefix=()) -> UpdatePlan:
                 f"Metadata key '{key}' must be 1-64 characters of letters, digits and '_'", pointer=pointer
             )
         else:
+            if found := json_text_problem(value):
+                path, problem = found
+                raise invalid_request(f"Metadata '{key}' {problem}", pointer=json_pointer(*prefix, key, *path))
             plan.metadata[key] = value
         plan.keys.append(key)
     return plan

@@ -28,10 +28,17 @@ def image_file_path(image):
     return image_store().path(image.hash, image.extension)
 
 
-def inspect_image(data: bytes):
-    """(format, width, height, png_parameters) of image bytes, verified with Pillow."""
+def inspect_image(data: bytes, max_pixels=None):
+    """(format, width, height, png_parameters) of image bytes, verified with Pillow.
+
+    With `max_pixels`, a larger image is refused from its header, before anything is decoded."""
     try:
         with PILImage.open(io.BytesIO(data)) as probe:
+            if max_pixels is not None and probe.width * probe.height > max_pixels:
+                raise InvalidImage(
+                    f"Image of {probe.width}x{probe.height} pixels exceeds the limit of {max_pixels} pixels "
+                    "(SDHOST_MAX_IMAGE_PIXELS)"
+                )
             probe.verify()
         with PILImage.open(io.BytesIO(data)) as img:
             fmt = PIL_FORMATS.get(img.format)
@@ -46,13 +53,14 @@ def inspect_image(data: bytes):
         raise InvalidImage(f"Not a decodable image: {exc}") from exc
 
 
-def store_image_bytes(data: bytes, *, task=None, seed=None, metadata=None):
+def store_image_bytes(data: bytes, *, task=None, seed=None, metadata=None, max_pixels=None):
     """Add image bytes to the library (D4, D25). Returns (image, created).
 
     The id is the SHA256 of the bytes; storing the same bytes again returns the existing row.
-    A PNG `parameters` chunk is copied into metadata["parameters"].
+    A PNG `parameters` chunk is copied into metadata["parameters"]. Images from outside (uploads, imports)
+    pass `max_pixels` (settings.SDHOST["MAX_IMAGE_PIXELS"]); renders are bounded by MAX_IMAGE_SIDE instead.
     """
-    fmt, width, height, parameters = inspect_image(data)
+    fmt, width, height, parameters = inspect_image(data, max_pixels)
     sha = hashlib.sha256(data).hexdigest()
     existing = Image.objects.filter(hash=sha).first()
     if existing is not None:

@@ -6,6 +6,7 @@ pickle that would construct arbitrary objects or run code; memory-mapped when th
 """
 
 import json
+import math
 import os
 import struct
 import zipfile
@@ -16,6 +17,12 @@ SAFETENSORS_EXTENSIONS = {".safetensors", ".sft"}
 PICKLE_EXTENSIONS = {".ckpt", ".pt", ".pth", ".bin"}
 MODEL_EXTENSIONS = SAFETENSORS_EXTENSIONS | PICKLE_EXTENSIONS
 MAX_HEADER_BYTES = 100 * 1024 * 1024
+# Bits per element of the safetensors dtypes (safetensors 0.8 names them).
+DTYPE_BITS = {
+    "BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E5M2FNUZ": 8, "F8_E4M3FNUZ": 8, "E8M0": 8,
+    "I16": 16, "U16": 16, "F16": 16, "BF16": 16, "I32": 32, "U32": 32, "F32": 32,
+    "I64": 64, "U64": 64, "F64": 64, "C64": 64, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6,
+}
 
 SDXL_CHECKPOINT_KEY = "conditioner.embedders.1.model.transformer.resblocks.9.mlp.c_proj.bias"
 VAE_PREFIXES = ("encoder.", "decoder.", "quant_conv.", "post_quant_conv.")
@@ -48,6 +55,8 @@ def tensor_shapes(path, ext=None) -> tuple[dict, dict]:
 
 
 def safetensors_shapes(path) -> tuple[dict, dict]:
+    """Shapes and metadata from a safetensors header, which must describe the file exactly: each tensor's
+    dtype and shape fill its byte range, and the ranges tile the data that follows the header."""
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         prefix = f.read(8)
@@ -60,22 +69,43 @@ def safetensors_shapes(path) -> tuple[dict, dict]:
             header = json.loads(f.read(length))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InvalidModelFile(f"Not a safetensors file (header is not JSON: {exc})") from None
+        except RecursionError:
+            raise InvalidModelFile("Not a safetensors file (header JSON is nested too deeply)") from None
     if not isinstance(header, dict):
         raise InvalidModelFile("Not a safetensors file (header is not an object)")
     metadata = header.pop("__metadata__", None) or {}
-    shapes, data_end = {}, 0
+    shapes, ranges = {}, []
     for name, info in header.items():
-        try:
-            shape, (begin, end) = info["shape"], info["data_offsets"]
-            if not (isinstance(begin, int) and isinstance(end, int) and 0 <= begin <= end):
-                raise ValueError
-            shapes[name] = tuple(int(d) for d in shape)
-        except (TypeError, KeyError, ValueError):
-            raise InvalidModelFile(f"Not a safetensors file (bad entry for tensor '{name}')") from None
-        data_end = max(data_end, end)
-    if data_end != size - 8 - length:
+        shapes[name], begin, end = tensor_entry(name, info)
+        ranges.append((begin, end))
+    position = 0
+    for begin, end in sorted(ranges):
+        if begin != position:
+            raise InvalidModelFile("Corrupt safetensors file (tensor data ranges overlap or leave gaps)")
+        position = end
+    if position != size - 8 - length:
         raise InvalidModelFile("Truncated or corrupt safetensors file (tensor data does not match the file size)")
     return shapes, metadata if isinstance(metadata, dict) else {}
+
+
+def tensor_entry(name, info) -> tuple[tuple, int, int]:
+    """(shape, begin, end) of one header entry, whose dtype and shape must fill exactly its byte range."""
+    try:
+        dtype, shape, (begin, end) = info["dtype"], info["shape"], info["data_offsets"]
+        if not (isinstance(begin, int) and isinstance(end, int) and 0 <= begin <= end):
+            raise ValueError
+        if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+            raise ValueError
+    except (TypeError, KeyError, ValueError):
+        raise InvalidModelFile(f"Not a safetensors file (bad entry for tensor '{name}')") from None
+    if dtype not in DTYPE_BITS:
+        raise InvalidModelFile(f"Unsupported safetensors dtype {dtype!r} of tensor '{name}'")
+    if math.prod(shape) * DTYPE_BITS[dtype] != (end - begin) * 8:
+        raise InvalidModelFile(
+            f"Corrupt safetensors file (tensor '{name}' of shape {shape} and dtype {dtype} does not fill its "
+            f"{end - begin} bytes)"
+        )
+    return tuple(shape), begin, end
 
 
 def pickle_shapes(path) -> dict:

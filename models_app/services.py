@@ -9,6 +9,7 @@ from django.utils import timezone
 from core.content_store import is_sha256, read_chunks
 from core.errors import APIError, not_found
 from core.registry import InUseChecks
+from core.text import control_character_problem
 from core.updates import (
     READ_ONLY_KEYS,
     UpdateTarget,
@@ -117,6 +118,8 @@ def import_model_file(path, name=None, model_type=None, base_model=None):
     name = source.stem if name is None else name
     if not name.strip():
         raise ModelImportError("The model name must not be empty")
+    if problem := control_character_problem(name):
+        raise ModelImportError(f"The model name {problem}")
 
     store = model_store()
     tmp_path, sha256, size = copy_and_hash(source, store)

@@ -8,12 +8,11 @@ import django  # noqa: E402
 
 django.setup(set_prefix=False)  # as django.core.asgi.get_asgi_application() does
 
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
-
 from sdhost.serving import SDHostASGIHandler  # noqa: E402
+from sdhost.static import StaticFilesHandler  # noqa: E402
 
 # Static files (the /api/docs Swagger UI assets, the admin's CSS) come from the installed apps, DEBUG or not.
-django_asgi_app = ASGIStaticFilesHandler(SDHostASGIHandler())
+django_asgi_app = StaticFilesHandler(SDHostASGIHandler())
 
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter  # noqa: E402
 

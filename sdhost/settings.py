@@ -60,6 +60,7 @@ SDHOST = {
     "RENDER_WORKER": env_bool("RENDER_WORKER", True),  # in-process worker under `manage.py serve`
     # uploads and bodies
     "MAX_UPLOAD_BYTES": env_int("MAX_UPLOAD_BYTES", 50 * 1024 * 1024),
+    "MAX_IMAGE_PIXELS": env_int("MAX_IMAGE_PIXELS", 8192 * 8192),  # uploaded/imported images, checked before decoding
     # Civitai
     "CIVITAI_ENABLED": env_bool("CIVITAI_ENABLED", True),
     "CIVITAI_BASE_URL": env("CIVITAI_BASE_URL", "https://civitai.com").rstrip("/"),
@@ -93,6 +94,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.middleware.ApiErrorMiddleware",  # first: also turns other middlewares' HTML errors into JSON
     "core.middleware.ApiTokenMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -101,7 +103,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "core.middleware.ApiErrorMiddleware",
 ]
 
 ROOT_URLCONF = "sdhost.urls"
@@ -171,7 +172,7 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10000
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["core.parsers.StrictJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.StrictJSONParser", "core.parsers.JSONAPIParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.negotiation.JsonOnlyNegotiation",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],

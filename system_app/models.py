@@ -5,6 +5,7 @@ from django.db.models.functions import Length
 from django.utils import timezone
 
 from core.tags import TAG_NAME_MAX, fold_tag_name, get_or_create_tags
+from core.text import LABEL_DB_REGEX
 
 models.CharField.register_lookup(Length)
 
@@ -37,6 +38,8 @@ class Tag(models.Model):
                 condition=models.Q(name__length__gt=0) & models.Q(name__length__lte=TAG_NAME_MAX),
                 name="tags_name_length",
             ),
+            # No control characters (core/text.py), NUL included: with none, SQLite's LENGTH() above is exact.
+            models.CheckConstraint(condition=models.Q(name__regex=LABEL_DB_REGEX), name="tags_name_printable"),
         ]
 
     def save(self, *args, **kwargs):

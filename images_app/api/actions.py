@@ -74,7 +74,8 @@ class ImageActionsMixin(LibraryActionsMixin):
         try:
             data = request.data
         except drf_exceptions.UnsupportedMediaType:
-            raise invalid_request(f"Unsupported content type {request.content_type or '(none)'}. {UPLOAD_HELP}") from None
+            raise APIError(415, "unsupported_media_type",
+                           f"Unsupported content type {request.content_type or '(none)'}. {UPLOAD_HELP}") from None
         except drf_exceptions.ParseError as exc:
             raise invalid_request(f"Malformed upload: {exc.detail}") from None
         if isinstance(data, (bytes, bytearray)):
@@ -84,7 +85,7 @@ class ImageActionsMixin(LibraryActionsMixin):
         if not content:
             raise invalid_request(f"The upload is empty. {UPLOAD_HELP}")
         try:
-            image, created = store_image_bytes(content)
+            image, created = store_image_bytes(content, max_pixels=settings.SDHOST["MAX_IMAGE_PIXELS"])
         except InvalidImage as exc:
             raise invalid_request(str(exc)) from None
         response = Response(single_document(ImageResource, image, request), status=201 if created else 200)

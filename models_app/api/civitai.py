@@ -1,6 +1,5 @@
 """POST /api/models/add-from-civitai and its SSE progress stream (D12)."""
 
-from django.views.decorators.http import require_GET
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -41,7 +40,6 @@ def present_import_event(event):
 
 
 @event_stream
-@require_GET
 def import_progress_stream(request, pk):
     """SSE: the current state at once, then progress events, then one final event."""
     if not SDModel.objects.filter(pk=pk).exists():

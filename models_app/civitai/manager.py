@@ -22,6 +22,7 @@ from django.utils import timezone
 from core.content_store import read_chunks
 from core.errors import APIError, invalid_request, not_found
 from core.sse import publish
+from models_app.inspect import PICKLE_EXTENSIONS, InvalidModelFile, pickle_shapes
 from models_app.models import CivitaiImport, SDModel
 from models_app.storage import model_store
 from system_app.models import Tag
@@ -247,6 +248,10 @@ class ImportManager:
         if job.cancelled.is_set():
             part.unlink(missing_ok=True)
             return
+        if refusal := pickle_refusal(result.path, model.file_ext):
+            part.unlink(missing_ok=True)  # the catalogue's hash matched: downloading it again gives the same bytes
+            self._fail(job.hash, refusal)
+            return
         target = adopt_into_store(result.path, job.hash, model.file_ext)
         updated = SDModel.objects.filter(pk=job.hash, status="downloading").update(
             status="ready", size=result.size, error_message=None, updated_at=timezone.now())
@@ -266,6 +271,17 @@ class ImportManager:
         if not keep_progress:
             CivitaiImport.objects.filter(pk=model_hash).update(bytes_done=0, updated_at=timezone.now())
         publish(channel(model_hash), {"status": "failed", "error": message})
+
+
+def pickle_refusal(path: Path, ext) -> str | None:
+    """Why a downloaded pickle-format file is refused (the weights-only inspection of import_model), or None."""
+    if ext.lower() not in PICKLE_EXTENSIONS:
+        return None
+    try:
+        pickle_shapes(path)
+    except InvalidModelFile as exc:
+        return f"The downloaded file was refused: {exc}"
+    return None
 
 
 def adopt_into_store(path: Path, model_hash, ext) -> Path:
@@ -374,7 +390,8 @@ def attach_preview(model, plan: ImportPlan, client: CivitaiClient):
 
     try:
         data = client.fetch_bytes(plan.preview_url, settings.SDHOST["MAX_UPLOAD_BYTES"])
-        image, _ = store_image_bytes(data, metadata={"source_url": plan.preview_url})
+        image, _ = store_image_bytes(data, metadata={"source_url": plan.preview_url},
+                                     max_pixels=settings.SDHOST["MAX_IMAGE_PIXELS"])
     except (requests.RequestException, ValueError, InvalidImage, OSError) as exc:
         log.warning("Preview image of %s not stored: %s", model.hash, exc)
         return

@@ -15,6 +15,7 @@ from django.conf import settings
 
 from core.errors import invalid_request, json_pointer
 from core.tags import TAG_NAME_MAX, tag_name_problem
+from core.text import FREE_TEXT_PATTERN, LABEL_PATTERN, control_character_problem
 from images_app.models import Image
 from models_app.models import SDModel
 from tasks_app.engine.samplers import DEFAULT_SAMPLER, SAMPLER_NAMES
@@ -147,6 +148,8 @@ class Text(Field):
             raise invalid_request(f"'{key}' must be a string", json_pointer(key))
         if self.non_empty and not value.strip():
             raise invalid_request(f"'{key}' must not be empty", json_pointer(key))
+        if problem := control_character_problem(value):
+            raise invalid_request(f"'{key}' {problem}", json_pointer(key))
         if self.choices is not None and value not in self.choices:
             raise invalid_request(f"Unknown {key} '{value}'; supported: {', '.join(self.choices)}", json_pointer(key))
         return value
@@ -157,6 +160,8 @@ class Text(Field):
             schema["minLength"] = 1
         if self.choices is not None:
             schema["enum"] = list(self.choices)
+        else:
+            schema["pattern"] = FREE_TEXT_PATTERN
         return schema
 
 
@@ -213,7 +218,8 @@ class TagNames(Field):
         return names
 
     def base_schema(self):
-        return {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": TAG_NAME_MAX}}
+        return {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": TAG_NAME_MAX,
+                                           "pattern": LABEL_PATTERN}}
 
 
 # --- the submission ------------------------------------------------------------------------------

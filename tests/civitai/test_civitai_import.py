@@ -1,10 +1,12 @@
 """Civitai import through the API against a real fake Civitai server (tests/fake_civitai.py)."""
 
 import hashlib
+import io
 import os
 import time
 
 import pytest
+import torch
 
 from images_app.models import Image
 from models_app.civitai import manager
@@ -89,7 +91,9 @@ def test_latest_version_is_the_default(client, civitai):
     ("TextualInversion", "embedding"), ("VAE", "vae"), ("Controlnet", "controlnet"),
 ])
 def test_catalogue_types_map_to_model_types(client, civitai, civitai_type, model_type):
-    data = civitai_type.encode() * 1000
+    buffer = io.BytesIO()
+    torch.save({civitai_type: torch.zeros(2)}, buffer)  # a real weights pickle: .pt downloads are inspected
+    data = buffer.getvalue()
     civitai.add_model(500, "Typed", type=civitai_type)
     civitai.add_version(500, 501, data, base_model="SD 2.1", file_name="typed.PT")
     response = client.post_json(URL, {"model_id": 500})

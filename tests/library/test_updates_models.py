@@ -104,10 +104,10 @@ def test_body_must_be_json_object(api, body):
     assert_error(api.post_json(f"/api/models/{model.hash}", body), 400, "invalid_request")
 
 
-def test_non_json_content_type_is_400(api):
+def test_non_json_content_type_is_415(api):
     model = make_model()
     response = api.post(f"/api/models/{model.hash}", "rating=5", content_type="text/plain")
-    assert_error(response, 400, "invalid_request")
+    assert_error(response, 415, "unsupported_media_type")
 
 
 def test_empty_object_is_a_no_op(api):

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import CommandError
 
 from core.database import DatabaseCommand
@@ -16,7 +17,7 @@ class Command(DatabaseCommand):
 
     def handle(self, path, **options):
         try:
-            image, created = store_image_bytes(Path(path).read_bytes())
+            image, created = store_image_bytes(Path(path).read_bytes(), max_pixels=settings.SDHOST["MAX_IMAGE_PIXELS"])
         except (InvalidImage, OSError) as exc:
             raise CommandError(f"{path}: {exc}") from None
         self.stdout.write(image.hash)

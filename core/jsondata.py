@@ -1,0 +1,20 @@
+"""Walking parsed JSON without recursion (request bodies may nest as deep as the parser allows)."""
+
+
+def scalars(data):
+    """(path, item) for every object key and every non-container value of `data`, in document order.
+
+    A key comes with the path of its member, just before that member's value(s)."""
+    stack = [((), data, False)]
+    while stack:
+        path, value, is_key = stack.pop()
+        if is_key:
+            yield path, value
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                stack.append(((*path, key), item, False))
+                stack.append(((*path, key), key, True))
+        elif isinstance(value, list):
+            stack.extend(((*path, index), item, False) for index, item in reversed(list(enumerate(value))))
+        else:
+            yield path, value
