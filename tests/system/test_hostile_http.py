@@ -1,5 +1,5 @@
-"""A hostile client on a real socket against the real server (daphne + sdhost.asgi), issue 8 items 3, 4, 5, 8:
-paths sent as is, methods the SSE routes do not take, malformed multipart uploads, what daphne refuses itself."""
+"""A hostile client on a real socket against the real server (uvicorn + sdhost.asgi), issue 8 items 3, 4, 5, 8:
+paths sent as is, methods the SSE routes do not take, malformed multipart uploads, what the server refuses itself."""
 
 import json
 import socket
@@ -122,23 +122,25 @@ def test_json_api_media_type_over_the_wire(live_url):
     json_error(status, headers, content, 415, "unsupported_media_type")
 
 
-# --- item 8: limits daphne enforces before Django (docs/configuration.md) -----------------------------
+# --- item 8: limits the HTTP server (uvicorn + httptools) enforces before Django (docs/configuration.md) ---
 
-def test_what_daphne_refuses_never_reaches_django(live_url):
-    """Documented limits: request line or a header over 16 KiB closes the connection; over 500 headers or raw
-    non-ASCII bytes in the target is an empty 400. Just below the limits, the API answers normally."""
-    status, _, _ = request(live_url, "GET", "/api/models?q=" + "a" * 17_000)
-    assert status is None
-    status, _, _ = request(live_url, "GET", "/api/models", ["X-Big: " + "a" * 17_000])
-    assert status is None
-    status, _, content = request(live_url, "GET", "/api/models", [f"X-H{i}: 1" for i in range(600)])
-    assert status == 400 and content == b""
-    status, headers, content = request(live_url, "GET", "/api/models", [f"X-H{i}: 1" for i in range(400)])
-    assert status == 200 and headers["content-type"] == "application/json"
-    status, headers, content = request(live_url, "GET", "/api/models?filter[name]=" + "a" * 15_000)
-    assert status == 200 and json.loads(content)["data"] == []
+SERVER_REFUSAL = b"Invalid HTTP request received."
+
+
+def test_what_the_server_refuses_never_reaches_django(live_url):
+    """Documented limits: a request target over 64 KiB, raw non-ASCII bytes in the target or a Content-Length that
+    is not a number get uvicorn's plain 400; below the limits, and with many or large headers, the API answers."""
+    status, _, content = request(live_url, "GET", "/api/models?q=" + "a" * 70_000)
+    assert status == 400 and content == SERVER_REFUSAL
     status, _, content = exchange(live_url, "GET /api/models/\xff HTTP/1.1\nHost: 127.0.0.1\nConnection: close\n")
-    assert status == 400 and content == b""
+    assert status == 400 and content == SERVER_REFUSAL
+    status, _, content = exchange(live_url, "POST /api/models HTTP/1.1\nHost: 127.0.0.1\nContent-Length: abc\n"
+                                            "Connection: close\n")
+    assert status == 400 and content == SERVER_REFUSAL
+    status, headers, content = request(live_url, "GET", "/api/models?filter[name]=" + "a" * 60_000)
+    assert status == 200 and json.loads(content)["data"] == []
+    status, headers, content = request(live_url, "GET", "/api/models", [f"X-H{i}: 1" for i in range(600)])
+    assert status == 200 and headers["content-type"] == "application/json"
 
 
 @pytest.mark.parametrize("head", [
