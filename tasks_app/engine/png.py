@@ -2,6 +2,7 @@
 
 import io
 
+from .img2img import parameter_fields
 from .interface import RenderRequest
 
 
@@ -28,6 +29,7 @@ def format_parameters(request: RenderRequest, seed: int) -> str:
     ]
     if request.vae is not None:
         fields += [("VAE hash", short_hash(request.vae.sha256)), ("VAE", request.vae.name)]
+    fields += parameter_fields(request)
     if request.loras:
         hashes = ", ".join(f"{lora.model.name}: {short_hash(lora.model.sha256)}" for lora in request.loras)
         fields.append(("Lora hashes", f'"{hashes}"'))
