@@ -14,10 +14,13 @@ DELETE_REASONS = {"not_found": "Image not found", "image_in_use": "Image in use 
 
 
 def image_in_use(image) -> bool:
-    """Whether `image` is the control image of a pending or running task (D28)."""
-    from tasks_app.models import ACTIVE_STATUSES, TaskModel
+    """Whether `image` is the control, init or mask image of a pending or running task (D28, D36)."""
+    from django.db.models import Q
 
-    return TaskModel.objects.filter(control_image=image, task__status__in=ACTIVE_STATUSES).exists()
+    from tasks_app.models import ACTIVE_STATUSES, Task, TaskModel
+
+    return (TaskModel.objects.filter(control_image=image, task__status__in=ACTIVE_STATUSES).exists()
+            or Task.objects.filter(Q(init_image=image) | Q(mask_image=image), status__in=ACTIVE_STATUSES).exists())
 
 
 def delete_image(pk) -> None:
@@ -32,7 +35,7 @@ def delete_image(pk) -> None:
         if image is None:
             raise not_found(f"Image {pk} not found")
         if image_in_use(image):
-            raise APIError(409, "image_in_use", f"Image {pk} is the control image of a pending or running task")
+            raise APIError(409, "image_in_use", f"Image {pk} is used by a pending or running task")
         SDModel.objects.filter(cover_image=image).update(cover_image=None, updated_at=timezone.now())
         ext = image.extension
         image.delete()

@@ -123,6 +123,8 @@ def classify(shapes: dict, metadata: dict | None = None) -> Inspection:
     def has_prefix(*prefixes):
         return any(k.startswith(prefixes) for k in keys)
 
+    if is_upscaler(keys):
+        return Inspection("upscaler", None)
     if has_prefix("control_model.", "controlnet_") or any("input_hint_block" in k for k in keys):
         return Inspection("controlnet", context_width_base(shapes) or hint)
     if has_prefix("model.diffusion_model."):
@@ -137,6 +139,16 @@ def classify(shapes: dict, metadata: dict | None = None) -> Inspection:
     if embedding is not False:
         return Inspection("embedding", embedding or hint)
     return Inspection(None, hint)
+
+
+def is_upscaler(keys) -> bool:
+    """ESRGAN-family super-resolution weights (D38), also inside basicsr's `params` / `params_ema` wrapper."""
+    from tasks_app.engine.upscale import is_esrgan
+
+    for wrapper in ("params_ema.", "params."):
+        if keys and all(k.startswith(wrapper) for k in keys):
+            keys = [k.removeprefix(wrapper) for k in keys]
+    return is_esrgan(keys)
 
 
 def checkpoint_base(shapes):

@@ -40,11 +40,11 @@ COPY_CHUNK = 4 * 1024 * 1024
 # --- deletes -----------------------------------------------------------------------------------
 
 def model_in_use(model) -> bool:
-    """Whether a pending or running task uses `model` as checkpoint, VAE or additional model (D11)."""
+    """Whether a pending or running task uses `model` as checkpoint, VAE, additional model or upscaler (D11)."""
     from tasks_app.models import ACTIVE_STATUSES, Task, TaskModel
 
     return (
-        Task.objects.filter(Q(checkpoint=model) | Q(vae=model), status__in=ACTIVE_STATUSES).exists()
+        Task.objects.filter(Q(checkpoint=model) | Q(vae=model) | Q(upscaler=model), status__in=ACTIVE_STATUSES).exists()
         or TaskModel.objects.filter(model=model, task__status__in=ACTIVE_STATUSES).exists()
     )
 

@@ -23,6 +23,7 @@ SPEC_ENDPOINTS = {
     ("delete", "/api/images/{hash}"), ("delete", "/api/images"),
     ("get", "/api/version"), ("get", "/api/config"), ("get", "/api/tags"),
 }
+EXTENSION_ENDPOINTS = {("post", "/api/images/{hash}/upscale")}  # extensions.md (D38)
 LISTS = {"/api/models", "/api/images", "/api/tasks", "/api/tags"}
 
 
@@ -47,7 +48,7 @@ def test_spec_table_is_the_one_tested():
 
 def test_every_spec_endpoint_is_documented_once(schema):
     ops = operations(schema)
-    assert set(ops) == SPEC_ENDPOINTS
+    assert set(ops) == SPEC_ENDPOINTS | EXTENSION_ENDPOINTS
     ids = Counter(op["operationId"] for op in ops.values())
     assert all(count == 1 for count in ids.values()), ids
     for key, op in ops.items():
@@ -97,7 +98,8 @@ def test_documents_follow_resource_declarations(schema):
     components = schema["components"]["schemas"]
     model = components["ModelResource"]["properties"]
     assert model["type"]["enum"] == ["model"]
-    assert model["attributes"]["properties"]["model_type"]["enum"] == ["checkpoint", "lora", "controlnet", "vae", "embedding"]
+    assert model["attributes"]["properties"]["model_type"]["enum"] == [
+        "checkpoint", "lora", "controlnet", "vae", "embedding", "upscaler"]
     assert set(model["relationships"]["properties"]) == {"tags", "cover_image"}
     collection = components["ModelCollection"]["properties"]
     assert collection["data"]["items"] == {"$ref": "#/components/schemas/ModelResource"}

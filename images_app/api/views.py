@@ -3,10 +3,11 @@
 from rest_framework.viewsets import ViewSet
 
 from sdhost.jsonapi import ResourceReadMixin
+from tasks_app.api.upscale import ImageUpscaleMixin
 
 from .commands import ImageCommandsMixin
 from .resources import ImageResource
 
 
-class ImageViewSet(ImageCommandsMixin, ResourceReadMixin, ViewSet):
+class ImageViewSet(ImageCommandsMixin, ImageUpscaleMixin, ResourceReadMixin, ViewSet):
     resource = ImageResource

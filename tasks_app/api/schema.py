@@ -4,10 +4,14 @@ from drf_spectacular.utils import OpenApiResponse
 
 from sdhost.openapi import add_path, component, document_view, errors, json_body, operation, path_id, read_operations, sse
 
+from images_app.api.views import ImageViewSet
+
 from .resources import TaskResource
 from .views import TaskViewSet
 
 TASK_ID = path_id("Task UUID.")
+IMAGE_HASH = path_id("SHA256 of the image bytes (64 lower-case hex digits).", public_name="hash",
+                     pattern="^[0-9a-f]{64}$")
 STRINGS = {"type": "array", "items": {"type": "string"}}
 INVALID = "`invalid_request`: body not JSON, wrong shape or a value fails validation (`source.pointer` names it)"
 
@@ -38,6 +42,26 @@ TASK_SUBMISSION = component("TaskSubmission", {
             },
         }},
         "tags": {**STRINGS, "description": "Tag names (D3, D26)"},
+        "init_image": {"type": "string", "nullable": True,
+                       "description": "Image hash: image to image (D36); scaled and centre-cropped to width x height"},
+        "denoising_strength": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.75,
+                               "description": "With init_image only; ceil(steps x strength) steps run"},
+        "mask_image": {"type": "string", "nullable": True,
+                       "description": "Image hash, needs init_image: inpainting (white = repaint, black = keep; "
+                                      "fitted to the size like the init image)"},
+        "mask_blur": {"type": "integer", "minimum": 0, "maximum": 64, "default": 4, "description": "Pixels"},
+        "hires": {"type": "object", "nullable": True, "description": "Hires fix (D37), text to image only",
+                  "properties": {
+                      "scale": {"type": "number", "minimum": 1, "maximum": 4,
+                                "description": "Final size = floor(side x scale) to a multiple of 8; or give width "
+                                               "and height"},
+                      "width": {"type": "integer", "multipleOf": 8}, "height": {"type": "integer", "multipleOf": 8},
+                      "steps": {"type": "integer", "minimum": 0, "maximum": 200, "default": 0,
+                                "description": "Second-pass steps; 0 = the task's steps"},
+                      "denoising_strength": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.7},
+                      "upscaler": {"type": "string", "default": "Latent",
+                                   "description": "Latent, Latent (nearest-exact), Lanczos, or an upscaler model hash"},
+                  }},
     },
     "example": {"checkpoint_hash": "4be1f07c...", "prompt": "misty pine forest at dawn", "width": 832, "height": 1216,
                 "steps": 28, "cfg_scale": 6.5, "seed": -1, "batch_size": 2, "sampler": "DPM++ 2M Karras"},
@@ -84,6 +108,27 @@ QUEUE_SNAPSHOT = component("QueueSnapshot", {
         "queue_length": {"type": "integer"},
     },
 })
+
+UPSCALE_REQUEST = component("UpscaleRequest", {
+    "type": "object",
+    "properties": {
+        "upscaler": {"type": "string", "default": "Lanczos", "description": "An upscaler model hash, or Lanczos"},
+        "scale": {"type": "number", "minimum": 1, "maximum": 4, "default": 2},
+    },
+    "example": {"upscaler": "9b1c0e2d...", "scale": 4},
+})
+
+document_view(
+    ImageViewSet,
+    upscale=operation(
+        "images_upscale", "Queue an upscale of the image (D38)",
+        description="A task of kind `upscale`; its result image is stored with its `task_id`. Upscaler models run "
+                    "in 192 px tiles, so memory stays bounded for any image size.",
+        parameters=[IMAGE_HASH], request=json_body(UPSCALE_REQUEST),
+        responses={202: OpenApiResponse(TASK_QUEUED, description="Queued"),
+                   **errors(e400=INVALID + ", e.g. /upscaler, /scale", e404="`not_found`: unknown image hash")},
+    ),
+)
 
 document_view(
     TaskViewSet,

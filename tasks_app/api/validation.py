@@ -17,11 +17,12 @@ from sdhost.commands import json_pointer
 from sdhost.errors import invalid_request
 from system_app.tags import tag_name_problem
 from tasks_app.engine.samplers import SAMPLER_NAMES
+from tasks_app.image_inputs import IMAGE_KEYS, validate_image_fields
 
 TOP_LEVEL_KEYS = {
     "checkpoint_hash", "prompt", "negative_prompt", "width", "height", "steps", "cfg_scale", "seed",
     "batch_size", "sampler", "vae_hash", "additional_models", "tags",
-}
+} | IMAGE_KEYS
 EXTRA_KEYS = {"model_hash", "weight", "control_image"}
 EXTRA_TYPES = ("lora", "controlnet", "embedding")
 MIN_SIDE, SIDE_STEP = 64, 8
@@ -198,12 +199,13 @@ def validate_submission(body: dict) -> Submission:
         _check_base(vae, checkpoint, "/vae_hash")
 
     extras = _extras(body, checkpoint)
+    image_fields = validate_image_fields(body, width, height)
     tag_names = _tags(body)
     return Submission(
         fields={
             "checkpoint": checkpoint, "prompt": prompt, "negative_prompt": negative_prompt,
             "width": width, "height": height, "steps": steps, "cfg_scale": float(cfg_scale), "seed": seed,
-            "batch_size": batch_size, "sampler": sampler, "vae": vae,
+            "batch_size": batch_size, "sampler": sampler, "vae": vae, **image_fields,
         },
         extras=extras,
         tag_names=tag_names,

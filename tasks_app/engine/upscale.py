@@ -100,7 +100,6 @@ def _blend_mask(height: int, width: int, inner_edges, scale: int):
 def load_upscaler(path: str, name: str = "") -> Upscaler:
     """An Upscaler from a .safetensors or weights-only .pth file; CheckpointError if unusable."""
     state = files.read_state_dict(path)
-    state = state.get("params_ema", state) if isinstance(state.get("params_ema"), dict) else state
     try:
         import spandrel
     except Exception:  # absent, or its torchvision import fails
