@@ -11,6 +11,9 @@
 (c) 40 tasks over 3 checkpoints in random order, all queued at once, run by the real worker with
     our scheduler (MAX_OVERTAKE=8) and with FIFO (MAX_OVERTAKE=0): checkpoint loads and total time;
     plus a 1000-trace simulation of the same with tasks arriving while the queue drains.
+(d) Image to image (strength 0.5) and hires fix (2x, Latent, second pass strength 0.7) through SD-Host end to end
+    against the bare diffusers calls doing the same work (img2img pipeline; txt2img to latents, interpolate,
+    img2img), interleaved; median wall time per task and the ratio.
 
 Everything runs in a throw-away data folder.
 """
@@ -136,6 +139,97 @@ def bench_end_to_end(checkpoint, params, repeats):
     return device, *(statistics.median(times[name]) for name in ("bare", "engine", "sdhost"))
 
 
+def interleaved(paths, repeats):
+    """Median seconds of each (name, run) path, one of each per round in rotating order; a run may return its
+    own measurement (else its wall time counts)."""
+    times = {name: [] for name, _ in paths}
+    for i in range(repeats):
+        for name, run in paths[i % len(paths):] + paths[:i % len(paths)]:
+            t0 = time.perf_counter()
+            measured = run(1000 + i)
+            times[name].append(measured if measured is not None else time.perf_counter() - t0)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def bench_image_to_image(checkpoint, params, repeats):
+    """(d): img2img at strength 0.5 and hires 2x (Latent) through SD-Host against bare diffusers."""
+    import io
+
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    from diffusers import StableDiffusionImg2ImgPipeline
+    from django.test import Client
+    from PIL import Image
+
+    from images_app.storage import store_image_bytes
+    from models_app.storage import model_file_path
+    from tasks_app import worker
+    from tasks_app.engine import loader
+    from tasks_app.engine.samplers import make_scheduler
+    from tasks_app.models import Task
+
+    client = Client()
+    prompt = "a lighthouse on a cliff at dusk"
+    width, height, steps, sampler = params["width"], params["height"], params["steps"], params["sampler"]
+    init = Image.fromarray(np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8))
+    buffer = io.BytesIO()
+    init.save(buffer, format="PNG")
+    init_hash = store_image_bytes(buffer.getvalue())[0].hash
+    cases = {
+        "img2img (strength 0.5)": {"init_image": init_hash, "denoising_strength": 0.5},
+        "hires 2x Latent (strength 0.7)": {"hires": {"scale": 2, "upscaler": "Latent", "denoising_strength": 0.7}},
+    }
+    running = worker.start_in_process()
+
+    def sdhost(fields):
+        def run(seed):
+            body = {"checkpoint_hash": checkpoint.hash, "prompt": prompt, **params, **fields, "seed": seed}
+            sent = time.time()
+            response = client.post("/api/tasks", body, content_type="application/json")
+            assert response.status_code == 202, response.content
+            task_id = response.json()["task_id"]
+            wait_completed(task_id)
+            return Task.objects.get(id=task_id).completed_at.timestamp() - sent
+        return run
+
+    for fields in cases.values():
+        sdhost(fields)(999)  # warm-up: checkpoint loaded, pipeline views built once
+    device = running.engine.device
+    loaded = loader.load_checkpoint(str(model_file_path(checkpoint)), running.engine.dtype)
+    pipe = loaded.pipe.to(device)
+    img2img_pipe = StableDiffusionImg2ImgPipeline.from_pipe(pipe)
+    img2img_pipe.set_progress_bar_config(disable=True)
+
+    def generator(seed):
+        return torch.Generator("cpu").manual_seed(seed)
+
+    def bare_img2img(seed):
+        img2img_pipe.scheduler = make_scheduler(sampler, loaded.arch.scheduler_config, [seed])
+        img2img_pipe(prompt=prompt, image=init, strength=0.5, num_inference_steps=steps, guidance_scale=7.0,
+                     generator=generator(seed), output_type="pil")
+        sync(device)
+
+    def bare_hires(seed):
+        pipe.scheduler = make_scheduler(sampler, loaded.arch.scheduler_config, [seed])
+        latents = pipe(prompt=prompt, width=width, height=height, num_inference_steps=steps, guidance_scale=7.0,
+                       generator=generator(seed), output_type="latent").images
+        latents = F.interpolate(latents, size=(height * 2 // 8, width * 2 // 8), mode="bilinear")
+        img2img_pipe.scheduler = make_scheduler(sampler, loaded.arch.scheduler_config, [seed])
+        img2img_pipe(prompt=prompt, image=latents, strength=0.7, num_inference_steps=steps, guidance_scale=7.0,
+                     generator=generator(seed), output_type="pil")
+        sync(device)
+
+    results = {}
+    for (label, fields), bare in zip(cases.items(), (bare_img2img, bare_hires)):
+        bare(998)
+        times = interleaved([("bare", bare), ("sdhost", sdhost(fields))], repeats)
+        results[label] = (times["bare"], times["sdhost"])
+    worker.stop_in_process()
+    del pipe, img2img_pipe, loaded
+    return results
+
+
 def bench_switch(checkpoints, device, repeats):
     """(b): extra seconds of a render right after a checkpoint switch, with and without the RAM cache."""
     from models_app.storage import model_file_path
@@ -236,6 +330,7 @@ def main():
     parser.add_argument("--trace-tasks", type=int, default=40)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--sections", default="abcd", help="which of (a)-(d) to run, e.g. 'd'")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="sdhost-render-bench-"))
@@ -255,6 +350,15 @@ def main():
     print(f"data in {data_dir}; building 3 {'full-size' if args.full_size else 'tiny'} SD1.5 checkpoints", flush=True)
     checkpoints = make_checkpoints(data_dir / "src", 3, args.full_size)
 
+    size = f"{params['width']}x{params['height']}, {params['steps']} steps, {params['sampler']}, batch 1"
+    if "d" in args.sections:
+        print("(d) image to image and hires fix vs bare diffusers ...", flush=True)
+        image_cases = bench_image_to_image(checkpoints[0], params, repeats)
+        print(f"\n{'(d) ' + size:<42}{'bare s':>10}{'SD-Host s':>11}{'ratio':>8}")
+        for label, (bare, sdhost) in image_cases.items():
+            print(f"{label:<42}{bare:>10.3f}{sdhost:>11.3f}{sdhost / bare:>8.3f}")
+    if args.sections == "d":
+        return
     print("(a) end to end vs bare diffusers ...", flush=True)
     device, bare, engine_only, sdhost = bench_end_to_end(checkpoints[0], params, repeats)
     print("(b) checkpoint switches ...", flush=True)
@@ -263,7 +367,6 @@ def main():
     trace, real = bench_trace(checkpoints, trace_params, args.trace_tasks, args.seed)
     simulated = simulate_trace(args.trace_tasks, 3, 1000, args.seed)
 
-    size = f"{params['width']}x{params['height']}, {params['steps']} steps, {params['sampler']}, batch 1"
     print(f"\nDevice {device}; {'full-size' if args.full_size else 'tiny'} SD1.5; {size}; {repeats} runs each")
     print(f"{'(a) path':<42}{'s/task':>10}{'ratio':>9}")
     for label, value in (("bare diffusers pipeline call", bare), ("RenderEngine.render (PNG encoded)", engine_only),

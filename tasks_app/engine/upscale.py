@@ -31,6 +31,7 @@ class Upscaler:
     model: object       # torch.nn.Module: (B, 3, H, W) in 0..1 -> (B, 3, H*scale, W*scale)
     scale: int
     name: str = ""
+    tile: int = TILE    # input pixels per tile side (plus TILE_OVERLAP on each inner side)
 
     def to(self, device: str) -> "Upscaler":
         self.model.to(device)
@@ -61,12 +62,13 @@ class Upscaler:
         scale = self.scale
         output = torch.zeros(3, height * scale, width * scale)
         weight = torch.zeros(1, height * scale, width * scale)
-        tiles = [(top, left) for top in range(0, height, TILE) for left in range(0, width, TILE)]
+        tile = self.tile
+        tiles = [(top, left) for top in range(0, height, tile) for left in range(0, width, tile)]
         for index, (top, left) in enumerate(tiles):
             if should_cancel is not None and should_cancel():
                 raise RenderCancelled()
             y0, x0 = max(top - TILE_OVERLAP, 0), max(left - TILE_OVERLAP, 0)
-            y1, x1 = min(top + TILE + TILE_OVERLAP, height), min(left + TILE + TILE_OVERLAP, width)
+            y1, x1 = min(top + tile + TILE_OVERLAP, height), min(left + tile + TILE_OVERLAP, width)
             with torch.no_grad():
                 result = self.model(pixels[None, :, y0:y1, x0:x1].to(param.device, param.dtype))[0]
             ramp = _blend_mask(y1 - y0, x1 - x0, (y0 > 0, y1 < height, x0 > 0, x1 < width), scale)
