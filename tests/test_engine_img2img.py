@@ -221,3 +221,13 @@ def test_cancel_during_the_second_pass(engine, base, models):
 def test_engine_refuses_bad_image_settings(engine, base, models, changes, message):
     with pytest.raises(ValueError, match=message):
         engine.render(dataclasses.replace(base, **{"init_image_path": str(models["init"]), **changes}))
+
+
+def test_hires_batch_with_lora_and_controlnet(engine, base, models):
+    request = dataclasses.replace(base, batch_size=2, loras=(LoraSpec(models["lora"], 0.8),),
+                                  controlnets=(ControlNetSpec(models["controlnet"], str(models["control"]), 1.0),),
+                                  hires=HiresSpec(width=96, height=128, steps=2, denoising_strength=0.5))
+    images, calls, rendered = render(engine, request)
+    assert [image.shape for image in images] == [(128, 96, 3)] * 2
+    assert [r.seed for r in rendered] == [77, 78] and np.abs(images[0] - images[1]).mean() > 1
+    assert calls[-1] == (base.steps + 1, base.steps + 1)

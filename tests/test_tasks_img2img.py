@@ -249,10 +249,10 @@ def test_upscale_task_end_to_end(api, library, render_worker):
 def test_cancel_in_the_second_hires_pass_keeps_nothing(api, library, render_worker):
     body = {"checkpoint_hash": library["checkpoint"].hash, "prompt": "a valley", "width": 64, "height": 64,
             "steps": 2, "sampler": "Euler", "seed": 3, "hires": {"width": 256, "height": 256, "steps": 200,
-                                                                 "denoising_strength": 1.0}}
+                                                                 "denoising_strength": 0.99}}
     task_id = api.post_json("/api/tasks", body).json()["task_id"]
     deadline = time.monotonic() + TIMEOUT
-    while worker.current_progress().get(task_id, 0) * 202 < 3:  # 2 first-pass steps + 1 of the second
+    while worker.current_progress().get(task_id, 0) * 200 < 3:  # 2 first-pass steps + 1 of the second's 198
         assert time.monotonic() < deadline and Task.objects.get(id=task_id).status in ("pending", "running")
         time.sleep(0.01)
     assert api.delete_json("/api/tasks", {"task_ids": [task_id]}).json()["cancelled"] == [task_id]
@@ -261,3 +261,14 @@ def test_cancel_in_the_second_hires_pass_keeps_nothing(api, library, render_work
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert not Image.objects.filter(task_id=task_id).exists() and Task.objects.get(id=task_id).status == "cancelled"
+
+
+def test_queue_snapshot_names_the_upscaler_of_upscale_tasks(api):
+    from tasks_app import queue
+
+    image = stored(png())
+    upscaler = make_model(name="4x-ultra", model_type="upscaler")
+    api.post_json(f"/api/images/{image.hash}/upscale", {"upscaler": upscaler.hash, "scale": 2})
+    api.post_json(f"/api/images/{image.hash}/upscale", {})
+    assert [entry["model"] for entry in queue.snapshot()["queue"]] == ["4x-ultra", "Lanczos"]
+    assert queue.estimated_time(Task.objects.filter(upscaler=None).get().id) != "00:00:00"

@@ -76,8 +76,8 @@ class Upscaler:
             weight[:, y0 * scale:y1 * scale, x0 * scale:x1 * scale] += ramp
             if on_progress is not None:
                 on_progress(index + 1, len(tiles))
-        output = (output / weight).mul(255).round().clamp(0, 255).byte().permute(1, 2, 0).numpy()
-        return Image.fromarray(output)
+        output = output.div_(weight).mul_(255).round_().clamp_(0, 255).byte()  # in place: one float copy at most
+        return Image.fromarray(output.permute(1, 2, 0).contiguous().numpy())
 
 
 def _blend_mask(height: int, width: int, inner_edges, scale: int):
