@@ -12,8 +12,8 @@
     our scheduler (MAX_OVERTAKE=8) and with FIFO (MAX_OVERTAKE=0): checkpoint loads and total time;
     plus a 1000-trace simulation of the same with tasks arriving while the queue drains.
 (d) Image to image (strength 0.5) and hires fix (2x, Latent, second pass strength 0.7) through SD-Host end to end
-    against the bare diffusers calls doing the same work (img2img pipeline; txt2img to latents, interpolate,
-    img2img), interleaved; median wall time per task and the ratio.
+    and through RenderEngine.render alone, against the bare diffusers calls doing the same work (img2img
+    pipeline; txt2img to latents, interpolate, img2img), interleaved; median wall time per task and the ratios.
 
 Everything runs in a throw-away data folder.
 """
@@ -162,10 +162,11 @@ def bench_image_to_image(checkpoint, params, repeats):
     from django.test import Client
     from PIL import Image
 
-    from images_app.storage import store_image_bytes
+    from images_app.storage import image_file_path, store_image_bytes
     from models_app.storage import model_file_path
     from tasks_app import worker
     from tasks_app.engine import loader
+    from tasks_app.engine.interface import HiresSpec, ModelFile, RenderRequest
     from tasks_app.engine.samplers import make_scheduler
     from tasks_app.models import Task
 
@@ -175,7 +176,8 @@ def bench_image_to_image(checkpoint, params, repeats):
     init = Image.fromarray(np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8))
     buffer = io.BytesIO()
     init.save(buffer, format="PNG")
-    init_hash = store_image_bytes(buffer.getvalue())[0].hash
+    init_image = store_image_bytes(buffer.getvalue())[0]
+    init_hash = init_image.hash
     cases = {
         "img2img (strength 0.5)": {"init_image": init_hash, "denoising_strength": 0.5},
         "hires 2x Latent (strength 0.7)": {"hires": {"scale": 2, "upscaler": "Latent", "denoising_strength": 0.7}},
@@ -195,8 +197,21 @@ def bench_image_to_image(checkpoint, params, repeats):
 
     for fields in cases.values():
         sdhost(fields)(999)  # warm-up: checkpoint loaded, pipeline views built once
-    device = running.engine.device
-    loaded = loader.load_checkpoint(str(model_file_path(checkpoint)), running.engine.dtype)
+    engine, device = running.engine, running.engine.device
+    model_file = ModelFile(path=str(model_file_path(checkpoint)), sha256=checkpoint.hash, name=checkpoint.name,
+                           kind="checkpoint")
+    engine_requests = [
+        {"init_image_path": str(image_file_path(init_image)), "denoising_strength": 0.5},
+        {"hires": HiresSpec(width=width * 2, height=height * 2, scale=2, upscaler="Latent", denoising_strength=0.7)},
+    ]
+
+    def engine_only(fields):
+        def run(seed):
+            engine.render(RenderRequest(checkpoint=model_file, prompt=prompt, width=width, height=height,
+                                        steps=steps, cfg_scale=7.0, sampler=sampler, seed=seed, **fields))
+        return run
+
+    loaded = loader.load_checkpoint(str(model_file_path(checkpoint)), engine.dtype)
     pipe = loaded.pipe.to(device)
     img2img_pipe = StableDiffusionImg2ImgPipeline.from_pipe(pipe)
     img2img_pipe.set_progress_bar_config(disable=True)
@@ -221,10 +236,11 @@ def bench_image_to_image(checkpoint, params, repeats):
         sync(device)
 
     results = {}
-    for (label, fields), bare in zip(cases.items(), (bare_img2img, bare_hires)):
+    for (label, fields), bare, engine_fields in zip(cases.items(), (bare_img2img, bare_hires), engine_requests):
         bare(998)
-        times = interleaved([("bare", bare), ("sdhost", sdhost(fields))], repeats)
-        results[label] = (times["bare"], times["sdhost"])
+        times = interleaved([("bare", bare), ("engine", engine_only(engine_fields)), ("sdhost", sdhost(fields))],
+                            repeats)
+        results[label] = (times["bare"], times["engine"], times["sdhost"])
     worker.stop_in_process()
     del pipe, img2img_pipe, loaded
     return results
@@ -354,9 +370,9 @@ def main():
     if "d" in args.sections:
         print("(d) image to image and hires fix vs bare diffusers ...", flush=True)
         image_cases = bench_image_to_image(checkpoints[0], params, repeats)
-        print(f"\n{'(d) ' + size:<42}{'bare s':>10}{'SD-Host s':>11}{'ratio':>8}")
-        for label, (bare, sdhost) in image_cases.items():
-            print(f"{label:<42}{bare:>10.3f}{sdhost:>11.3f}{sdhost / bare:>8.3f}")
+        print(f"\n{'(d) ' + size:<42}{'bare s':>9}{'engine s':>10}{'ratio':>7}{'SD-Host s':>11}{'ratio':>7}")
+        for label, (bare, engine_s, sdhost) in image_cases.items():
+            print(f"{label:<42}{bare:>9.3f}{engine_s:>10.3f}{engine_s / bare:>7.3f}{sdhost:>11.3f}{sdhost / bare:>7.3f}")
     if args.sections == "d":
         return
     print("(a) end to end vs bare diffusers ...", flush=True)

@@ -8,11 +8,11 @@ from collections import OrderedDict
 from typing import Callable
 
 from . import hires, img2img, loader
-from .upscale import Upscaler, load_upscaler, parameters_after_upscale
 from .errors import CheckpointError, RenderCancelled
 from .interface import ModelFile, RenderedImage, RenderRequest, UpscaleRequest
 from .png import encode_png, format_parameters
 from .samplers import SAMPLER_NAMES, make_scheduler
+from .upscale import Upscaler, load_upscaler, parameters_after_upscale
 
 
 def pick_device(device: str | None = None) -> str:
