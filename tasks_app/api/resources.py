@@ -49,9 +49,10 @@ class TaskResource(Resource):
     relationships = {
         "checkpoint": ToOne("model", "checkpoint"),
         "vae": ToOne("model", "vae"),
-        "init_image": ToOne("image", "init_image"),
-        "mask_image": ToOne("image", "mask_image"),
-        "upscaler": ToOne("model", "upscaler"),
+        # image to image, hires and upscale tasks only (D36-D38)
+        "init_image": ToOne("image", "init_image", omit_null=True),
+        "mask_image": ToOne("image", "mask_image", omit_null=True),
+        "upscaler": ToOne("model", "upscaler", omit_null=True),
         "additional_models": ToMany(
             "task_model", through=TaskModel, source="task", target_key="pk",
             id_columns=("task_id", "model_id"), order_by=("position", "pk"),
