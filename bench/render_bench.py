@@ -14,6 +14,9 @@
     plus a 1000-trace simulation of the same with tasks arriving while the queue drains.
 (d) Prompt conditioning (D31-D32): a ~200-token A1111 prompt with weights, BREAK and prompt editing against a
     10-token plain one: milliseconds to encode per task, and the share of a render of the same steps.
+(e) Image to image (strength 0.5) and hires fix (2x, Latent, second pass strength 0.7) through SD-Host end to end
+    and through RenderEngine.render alone, against the bare diffusers calls doing the same work (img2img
+    pipeline; txt2img to latents, interpolate, img2img), interleaved; median wall time per task and the ratios.
 
 Everything runs in a throw-away data folder.
 """
@@ -137,6 +140,113 @@ def bench_end_to_end(checkpoint, params, repeats):
     engine.unload_all()
     pipe = loaded = None  # free the second copy before the next case
     return device, *(statistics.median(times[name]) for name in ("bare", "engine", "sdhost"))
+
+
+def interleaved(paths, repeats):
+    """Median seconds of each (name, run) path, one of each per round in rotating order; a run may return its
+    own measurement (else its wall time counts)."""
+    times = {name: [] for name, _ in paths}
+    for i in range(repeats):
+        for name, run in paths[i % len(paths):] + paths[:i % len(paths)]:
+            t0 = time.perf_counter()
+            measured = run(1000 + i)
+            times[name].append(measured if measured is not None else time.perf_counter() - t0)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def bench_image_to_image(checkpoint, params, repeats):
+    """(d): img2img at strength 0.5 and hires 2x (Latent) through SD-Host against bare diffusers."""
+    import io
+
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    from diffusers import StableDiffusionImg2ImgPipeline
+    from django.test import Client
+    from PIL import Image
+
+    from images_app.storage import image_file_path, store_image_bytes
+    from models_app.storage import model_file_path
+    from tasks_app import worker
+    from tasks_app.engine import loader
+    from tasks_app.engine.interface import HiresSpec, ModelFile, RenderRequest
+    from tasks_app.engine.samplers import make_scheduler
+    from tasks_app.models import Task
+
+    client = Client()
+    prompt = "a lighthouse on a cliff at dusk"
+    width, height, steps, sampler = params["width"], params["height"], params["steps"], params["sampler"]
+    init = Image.fromarray(np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8))
+    buffer = io.BytesIO()
+    init.save(buffer, format="PNG")
+    init_image = store_image_bytes(buffer.getvalue())[0]
+    init_hash = init_image.hash
+    cases = {
+        "img2img (strength 0.5)": {"init_image": init_hash, "denoising_strength": 0.5},
+        "hires 2x Latent (strength 0.7)": {"hires": {"scale": 2, "upscaler": "Latent", "denoising_strength": 0.7}},
+    }
+    running = worker.start_in_process()
+
+    def sdhost(fields):
+        def run(seed):
+            body = {"checkpoint_hash": checkpoint.hash, "prompt": prompt, **params, **fields, "seed": seed}
+            sent = time.time()
+            response = client.post("/api/tasks", body, content_type="application/json")
+            assert response.status_code == 202, response.content
+            task_id = response.json()["task_id"]
+            wait_completed(task_id)
+            return Task.objects.get(id=task_id).completed_at.timestamp() - sent
+        return run
+
+    for fields in cases.values():
+        sdhost(fields)(999)  # warm-up: checkpoint loaded, pipeline views built once
+    engine, device = running.engine, running.engine.device
+    model_file = ModelFile(path=str(model_file_path(checkpoint)), sha256=checkpoint.hash, name=checkpoint.name,
+                           kind="checkpoint")
+    engine_requests = [
+        {"init_image_path": str(image_file_path(init_image)), "denoising_strength": 0.5},
+        {"hires": HiresSpec(width=width * 2, height=height * 2, scale=2, upscaler="Latent", denoising_strength=0.7)},
+    ]
+
+    def engine_only(fields):
+        def run(seed):
+            engine.render(RenderRequest(checkpoint=model_file, prompt=prompt, width=width, height=height,
+                                        steps=steps, cfg_scale=7.0, sampler=sampler, seed=seed, **fields))
+        return run
+
+    loaded = loader.load_checkpoint(str(model_file_path(checkpoint)), engine.dtype)
+    pipe = loaded.pipe.to(device)
+    img2img_pipe = StableDiffusionImg2ImgPipeline.from_pipe(pipe)
+    img2img_pipe.set_progress_bar_config(disable=True)
+
+    def generator(seed):
+        return torch.Generator("cpu").manual_seed(seed)
+
+    def bare_img2img(seed):
+        img2img_pipe.scheduler = make_scheduler(sampler, loaded.arch.scheduler_config, [seed])
+        img2img_pipe(prompt=prompt, image=init, strength=0.5, num_inference_steps=steps, guidance_scale=7.0,
+                     generator=generator(seed), output_type="pil")
+        sync(device)
+
+    def bare_hires(seed):
+        pipe.scheduler = make_scheduler(sampler, loaded.arch.scheduler_config, [seed])
+        latents = pipe(prompt=prompt, width=width, height=height, num_inference_steps=steps, guidance_scale=7.0,
+                       generator=generator(seed), output_type="latent").images
+        latents = F.interpolate(latents, size=(height * 2 // 8, width * 2 // 8), mode="bilinear")
+        img2img_pipe.scheduler = make_scheduler(sampler, loaded.arch.scheduler_config, [seed])
+        img2img_pipe(prompt=prompt, image=latents, strength=0.7, num_inference_steps=steps, guidance_scale=7.0,
+                     generator=generator(seed), output_type="pil")
+        sync(device)
+
+    results = {}
+    for (label, fields), bare, engine_fields in zip(cases.items(), (bare_img2img, bare_hires), engine_requests):
+        bare(998)
+        times = interleaved([("bare", bare), ("engine", engine_only(engine_fields)), ("sdhost", sdhost(fields))],
+                            repeats)
+        results[label] = (times["bare"], times["engine"], times["sdhost"])
+    worker.stop_in_process()
+    pipe = img2img_pipe = loaded = None  # free them before the next case
+    return results
 
 
 def bench_switch(checkpoints, device, repeats):
@@ -280,7 +390,7 @@ def main():
     parser.add_argument("--trace-tasks", type=int, default=40)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--conditioning-only", action="store_true", help="run only case (d)")
+    parser.add_argument("--sections", default="abcde", help="which of (a)-(e) to run, e.g. 'de'")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="sdhost-render-bench-"))
@@ -304,13 +414,20 @@ def main():
 
     device = pick_device(args.device)
     size = f"{params['width']}x{params['height']}, {params['steps']} steps, {params['sampler']}, batch 1"
-    print("(d) prompt conditioning ...", flush=True)
-    conditioning = bench_conditioning(checkpoints[0], params, device, repeats)
-    print(f"\nDevice {device}; {'full-size' if args.full_size else 'tiny'} SD1.5; {size}; {repeats} runs each")
-    print(f"{'(d) prompt':<42}{'tokens':>8}{'encode ms':>11}{'render s':>10}{'share':>8}")
-    for label, (tokens, encode, render) in conditioning.items():
-        print(f"{label:<42}{tokens:>8}{encode * 1000:>11.1f}{render:>10.3f}{encode / render:>8.1%}")
-    if args.conditioning_only:
+    if "d" in args.sections:
+        print("(d) prompt conditioning ...", flush=True)
+        conditioning = bench_conditioning(checkpoints[0], params, device, repeats)
+        print(f"\nDevice {device}; {'full-size' if args.full_size else 'tiny'} SD1.5; {size}; {repeats} runs each")
+        print(f"{'(d) prompt':<42}{'tokens':>8}{'encode ms':>11}{'render s':>10}{'share':>8}")
+        for label, (tokens, encode, render) in conditioning.items():
+            print(f"{label:<42}{tokens:>8}{encode * 1000:>11.1f}{render:>10.3f}{encode / render:>8.1%}")
+    if "e" in args.sections:
+        print("(e) image to image and hires fix vs bare diffusers ...", flush=True)
+        image_cases = bench_image_to_image(checkpoints[0], params, repeats)
+        print(f"\n{'(e) ' + size:<42}{'bare s':>9}{'engine s':>10}{'ratio':>7}{'SD-Host s':>11}{'ratio':>7}")
+        for label, (bare, engine_s, sdhost) in image_cases.items():
+            print(f"{label:<42}{bare:>9.3f}{engine_s:>10.3f}{engine_s / bare:>7.3f}{sdhost:>11.3f}{sdhost / bare:>7.3f}")
+    if not set("abc") & set(args.sections):
         return
     print("(a) end to end vs bare diffusers ...", flush=True)
     device, bare, engine_only, sdhost = bench_end_to_end(checkpoints[0], params, repeats)

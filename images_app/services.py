@@ -27,7 +27,7 @@ def delete_image(pk) -> None:
         if image is None:
             raise not_found(f"Image {pk} not found")
         if image_in_use(image):
-            raise APIError(409, "image_in_use", f"Image {pk} is the control image of a pending or running task")
+            raise APIError(409, "image_in_use", f"Image {pk} is used by a pending or running task")
         ext = image.extension
         image.delete()
         transaction.on_commit(lambda: remove_image_file(pk, ext))

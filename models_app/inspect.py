@@ -153,6 +153,8 @@ def classify(shapes: dict, metadata: dict | None = None) -> Inspection:
     def has_prefix(*prefixes):
         return any(k.startswith(prefixes) for k in keys)
 
+    if is_upscaler(keys):
+        return Inspection("upscaler", None)
     if has_prefix("control_model.", "controlnet_") or any("input_hint_block" in k for k in keys):
         return Inspection("controlnet", context_width_base(shapes) or hint)
     if has_prefix("model.diffusion_model."):
@@ -167,6 +169,23 @@ def classify(shapes: dict, metadata: dict | None = None) -> Inspection:
     if embedding is not False:
         return Inspection("embedding", embedding or hint)
     return Inspection(None, hint)
+
+
+# Keys that identify an ESRGAN/RRDBNet state dict in its old, new (basicsr) and BSRGAN namings. The engine's loader
+# (tasks_app/engine/upscale.py) recognises the same layouts; it may not be imported from here (layering).
+ESRGAN_KEY_SETS = (
+    {"model.0.weight", "model.1.sub.0.RDB1.conv1.0.weight"},
+    {"conv_first.weight", "body.0.rdb1.conv1.weight", "conv_last.weight"},
+    {"conv_first.weight", "RRDB_trunk.0.RDB1.conv1.weight", "conv_last.weight"},
+)
+
+
+def is_upscaler(keys) -> bool:
+    """ESRGAN-family super-resolution weights (D38), also inside basicsr's `params` / `params_ema` wrapper."""
+    for wrapper in ("params_ema.", "params."):
+        if keys and all(k.startswith(wrapper) for k in keys):
+            keys = [k.removeprefix(wrapper) for k in keys]
+    return any(key_set <= set(keys) for key_set in ESRGAN_KEY_SETS)
 
 
 def checkpoint_base(shapes):

@@ -1,11 +1,11 @@
-"""The model library: checkpoint, LoRA, ControlNet, VAE and embedding files."""
+"""The model library: checkpoint, LoRA, ControlNet, VAE, embedding and upscaler files."""
 
 from django.db import models
 from django.utils import timezone
 
 from system_app.models import TagLink
 
-MODEL_TYPES = ["checkpoint", "lora", "controlnet", "vae", "embedding"]
+MODEL_TYPES = ["checkpoint", "lora", "controlnet", "vae", "embedding", "upscaler"]
 MODEL_STATUSES = ["downloading", "ready", "failed"]
 
 

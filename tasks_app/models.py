@@ -13,6 +13,7 @@ from tasks_app.engine.samplers import DEFAULT_SAMPLER
 MAX_STEPS = 200  # D9; the API and the CHECK constraint both use it
 TASK_STATUSES = ["pending", "running", "completed", "failed", "cancelled"]
 ACTIVE_STATUSES = ["pending", "running"]
+TASK_KINDS = ["render", "upscale"]  # upscale: POST /api/images/{hash}/upscale (D38)
 NEVER_PROMOTED = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
 
 
@@ -21,13 +22,13 @@ def new_task_id():
 
 
 class Task(models.Model):
-    """One generation request yielding `batch_size` images."""
+    """One generation request yielding `batch_size` images, or one upscale of a stored image (kind `upscale`)."""
 
     id = models.CharField(primary_key=True, max_length=36, default=new_task_id)
     status = models.CharField(max_length=20, default="pending", choices=[(s, s) for s in TASK_STATUSES])
-    checkpoint = models.ForeignKey(
+    checkpoint = models.ForeignKey(  # null only for upscale tasks
         "models_app.SDModel", on_delete=models.CASCADE, db_column="checkpoint_hash",
-        related_name="checkpoint_tasks",
+        related_name="checkpoint_tasks", null=True, blank=True,
     )
     prompt = models.TextField()
     negative_prompt = models.TextField(default="", blank=True, null=True)
@@ -62,6 +63,24 @@ class Task(models.Model):
         "models_app.SDModel", through="TaskModel", related_name="tasks_using", blank=True
     )
     tags = models.ManyToManyField("system_app.Tag", through="TaskTag", related_name="tasks", blank=True)
+    # Image to image (D36), hires fix (D37), upscale tasks (D38); see tasks_app/image_inputs.py.
+    kind = models.CharField(max_length=10, default="render", choices=[(k, k) for k in TASK_KINDS])
+    init_image = models.ForeignKey(  # img2img / inpainting source; the image to upscale for upscale tasks
+        "images_app.Image", null=True, blank=True, on_delete=models.SET_NULL, db_column="init_image_hash",
+        related_name="init_for",
+    )
+    mask_image = models.ForeignKey(
+        "images_app.Image", null=True, blank=True, on_delete=models.SET_NULL, db_column="mask_image_hash",
+        related_name="mask_for",
+    )
+    mask_blur = models.IntegerField(default=4)
+    denoising_strength = models.FloatField(null=True, blank=True)  # null without init_image
+    hires = models.JSONField(null=True, blank=True)  # {"scale" | "width"+"height", "steps", "denoising_strength", "upscaler"}
+    upscaler = models.ForeignKey(  # the upscaler model of `hires` or of an upscale task (null: a built-in one)
+        "models_app.SDModel", null=True, blank=True, on_delete=models.SET_NULL, db_column="upscaler_hash",
+        related_name="upscaler_tasks",
+    )
+    upscale_scale = models.FloatField(null=True, blank=True)  # upscale tasks
 
     class Meta:
         db_table = "tasks"
@@ -89,6 +108,16 @@ class Task(models.Model):
             models.CheckConstraint(
                 condition=models.Q(clip_skip__gte=1, clip_skip__lte=12), name="tasks_clip_skip_range"
             ),
+            models.CheckConstraint(condition=models.Q(kind__in=TASK_KINDS), name="tasks_kind_valid"),
+            models.CheckConstraint(
+                condition=models.Q(kind="upscale") | models.Q(checkpoint__isnull=False), name="tasks_render_checkpoint"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(denoising_strength__isnull=True)
+                | models.Q(denoising_strength__gte=0, denoising_strength__lte=1),
+                name="tasks_denoising_strength_range",
+            ),
+            models.CheckConstraint(condition=models.Q(mask_blur__gte=0, mask_blur__lte=64), name="tasks_mask_blur_range"),
         ]
 
     def __str__(self):

@@ -60,7 +60,8 @@ def submit(fields: dict, extras=(), tag_names=()) -> Task:
     """Create a pending task placed by D7. `extras`: (model, weight, control_image) triples."""
     with transaction.atomic():
         entries = [entry_of(t) for t in Task.objects.filter(status="pending")]
-        placement = place_new(entries, fields["checkpoint"].hash, settings.SDHOST["MAX_OVERTAKE"])
+        checkpoint = fields["checkpoint"].hash if fields.get("checkpoint") else None  # None: upscale tasks
+        placement = place_new(entries, checkpoint, settings.SDHOST["MAX_OVERTAKE"])
         if placement.passed:
             _touch(
                 Task.objects.filter(id__in=placement.passed),
@@ -211,6 +212,13 @@ def estimated_time(task_id: str, progress: dict | None = None) -> str:
     return throughput.format_hms(0)
 
 
+def model_name(task: Task) -> str:
+    """The model a task runs: its checkpoint, or for an upscale task its upscaler (D38)."""
+    if task.checkpoint_id is not None:
+        return task.checkpoint.name
+    return task.upscaler.name if task.upscaler_id is not None else "Lanczos"
+
+
 def snapshot(progress: dict | None = None) -> dict:
     """The queue stream document (tasks-api.md, D20). `progress`: {running task id: 0..1}."""
     running, remaining, pending, _ = estimates(progress)
@@ -219,10 +227,10 @@ def snapshot(progress: dict | None = None) -> dict:
         fraction = (progress or {}).get(running.id, 0.0)
         current = {
             "id": running.id, "status": "running", "progress": round(100 * fraction, 1),
-            "model": running.checkpoint.name, "eta": throughput.format_hms(remaining),
+            "model": model_name(running), "eta": throughput.format_hms(remaining),
         }
     queue = [
-        {"id": task.id, "status": "waiting", "model": task.checkpoint.name, "position": i}
+        {"id": task.id, "status": "waiting", "model": model_name(task), "position": i}
         for i, task in enumerate(pending, start=1)
     ]
     return {"current_task": current, "queue": queue, "queue_length": len(queue)}

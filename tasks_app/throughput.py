@@ -25,6 +25,24 @@ def work_units(steps: int, width: int, height: int, batch_size: int) -> float:
     return steps * (width * height / 1_000_000) * batch_size
 
 
+def task_units(task) -> float:
+    """A task's work units: the steps it denoises (img2img: ceil(steps x strength); hires: both passes) per
+    megapixel; an upscale task counts as one step at its result size."""
+    from tasks_app.engine.img2img import denoising_steps
+
+    if getattr(task, "kind", "render") == "upscale":
+        return work_units(1, task.width, task.height, 1)
+    steps = task.steps
+    if getattr(task, "denoising_strength", None) is not None:
+        steps = denoising_steps(task.steps, task.denoising_strength)
+    units = work_units(steps, task.width, task.height, task.batch_size)
+    hires = getattr(task, "hires", None)
+    if hires:
+        second = denoising_steps(hires["steps"] or task.steps, hires["denoising_strength"])
+        units += work_units(second, hires["width"], hires["height"], task.batch_size)
+    return units
+
+
 def format_hms(seconds: float) -> str:
     """HH:MM:SS, rounded up to whole seconds; hours may exceed 99."""
     total = max(0, int(-(-seconds // 1)))
@@ -40,7 +58,7 @@ class Throughput:
 
     def task_seconds(self, task) -> float:
         """Expected render time of a task (anything with steps, width, height, batch_size)."""
-        return self.seconds_per_unit * work_units(task.steps, task.width, task.height, task.batch_size)
+        return self.seconds_per_unit * task_units(task)
 
     def queue_seconds(self, tasks, loaded_checkpoint=None) -> list[float]:
         """Cumulative finish times of `tasks` run in order, from an idle worker holding `loaded_checkpoint`."""
@@ -70,7 +88,7 @@ def _blend(old: float, new: float, samples: int) -> float:
 
 def record(task, render_seconds: float, load_seconds: float | None = None) -> Throughput:
     """Fold one finished task's timings into the stored averages."""
-    units = work_units(task.steps, task.width, task.height, task.batch_size)
+    units = task_units(task)
     with transaction.atomic():
         speed = current()
         if units > 0 and render_seconds > 0:

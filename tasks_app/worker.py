@@ -26,6 +26,7 @@ from core.sse import publish
 from system_app.models import SystemFact
 
 from . import queue, throughput
+from .image_inputs import engine_inputs, upscale_request
 
 log = logging.getLogger(__name__)
 
@@ -153,13 +154,16 @@ class RenderWorker:
         self.progress[task.id] = 0.0
         self.publish()
         try:
-            request = build_request(task)
             engine = self._engine()
-            loads_before = _checkpoint_loads(engine)
             timing = _Timing()
-            images = engine.render(
-                request, on_progress=self._progress_reporter(task, timing), should_cancel=self._canceller(task),
-            )
+            progress, cancel = self._progress_reporter(task, timing), self._canceller(task)
+            if task.kind == "upscale":
+                image = engine.upscale(upscale_request(task, model_file), on_progress=progress, should_cancel=cancel)
+                store_results(task, [image])
+                return
+            request = build_request(task)
+            loads_before = _checkpoint_loads(engine)
+            images = engine.render(request, on_progress=progress, should_cancel=cancel)
             timing.finished(switched=_checkpoint_loads(engine) > loads_before)
             if store_results(task, images):
                 throughput.record(task, timing.render_seconds, timing.load_seconds)
@@ -214,24 +218,27 @@ class RenderWorker:
             self._stop.wait(PROGRESS_INTERVAL)
 
 
+def model_file(model):
+    """The engine's ModelFile for a library model."""
+    from models_app.storage import model_file_path
+    from tasks_app.engine.interface import ModelFile
+
+    return ModelFile(
+        path=str(model_file_path(model)), sha256=model.hash, name=model.name, kind=model.model_type,
+        base_model=model.base_model,
+    )
+
+
 def build_request(task):
     """The engine's RenderRequest for a claimed task (seed -1 resolved, model files located)."""
     from images_app.storage import image_file_path
-    from models_app.storage import model_file_path
     from tasks_app.engine.interface import (
         ControlNetSpec,
         EmbeddingSpec,
         LoraSpec,
-        ModelFile,
         RenderRequest,
         random_seed,
     )
-
-    def model_file(model):
-        return ModelFile(
-            path=str(model_file_path(model)), sha256=model.hash, name=model.name, kind=model.model_type,
-            base_model=model.base_model,
-        )
 
     loras, embeddings, controlnets = [], [], []
     for extra in task.task_models.select_related("model", "control_image").order_by("position"):
@@ -256,6 +263,7 @@ def build_request(task):
         batch_size=task.batch_size, vae=model_file(task.vae) if task.vae else None,
         loras=tuple(loras), embeddings=tuple(embeddings), controlnets=tuple(controlnets),
         clip_skip=task.clip_skip,
+        **engine_inputs(task, model_file),
     )
 
 

@@ -68,7 +68,7 @@ document_view(
     destroy_one=operation(
         "images_destroy", "Delete one image (row and file)", parameters=[HASH],
         responses={200: OpenApiResponse(DELETE_RESULT, description="Deleted"),
-                   **errors(e404=UNKNOWN, e409="`image_in_use`: control image of a pending or running task (D28)")},
+                   **errors(e404=UNKNOWN, e409="`image_in_use`: control, init or mask image of a pending or running task (D28, D36)")},
     ),
     batch_destroy=operation(
         "images_batch_destroy", "Delete several images", request=json_body(BATCH_DELETE_REQUEST),

@@ -16,6 +16,7 @@ MODEL_TYPES = {
     "TextualInversion": "embedding",
     "VAE": "vae",
     "Controlnet": "controlnet",
+    "Upscaler": "upscaler",
 }
 BASE_MODELS = {"SD 1.5": "SD1.5", "SDXL 1.0": "SDXL", "SD 2.1": "SD2.1"}
 

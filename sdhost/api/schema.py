@@ -39,6 +39,8 @@ CONFIG = component("Config", {
         "generation": section(
             default_steps=INTEGER, default_cfg_scale={"type": "number"}, max_batch_size=INTEGER,
             max_image_size=INTEGER, safety_checker=BOOLEAN, samplers={"type": "array", "items": STRING},
+            upscalers={"type": "array", "items": STRING,
+                       "description": "Built-in hires upscalers (D37); upscaler models go by hash"},
         ),
         "hardware": section(device={**STRING, "example": "cuda"}, gpu_count=INTEGER,
                             memory_gb={"type": "number"}),

@@ -52,6 +52,7 @@ class VersionView(APIView):
 
 class ConfigView(APIView):
     def get(self, request):
+        from tasks_app.engine.hires import UPSCALER_NAMES
         from tasks_app.engine.samplers import SAMPLER_NAMES
         from tasks_app.worker import worker_is_running
 
@@ -70,6 +71,7 @@ class ConfigView(APIView):
                 "max_image_size": cfg["MAX_IMAGE_SIDE"],
                 "safety_checker": cfg["SAFETY_CHECKER"],
                 "samplers": list(SAMPLER_NAMES),
+                "upscalers": list(UPSCALER_NAMES),  # built in; upscaler models are given by hash (D37)
             },
             "hardware": hardware_facts(cfg["DEVICE"]),
             "features": {

@@ -4,10 +4,17 @@ from django.db.models import F, Value
 from django.db.models.functions import NullIf
 
 from core.jsonapi import Attribute, Resource, ToMany, ToOne
-from core.jsonapi.types import INTEGER, NUMBER, TEXT, TIMESTAMP, Enum
-from tasks_app.models import NEVER_PROMOTED, TASK_STATUSES, Task, TaskModel, TaskTag
+from core.jsonapi.types import INTEGER, NUMBER, TEXT, TIMESTAMP, Enum, JSONObject
+from tasks_app.models import NEVER_PROMOTED, TASK_KINDS, TASK_STATUSES, Task, TaskModel, TaskTag
 
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+class NullableObject(JSONObject):
+    """A JSON object attribute that reads null when unset (`hires`)."""
+
+    def render(self, value):
+        return value
 
 
 class TaskResource(Resource):
@@ -34,17 +41,27 @@ class TaskResource(Resource):
         "promoted_at": Attribute(TIMESTAMP, expression=NullIf(F("promoted_at"), Value(NEVER_PROMOTED))),
         "completed_at": Attribute(TIMESTAMP),
         "updated_at": Attribute(TIMESTAMP),
+        "kind": Attribute(Enum(TASK_KINDS)),
+        "denoising_strength": Attribute(NUMBER),
+        "mask_blur": Attribute(INTEGER),
+        "hires": Attribute(NullableObject(), sort=False),
+        "upscale_scale": Attribute(NUMBER),
     }
     relationships = {
         "checkpoint": ToOne("model", "checkpoint"),
         "vae": ToOne("model", "vae"),
+        # image to image, hires and upscale tasks only (D36-D38)
+        "init_image": ToOne("image", "init_image", omit_null=True),
+        "mask_image": ToOne("image", "mask_image", omit_null=True),
+        "upscaler": ToOne("model", "upscaler", omit_null=True),
         "additional_models": ToMany(
             "task_model", through=TaskModel, source="task", target_key="pk",
             id_columns=("task_id", "model_id"), order_by=("position", "pk"),
         ),
         "tags": ToMany("tag", through=TaskTag, source="task", target_key="tag"),
     }
-    include_paths = ("tags", "checkpoint", "vae", "additional_models", "additional_models.model")
+    include_paths = ("tags", "checkpoint", "vae", "additional_models", "additional_models.model", "init_image",
+                     "mask_image", "upscaler")
     tags = "tags"
 
 

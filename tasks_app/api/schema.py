@@ -6,10 +6,13 @@ from core.openapi import add_path, component, document_view, errors, json_body, 
 
 from .parameters import ImageParametersView, ParseParametersView
 from .resources import TaskResource
+from .upscale import ImageUpscaleView
 from .validation import submission_schema
 from .views import TaskViewSet
 
 TASK_ID = path_id("Task UUID.")
+IMAGE_HASH = path_id("SHA256 of the image bytes (64 lower-case hex digits).", public_name="hash",
+                     pattern="^[0-9a-f]{64}$")
 STRINGS = {"type": "array", "items": {"type": "string"}}
 INVALID = "`invalid_request`: body not JSON, wrong shape or a value fails validation (`source.pointer` names it)"
 
@@ -59,6 +62,27 @@ QUEUE_SNAPSHOT = component("QueueSnapshot", {
         "queue_length": {"type": "integer"},
     },
 })
+
+UPSCALE_REQUEST = component("UpscaleRequest", {
+    "type": "object",
+    "properties": {
+        "upscaler": {"type": "string", "default": "Lanczos", "description": "An upscaler model hash, or Lanczos"},
+        "scale": {"type": "number", "minimum": 1, "maximum": 4, "default": 2},
+    },
+    "example": {"upscaler": "9b1c0e2d...", "scale": 4},
+})
+
+document_view(
+    ImageUpscaleView,
+    post=operation(
+        "images_upscale", "Queue an upscale of the image (D38)",
+        description="A task of kind `upscale`; its result image is stored with its `task_id`. Upscaler models run "
+                    "in 192 px tiles, so memory stays bounded for any image size.",
+        parameters=[IMAGE_HASH], request=json_body(UPSCALE_REQUEST),
+        responses={202: OpenApiResponse(TASK_QUEUED, description="Queued"),
+                   **errors(e400=INVALID + ", e.g. /upscaler, /scale", e404="`not_found`: unknown image hash")},
+    ),
+)
 
 document_view(
     TaskViewSet,

@@ -2,6 +2,7 @@ from django.urls import path
 
 from . import queue_stream
 from .parameters import ImageParametersView, ParseParametersView
+from .upscale import ImageUpscaleView
 from .views import TaskViewSet
 
 collection = TaskViewSet.as_view({"get": "list", "post": "create", "delete": "batch_cancel"})
@@ -14,7 +15,8 @@ urlpatterns = [
     path("tasks/promote", promote, name="task-promote"),
     path("tasks/parse-parameters", ParseParametersView.as_view(), name="task-parse-parameters"),
     path("tasks/<str:pk>", detail, name="task-detail"),
-    # An image's parameters chunk read as a task body (D35): the images resource, answered by tasks_app, which
-    # knows task bodies (images_app may not import tasks_app).
+    # Image routes answered by tasks_app, which knows task bodies and the queue (images_app may not import it):
+    # an image's parameters chunk as a task body (D35), an upscale task (D38).
     path("images/<str:pk>/parameters", ImageParametersView.as_view(), name="image-parameters"),
+    path("images/<str:pk>/upscale", ImageUpscaleView.as_view(), name="image-upscale"),
 ]

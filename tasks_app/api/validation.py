@@ -19,6 +19,7 @@ from core.text import FREE_TEXT_PATTERN, LABEL_PATTERN, control_character_proble
 from images_app.models import Image
 from models_app.models import SDModel
 from tasks_app.engine.samplers import DEFAULT_SAMPLER, SAMPLER_NAMES
+from tasks_app.image_inputs import IMAGE_FIELD_SCHEMAS, validate_image_fields
 from tasks_app.models import MAX_STEPS
 
 from .inline_loras import inline_loras
@@ -208,6 +209,21 @@ class AdditionalModels(Field):
         }}
 
 
+class CheckedTogether(Field):
+    """A field checked with the others of its group after the declared fields (e.g. the image inputs, which depend
+    on each other); only its schema is declared here."""
+
+    def __init__(self, schema, **kwargs):
+        super().__init__(**kwargs)
+        self._schema = schema
+
+    def value(self, body, key, cleaned):
+        return body.get(key)
+
+    def schema(self):
+        return dict(self._schema)
+
+
 class TagNames(Field):
     def clean(self, names, key, cleaned):
         if not isinstance(names, list):
@@ -249,6 +265,7 @@ SUBMISSION = {
                          description="A1111's Clip skip (D33): 1 = last text-encoder layer, 2 = penultimate"),
     "additional_models": AdditionalModels(default=[]),
     "tags": TagNames(default=[], description="Tag names (D3, D26)"),
+    **{key: CheckedTogether(schema) for key, schema in IMAGE_FIELD_SCHEMAS.items()},
 }
 TASK_FIELDS = ("checkpoint_hash", "prompt", "negative_prompt", "width", "height", "steps", "cfg_scale", "seed",
                "batch_size", "sampler", "vae_hash", "clip_skip")
@@ -263,6 +280,7 @@ def validate_submission(body: dict) -> Submission:
     for key, declared in SUBMISSION.items():
         values[key] = declared.value(body, key, values)
     fields = {key.removesuffix("_hash"): values[key] for key in TASK_FIELDS}
+    fields.update(validate_image_fields(body, values["width"], values["height"]))
     return Submission(fields=fields, extras=values["additional_models"], tag_names=values["tags"])
 
 

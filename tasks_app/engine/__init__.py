@@ -8,15 +8,17 @@ from .errors import CheckpointError, RenderCancelled
 from .interface import (
     ControlNetSpec,
     EmbeddingSpec,
+    HiresSpec,
     LoraSpec,
     ModelFile,
     RenderedImage,
     RenderRequest,
+    UpscaleRequest,
     random_seed,
 )
 from .samplers import SAMPLER_NAMES
 
 __all__ = [
-    "CheckpointError", "ControlNetSpec", "EmbeddingSpec", "LoraSpec", "ModelFile", "RenderCancelled",
-    "RenderEngine", "RenderRequest", "RenderedImage", "SAMPLER_NAMES", "pick_device", "random_seed",
+    "CheckpointError", "ControlNetSpec", "EmbeddingSpec", "HiresSpec", "LoraSpec", "ModelFile", "RenderCancelled",
+    "RenderEngine", "RenderRequest", "RenderedImage", "SAMPLER_NAMES", "UpscaleRequest", "pick_device", "random_seed",
 ]

@@ -7,13 +7,14 @@ import threading
 from collections import OrderedDict
 from typing import Callable
 
-from . import loader
+from . import hires, img2img, loader
 from .conditioning import encode_prompts
 from .errors import CheckpointError, RenderCancelled
-from .interface import ModelFile, RenderedImage, RenderRequest
+from .interface import ModelFile, RenderedImage, RenderRequest, UpscaleRequest
 from .png import encode_png, format_parameters
 from .prompts import extract_lora_tags
 from .samplers import SAMPLER_NAMES, make_scheduler
+from .upscale import Upscaler, load_upscaler, parameters_after_upscale
 
 
 def pick_device(device: str | None = None) -> str:
@@ -73,6 +74,7 @@ class RenderEngine:
         self._pipelines = _DeviceLRU(cache_size, self.device)
         self._vaes = _DeviceLRU(2, self.device)
         self._controlnets = _DeviceLRU(2, self.device)
+        self._upscalers = _DeviceLRU(2, self.device)
         self._stats = {"disk_loads": 0, "ram_hits": 0, "device_hits": 0}
 
     # ------------------------------------------------------------------------------------------------ public
@@ -93,20 +95,41 @@ class RenderEngine:
             if should_cancel is not None and should_cancel():
                 raise RenderCancelled()
             loaded = self._checkpoint(request.checkpoint)
-            pipe = self._pipeline_for(request, loaded)
+            pipe = self._pipeline_for(request, loaded, img2img.mode_of(request))
             seeds = [request.seed + i for i in range(request.batch_size)]
             pipe.scheduler = make_scheduler(request.sampler, loaded.arch.scheduler_config, seeds)
             with _Extras(pipe, request, loaded.arch.family, self.dtype) as extras:
-                images = self._run(pipe, request, extras, seeds, on_progress, should_cancel)
+                if request.hires is not None:
+                    images = hires.render(self, loaded, pipe, request, extras, seeds, on_progress, should_cancel)
+                else:
+                    images = img2img.render(self, pipe, request, extras, seeds, on_progress, should_cancel)
             return [RenderedImage(png=encode_png(image, format_parameters(request, seed)), seed=seed,
                                   parameters=format_parameters(request, seed), width=image.width,
                                   height=image.height)
                     for image, seed in zip(images, seeds)]
 
+    def upscale(self, request: UpscaleRequest, on_progress: Callable[[int, int], None] | None = None,
+                should_cancel: Callable[[], bool] | None = None) -> RenderedImage:
+        """One image enlarged by an upscaler model (tiled), or by Lanczos when none is given (D38)."""
+        from PIL import Image
+
+        if not 1 <= request.scale <= 8:
+            raise ValueError("scale must be from 1 to 8")
+        with self._lock, Image.open(request.image_path) as source:
+            parameters = parameters_after_upscale(source.info.get("parameters"), request)
+            image = source.convert("RGB")
+            if request.upscaler_model is None:
+                size = (round(image.width * request.scale), round(image.height * request.scale))
+                image = image.resize(size, Image.Resampling.LANCZOS)
+            else:
+                image = self._upscaler(request.upscaler_model).upscale(image, request.scale, should_cancel, on_progress)
+            return RenderedImage(png=encode_png(image, parameters), seed=None, parameters=parameters,
+                                 width=image.width, height=image.height)
+
     def unload_all(self) -> None:
         """Drop every cached model (frees RAM and device memory)."""
         with self._lock:
-            for cache in (self._pipelines, self._vaes, self._controlnets):
+            for cache in (self._pipelines, self._vaes, self._controlnets, self._upscalers):
                 cache.clear()
             self._free_memory()
 
@@ -126,9 +149,15 @@ class RenderEngine:
                             lambda module, device: module.to(device))
         return item
 
-    def _pipeline_for(self, request: RenderRequest, loaded: loader.LoadedCheckpoint):
-        """A pipeline view sharing the cached components, with the request's VAE / ControlNets swapped in."""
-        if request.vae is None and not request.controlnets:
+    def _upscaler(self, model: ModelFile) -> Upscaler:
+        item, _ = self._upscalers.get(model.sha256, lambda: load_upscaler(model.path, model.name),
+                                      lambda upscaler, device: upscaler.to(device))
+        return item
+
+    def _pipeline_for(self, request: RenderRequest, loaded: loader.LoadedCheckpoint, mode: str = "txt2img"):
+        """A pipeline view for `mode` (img2img.MODES) sharing the cached components, with the request's VAE /
+        ControlNets swapped in."""
+        if request.vae is None and not request.controlnets and mode == "txt2img":
             return loaded.pipe
         family = loaded.arch.family
         components = dict(loaded.pipe.components)
@@ -140,7 +169,7 @@ class RenderEngine:
             nets = [self._component(self._controlnets, spec.model, family, loader.load_controlnet)
                     for spec in request.controlnets]
             components["controlnet"] = nets[0] if len(nets) == 1 else MultiControlNetModel(nets)
-        cls = loader.pipeline_class(family, controlnet=bool(request.controlnets))
+        cls = img2img.pipeline_class(family, bool(request.controlnets), mode)
         accepted = set(cls._get_signature_keys(cls)[0])
         pipe = cls(**{k: v for k, v in components.items() if k in accepted}, **loader.pipeline_kwargs(family))
         pipe.set_progress_bar_config(disable=True)
@@ -155,7 +184,8 @@ class RenderEngine:
 
     # ------------------------------------------------------------------------------------------------ running
 
-    def _run(self, pipe, request, extras, seeds, on_progress, should_cancel) -> list:
+    def _run(self, pipe, request, extras, seeds, on_progress, should_cancel, inputs: dict) -> list:
+        """One pipeline call; `inputs` (img2img.pipeline_inputs) are its size, image and output arguments."""
         import torch
 
         conditioning = encode_prompts(pipe, extras.family, extras.prompt, extras.negative_prompt, request.steps,
@@ -168,21 +198,12 @@ class RenderEngine:
                 on_progress(step + 1, pipeline.num_timesteps)
             return conditioning.step_end(pipeline, step, tensors)
 
-        kwargs = {}
-        if request.controlnets:
-            from PIL import Image
-
-            images = [Image.open(spec.image_path).convert("RGB") for spec in request.controlnets]
-            weights = [float(spec.weight) for spec in request.controlnets]
-            kwargs.update(image=images[0] if len(images) == 1 else images,
-                          controlnet_conditioning_scale=weights[0] if len(weights) == 1 else weights)
         return pipe(
             **conditioning.pipeline_kwargs(),
-            width=request.width, height=request.height, num_inference_steps=request.steps,
+            num_inference_steps=request.steps,
             guidance_scale=float(request.cfg_scale), num_images_per_prompt=request.batch_size,
             generator=[torch.Generator("cpu").manual_seed(seed) for seed in seeds],
-            callback_on_step_end=step_end, callback_on_step_end_tensor_inputs=conditioning.tensor_inputs,
-            output_type="pil", **kwargs,
+            callback_on_step_end=step_end, callback_on_step_end_tensor_inputs=conditioning.tensor_inputs, **inputs,
         ).images
 
 
@@ -274,3 +295,4 @@ def _check_request(request: RenderRequest) -> None:
         raise ValueError("steps and batch_size must be at least 1 and cfg_scale positive")
     if request.seed < 0 or request.seed + request.batch_size > 2**63:
         raise ValueError("seed must be a resolved seed >= 0")
+    img2img.check_request(request)

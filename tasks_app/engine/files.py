@@ -36,8 +36,16 @@ def read_state_dict(path: str) -> dict:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise CheckpointError(f"{name}: not a readable weights-only PyTorch file ({exc})") from exc
-    while isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
-        data = data["state_dict"]
+    while isinstance(data, dict) and (inner := _wrapped(data)) is not None:
+        data = inner
     if not isinstance(data, dict):
         raise CheckpointError(f"{name}: the file holds no state dict")
     return {k: v for k, v in data.items() if isinstance(v, torch.Tensor)}
+
+
+def _wrapped(data: dict):
+    """The state dict inside a training wrapper (Lightning's `state_dict`, basicsr's `params_ema` / `params`)."""
+    for key in ("state_dict", "params_ema", "params"):
+        if isinstance(data.get(key), dict):
+            return data[key]
+    return None

@@ -13,7 +13,7 @@ class ModelFile:
     path: str
     sha256: str
     name: str
-    kind: str                       # "checkpoint" | "vae" | "lora" | "embedding" | "controlnet"
+    kind: str                       # "checkpoint" | "vae" | "lora" | "embedding" | "controlnet" | "upscaler"
     base_model: str | None = None
 
 
@@ -37,6 +37,19 @@ class ControlNetSpec:
 
 
 @dataclass(frozen=True)
+class HiresSpec:
+    """The second pass of a hires fix (D37): upscale to width x height, then refine image to image."""
+
+    width: int                      # final size (multiples of 8)
+    height: int
+    upscaler: str = "Latent"        # "Latent" | "Latent (nearest-exact)" | "Lanczos" | an upscaler model's name
+    upscaler_model: ModelFile | None = None
+    steps: int = 0                  # 0: the request's steps
+    denoising_strength: float = 0.7
+    scale: float | None = None      # as submitted, for the PNG chunk (None when a size was given)
+
+
+@dataclass(frozen=True)
 class RenderRequest:
     checkpoint: ModelFile
     prompt: str
@@ -53,12 +66,26 @@ class RenderRequest:
     embeddings: tuple = ()          # EmbeddingSpec...
     controlnets: tuple = ()         # ControlNetSpec...
     clip_skip: int = 1              # A1111's "Clip skip" (D33): 1 = the last text-encoder layer
+    init_image_path: str | None = None  # image to image (D36): resized and centre-cropped to width x height
+    mask_path: str | None = None        # with init_image_path: inpainting (white = repaint, black = keep)
+    mask_blur: int = 4
+    denoising_strength: float = 0.75
+    hires: HiresSpec | None = None      # D37; text to image only
+
+
+@dataclass(frozen=True)
+class UpscaleRequest:
+    """Upscale one stored image (D38): with an upscaler model, else Lanczos."""
+
+    image_path: str
+    scale: float = 2.0
+    upscaler_model: ModelFile | None = None
 
 
 @dataclass(frozen=True)
 class RenderedImage:
     png: bytes
-    seed: int
+    seed: int | None                # None for an upscaled image
     parameters: str
     width: int
     height: int

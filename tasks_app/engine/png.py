@@ -2,6 +2,7 @@
 
 import io
 
+from .img2img import parameter_fields
 from .infotext import quote
 from .interface import RenderRequest
 
@@ -36,6 +37,7 @@ def format_parameters(request: RenderRequest, seed: int) -> str:
         fields += [("VAE hash", short_hash(request.vae.sha256)), ("VAE", request.vae.name)]
     if request.clip_skip > 1:
         fields.append(("Clip skip", str(request.clip_skip)))
+    fields += parameter_fields(request)
     if request.loras:
         hashes = ", ".join(f"{_hash_name(spec.model.name)}: {short_hash(spec.model.sha256)}" for spec in request.loras)
         fields.append(("Lora hashes", hashes))

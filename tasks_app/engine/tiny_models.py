@@ -16,7 +16,7 @@ from . import ldm_keys
 from .architecture import template, text_attention_heads, unet_attention_heads
 
 ARCHS = ("sd15", "sdxl")
-KINDS = ("checkpoint", "lora", "vae", "embedding", "controlnet")
+KINDS = ("checkpoint", "lora", "vae", "embedding", "controlnet", "upscaler")
 
 _TINY_CHANNELS = [32, 64]
 _TINY_VAE = dict(block_out_channels=[32, 32, 32, 32], layers_per_block=1)
@@ -168,9 +168,24 @@ def controlnet_state_dict(arch: str = "sd15", seed: int = 0) -> dict:
     return ldm_keys.unet_to_ldm(model.state_dict(), config, prefix=ldm_keys.CONTROLNET_PREFIX)
 
 
+def upscaler_state_dict(arch: str = "sd15", seed: int = 0, scale: int = 4) -> dict:
+    """A tiny 4x (or 2x) ESRGAN in the new (basicsr/Real-ESRGAN) key layout; `arch` is ignored (any base fits).
+
+    8 features and one RRDB block; the dense blocks grow by 32 channels, the only growth spandrel accepts.
+    """
+    from .upscale import rrdbnet_class
+
+    with _seeded(seed):
+        model = rrdbnet_class()(3, 3, features=8, blocks=1, growth=32, upsamples={2: 1, 4: 2}[scale])
+    return model.state_dict()
+
+
 def write_model_file(path, kind: str = "checkpoint", arch: str = "sd15", seed: int = 0,
                      full_size: bool = False) -> Path:
-    """Write a random-weight model file of `kind` as safetensors (fp16 when full size); returns the path."""
+    """Write a random-weight model file of `kind` (fp16 when full size); returns the path.
+
+    safetensors, or a plain weights-only PyTorch pickle when the path ends in .pth, .pt or .ckpt.
+    """
     from safetensors.torch import save_file
 
     if kind not in KINDS:
@@ -181,10 +196,13 @@ def write_model_file(path, kind: str = "checkpoint", arch: str = "sd15", seed: i
         state = checkpoint_state_dict(arch, seed, full_size)
     else:
         state = {"lora": lora_state_dict, "vae": vae_state_dict, "embedding": embedding_state_dict,
-                 "controlnet": controlnet_state_dict}[kind](arch, seed)
+                 "controlnet": controlnet_state_dict, "upscaler": upscaler_state_dict}[kind](arch, seed)
     dtype = torch.float16 if full_size else torch.float32
     state = {k: v.detach().to(dtype).contiguous() for k, v in state.items()}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(path), metadata={"format": "pt"})
+    if path.suffix.lower() in (".pth", ".pt", ".ckpt"):
+        torch.save(state, str(path))
+    else:
+        save_file(state, str(path), metadata={"format": "pt"})
     return path

@@ -24,7 +24,8 @@ SPEC_ENDPOINTS = {
     ("get", "/api/version"), ("get", "/api/config"), ("get", "/api/tags"),
 }
 # Endpoints of spec/extensions.md (D31-D42) that this build serves
-EXTENSION_ENDPOINTS = {("post", "/api/tasks/parse-parameters"), ("get", "/api/images/{hash}/parameters")}
+EXTENSION_ENDPOINTS = {("post", "/api/tasks/parse-parameters"), ("get", "/api/images/{hash}/parameters"),
+                       ("post", "/api/images/{hash}/upscale")}
 LISTS = {"/api/models", "/api/images", "/api/tasks", "/api/tags"}
 
 
@@ -99,7 +100,8 @@ def test_documents_follow_resource_declarations(schema):
     components = schema["components"]["schemas"]
     model = components["ModelResource"]["properties"]
     assert model["type"]["enum"] == ["model"]
-    assert model["attributes"]["properties"]["model_type"]["enum"] == ["checkpoint", "lora", "controlnet", "vae", "embedding"]
+    assert model["attributes"]["properties"]["model_type"]["enum"] == [
+        "checkpoint", "lora", "controlnet", "vae", "embedding", "upscaler"]
     assert set(model["relationships"]["properties"]) == {"tags", "cover_image"}
     collection = components["ModelCollection"]["properties"]
     assert collection["data"]["items"] == {"$ref": "#/components/schemas/ModelResource"}
