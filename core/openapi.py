@@ -8,10 +8,13 @@ A path parameter may carry `extensions={PUBLIC_NAME: "hash"}` to be published un
 instead of the URL conf's `{id}`.
 """
 
+import re
+
 from django.utils.module_loading import autodiscover_modules
 from drf_spectacular.drainage import isolate_view_method
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
+from core.errors import TITLES
 from core.jsonapi.filters import document_parameters as jsonapi_document_parameters
 from core.jsonapi.filters import reachable_types
 from core.jsonapi.resource import all_type_names, resource_for
@@ -21,6 +24,7 @@ PUBLIC_NAME = "x-public-name"
 _components = {}
 _paths = {}
 _request_bodies = {}  # operationId -> {media type: schema}; drf-spectacular drops DELETE bodies
+_descriptions = {}  # operationId -> the description written for users (view docstrings are not)
 
 
 def component(name, schema):
@@ -111,6 +115,7 @@ def operation(operation_id, summary, *, responses, description=None, parameters=
     """`extend_schema` with the keys every SD-Host operation sets; `request` maps media types to schemas."""
     if request is not None:
         _request_bodies[operation_id] = request
+    _descriptions[operation_id] = description
     return extend_schema(
         operation_id=operation_id, summary=summary, description=description, parameters=list(parameters),
         request=request, responses=responses, tags=tags,
@@ -192,8 +197,12 @@ def _resource_object(resource):
 
 
 def _included(resource):
-    return {"type": "array", "description": "Related resources asked for with `include`, each once.",
-            "items": {"oneOf": [ref(resource_schema_name(t)) for t in reachable_types(resource)]}}
+    """`{"included": ...}` for a document of `resource`; empty when it has no `include` paths."""
+    types = reachable_types(resource)
+    if not types:
+        return {}
+    return {"included": {"type": "array", "description": "Related resources asked for with `include`, each once.",
+                         "items": {"oneOf": [ref(resource_schema_name(t)) for t in types]}}}
 
 
 def resource_document(resource):
@@ -201,7 +210,7 @@ def resource_document(resource):
     name = resource_schema_name(resource.type).replace("Resource", "Document")
     return component(name, {
         "type": "object", "required": ["data"],
-        "properties": {"data": ref(resource_schema_name(resource.type)), "included": _included(resource)},
+        "properties": {"data": ref(resource_schema_name(resource.type)), **_included(resource)},
     })
 
 
@@ -213,7 +222,7 @@ def collection_document(resource):
         "type": "object", "required": ["data", "meta", "links"],
         "properties": {
             "data": {"type": "array", "items": ref(resource_schema_name(resource.type))},
-            "included": _included(resource),
+            **_included(resource),
             "meta": {"type": "object", "properties": {
                 "total": integer,
                 "page": {"type": "object", "description": "Echo of the paging style used.", "properties": {
@@ -221,7 +230,7 @@ def collection_document(resource):
                 }},
             }},
             "links": {"type": "object", "properties": {
-                key: {"type": "string"} for key in ("self", "first", "prev", "next", "last")
+                key: {"type": "string", "format": "uri-reference"} for key in ("self", "first", "prev", "next", "last")
             }},
         },
     })
@@ -293,10 +302,31 @@ def postprocess(result, generator, request, public, **kwargs):
             body = _request_bodies.get(op.get("operationId"))
             if body is not None and "requestBody" not in op:
                 op["requestBody"] = {"required": True, "content": {media: {"schema": schema} for media, schema in body.items()}}
+            if not _descriptions.get(op.get("operationId")):
+                op.pop("description", None)  # drf-spectacular's fallback: the view's docstring, written for us
     for path, item in _paths.items():
         paths.setdefault(path, {}).update(item)
+    for item in paths.values():
+        for op in item.values():
+            for status, response in op["responses"].items():
+                _add_error_example(status, response)
     result["paths"] = {_publish_parameter_names(path, item): item for path, item in sorted(paths.items())}
     return result
+
+
+def _add_error_example(status, response):
+    """An error response's example shows its own status and the first error code its description names."""
+    content = response.get("content", {}).get("application/json")
+    if not str(status).startswith(("4", "5")) or content is None or content.get("schema") != ERROR_DOCUMENT:
+        return
+    description = response.get("description", "")
+    codes = re.findall(r"`(\w+)`", description) or ["internal_error" if str(status).startswith("5") else "invalid_request"]
+    title = TITLES.get(codes[0], codes[0].replace("_", " ").title())
+    explained = re.match(r"`\w+`:\s*(\S.*)", description)
+    detail = explained.group(1) if explained else title
+    content["example"] = {"errors": [{
+        "status": str(status), "code": codes[0], "title": title, "detail": detail[0].upper() + detail[1:],
+    }]}
 
 
 def _publish_parameter_names(path, item):

@@ -50,7 +50,8 @@ def collection_parameters(resource):
             "Conditions `filter[ATTR]=V` or `filter[ATTR][OP]=V` (OP: eq, gt, gte, lt, lte, contains, starts_with, "
             "ends_with, in, not_in, not_null), `filter[tags][any|all|none]=a,b`, `filter[metadata.KEY]`, "
             "`filter[or][...]`, `filter[not][...]` (query-protocol.md §2). Filterable: " + ", ".join(filterable) + ".",
-            style="deepObject", explode=True,
+            # An empty example: Swagger UI's "Try it out" otherwise sends `filter[additionalProp1]=string`.
+            style="deepObject", explode=True, example={},
         ),
         parameter("sort", {"type": "string"},
                   f"Comma-separated keys, `-` for descending; default `{','.join(resource.default_sort)}`. "
