@@ -267,9 +267,17 @@ def read_operations(resource, noun, collection_name, id_parameter):
 
 def sse(operation_id, summary, description, event_schema, *, parameters=(), tags, not_found=None):
     """An operation answering `text/event-stream`, one JSON object per `data:` line."""
+    event = {  # OpenAPI 3.0: the schema of an event stream describes one event
+        "type": "object", "required": ["data"],
+        "properties": {
+            "data": {"type": "string", "description": "One JSON object, shaped as `x-event-data` says.",
+                     "x-event-data": event_schema},
+            "event": {"type": "string"}, "id": {"type": "string"}, "retry": {"type": "integer"},
+        },
+    }
     responses = {"200": {
-        "description": "Server-Sent Events; each `data:` line holds one JSON object shaped like this schema.",
-        "content": {"text/event-stream": {"schema": {"type": "string", "x-event-data": event_schema}}},
+        "description": "Server-Sent Events; each event's `data` holds one JSON object.",
+        "content": {"text/event-stream": {"schema": event}},
     }}
     if not_found:
         responses["404"] = {"description": not_found, "content": {"application/json": {"schema": ERROR_DOCUMENT}}}

