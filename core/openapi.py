@@ -19,6 +19,7 @@ from core.jsonapi.filters import document_parameters as jsonapi_document_paramet
 from core.jsonapi.filters import reachable_types
 from core.jsonapi.resource import all_type_names, resource_for
 from core.jsonapi.types import Boolean, Enum, Integer, JSONObject, Number, Timestamp
+from core.tags import TAG_NAME_MAX
 
 PUBLIC_NAME = "x-public-name"
 _components = {}
@@ -67,6 +68,8 @@ ERROR_DOCUMENT = component("ErrorDocument", {
 
 # --- command results shared by models and images (D3, D11) ---------------------------------
 
+TAG_NAME = {"type": "string", "minLength": 1, "maxLength": TAG_NAME_MAX, "pattern": r"\S", "description": "Not blank"}
+
 UPDATE_RESULT = component("UpdateResult", {
     "type": "object", "required": ["success", "updated_fields"],
     "properties": {"success": {"type": "boolean"}, "updated_fields": {"type": "array", "items": {"type": "string"}}},
@@ -83,16 +86,26 @@ DELETE_RESULT = component("DeleteResult", {
     "type": "object", "required": ["success", "message"],
     "properties": {"success": {"type": "boolean"}, "message": {"type": "string"}},
 })
-BATCH_DELETE_REQUEST = component("BatchDeleteRequest", {
-    "description": "Either form (D11): a list of hashes, or JSON:API resource identifiers.",
-    "oneOf": [
-        {"type": "object", "required": ["hashes"],
-         "properties": {"hashes": {"type": "array", "items": {"type": "string"}}}},
-        {"type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": {
+def batch_delete_request(type_name):
+    """The D11 batch delete body of one entity type: a list of hashes, or JSON:API resource identifiers."""
+    name = type_name.capitalize()
+    envelope = {"meta": {"type": "object"}, "jsonapi": {"type": "object"}}  # tolerated, ignored
+    hashes = component(f"{name}HashList", {
+        "type": "object", "required": ["hashes"], "additionalProperties": False,
+        "properties": {"hashes": {"type": "array", "items": {"type": "string"}}, **envelope},
+    })
+    identifiers = component(f"{name}IdentifierList", {
+        "type": "object", "required": ["data"], "additionalProperties": False,
+        "properties": {"data": {"type": "array", "items": {
             "type": "object", "required": ["type", "id"],
-            "properties": {"type": {"type": "string"}, "id": {"type": "string"}}}}}},
-    ],
-})
+            "properties": {"type": {"type": "string", "enum": [type_name]}, "id": {"type": "string"}}}}, **envelope},
+    })
+    return component(f"{name}BatchDeleteRequest", {
+        "description": "Either form (D11): a list of hashes, or JSON:API resource identifiers.",
+        "oneOf": [hashes, identifiers],
+    })
+
+
 BATCH_DELETE_RESULT = component("BatchDeleteResult", {
     "type": "object", "required": ["deleted", "failed", "count"],
     "properties": {

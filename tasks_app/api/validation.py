@@ -151,7 +151,7 @@ class Text(Field):
     def base_schema(self):
         schema = {"type": "string"}
         if self.non_empty:
-            schema["minLength"] = 1
+            schema.update(minLength=1, pattern=r"\S")
         if self.choices is not None:
             schema["enum"] = list(self.choices)
         return schema
@@ -192,9 +192,11 @@ class AdditionalModels(Field):
         return {"type": "array", "items": {
             "type": "object", "required": ["model_hash"], "additionalProperties": False,
             "properties": {
-                "model_hash": {"type": "string", "description": "A `ready` lora, controlnet or embedding, once per task"},
+                "model_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$",
+                               "description": "A `ready` lora, controlnet or embedding, once per task"},
                 "weight": {"type": "number", "minimum": 0, "maximum": MAX_WEIGHT, "default": 1.0},
-                "control_image": {"type": "string", "description": "Image hash; required for controlnet, else not allowed"},
+                "control_image": {"type": "string", "pattern": "^[0-9a-f]{64}$",
+                                  "description": "Image hash; required for controlnet, else not allowed"},
             },
         }}
 
@@ -209,7 +211,7 @@ class TagNames(Field):
         return names
 
     def base_schema(self):
-        return {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": TAG_NAME_MAX}}
+        return {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": TAG_NAME_MAX, "pattern": r"\S"}}
 
 
 # --- the submission ------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
 from tests.support.factories import make_image, make_model, make_task
 from tests.support.fake_civitai import FakeCivitai
 
-EXAMPLES_PER_OPERATION = 8
+EXAMPLES_PER_OPERATION = 12
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # The queue stream never ends by design (tests/tasks/test_queue_sse.py covers it); every other operation is run.
 ENDLESS_STREAMS = ("tasks_queue",)
