@@ -322,7 +322,9 @@ def postprocess(result, generator, request, public, **kwargs):
         for op in item.values():
             body = _request_bodies.get(op.get("operationId"))
             if body is not None and "requestBody" not in op:
-                op["requestBody"] = {"required": True, "content": {media: {"schema": schema} for media, schema in body.items()}}
+                op["requestBody"] = {"content": {media: {"schema": schema} for media, schema in body.items()}}
+            if body is not None:
+                op["requestBody"]["required"] = True  # every write answers 400 to an empty body
             if not _descriptions.get(op.get("operationId")):
                 op.pop("description", None)  # drf-spectacular's fallback: the view's docstring, written for us
     for path, item in _paths.items():

@@ -65,6 +65,19 @@ def test_filter_parameter_has_an_empty_example(schema):
         assert filter_param["example"] == {} and "default" not in filter_param["schema"], operation_id
 
 
+def test_request_bodies_are_required(schema):
+    """Every write answers 400 to a missing body, so a client must not think it optional."""
+    bodies = {operation_id: op["requestBody"] for operation_id, op in operations(schema).items() if "requestBody" in op}
+    assert {"models_update", "images_upload", "tasks_create", "tasks_promote"} <= set(bodies)
+    assert all(body.get("required") is True for body in bodies.values()), bodies
+
+
+def test_empty_body_is_refused_as_the_schema_says(api, db):
+    for method, path in (("post", "/api/models/" + "a" * 64), ("put", "/api/tasks/promote"), ("post", "/api/tasks")):
+        response = getattr(api, method)(path)
+        assert response.status_code == 400, (method, path)
+
+
 def test_schema_endpoint_answers_json_when_asked(api):
     for response in (api.get("/api/schema?format=json"), api.get("/api/schema", HTTP_ACCEPT="application/json")):
         assert response.status_code == 200
