@@ -89,7 +89,7 @@ DELETE_RESULT = component("DeleteResult", {
 def batch_delete_request(type_name):
     """The D11 batch delete body of one entity type: a list of hashes, or JSON:API resource identifiers."""
     name = type_name.capitalize()
-    envelope = {"meta": {"type": "object"}, "jsonapi": {"type": "object"}}  # tolerated, ignored
+    envelope = {"meta": {"description": "Tolerated, ignored"}, "jsonapi": {"description": "Tolerated, ignored"}}
     hashes = component(f"{name}HashList", {
         "type": "object", "required": ["hashes"], "additionalProperties": False,
         "properties": {"hashes": {"type": "array", "items": {"type": "string"}}, **envelope},

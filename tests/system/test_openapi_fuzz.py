@@ -1,5 +1,6 @@
 """Schemathesis against a live server: every operation of /api/schema, with generated valid and invalid
-requests, answers without a server error, with a status code the schema lists and a body its schema allows.
+requests, answers without a server error, with a status code the schema lists and a body its schema allows,
+and refuses every request the schema forbids.
 
 Real ids are seeded first and substituted for about half of the generated ones (path parameters and the
 task submission's model hashes), so the 2xx paths of reads, updates, deletes and submissions are reached.
@@ -16,6 +17,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -23,8 +25,10 @@ from schemathesis.specs.openapi.checks import (
 from tests.support.factories import make_image, make_model, make_task
 from tests.support.fake_civitai import FakeCivitai
 
-EXAMPLES_PER_OPERATION = 12
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+EXAMPLES_PER_OPERATION = 20
+# Beyond the answers' conformance: a request the schema forbids must be refused (negative_data_rejection).
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+          negative_data_rejection]
 # The queue stream never ends by design (tests/tasks/test_queue_sse.py covers it); every other operation is run.
 ENDLESS_STREAMS = ("tasks_queue",)
 
@@ -82,7 +86,7 @@ def checks_for(case):
     if case.operation.path == "/api/images/upload" and (case.media_type or "").startswith("multipart/"):
         # A multipart body without parts gets an empty 400 from Django before our code: part A's item 5 of
         # issue 8. Until that lands, only the absence of server errors is checked for multipart uploads.
-        return [not_a_server_error, status_code_conformance]
+        return [not_a_server_error, status_code_conformance, negative_data_rejection]
     return CHECKS
 
 
