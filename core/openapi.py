@@ -66,7 +66,7 @@ ERROR_DOCUMENT = component("ErrorDocument", {
 })
 
 
-# --- command results shared by models and images (D3, D11) ---------------------------------
+# --- request and result shapes shared by models and images (D3, D11) ------------------------
 
 TAG_NAME = {"type": "string", "minLength": 1, "maxLength": TAG_NAME_MAX, "pattern": r"\S", "description": "Not blank"}
 
