@@ -8,19 +8,24 @@ A path parameter may carry `extensions={PUBLIC_NAME: "hash"}` to be published un
 instead of the URL conf's `{id}`.
 """
 
+import re
+
 from django.utils.module_loading import autodiscover_modules
 from drf_spectacular.drainage import isolate_view_method
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
+from core.errors import TITLES
 from core.jsonapi.filters import document_parameters as jsonapi_document_parameters
 from core.jsonapi.filters import reachable_types
 from core.jsonapi.resource import all_type_names, resource_for
 from core.jsonapi.types import Boolean, Enum, Integer, JSONObject, Number, Timestamp
+from core.tags import TAG_NAME_MAX
 
 PUBLIC_NAME = "x-public-name"
 _components = {}
 _paths = {}
 _request_bodies = {}  # operationId -> {media type: schema}; drf-spectacular drops DELETE bodies
+_descriptions = {}  # operationId -> the description written for users (view docstrings are not)
 
 
 def component(name, schema):
@@ -61,7 +66,9 @@ ERROR_DOCUMENT = component("ErrorDocument", {
 })
 
 
-# --- command results shared by models and images (D3, D11) ---------------------------------
+# --- request and result shapes shared by models and images (D3, D11) ------------------------
+
+TAG_NAME = {"type": "string", "minLength": 1, "maxLength": TAG_NAME_MAX, "pattern": r"\S", "description": "Not blank"}
 
 UPDATE_RESULT = component("UpdateResult", {
     "type": "object", "required": ["success", "updated_fields"],
@@ -79,16 +86,26 @@ DELETE_RESULT = component("DeleteResult", {
     "type": "object", "required": ["success", "message"],
     "properties": {"success": {"type": "boolean"}, "message": {"type": "string"}},
 })
-BATCH_DELETE_REQUEST = component("BatchDeleteRequest", {
-    "description": "Either form (D11): a list of hashes, or JSON:API resource identifiers.",
-    "oneOf": [
-        {"type": "object", "required": ["hashes"],
-         "properties": {"hashes": {"type": "array", "items": {"type": "string"}}}},
-        {"type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": {
+def batch_delete_request(type_name):
+    """The D11 batch delete body of one entity type: a list of hashes, or JSON:API resource identifiers."""
+    name = type_name.capitalize()
+    envelope = {"meta": {"description": "Tolerated, ignored"}, "jsonapi": {"description": "Tolerated, ignored"}}
+    hashes = component(f"{name}HashList", {
+        "type": "object", "required": ["hashes"], "additionalProperties": False,
+        "properties": {"hashes": {"type": "array", "items": {"type": "string"}}, **envelope},
+    })
+    identifiers = component(f"{name}IdentifierList", {
+        "type": "object", "required": ["data"], "additionalProperties": False,
+        "properties": {"data": {"type": "array", "items": {
             "type": "object", "required": ["type", "id"],
-            "properties": {"type": {"type": "string"}, "id": {"type": "string"}}}}}},
-    ],
-})
+            "properties": {"type": {"type": "string", "enum": [type_name]}, "id": {"type": "string"}}}}, **envelope},
+    })
+    return component(f"{name}BatchDeleteRequest", {
+        "description": "Either form (D11): a list of hashes, or JSON:API resource identifiers.",
+        "oneOf": [hashes, identifiers],
+    })
+
+
 BATCH_DELETE_RESULT = component("BatchDeleteResult", {
     "type": "object", "required": ["deleted", "failed", "count"],
     "properties": {
@@ -111,6 +128,7 @@ def operation(operation_id, summary, *, responses, description=None, parameters=
     """`extend_schema` with the keys every SD-Host operation sets; `request` maps media types to schemas."""
     if request is not None:
         _request_bodies[operation_id] = request
+    _descriptions[operation_id] = description
     return extend_schema(
         operation_id=operation_id, summary=summary, description=description, parameters=list(parameters),
         request=request, responses=responses, tags=tags,
@@ -192,8 +210,12 @@ def _resource_object(resource):
 
 
 def _included(resource):
-    return {"type": "array", "description": "Related resources asked for with `include`, each once.",
-            "items": {"oneOf": [ref(resource_schema_name(t)) for t in reachable_types(resource)]}}
+    """`{"included": ...}` for a document of `resource`; empty when it has no `include` paths."""
+    types = reachable_types(resource)
+    if not types:
+        return {}
+    return {"included": {"type": "array", "description": "Related resources asked for with `include`, each once.",
+                         "items": {"oneOf": [ref(resource_schema_name(t)) for t in types]}}}
 
 
 def resource_document(resource):
@@ -201,7 +223,7 @@ def resource_document(resource):
     name = resource_schema_name(resource.type).replace("Resource", "Document")
     return component(name, {
         "type": "object", "required": ["data"],
-        "properties": {"data": ref(resource_schema_name(resource.type)), "included": _included(resource)},
+        "properties": {"data": ref(resource_schema_name(resource.type)), **_included(resource)},
     })
 
 
@@ -213,7 +235,7 @@ def collection_document(resource):
         "type": "object", "required": ["data", "meta", "links"],
         "properties": {
             "data": {"type": "array", "items": ref(resource_schema_name(resource.type))},
-            "included": _included(resource),
+            **_included(resource),
             "meta": {"type": "object", "properties": {
                 "total": integer,
                 "page": {"type": "object", "description": "Echo of the paging style used.", "properties": {
@@ -221,7 +243,7 @@ def collection_document(resource):
                 }},
             }},
             "links": {"type": "object", "properties": {
-                key: {"type": "string"} for key in ("self", "first", "prev", "next", "last")
+                key: {"type": "string", "format": "uri-reference"} for key in ("self", "first", "prev", "next", "last")
             }},
         },
     })
@@ -258,9 +280,17 @@ def read_operations(resource, noun, collection_name, id_parameter):
 
 def sse(operation_id, summary, description, event_schema, *, parameters=(), tags, not_found=None):
     """An operation answering `text/event-stream`, one JSON object per `data:` line."""
+    event = {  # OpenAPI 3.0: the schema of an event stream describes one event
+        "type": "object", "required": ["data"],
+        "properties": {
+            "data": {"type": "string", "description": "One JSON object, shaped as `x-event-data` says.",
+                     "x-event-data": event_schema},
+            "event": {"type": "string"}, "id": {"type": "string"}, "retry": {"type": "integer"},
+        },
+    }
     responses = {"200": {
-        "description": "Server-Sent Events; each `data:` line holds one JSON object shaped like this schema.",
-        "content": {"text/event-stream": {"schema": {"type": "string", "x-event-data": event_schema}}},
+        "description": "Server-Sent Events; each event's `data` holds one JSON object.",
+        "content": {"text/event-stream": {"schema": event}},
     }}
     if not_found:
         responses["404"] = {"description": not_found, "content": {"application/json": {"schema": ERROR_DOCUMENT}}}
@@ -292,11 +322,34 @@ def postprocess(result, generator, request, public, **kwargs):
         for op in item.values():
             body = _request_bodies.get(op.get("operationId"))
             if body is not None and "requestBody" not in op:
-                op["requestBody"] = {"required": True, "content": {media: {"schema": schema} for media, schema in body.items()}}
+                op["requestBody"] = {"content": {media: {"schema": schema} for media, schema in body.items()}}
+            if body is not None:
+                op["requestBody"]["required"] = True  # every write answers 400 to an empty body
+            if not _descriptions.get(op.get("operationId")):
+                op.pop("description", None)  # drf-spectacular's fallback: the view's docstring, written for us
     for path, item in _paths.items():
         paths.setdefault(path, {}).update(item)
+    for item in paths.values():
+        for op in item.values():
+            for status, response in op["responses"].items():
+                _add_error_example(status, response)
     result["paths"] = {_publish_parameter_names(path, item): item for path, item in sorted(paths.items())}
     return result
+
+
+def _add_error_example(status, response):
+    """An error response's example shows its own status and the first error code its description names."""
+    content = response.get("content", {}).get("application/json")
+    if not str(status).startswith(("4", "5")) or content is None or content.get("schema") != ERROR_DOCUMENT:
+        return
+    description = response.get("description", "")
+    codes = re.findall(r"`(\w+)`", description) or ["internal_error" if str(status).startswith("5") else "invalid_request"]
+    title = TITLES.get(codes[0], codes[0].replace("_", " ").title())
+    explained = re.match(r"`\w+`:\s*(\S.*)", description)
+    detail = explained.group(1) if explained else title
+    content["example"] = {"errors": [{
+        "status": str(status), "code": codes[0], "title": title, "detail": detail[0].upper() + detail[1:],
+    }]}
 
 
 def _publish_parameter_names(path, item):

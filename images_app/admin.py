@@ -50,8 +50,8 @@ class ImageAdmin(admin.ModelAdmin):
     list_select_related = ("task",)
     search_fields = ("hash", "task__id", "task__prompt")
     fields = ("preview", "hash", "width", "height", "size", "format", "seed", "task", "metadata", "created_at")
-    readonly_fields = ("preview", "hash", "width", "height", "size", "format", "created_at")
-    raw_id_fields = ("task",)
+    # The bytes decide hash, size and format; seed and producing task are render facts. Not editable here.
+    readonly_fields = ("preview", "hash", "width", "height", "size", "format", "seed", "task", "created_at")
     inlines = (ImageTagInline,)
     ordering = ("-created_at",)
 

@@ -12,3 +12,10 @@ class TasksAppConfig(AppConfig):
 
         model_in_use.register("active tasks", model_needed_by_active_task)
         image_in_use.register("active tasks", image_needed_by_active_task)
+
+        from django.db.models.signals import post_save
+
+        from images_app.models import Image
+        from tasks_app.models import link_producing_task
+
+        post_save.connect(link_producing_task, sender=Image, dispatch_uid="tasks_app.link_producing_task")

@@ -162,3 +162,24 @@ class TaskTag(TagLink):
         db_table = "task_tags"
         constraints = [models.UniqueConstraint(fields=["task", "tag"], name="task_tags_pair")]
         indexes = [models.Index(fields=["tag", "task"], name="idx_task_tags_tag_task")]
+
+
+class TaskImage(models.Model):
+    """An image a task produced, whether its bytes were new or already stored (D4): every completed task
+    lists its images through these rows. `Image.task` stays the first producer."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, db_column="task_id", related_name="image_links")
+    image = models.ForeignKey(
+        "images_app.Image", on_delete=models.CASCADE, db_column="image_hash", related_name="task_links"
+    )
+
+    class Meta:
+        db_table = "task_images"
+        constraints = [models.UniqueConstraint(fields=["task", "image"], name="task_images_pair")]
+        indexes = [models.Index(fields=["image", "task"], name="idx_task_images_image_task")]
+
+
+def link_producing_task(sender, instance, **kwargs):
+    """post_save of an Image: the task recorded as its producer lists it too (however the row was saved)."""
+    if instance.task_id is not None:
+        TaskImage.objects.get_or_create(task_id=instance.task_id, image=instance)

@@ -27,6 +27,7 @@ from system_app.models import SystemFact
 
 from . import queue, throughput
 from .image_inputs import engine_inputs, upscale_request
+from .models import TaskImage
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +276,8 @@ def store_results(task, images) -> bool:
     """Store the rendered PNGs and complete the task in one transaction (False if it was cancelled).
 
     D4: identical bytes are one image. A re-render of bytes already stored links to the existing
-    row, which keeps its first producing task and seed (re-attached only if its task was deleted).
+    row, which keeps its first producing task and seed (re-attached only if its task was deleted);
+    a TaskImage row lists it among this task's images either way.
     """
     from images_app.models import Image
     from images_app.storage import delete_image_file, store_image_bytes
@@ -283,12 +285,15 @@ def store_results(task, images) -> bool:
     created = []
     try:
         with transaction.atomic():
+            links = []
             for rendered in images:
                 image, is_new = store_image_bytes(rendered.png, task=task, seed=rendered.seed)
                 if is_new:
                     created.append(image)
                 elif image.task_id is None:
                     Image.objects.filter(hash=image.hash).update(task=task, seed=rendered.seed)
+                links.append(TaskImage(task=task, image=image))
+            TaskImage.objects.bulk_create(links, ignore_conflicts=True)  # a batch may repeat bytes
             if not queue.finish(task, "completed"):
                 raise _TaskNoLongerRunning
     except _TaskNoLongerRunning:

@@ -99,7 +99,10 @@ def condition_q(resource, parameter, segments, value, annotations):
     parsed = parse_value(parameter, op, value, attribute.type.parse)
     if attribute.expression is not None:
         annotations[attribute.path] = attribute.expression
-    return attribute.type.q(attribute.path, op, parsed)
+    q = attribute.type.q(attribute.path, op, parsed)
+    if attribute.many:  # a subquery, so that a row matching through several links is listed once
+        return Q(pk__in=resource.model._default_manager.filter(q).values("pk"))
+    return q
 
 
 def check_operator(parameter, op, allowed, what):

@@ -5,6 +5,8 @@ whichever component asks first; the filter backend applies `filter[...]`, `sort`
 they need, the pagination class applies `page[...]`, the document builder `fields` and `include`.
 """
 
+import re
+
 from rest_framework.filters import BaseFilterBackend
 
 from .query import parse_query
@@ -50,23 +52,40 @@ def collection_parameters(resource):
             "Conditions `filter[ATTR]=V` or `filter[ATTR][OP]=V` (OP: eq, gt, gte, lt, lte, contains, starts_with, "
             "ends_with, in, not_in, not_null), `filter[tags][any|all|none]=a,b`, `filter[metadata.KEY]`, "
             "`filter[or][...]`, `filter[not][...]` (query-protocol.md §2). Filterable: " + ", ".join(filterable) + ".",
-            style="deepObject", explode=True,
+            # An empty example: Swagger UI's "Try it out" otherwise sends `filter[additionalProp1]=string`.
+            style="deepObject", explode=True, example={},
         ),
-        parameter("sort", {"type": "string"},
+        parameter("sort", {"type": "string", "pattern": list_pattern(sort_keys(resource), signed=True, empty=False)},
                   f"Comma-separated keys, `-` for descending; default `{','.join(resource.default_sort)}`. "
                   f"Sortable: {', '.join(sortable)}."),
     ]
+
+
+def list_pattern(alternatives, *, signed=False, empty=True):
+    """A regular expression for a comma-separated list of `alternatives` (regular expressions)."""
+    item = ("-?" if signed else "") + "(?:" + "|".join(alternatives) + ")"
+    listed = f"{item}(?:,{item})*"
+    return f"^(?:{listed})?$" if empty else f"^{listed}$"
+
+
+def sort_keys(resource):
+    names = [name for name, attr in resource.attributes.items() if attr.sortable]
+    names += [alias for alias, name in resource.aliases.items() if name in names]
+    keys = [re.escape(name) for name in sorted(names) + (["tag_count"] if resource.tags else [])]
+    return keys + ([r"metadata\.[A-Za-z0-9_]{1,64}"] if resource.metadata else [])
 
 
 def document_parameters(resource):
     """`fields[TYPE]` for the resource and every type its includes reach, and `include`."""
     params = []
     for type_name in [resource.type] + [t for t in reachable_types(resource) if t != resource.type]:
-        fields = sorted(resource_for(type_name).fields)
-        params.append(parameter(f"fields[{type_name}]", {"type": "string"},
+        target = resource_for(type_name)
+        fields = sorted(target.fields)
+        names = fields + [alias for alias, name in target.aliases.items() if name in fields]
+        params.append(parameter(f"fields[{type_name}]", {"type": "string", "pattern": list_pattern(map(re.escape, names))},
                                 f"Sparse fieldset for `{type_name}`: comma-separated among {', '.join(fields)}."))
     if resource.include_paths:
-        params.append(parameter("include", {"type": "string"},
+        params.append(parameter("include", {"type": "string", "pattern": list_pattern(map(re.escape, resource.include_paths))},
                                 f"Comma-separated relationship paths among {', '.join(resource.include_paths)}."))
     return params
 

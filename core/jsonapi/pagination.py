@@ -52,18 +52,22 @@ def page_meta(page, total):
 
 
 def page_links(request, page, total):
-    """self/first/prev/next/last in the request's paging style, keeping its other parameters."""
+    """self/first/prev/next/last in the request's paging style, keeping its other parameters.
+
+    Each link is a valid URI reference (RFC 3986): brackets, which a query may not hold literally,
+    are percent-encoded like every other reserved character but `,` and `:`.
+    """
     kept = "".join(
-        f"{quote(key, safe='[]')}={quote(value, safe='[],:')}&"
+        f"{quote(key, safe='')}={quote(value, safe=',:')}&"
         for key, values in request.GET.lists() if not key.startswith("page[")
         for value in values
     )
-    base = f"{request.path}?{kept}"
+    base = f"{quote(request.path)}?{kept}"
 
     def link(offset):
         if page.style == "offset":
-            return f"{base}page[offset]={offset}&page[limit]={page.limit}"
-        return f"{base}page[number]={offset // page.limit + 1}&page[size]={page.limit}"
+            return f"{base}page%5Boffset%5D={offset}&page%5Blimit%5D={page.limit}"
+        return f"{base}page%5Bnumber%5D={offset // page.limit + 1}&page%5Bsize%5D={page.limit}"
 
     last = max(total - 1, 0) // page.limit * page.limit
     links = {"self": link(page.offset), "first": link(0)}

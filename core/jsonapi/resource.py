@@ -32,13 +32,15 @@ class Attribute:
     """An attribute: its value type, where its value comes from, and whether it filters/sorts.
 
     `source` is a model field name (default: the attribute's own name); `expression` is an ORM
-    expression computed per row instead (annotated under an `api_` alias).
+    expression computed per row instead (annotated under an `api_` alias). `many`: the source path
+    crosses a to-many relation (filter-only): a row matches, once, when any of its values does.
     """
 
-    def __init__(self, value_type, *, source=None, expression=None, filter=True, sort=True):
+    def __init__(self, value_type, *, source=None, expression=None, filter=True, sort=True, many=False):
         self.type = value_type
         self.source = source
         self.expression = expression
+        self.many = many
         self.filterable = filter and bool(value_type.operators)
         self.sortable = sort and value_type is not OBJECT
         self.name = None

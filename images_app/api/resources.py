@@ -17,7 +17,8 @@ class ImageResource(Resource):
         "metadata": Attribute(OBJECT),
         "created_at": Attribute(TIMESTAMP),
     }
-    filter_only = {"task_id": Attribute(TEXT, source="task_id", sort=False)}
+    # Every task that produced the image, through tasks_app's task_images links (the first producer is `task`).
+    filter_only = {"task_id": Attribute(TEXT, source="task_links__task_id", sort=False, many=True)}
     relationships = {
         "task": ToOne("task", "task"),
         "tags": ToMany("tag", through=ImageTag, source="image", target_key="tag"),

@@ -3,11 +3,12 @@
 from drf_spectacular.utils import OpenApiResponse
 
 from core.openapi import (
-    BATCH_DELETE_REQUEST,
     BATCH_DELETE_RESULT,
     BATCH_UPDATE_RESULT,
     DELETE_RESULT,
+    TAG_NAME,
     UPDATE_RESULT,
+    batch_delete_request,
     component,
     document_view,
     errors,
@@ -28,7 +29,7 @@ IMAGE_UPDATE = component("ImageUpdate", {
     "type": "object",
     "description": "D3: `tags` replaces the tag set, `tag_<name>: true|false` adds/removes one tag, every other "
                    "key is merged into `metadata` (`null` deletes it).",
-    "properties": {"tags": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 20}}},
+    "properties": {"tags": {"type": "array", "items": TAG_NAME}},
     "additionalProperties": True,
     "example": {"rating": 5, "tag_wallpaper": True, "is_favorite": True, "custom_note": "print this one"},
 })
@@ -71,7 +72,7 @@ document_view(
                    **errors(e404=UNKNOWN, e409="`image_in_use`: control, init or mask image of a pending or running task (D28, D36)")},
     ),
     batch_destroy=operation(
-        "images_batch_destroy", "Delete several images", request=json_body(BATCH_DELETE_REQUEST),
+        "images_batch_destroy", "Delete several images", request=json_body(batch_delete_request("image")),
         responses={200: OpenApiResponse(BATCH_DELETE_RESULT, description="Deleted; others listed in `failed`"),
                    **errors(e400=INVALID)},
     ),

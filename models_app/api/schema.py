@@ -3,12 +3,13 @@
 from drf_spectacular.utils import OpenApiResponse
 
 from core.openapi import (
-    BATCH_DELETE_REQUEST,
     BATCH_DELETE_RESULT,
     BATCH_UPDATE_RESULT,
     DELETE_RESULT,
+    TAG_NAME,
     UPDATE_RESULT,
     add_path,
+    batch_delete_request,
     component,
     document_view,
     errors,
@@ -33,22 +34,23 @@ MODEL_UPDATE = component("ModelUpdate", {
     "description": "D3: recognised keys below; `tag_<name>: true|false` adds/removes one tag; any other key is "
                    "merged into `metadata` (`null` deletes it).",
     "properties": {
-        "name": {"type": "string", "minLength": 1},
+        "name": {"type": "string", "pattern": r"\S", "description": "Not blank"},
         "description": {**NULLABLE_STRING, "description": "Markdown"},
-        "base_model": NULLABLE_STRING,
+        "base_model": {**NULLABLE_STRING, "maxLength": 100},
         "source_url": NULLABLE_STRING,
-        "cover_image": {**NULLABLE_STRING, "description": "Hash of a stored image"},
-        "tags": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 20},
-                 "description": "Replaces the whole tag set"},
+        "cover_image": {**NULLABLE_STRING, "pattern": "^[0-9a-f]{64}$", "description": "Hash of a stored image"},
+        "tags": {"type": "array", "items": TAG_NAME, "description": "Replaces the whole tag set"},
     },
     "additionalProperties": True,
     "example": {"tag_sharp": True, "rating": 4.5, "is_favorite": True, "custom_note": "best at 30 steps"},
 })
+# A positive integer, as a JSON number or a string of digits.
+CATALOGUE_ID = {"oneOf": [{"type": "string", "pattern": r"^\s*0*[1-9][0-9]*\s*$"}, {"type": "integer", "minimum": 1}]}
 CIVITAI_IMPORT = component("CivitaiImportRequest", {
     "type": "object", "required": ["model_id"],
     "properties": {
-        "model_id": {"oneOf": [{"type": "string"}, {"type": "integer"}], "description": "Civitai model id"},
-        "version_id": {"oneOf": [{"type": "string"}, {"type": "integer"}], "nullable": True,
+        "model_id": {**CATALOGUE_ID, "description": "Civitai model id"},
+        "version_id": {**CATALOGUE_ID, "nullable": True,
                        "description": "Civitai version id; default: the model's latest version"},
     },
     "example": {"model_id": "10391", "version_id": "88214"},
@@ -98,7 +100,7 @@ document_view(
                    **errors(e404=UNKNOWN, e409="`model_in_use`: used by a pending or running task (D11)")},
     ),
     batch_destroy=operation(
-        "models_batch_destroy", "Delete several models", tags=TAGS, request=json_body(BATCH_DELETE_REQUEST),
+        "models_batch_destroy", "Delete several models", tags=TAGS, request=json_body(batch_delete_request("model")),
         responses={200: OpenApiResponse(BATCH_DELETE_RESULT, description="Deleted; others listed in `failed`"),
                    **errors(e400=INVALID)},
     ),

@@ -1,16 +1,26 @@
-"""OpenAPI declarations for GET /api/version and GET /api/config (system-api.md), applied on import."""
+"""OpenAPI declarations for GET /api, GET /api/version and GET /api/config (system-api.md), applied on import."""
 
 from drf_spectacular.utils import OpenApiResponse
 
 from core.openapi import component, document_view, errors, operation
 
-from .views import ConfigView, VersionView
+from .views import COLLECTIONS, ConfigView, IndexView, VersionView
 
 NULLABLE_STRING = {"type": "string", "nullable": True}
 STRING = {"type": "string"}
 INTEGER = {"type": "integer"}
 BOOLEAN = {"type": "boolean"}
 
+INDEX = component("ApiIndex", {
+    "type": "object", "required": ["api_version", "system_version", "links"],
+    "properties": {
+        "api_version": {**STRING, "example": "1.0.0"},
+        "system_version": STRING,
+        "links": {"type": "object", "description": "Where the collections, the queue stream and the docs are.",
+                  "required": list(COLLECTIONS),
+                  "properties": {name: STRING for name in (*COLLECTIONS, "queue", "version", "config", "schema", "docs")}},
+    },
+})
 VERSION = component("Version", {
     "type": "object",
     "properties": {
@@ -48,6 +58,10 @@ CONFIG = component("Config", {
     },
 })
 
+document_view(IndexView, get=operation(
+    "api_index", "Entry point: API version and links to the collections",
+    responses={200: OpenApiResponse(INDEX, description="Index"), **errors()},
+))
 document_view(VersionView, get=operation(
     "version", "Version information (D15)", responses={200: OpenApiResponse(VERSION, description="Versions"), **errors()},
 ))

@@ -1,5 +1,5 @@
-"""GET /api/version and GET /api/config (D15): facts about the whole installation, so they live in the
-composition root."""
+"""GET /api (the index), GET /api/version and GET /api/config (D15): facts about the whole installation,
+so they live in the composition root; and the view serving the OpenAPI schema."""
 
 import platform
 import subprocess
@@ -8,6 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -31,6 +33,35 @@ def git_facts():
         return out[0], when
     except Exception:
         return None, None
+
+
+COLLECTIONS = ("models", "images", "tasks", "tags")
+
+
+class IndexView(APIView):
+    def get(self, request):
+        return Response({
+            "api_version": sdhost.API_VERSION,
+            "system_version": sdhost.__version__,
+            "links": {
+                **{name: f"/api/{name}" for name in COLLECTIONS},
+                "queue": "/api/tasks/queue", "version": "/api/version", "config": "/api/config",
+                "schema": "/api/schema", "docs": "/api/docs",
+            },
+        })
+
+
+class SchemaNegotiation(DefaultContentNegotiation):
+    """Accept header negotiation, with `?format=json|yaml` taking precedence."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return super().select_renderer(request, renderers, format_suffix or request.query_params.get("format"))
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI document: YAML by default; JSON for `?format=json` or `Accept: application/json`."""
+
+    content_negotiation_class = SchemaNegotiation
 
 
 class VersionView(APIView):

@@ -17,7 +17,7 @@ STRINGS = {"type": "array", "items": {"type": "string"}}
 INVALID = "`invalid_request`: body not JSON, wrong shape or a value fails validation (`source.pointer` names it)"
 
 TASK_SUBMISSION = component("TaskSubmission", submission_schema(example={
-    "checkpoint_hash": "4be1f07c...", "prompt": "misty pine forest at dawn", "width": 832, "height": 1216,
+    "checkpoint_hash": "4be1f07c" + "0" * 56, "prompt": "misty pine forest at dawn", "width": 832, "height": 1216,
     "steps": 28, "cfg_scale": 6.5, "seed": -1, "batch_size": 2, "sampler": "DPM++ 2M Karras",
 }))
 TASK_QUEUED = component("TaskQueued", {
@@ -29,7 +29,8 @@ TASK_QUEUED = component("TaskQueued", {
         "estimated_time": {"type": "string", "example": "00:04:10", "description": "HH:MM:SS until this task completes"},
     },
 })
-TASK_IDS = component("TaskIds", {"type": "object", "required": ["task_ids"], "properties": {"task_ids": STRINGS}})
+TASK_IDS = component("TaskIds", {"type": "object", "required": ["task_ids"], "additionalProperties": False,
+                                 "properties": {"task_ids": STRINGS}})
 TASK_FAILURES = {"type": "array", "items": {"type": "object", "properties": {
     "task_id": {"type": "string"}, "reason": {"type": "string", "example": "Task already completed"}}}}
 CANCEL_RESULT = component("CancelResult", {

@@ -158,7 +158,7 @@ class Text(Field):
     def base_schema(self):
         schema = {"type": "string"}
         if self.non_empty:
-            schema["minLength"] = 1
+            schema.update(minLength=1, pattern=r"\S")
         if self.choices is not None:
             schema["enum"] = list(self.choices)
         else:
@@ -202,9 +202,11 @@ class AdditionalModels(Field):
         return {"type": "array", "items": {
             "type": "object", "required": ["model_hash"], "additionalProperties": False,
             "properties": {
-                "model_hash": {"type": "string", "description": "A `ready` lora, controlnet or embedding, once per task"},
+                "model_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$",
+                               "description": "A `ready` lora, controlnet or embedding, once per task"},
                 "weight": {"type": "number", "minimum": 0, "maximum": MAX_WEIGHT, "default": 1.0},
-                "control_image": {"type": "string", "description": "Image hash; required for controlnet, else not allowed"},
+                "control_image": {"type": "string", "pattern": "^[0-9a-f]{64}$",
+                                  "description": "Image hash; required for controlnet, else not allowed"},
             },
         }}
 

@@ -76,11 +76,11 @@ def test_number_paging_meta_and_links(api, many_images):
     assert [o["id"] for o in body["data"]] == [sha(1000 + n) for n in range(25, 50)]
     assert body["meta"] == {"total": 60, "page": {"number": 2, "size": 25, "total": 3}}
     assert body["links"] == {
-        "self": "/api/images?sort=created_at&page[number]=2&page[size]=25",
-        "first": "/api/images?sort=created_at&page[number]=1&page[size]=25",
-        "prev": "/api/images?sort=created_at&page[number]=1&page[size]=25",
-        "next": "/api/images?sort=created_at&page[number]=3&page[size]=25",
-        "last": "/api/images?sort=created_at&page[number]=3&page[size]=25",
+        "self": "/api/images?sort=created_at&page%5Bnumber%5D=2&page%5Bsize%5D=25",
+        "first": "/api/images?sort=created_at&page%5Bnumber%5D=1&page%5Bsize%5D=25",
+        "prev": "/api/images?sort=created_at&page%5Bnumber%5D=1&page%5Bsize%5D=25",
+        "next": "/api/images?sort=created_at&page%5Bnumber%5D=3&page%5Bsize%5D=25",
+        "last": "/api/images?sort=created_at&page%5Bnumber%5D=3&page%5Bsize%5D=25",
     }
     assert "included" not in body
 
@@ -90,10 +90,10 @@ def test_default_page_and_ends(api, many_images):
     assert len(body["data"]) == 50
     assert body["meta"] == {"total": 60, "page": {"number": 1, "size": 50, "total": 2}}
     assert "prev" not in body["links"]
-    assert body["links"]["next"] == "/api/images?page[number]=2&page[size]=50"
+    assert body["links"]["next"] == "/api/images?page%5Bnumber%5D=2&page%5Bsize%5D=50"
     last = api.get(body["links"]["last"]).json()
     assert len(last["data"]) == 10 and "next" not in last["links"]
-    assert last["links"]["prev"] == "/api/images?page[number]=1&page[size]=50"
+    assert last["links"]["prev"] == "/api/images?page%5Bnumber%5D=1&page%5Bsize%5D=50"
 
 
 def test_offset_paging_equals_number_paging(api, many_images):
@@ -102,14 +102,14 @@ def test_offset_paging_equals_number_paging(api, many_images):
     assert [o["id"] for o in by_number["data"]] == [o["id"] for o in by_offset["data"]]
     assert by_offset["meta"] == {"total": 60, "page": {"offset": 50, "limit": 25}}
     assert by_offset["links"] == {
-        "self": "/api/images?page[offset]=50&page[limit]=25",
-        "first": "/api/images?page[offset]=0&page[limit]=25",
-        "prev": "/api/images?page[offset]=25&page[limit]=25",
-        "last": "/api/images?page[offset]=50&page[limit]=25",
+        "self": "/api/images?page%5Boffset%5D=50&page%5Blimit%5D=25",
+        "first": "/api/images?page%5Boffset%5D=0&page%5Blimit%5D=25",
+        "prev": "/api/images?page%5Boffset%5D=25&page%5Blimit%5D=25",
+        "last": "/api/images?page%5Boffset%5D=50&page%5Blimit%5D=25",
     }
     only_limit = api.get("/api/images?page[limit]=7").json()
     assert len(only_limit["data"]) == 7 and only_limit["meta"]["page"] == {"offset": 0, "limit": 7}
-    assert only_limit["links"]["next"] == "/api/images?page[offset]=7&page[limit]=7"
+    assert only_limit["links"]["next"] == "/api/images?page%5Boffset%5D=7&page%5Blimit%5D=7"
 
 
 def test_links_keep_other_parameters_and_walk_all_pages(api, many_images):
@@ -119,7 +119,7 @@ def test_links_keep_other_parameters_and_walk_all_pages(api, many_images):
         body = api.get(url).json()
         seen += [o["id"] for o in body["data"]]
         assert body["links"]["self"].startswith(
-            "/api/images?filter[metadata.rating][gte]=2&sort=-size&fields[image]=size&page[number]=")
+            "/api/images?filter%5Bmetadata.rating%5D%5Bgte%5D=2&sort=-size&fields%5Bimage%5D=size&page%5Bnumber%5D=")
         url = body["links"].get("next")
     expected = [sha(1000 + n) for n in reversed(range(60)) if n % 5 >= 2]
     assert seen == expected
@@ -128,7 +128,7 @@ def test_links_keep_other_parameters_and_walk_all_pages(api, many_images):
 
 def test_links_escape_values_that_need_it(api, lib):
     body = api.get("/api/models", {"filter[name][contains]": "a&b=c d#"}).json()
-    assert body["links"]["self"] == "/api/models?filter[name][contains]=a%26b%3Dc%20d%23&page[number]=1&page[size]=50"
+    assert body["links"]["self"] == "/api/models?filter%5Bname%5D%5Bcontains%5D=a%26b%3Dc%20d%23&page%5Bnumber%5D=1&page%5Bsize%5D=50"
     assert api.get(body["links"]["self"]).status_code == 200
 
 
@@ -136,7 +136,7 @@ def test_page_past_the_end_is_empty(api, many_images):
     body = api.get("/api/images?page[number]=9&page[size]=25").json()
     assert body["data"] == []
     assert body["meta"] == {"total": 60, "page": {"number": 9, "size": 25, "total": 3}}
-    assert body["links"]["prev"] == "/api/images?page[number]=3&page[size]=25"
+    assert body["links"]["prev"] == "/api/images?page%5Bnumber%5D=3&page%5Bsize%5D=25"
     assert "next" not in body["links"]
     huge = api.get(f"/api/images?page[number]={2**62}&page[size]=200").json()
     assert huge["data"] == [] and huge["meta"]["total"] == 60
@@ -147,9 +147,9 @@ def test_empty_collection(api):
     body = api.get("/api/models").json()
     assert body["data"] == []
     assert body["meta"] == {"total": 0, "page": {"number": 1, "size": 50, "total": 0}}
-    assert body["links"] == {"self": "/api/models?page[number]=1&page[size]=50",
-                             "first": "/api/models?page[number]=1&page[size]=50",
-                             "last": "/api/models?page[number]=1&page[size]=50"}
+    assert body["links"] == {"self": "/api/models?page%5Bnumber%5D=1&page%5Bsize%5D=50",
+                             "first": "/api/models?page%5Bnumber%5D=1&page%5Bsize%5D=50",
+                             "last": "/api/models?page%5Bnumber%5D=1&page%5Bsize%5D=50"}
 
 
 @pytest.mark.parametrize("query, parameter", [

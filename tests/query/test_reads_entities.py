@@ -102,7 +102,7 @@ def test_tag_document(api, lib):
         "relationships": {},
     }]
     assert body["meta"] == {"total": 1, "page": {"number": 1, "size": 50, "total": 1}}
-    assert body["links"]["self"] == "/api/tags?filter[name]=forest&page[number]=1&page[size]=50"
+    assert body["links"]["self"] == "/api/tags?filter%5Bname%5D=forest&page%5Bnumber%5D=1&page%5Bsize%5D=50"
 
 
 def test_model_exposes_no_internal_columns(api, lib):

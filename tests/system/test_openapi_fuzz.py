@@ -1,0 +1,133 @@
+"""Schemathesis against a live server: every operation of /api/schema, with generated valid and invalid
+requests, answers without a server error, with a status code the schema lists and a body its schema allows,
+and refuses every request the schema forbids.
+
+Real ids are seeded first and substituted for about half of the generated ones (path parameters and the
+task submission's model hashes), so the 2xx paths of reads, updates, deletes and submissions are reached.
+The budget (examples per operation) keeps the whole test within a few minutes on a 2-core CI machine.
+"""
+
+import hashlib
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.support.factories import make_image, make_model, make_task
+from tests.support.fake_civitai import FakeCivitai
+
+EXAMPLES_PER_OPERATION = 20
+# Beyond the answers' conformance: a request the schema forbids must be refused (negative_data_rejection).
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+          negative_data_rejection]
+# The queue stream never ends by design (tests/tasks/test_queue_sse.py covers it); every other operation is run.
+ENDLESS_STREAMS = ("tasks_queue",)
+
+
+def generated_schema():
+    from drf_spectacular.generators import SchemaGenerator
+
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+@pytest.fixture
+def seeded(transactional_db):
+    """Ids that exist: two checkpoints, a LoRA and a VAE, two images, a pending and a completed task."""
+    checkpoint = make_model(name="seed-checkpoint", base_model="SD 1.5")
+    spare = make_model(name="spare-checkpoint", base_model="SD 1.5")
+    lora = make_model(name="seed-lora", model_type="lora", base_model="SD 1.5")
+    vae = make_model(name="seed-vae", model_type="vae")
+    images = [make_image(), make_image()]
+    pending = make_task(checkpoint)
+    completed = make_task(spare, status="completed")
+    return {
+        "models": [checkpoint.hash, spare.hash, lora.hash, vae.hash],
+        "images": [image.hash for image in images],
+        "tasks": [pending.id, completed.id],
+        "checkpoint": checkpoint.hash, "lora": lora.hash, "vae": vae.hash,
+    }
+
+
+def strategy(operation, mode, seeded):
+    """Generated cases of `operation`; with a path parameter, also cases naming a seeded id."""
+    generated = operation.as_strategy(generation_mode=mode)
+    names = [p.name for p in operation.path_parameters]
+    if not names:
+        return generated
+    ids = seeded[operation.path.split("/")[2]]
+    named = st.sampled_from(ids).flatmap(
+        lambda pk: operation.as_strategy(generation_mode=mode, path_parameters={names[0]: pk}))
+    return st.one_of(generated, named)
+
+
+def use_seeded_models(case, seeded):
+    """A task submission names the seeded checkpoint, VAE and LoRA about half of the time."""
+    body = case.body
+    if case.operation.path == "/api/tasks" and case.method.upper() == "POST" and isinstance(body, dict):
+        if "checkpoint_hash" in body:
+            body["checkpoint_hash"] = pick(body["checkpoint_hash"], [seeded["checkpoint"]])
+        if isinstance(body.get("vae_hash"), str):
+            body["vae_hash"] = pick(body["vae_hash"], [seeded["vae"]])
+        for entry in body.get("additional_models") or []:
+            if isinstance(entry, dict) and "model_hash" in entry:
+                entry["model_hash"] = pick(entry["model_hash"], [seeded["lora"]])
+
+
+def checks_for(case):
+    if case.operation.path == "/api/images/upload" and (case.media_type or "").startswith("multipart/"):
+        # A multipart body without parts gets an empty 400 from Django before our code: part A's item 5 of
+        # issue 8. Until that lands, only the absence of server errors is checked for multipart uploads.
+        return [not_a_server_error, status_code_conformance, negative_data_rejection]
+    return CHECKS
+
+
+def pick(value, choices):
+    """A seeded id for about half of the generated values, chosen by the value itself (reproducible)."""
+    digest = hashlib.sha256(repr(value).encode()).digest()
+    return choices[digest[1] % len(choices)] if digest[0] % 2 else value
+
+
+@pytest.fixture
+def catalogue(settings):
+    """A Civitai imitation that knows no model: imports are answered, none starts a download."""
+    fake = FakeCivitai().start()
+    settings.SDHOST = {**settings.SDHOST, "CIVITAI_BASE_URL": fake.base_url, "CIVITAI_TOKEN": None,
+                       "CIVITAI_ENABLED": True}
+    yield fake
+    fake.stop()
+
+
+def test_every_operation_conforms(live_url, seeded, catalogue):
+    schema = schemathesis.openapi.from_dict(generated_schema())
+    # NUL characters in text are part A's item 1 of issue 8 (a rule for control characters): not generated here.
+    schema.config.generation.update(allow_x00=False)
+    failures = {}
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if operation.definition.raw.get("operationId") in ENDLESS_STREAMS:
+            continue
+        inputs = [operation.path_parameters, operation.query, operation.headers, operation.body]
+        modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) if any(inputs) else (GenerationMode.POSITIVE,)
+        for mode in modes:
+
+            @given(case=strategy(operation, mode, seeded))
+            @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
+                      phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+            def check(case):
+                use_seeded_models(case, seeded)
+                case.call_and_validate(base_url=live_url, checks=checks_for(case), timeout=30)
+
+            try:
+                check()
+            except (Exception, BaseExceptionGroup) as exc:  # one report for all operations
+                failures[f"{operation.label} ({mode.value})"] = exc
+    assert not failures, "\n\n".join(f"{label}: {exc}" for label, exc in failures.items())
