@@ -12,6 +12,7 @@ TITLES = {
     "invalid_tag_filter": "Invalid Tag Filter",
     "invalid_parameter": "Invalid Parameter",
     "invalid_request": "Invalid Request",
+    "invalid_host": "Invalid Host",
     "unauthorized": "Unauthorized",
     "not_found": "Not Found",
     "method_not_allowed": "Method Not Allowed",

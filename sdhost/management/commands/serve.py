@@ -50,6 +50,10 @@ class Command(BaseCommand):
         if refusal:
             raise CommandError(refusal)
         settings.SDHOST["HOST"], settings.SDHOST["PORT"] = host, port
+        from sdhost.settings import host_name
+
+        if host_name(host) not in settings.ALLOWED_HOSTS:
+            settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, host_name(host)]
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write(f"SD-Host {host}:{port}, data in {cfg['DATA_DIR']}")
         if cfg["RENDER_WORKER"] and not no_worker:
@@ -62,6 +66,6 @@ class Command(BaseCommand):
             resumed = resume_pending_imports()
             if resumed:
                 self.stdout.write(f"Resuming {len(resumed)} Civitai import(s)")
-        from daphne.cli import CommandLineInterface
+        from sdhost.access_log import RedactingCommandLineInterface
 
-        CommandLineInterface().run(["-b", host, "-p", str(port), "sdhost.asgi:application"])
+        RedactingCommandLineInterface().run(["-b", host, "-p", str(port), "sdhost.asgi:application"])
