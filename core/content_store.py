@@ -79,9 +79,11 @@ class ContentStore:
 
     def put_bytes(self, sha256: str, ext: str, data: bytes) -> Path:
         target = self.path(sha256, ext)
-        if target.exists():
+        try:
+            os.utime(target)  # bytes already stored: refreshed, a concurrent sweep keeps them (core.store_sweep)
             return target
-        return self.put_file([data], ext, sha256)
+        except FileNotFoundError:
+            return self.put_file([data], ext, sha256)
 
     def adopt(self, tmp_path, sha256: str, ext: str) -> Path:
         """Move a complete temporary file into place (atomic rename)."""

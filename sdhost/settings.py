@@ -45,6 +45,8 @@ SDHOST = {
     "MODELS_PATH": Path(env("MODELS_PATH", DATA_DIR / "models")).resolve(),
     "IMAGES_PATH": Path(env("IMAGES_PATH", DATA_DIR / "images")).resolve(),
     "CACHE_PATH": Path(env("CACHE_PATH", DATA_DIR / "cache")).resolve(),
+    # start-up store sweep: leftovers (temporary or unreferenced files) older than this are removed
+    "SWEEP_GRACE_SECONDS": env_float("SWEEP_GRACE_SECONDS", 3600),
     # generation
     "DEFAULT_STEPS": env_int("DEFAULT_STEPS", 20),
     "DEFAULT_CFG_SCALE": env_float("DEFAULT_CFG_SCALE", 7.0),

@@ -24,5 +24,10 @@ def launched_as_render_worker(argv=None) -> bool:
 
 def channel_routes():
     if launched_as_render_worker():
+        from django.conf import settings
+
+        from core.store_sweep import sweep_all
+
+        sweep_all(settings.SDHOST["SWEEP_GRACE_SECONDS"])  # what a crash left in the stores
         worker.start_in_process()
     return {worker.RENDER_CHANNEL: RenderConsumer.as_asgi()}

@@ -55,6 +55,9 @@ class Command(BaseCommand):
         if host_name(host) not in settings.ALLOWED_HOSTS:
             settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, host_name(host)]
         call_command("migrate", interactive=False, verbosity=0)
+        from core.store_sweep import sweep_all
+
+        sweep_all(cfg["SWEEP_GRACE_SECONDS"])  # what a crash left in the stores (issue 8)
         self.stdout.write(f"SD-Host {host}:{port}, data in {cfg['DATA_DIR']}")
         if cfg["RENDER_WORKER"] and not no_worker:
             from tasks_app.worker import start_in_process
