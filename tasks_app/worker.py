@@ -47,6 +47,7 @@ class RenderWorker:
         self.poll_seconds = poll_seconds
         self.engine = None
         self.progress: dict[str, float] = {}
+        self.live: dict[str, throughput.LiveEstimate] = {}  # the running task's fraction and measured time left
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._snapshot_due = threading.Event()
@@ -156,13 +157,17 @@ class RenderWorker:
             request = build_request(task)
             engine = self._engine()
             loads_before = _checkpoint_loads(engine)
+            model = throughput.current().model(task, engine.device)
+            clock = throughput.StepClock(model.seconds(task), model.tail_seconds)
             timing = _Timing()
             images = engine.render(
-                request, on_progress=self._progress_reporter(task, timing), should_cancel=self._canceller(task),
+                request, on_progress=self._progress_reporter(task, timing, clock),
+                should_cancel=self._canceller(task),
             )
             timing.finished(switched=_checkpoint_loads(engine) > loads_before)
             if store_results(task, images):
-                throughput.record(task, timing.render_seconds, timing.load_seconds)
+                throughput.record(task, timing.render_seconds, timing.load_seconds, device=engine.device,
+                                  tail_seconds=clock.tail_seconds(timing.end))
         except RenderCancelled:
             log.info("Task %s cancelled while rendering; partial images discarded", task.id)
         except Exception as exc:  # the task fails, the worker goes on
@@ -170,12 +175,14 @@ class RenderWorker:
             queue.finish(task, "failed", f"{type(exc).__name__}: {exc}")
         finally:
             self.progress.pop(task.id, None)
+            self.live.pop(task.id, None)
             self._cancel.discard(task.id)
             self.publish()
 
-    def _progress_reporter(self, task, timing):
+    def _progress_reporter(self, task, timing, clock):
         def report(done: int, total: int) -> None:
             timing.step(done, total)
+            self.live[task.id] = clock.step(done, total)
             self.progress[task.id] = done / total if total else 0.0
             self.publish()
 
@@ -208,7 +215,7 @@ class RenderWorker:
             self._snapshot_due.clear()
             close_old_connections()
             try:
-                publish(QUEUE_CHANNEL, queue.snapshot(dict(self.progress)))
+                publish(QUEUE_CHANNEL, queue.snapshot(dict(self.live)))
             except Exception:
                 log.exception("could not publish the queue snapshot")
             self._stop.wait(PROGRESS_INTERVAL)
@@ -379,6 +386,11 @@ def current_progress() -> dict[str, float]:
     return dict(_worker.progress) if _worker is not None else {}
 
 
+def current_estimates() -> dict[str, throughput.LiveEstimate]:
+    """{running task id: fraction done and measured seconds left} as known to this process's worker."""
+    return dict(_worker.live) if _worker is not None else {}
+
+
 def wake() -> None:
     """Tell the worker the queue changed: directly in this process, else over the `render` channel."""
     if _worker is not None and _worker.alive:
@@ -410,7 +422,7 @@ def queue_changed() -> None:
 
 def _announce() -> None:
     try:
-        publish(QUEUE_CHANNEL, queue.snapshot(current_progress()))
+        publish(QUEUE_CHANNEL, queue.snapshot(current_estimates()))
     except Exception:
         log.exception("could not publish the queue snapshot")
     wake()

@@ -10,4 +10,4 @@ from tasks_app import queue, worker
 @require_GET
 def queue_stream(request):
     """The current snapshot at once, then one per queue change and per progress tick."""
-    return stream_response(request, worker.QUEUE_CHANNEL, lambda: queue.snapshot(worker.current_progress()))
+    return stream_response(request, worker.QUEUE_CHANNEL, lambda: queue.snapshot(worker.current_estimates()))
