@@ -2,14 +2,17 @@
 
 A task's render time is modelled per architecture (the checkpoint's `base_model`) and device as
 
-    seconds = fixed + per_unit × units,   units = steps × megapixels × batch_size
+    seconds = fixed + steps × step_seconds,   step_seconds = per_step + per_megapixel × width × height / 10^6 × batch
 
-`fixed` covers what does not grow with the denoising work (prompt encoding, pipeline set-up, the
-scheduler's per-call overhead); `per_unit` the denoising itself, which scales with steps and pixels.
-Both coefficients are fitted to finished tasks by exponentially weighted least squares (older tasks
-weigh `FORGETTING` times less per newer one), with a faint pull towards built-in defaults so that
-they stay defined while only one task size has been seen; two sizes determine them. The fit and the seconds a
-checkpoint switch costs live in one SystemFact (`render_throughput`), so they survive restarts.
+`fixed` is the time of a task outside the denoising loop (prompt encoding, VAE decoding, PNG
+encoding, storing the images);
+`step_seconds` the measured time of one denoising step, which grows with the pixels of the batch.
+The worker measures both for every finished task (its step rate from the progress callbacks), so
+`fixed` is a moving average and `per_step`/`per_megapixel` come from an exponentially weighted
+least-squares fit of step time against megapixels (older tasks weigh `FORGETTING` times less per
+newer one), with a faint pull towards built-in defaults so that they stay defined while one image
+size has been seen; two sizes determine everything. The model and the seconds a checkpoint switch
+costs live in one SystemFact (`render_throughput`), so they survive restarts.
 
 The running task's time left comes from its own measured step rate (`LiveEstimate`): the steps
 left at the rate measured so far, plus the measured time after the last step (`tail`).
@@ -31,17 +34,15 @@ FORMAT = 2
 FORGETTING = 0.9  # weight kept by earlier tasks each time a task finishes (~10 tasks of memory)
 SMOOTHING = 0.3  # weight of the newest measurement in the moving averages (load, tail)
 PRIOR_WEIGHT = 1e-3  # how strongly the defaults hold the coefficients no task has determined yet
-DEFAULT_COEFFICIENTS = (2.0, 0.15)  # fixed s, s per megapixel-step (~ a mid-range GPU on SD1.5)
+DEFAULT_FIXED_SECONDS = 2.0
+DEFAULT_STEP_COEFFICIENTS = (0.0, 0.15)  # s per step, s per megapixel-step (~ a mid-range GPU on SD1.5)
 DEFAULT_LOAD_SECONDS = 5.0
 DEFAULT_TAIL_SECONDS = 0.5
 
 
-def work_units(steps: int, width: int, height: int, batch_size: int) -> float:
-    return steps * (width * height / 1_000_000) * batch_size
-
-
-def features(task) -> np.ndarray:
-    return np.array([1.0, work_units(task.steps, task.width, task.height, task.batch_size)])
+def megapixels(task) -> float:
+    """The pixels one denoising step of `task` works on, in megapixels (the whole batch)."""
+    return task.width * task.height / 1_000_000 * task.batch_size
 
 
 def architecture(task) -> str:
@@ -59,25 +60,35 @@ def format_hms(seconds: float) -> str:
 
 @dataclass
 class SpeedModel:
-    """The weighted least-squares state of one (device, architecture): sum of w·x·xᵀ and of w·x·y."""
+    """One (device, architecture): the moving-average fixed time, and the weighted least-squares state of
+    step time against megapixels (sums of w·x·xᵀ and w·x·y, x = (1, megapixels))."""
 
+    fixed_seconds: float = DEFAULT_FIXED_SECONDS
+    tail_seconds: float = DEFAULT_TAIL_SECONDS
     xx: list = field(default_factory=lambda: [[0.0, 0.0], [0.0, 0.0]])
     xy: list = field(default_factory=lambda: [0.0, 0.0])
     samples: int = 0
-    tail_seconds: float = DEFAULT_TAIL_SECONDS
 
-    def coefficients(self) -> np.ndarray:
+    def step_coefficients(self) -> np.ndarray:
+        """(per_step, per_megapixel) seconds."""
         a = np.array(self.xx) + PRIOR_WEIGHT * np.eye(2)
-        b = np.array(self.xy) + PRIOR_WEIGHT * np.array(DEFAULT_COEFFICIENTS)
+        b = np.array(self.xy) + PRIOR_WEIGHT * np.array(DEFAULT_STEP_COEFFICIENTS)
         return np.linalg.solve(a, b)
 
-    def seconds(self, task) -> float:
-        return max(float(features(task) @ self.coefficients()), 0.0)
+    def step_seconds(self, task) -> float:
+        return max(float(np.array([1.0, megapixels(task)]) @ self.step_coefficients()), 0.0)
 
-    def add(self, task, seconds: float) -> None:
-        x = features(task)
+    def seconds(self, task) -> float:
+        return self.fixed_seconds + task.steps * self.step_seconds(task)
+
+    def add(self, task, render_seconds: float, step_seconds: float, tail_seconds: float | None) -> None:
+        x = np.array([1.0, megapixels(task)])
         self.xx = (FORGETTING * np.array(self.xx) + np.outer(x, x)).tolist()
-        self.xy = (FORGETTING * np.array(self.xy) + x * seconds).tolist()
+        self.xy = (FORGETTING * np.array(self.xy) + x * step_seconds).tolist()
+        fixed = max(render_seconds - task.steps * step_seconds, 0.0)
+        self.fixed_seconds = _blend(self.fixed_seconds, fixed, self.samples)
+        if tail_seconds is not None and tail_seconds >= 0:
+            self.tail_seconds = _blend(self.tail_seconds, tail_seconds, self.samples)
         self.samples += 1
 
 
@@ -141,16 +152,17 @@ def _blend(old: float, new: float, samples: int) -> float:
 
 
 def record(task, render_seconds: float, load_seconds: float | None = None, *, device: str = "cpu",
-           tail_seconds: float | None = None) -> Throughput:
-    """Fold one finished task's timings (measured on `device`) into the stored model."""
+           step_seconds: float | None = None, tail_seconds: float | None = None) -> Throughput:
+    """Fold one finished task's timings (measured on `device`) into the stored model.
+
+    Without a measured step time (a one-step render) the whole render time counts as steps.
+    """
     with transaction.atomic():
         speed = current()
         key = f"{device}|{architecture(task)}"
         model = speed.models.setdefault(key, SpeedModel())
-        if render_seconds > 0:
-            if tail_seconds is not None and tail_seconds >= 0:
-                model.tail_seconds = _blend(model.tail_seconds, tail_seconds, model.samples)
-            model.add(task, render_seconds)
+        if render_seconds > 0 and task.steps > 0:
+            model.add(task, render_seconds, step_seconds or render_seconds / task.steps, tail_seconds)
             speed.device = device
         if load_seconds is not None and load_seconds >= 0:
             speed.load_seconds = _blend(speed.load_seconds, load_seconds, speed.load_samples)
@@ -179,21 +191,27 @@ class StepClock:
         self.expected = expected_seconds
         self.tail = tail_seconds
         self.first = None  # (time, steps done) at the first progress callback
-        self.last = None
+        self.last = None  # (time, steps done) at the latest one
 
     def step(self, done: int, total: int) -> LiveEstimate:
         now = time.monotonic()
         if self.first is None:
             self.first = (now, done)
-        self.last = now
-        first_time, first_done = self.first
-        if done > first_done:
-            rate = (now - first_time) / (done - first_done)
+        self.last = (now, done)
+        rate = self.step_seconds
+        if rate is not None:
             left = rate * (total - done) + self.tail
         else:  # one measurement only: the model's estimate less the time spent
             left = max(self.expected - (now - self.start), self.tail)
         return LiveEstimate(done / total if total else 0.0, left)
 
+    @property
+    def step_seconds(self) -> float | None:
+        """Seconds per denoising step measured so far (None before two progress callbacks)."""
+        if self.first is None or self.last[1] <= self.first[1]:
+            return None
+        return (self.last[0] - self.first[0]) / (self.last[1] - self.first[1])
+
     def tail_seconds(self, end: float) -> float | None:
-        """Seconds from the last step to `end` (decoding and encoding the images)."""
-        return None if self.last is None else max(end - self.last, 0.0)
+        """Seconds from the last step to `end` (decoding, encoding and storing the images)."""
+        return None if self.last is None else max(end - self.last[0], 0.0)

@@ -151,6 +151,7 @@ class RenderWorker:
     def _process(self, task) -> None:
         from tasks_app.engine.errors import RenderCancelled
 
+        started = time.monotonic()
         self.progress[task.id] = 0.0
         self.publish()
         try:
@@ -165,9 +166,11 @@ class RenderWorker:
                 should_cancel=self._canceller(task),
             )
             timing.finished(switched=_checkpoint_loads(engine) > loads_before)
-            if store_results(task, images):
-                throughput.record(task, timing.render_seconds, timing.load_seconds, device=engine.device,
-                                  tail_seconds=clock.tail_seconds(timing.end))
+            if store_results(task, images):  # estimates are of the whole task: claim to completion, less a switch
+                finished = time.monotonic()
+                throughput.record(task, finished - started - (timing.load_seconds or 0.0), timing.load_seconds,
+                                  device=engine.device, step_seconds=clock.step_seconds,
+                                  tail_seconds=clock.tail_seconds(finished))
         except RenderCancelled:
             log.info("Task %s cancelled while rendering; partial images discarded", task.id)
         except Exception as exc:  # the task fails, the worker goes on
@@ -306,7 +309,7 @@ def _checkpoint_loads(engine) -> int:
 
 
 class _Timing:
-    """Splits a render's wall time into checkpoint switch time and render time.
+    """Measures the checkpoint switch time within a render's wall time.
 
     The first progress call comes after loading, prompt encoding and one step; when the engine
     had to switch checkpoints, the switch cost is that delay minus one average step.
@@ -334,10 +337,6 @@ class _Timing:
             return None
         step = (self.end - self.first_step) / max(self.total - self.first_done, 1)
         return max(self.first_step - self.start - step, 0.0)
-
-    @property
-    def render_seconds(self) -> float:
-        return (self.end - self.start) - (self.load_seconds or 0.0)
 
 
 # -- the process's worker and its API ---------------------------------------------------------

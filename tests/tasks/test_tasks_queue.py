@@ -106,15 +106,16 @@ def test_finish_refuses_a_cancelled_task(ckpts):
 
 
 def test_throughput_fits_fixed_and_per_unit_cost_per_architecture_and_device(db):
-    small = Task(steps=10, width=1000, height=1000, batch_size=1)  # 10 units
-    large = Task(steps=30, width=1000, height=1000, batch_size=1)  # 30 units
-    assert throughput.current().task_seconds(small) == pytest.approx(2.0 + 0.15 * 10)  # built-in defaults
-    throughput.record(small, render_seconds=7.0, load_seconds=2.0, device="cuda")
-    throughput.record(large, render_seconds=17.0, device="cuda")  # 2 s fixed + 0.5 s per unit
+    small = Task(steps=10, width=500, height=500, batch_size=1)  # 0.25 megapixels a step
+    large = Task(steps=30, width=1000, height=1000, batch_size=1)  # 1 megapixel a step
+    assert throughput.current().task_seconds(small) == pytest.approx(2.0 + 10 * 0.15 * 0.25)  # built-in defaults
+    # 2 s fixed; a step costs 0.1 s + 0.4 s per megapixel
+    throughput.record(small, render_seconds=4.0, load_seconds=2.0, device="cuda", step_seconds=0.2)
+    throughput.record(large, render_seconds=17.0, device="cuda", step_seconds=0.5)
     speed = throughput.current()
     assert speed.device == "cuda" and speed.models["cuda|unknown"].samples == 2
-    third = Task(steps=20, width=500, height=500, batch_size=4)  # 20 units
-    assert speed.task_seconds(third) == pytest.approx(12.0, rel=1e-3)
+    third = Task(steps=20, width=500, height=500, batch_size=2)  # 0.5 megapixels a step
+    assert speed.task_seconds(third) == pytest.approx(2.0 + 20 * 0.3, rel=1e-3)
     assert speed.load_seconds == pytest.approx(2.0) and speed.load_samples == 1
     throughput.record(small, render_seconds=1.0, device="cpu")  # another device: its own model
     assert throughput.current().models["cuda|unknown"].samples == 2
@@ -142,12 +143,12 @@ def test_format_hms():
 
 def test_estimates_add_work_ahead_and_checkpoint_loads(ckpts):
     a, b, _ = ckpts
-    # 1 s per unit, no fixed cost
+    # 1 s per step of one megapixel, no fixed cost
     throughput.record(Task(steps=1, width=1000, height=1000, batch_size=1), render_seconds=1.0, load_seconds=10.0)
-    throughput.record(Task(steps=2, width=1000, height=1000, batch_size=1), render_seconds=2.0)
+    throughput.record(Task(steps=2, width=1000, height=1000, batch_size=1), render_seconds=2.0, step_seconds=1.0)
     t1 = add(a, steps=20, width=1000, height=1000)  # 20 s + load 10 s
     t2 = add(b, steps=10, width=1000, height=1000)  # + 10 s + load 10 s
-    t3 = add(a, steps=5, width=1000, height=1000, batch_size=2)  # joins a: + 10 s, no load
+    t3 = add(a, steps=10, width=1000, height=1000)  # joins a: + 10 s, no load
     assert hms(queue.estimated_time(t1.id)) == pytest.approx(30, abs=1)
     assert hms(queue.estimated_time(t3.id)) == pytest.approx(40, abs=1)
     assert hms(queue.estimated_time(t2.id)) == pytest.approx(60, abs=1)
