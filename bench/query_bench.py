@@ -331,7 +331,7 @@ def main():
           f"in {time.perf_counter() - started:.1f}s; ANALYZE {'skipped' if args.no_analyze else 'run'}; db {db_path}")
 
     # The engine's own SQL for each request, captured in-process on the same database file.
-    client = Client()
+    client = Client(HTTP_HOST="localhost")  # a served Host name (ALLOWED_HOSTS)
     engine_sql = {}
     for case in CASES:
         with CaptureQueriesContext(connection) as ctx:

@@ -17,6 +17,8 @@
 (e) Image to image (strength 0.5) and hires fix (2x, Latent, second pass strength 0.7) through SD-Host end to end
     and through RenderEngine.render alone, against the bare diffusers calls doing the same work (img2img
     pipeline; txt2img to latents, interpolate, img2img), interleaved; median wall time per task and the ratios.
+(f) Time estimates: the real worker renders two sizes twice each, then other sizes; the estimate made
+    before each of those (tasks_app/throughput.py) against its real time (started -> completed).
 
 Everything runs in a throw-away data folder.
 """
@@ -95,7 +97,7 @@ def bench_end_to_end(checkpoint, params, repeats):
     from tasks_app.engine.samplers import make_scheduler
     from tasks_app.models import Task
 
-    client = Client()
+    client = Client(HTTP_HOST="localhost")  # a served Host name (ALLOWED_HOSTS)
     prompt = "a lighthouse on a cliff at dusk"
     running = worker.start_in_process()
 
@@ -331,7 +333,7 @@ def bench_trace(checkpoints, params, tasks, seed):
 
     rng = random.Random(seed)
     trace = [rng.randrange(len(checkpoints)) for _ in range(tasks)]
-    client = Client()
+    client = Client(HTTP_HOST="localhost")  # a served Host name (ALLOWED_HOSTS)
     results = {}
     for label, max_overtake in (("scheduler (max_overtake 8)", 8), ("FIFO (max_overtake 0)", 0)):
         settings.SDHOST["MAX_OVERTAKE"] = max_overtake
@@ -351,6 +353,36 @@ def bench_trace(checkpoints, params, tasks, seed):
         results[label] = (checkpoint_loads(order), stats["disk_loads"], elapsed)
     settings.SDHOST["MAX_OVERTAKE"] = 8
     return trace, results
+
+
+def bench_estimates(checkpoint, learn, predict):
+    """(f): [(size, estimated s, real s)] for each of `predict`, after learning from `learn` (rendered twice)."""
+    from django.test import Client
+
+    from tasks_app import throughput, worker
+    from tasks_app.models import Task
+
+    client = Client(HTTP_HOST="localhost")  # a served Host name (ALLOWED_HOSTS)
+
+    def run(size, seed):
+        body = {"checkpoint_hash": checkpoint.hash, "prompt": "estimate", "sampler": "Euler", "batch_size": 1,
+                **size, "seed": seed}
+        task_id = client.post("/api/tasks", body, content_type="application/json").json()["task_id"]
+        wait_completed(task_id)
+        task = Task.objects.get(id=task_id)
+        time.sleep(0.2)  # the worker records the timings just after completing the task
+        return (task.completed_at - task.started_at).total_seconds()
+
+    worker.start_in_process()
+    for seed, size in enumerate(learn * 2):
+        run(size, seed)
+    rows = []
+    for seed, size in enumerate(predict, start=100):
+        task = Task(checkpoint=checkpoint, batch_size=1, **size)
+        estimate = throughput.current().task_seconds(task)
+        rows.append((size, estimate, run(size, seed)))
+    worker.stop_in_process()
+    return rows
 
 
 def simulate_trace(tasks, n_checkpoints, traces, seed):
@@ -390,7 +422,7 @@ def main():
     parser.add_argument("--trace-tasks", type=int, default=40)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--sections", default="abcde", help="which of (a)-(e) to run, e.g. 'de'")
+    parser.add_argument("--sections", default="abcdef", help="which of (a)-(f) to run, e.g. 'de' ((f) runs with (a)-(c))")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="sdhost-render-bench-"))
@@ -427,7 +459,7 @@ def main():
         print(f"\n{'(e) ' + size:<42}{'bare s':>9}{'engine s':>10}{'ratio':>7}{'SD-Host s':>11}{'ratio':>7}")
         for label, (bare, engine_s, sdhost) in image_cases.items():
             print(f"{label:<42}{bare:>9.3f}{engine_s:>10.3f}{engine_s / bare:>7.3f}{sdhost:>11.3f}{sdhost / bare:>7.3f}")
-    if not set("abc") & set(args.sections):
+    if not set("abcf") & set(args.sections):
         return
     print("(a) end to end vs bare diffusers ...", flush=True)
     device, bare, engine_only, sdhost = bench_end_to_end(checkpoints[0], params, repeats)
@@ -436,6 +468,12 @@ def main():
     print(f"(c) trace of {args.trace_tasks} tasks over 3 checkpoints ...", flush=True)
     trace, real = bench_trace(checkpoints, trace_params, args.trace_tasks, args.seed)
     simulated = simulate_trace(args.trace_tasks, 3, 1000, args.seed)
+    print("(f) time estimates ...", flush=True)
+    side = params["width"]
+    learn = [{"width": side // 2, "height": side // 2, "steps": 8}, {"width": side, "height": side, "steps": 20}]
+    predict = [{"width": side * 3 // 4, "height": side * 3 // 4, "steps": 12}, {"width": side, "height": side, "steps": 10},
+               {"width": side // 2, "height": side // 2, "steps": 30}]
+    estimates = bench_estimates(checkpoints[0], learn, predict)
 
     print(f"\nDevice {device}; {'full-size' if args.full_size else 'tiny'} SD1.5; {size}; {repeats} runs each")
     print(f"{'(a) path':<42}{'s/task':>10}{'ratio':>9}")
@@ -453,6 +491,11 @@ def main():
     print(f"{'scheduler (max_overtake 8)':<42}{simulated[8]:>10.1f}")
     print(f"{'FIFO (max_overtake 0)':<42}{simulated[0]:>10.1f}")
     print(f"{f'unbounded (max_overtake {args.trace_tasks})':<42}{simulated[args.trace_tasks]:>10.1f}")
+    learned = ", ".join(f"{s['width']}x{s['height']}x{s['steps']}" for s in learn)
+    print(f"\n{f'(f) estimate vs actual, learned {learned}':<42}{'est. s':>10}{'real s':>9}{'error':>8}")
+    for size, estimate, real in estimates:
+        label = f"{size['width']}x{size['height']}, {size['steps']} steps"
+        print(f"{label:<42}{estimate:>10.2f}{real:>9.2f}{(estimate - real) / real:>+8.0%}")
 
 
 if __name__ == "__main__":

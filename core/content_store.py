@@ -1,5 +1,6 @@
 """Content-addressed file stores: files named by their SHA256, written atomically."""
 
+import contextlib
 import hashlib
 import os
 import re
@@ -43,22 +44,25 @@ class ContentStore:
     def write_temp(self, chunks) -> tuple[str, str, int]:
         """Write `chunks` (bytes) to a temporary file of the store and fsync it: (temp path, sha256, size).
 
-        The caller adopts or deletes the file; on any failure here it is removed before the error propagates.
+        The caller adopts or deletes the file; on any failure here (a full disk included: then closing the
+        file fails too) it is removed before the error propagates.
         """
         digest = hashlib.sha256()
         size = 0
-        with self.temp_file() as tmp:
-            try:
+        tmp = self.temp_file()
+        try:
+            with tmp:
                 for block in chunks:
                     digest.update(block)
                     tmp.write(block)
                     size += len(block)
                 tmp.flush()
                 os.fsync(tmp.fileno())
-            except BaseException:
+        except BaseException:
+            with contextlib.suppress(OSError):
                 tmp.close()
-                os.unlink(tmp.name)
-                raise
+            Path(tmp.name).unlink(missing_ok=True)
+            raise
         return tmp.name, digest.hexdigest(), size
 
     def put_file(self, chunks, ext: str, key: str | None = None) -> Path:
@@ -75,9 +79,11 @@ class ContentStore:
 
     def put_bytes(self, sha256: str, ext: str, data: bytes) -> Path:
         target = self.path(sha256, ext)
-        if target.exists():
+        try:
+            os.utime(target)  # bytes already stored: refreshed, a concurrent sweep keeps them (core.store_sweep)
             return target
-        return self.put_file([data], ext, sha256)
+        except FileNotFoundError:
+            return self.put_file([data], ext, sha256)
 
     def adopt(self, tmp_path, sha256: str, ext: str) -> Path:
         """Move a complete temporary file into place (atomic rename)."""

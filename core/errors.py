@@ -1,8 +1,10 @@
 """JSON:API error documents (D13) and the DRF exception handler that produces them."""
 
+import errno
 import logging
 
 from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
+from django.db import OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 
@@ -12,6 +14,7 @@ TITLES = {
     "invalid_tag_filter": "Invalid Tag Filter",
     "invalid_parameter": "Invalid Parameter",
     "invalid_request": "Invalid Request",
+    "invalid_host": "Invalid Host",
     "unauthorized": "Unauthorized",
     "not_found": "Not Found",
     "method_not_allowed": "Method Not Allowed",
@@ -23,6 +26,7 @@ TITLES = {
     "unsupported_media_type": "Unsupported Media Type",
     "range_not_satisfiable": "Range Not Satisfiable",
     "catalogue_unavailable": "Catalogue Unavailable",
+    "insufficient_storage": "Insufficient Storage",
     "internal_error": "Internal Server Error",
 }
 
@@ -80,9 +84,33 @@ def exception_handler(exc, context):
     return error_response(to_api_error(exc))
 
 
+DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+DISK_FULL_SQLSTATE = "53100"  # PostgreSQL disk_full
+
+
+def is_disk_full(exc) -> bool:
+    """Whether `exc` says the disk (or quota) is full: an OSError, or the database failing to grow."""
+    if isinstance(exc, OSError):
+        return exc.errno in DISK_FULL_ERRNOS
+    if isinstance(exc, OperationalError):
+        cause = exc.__cause__
+        return "database or disk is full" in str(exc) or getattr(cause, "sqlstate", None) == DISK_FULL_SQLSTATE
+    return False
+
+
+def insufficient_storage():
+    return APIError(
+        507, "insufficient_storage",
+        "The server's disk is full; nothing was stored. Free space (for example delete images or models) and retry.",
+    )
+
+
 def to_api_error(exc):
     if isinstance(exc, APIError):
         return exc
+    if is_disk_full(exc):
+        logging.getLogger("sdhost").error("Disk full: %s", exc)
+        return insufficient_storage()
     if isinstance(exc, RequestDataTooBig):
         return APIError(413, "payload_too_large", "Request body exceeds the configured limit")
     if isinstance(exc, Http404) or isinstance(exc, drf_exceptions.NotFound):

@@ -4,6 +4,8 @@ import hmac
 from http import HTTPStatus
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.http import HttpResponseBadRequest
 from django.urls import Resolver404, resolve
 
 from .errors import APIError, error_response, to_api_error
@@ -24,6 +26,31 @@ def is_sse(request):
         return False
 
 
+def is_cors_preflight(request):
+    """A browser's CORS preflight: it never carries credentials, so the token cannot be asked of it."""
+    return request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
+
+
+class AllowedHostMiddleware:
+    """Refuses a Host header outside ALLOWED_HOSTS (DNS rebinding) before anything else runs.
+
+    Under /api the answer is a JSON:API error document, elsewhere a plain-text 400.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            request.get_host()
+        except DisallowedHost:
+            detail = "The Host header does not name this server; add the name to SDHOST_ALLOWED_HOSTS to serve it"
+            if is_api(request):
+                return error_response(APIError(400, "invalid_host", detail))
+            return HttpResponseBadRequest(detail, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
+
+
 class ApiTokenMiddleware:
     """With SDHOST_API_TOKEN set, every /api request needs `Authorization: Bearer <token>`.
 
@@ -35,7 +62,7 @@ class ApiTokenMiddleware:
 
     def __call__(self, request):
         token = settings.SDHOST["API_TOKEN"]
-        if token and is_api(request) and not self.authorized(request, token):
+        if token and is_api(request) and not is_cors_preflight(request) and not self.authorized(request, token):
             return error_response(APIError(401, "unauthorized", "A valid API token is required (Authorization: Bearer <token>)"))
         return self.get_response(request)
 

@@ -2,7 +2,6 @@
 
 import io
 
-from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -10,18 +9,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from PIL import Image as PILImage
 
-from core.content_store import ContentStore, is_sha256
+from core.content_store import is_sha256
 from core.downloads import file_response
 from images_app.models import Image, ImageTag
 from images_app.services import delete_image_rows
-from images_app.storage import image_file_path
+from images_app.storage import image_file_path, thumbnail_store
 
 THUMBNAIL_SIDE = 128
-
-
-def thumbnail_store() -> ContentStore:
-    """Cache of admin thumbnails (PNG, named by the image's hash); safe to delete at any time."""
-    return ContentStore(settings.SDHOST["CACHE_PATH"] / "thumbnails")
 
 
 def thumbnail_path(image):

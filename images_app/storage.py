@@ -24,6 +24,11 @@ def image_store() -> ContentStore:
     return ContentStore(settings.SDHOST["IMAGES_PATH"])
 
 
+def thumbnail_store() -> ContentStore:
+    """Cache of admin thumbnails (PNG, named by the image's hash); safe to delete at any time."""
+    return ContentStore(settings.SDHOST["CACHE_PATH"] / "thumbnails")
+
+
 def image_file_path(image):
     return image_store().path(image.hash, image.extension)
 
@@ -83,6 +88,21 @@ def store_image_bytes(data: bytes, *, task=None, seed=None, metadata=None, max_p
             raise
         return image, False
     return image, True
+
+
+def referenced_images(hashes):
+    return Image.objects.filter(hash__in=hashes).values_list("hash", flat=True)
+
+
+def swept_stores():
+    """The stores this app owns, for core.store_sweep: image files, and the admin's thumbnail cache."""
+    from core.store_sweep import SweptStore
+
+    return {
+        "images": lambda: SweptStore("images", image_store(), referenced_images),
+        "thumbnails": lambda: SweptStore(
+            "thumbnails", thumbnail_store(), referenced_images),
+    }
 
 
 def delete_image_file(image):

@@ -11,3 +11,8 @@ class ModelsAppConfig(AppConfig):
         from models_app.signals import drop_cover_image
 
         pre_delete.connect(drop_cover_image, sender=Image, dispatch_uid="models_app.drop_cover_image")
+
+        from core import store_sweep
+        from models_app.storage import swept_store
+
+        store_sweep.register("models", swept_store)

@@ -11,3 +11,16 @@ def model_store() -> ContentStore:
 
 def model_file_path(model):
     return model_store().path(model.hash, model.file_ext)
+
+
+def referenced_models(hashes):
+    from models_app.models import SDModel
+
+    return SDModel.objects.filter(hash__in=hashes).values_list("hash", flat=True)
+
+
+def swept_store():
+    """The model store for core.store_sweep: a file is kept while a model row (any status) names its hash."""
+    from core.store_sweep import SweptStore
+
+    return SweptStore("models", model_store(), referenced_models)

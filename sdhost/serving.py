@@ -84,4 +84,8 @@ def serve(host: str, port: int) -> None:
     """Serve SD-Host on host:port until interrupted (SIGINT/SIGTERM)."""
     import uvicorn
 
-    uvicorn.Server(server_config("sdhost.asgi:application", host=host, port=port)).run()
+    from sdhost.access_log import redact_access_log
+
+    config = server_config("sdhost.asgi:application", host=host, port=port)  # configures uvicorn's loggers
+    redact_access_log()
+    uvicorn.Server(config).run()

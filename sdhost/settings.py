@@ -48,6 +48,8 @@ SDHOST = {
     "MODELS_PATH": Path(env("MODELS_PATH", DATA_DIR / "models")).resolve(),
     "IMAGES_PATH": Path(env("IMAGES_PATH", DATA_DIR / "images")).resolve(),
     "CACHE_PATH": Path(env("CACHE_PATH", DATA_DIR / "cache")).resolve(),
+    # start-up store sweep: leftovers (temporary or unreferenced files) older than this are removed
+    "SWEEP_GRACE_SECONDS": env_float("SWEEP_GRACE_SECONDS", 3600),
     # generation
     "DEFAULT_STEPS": env_int("DEFAULT_STEPS", 20),
     "DEFAULT_CFG_SCALE": env_float("DEFAULT_CFG_SCALE", 7.0),
@@ -69,9 +71,33 @@ SDHOST = {
     "AUTO_DOWNLOAD": env_bool("AUTO_DOWNLOAD", True),
 }
 
-SECRET_KEY = env("SECRET_KEY") or "sdhost-local-" + str(DATA_DIR)
+if env("SECRET_KEY"):
+    SECRET_KEY = env("SECRET_KEY")
+else:
+    from sdhost.secret_key import load_or_create
+
+    SECRET_KEY = load_or_create(DATA_DIR)  # random, kept in DATA_DIR/secret_key (mode 0600)
 DEBUG = env_bool("DEBUG", False)
-ALLOWED_HOSTS = ["*"]
+
+
+def host_name(host: str) -> str:
+    """`host` as a Host header names it (IPv6 addresses in brackets)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+# DNS rebinding: only requests naming this machine by a loopback name or the configured host are served;
+# SDHOST_ALLOWED_HOSTS (comma-separated) adds names, e.g. the LAN name of a server bound to 0.0.0.0.
+ALLOWED_HOSTS = list(dict.fromkeys(
+    ["localhost", "127.0.0.1", "[::1]", host_name(SDHOST["HOST"])]
+    + [h.strip() for h in (env("ALLOWED_HOSTS") or "").split(",") if h.strip()]
+))
+
+# CORS (off by default): SDHOST_CORS_ORIGINS, comma-separated origins such as http://localhost:3000, or *.
+CORS_ORIGINS = [o.strip() for o in (env("CORS_ORIGINS") or "").split(",") if o.strip()]
+CORS_ALLOW_ALL_ORIGINS = CORS_ORIGINS == ["*"]
+CORS_ALLOWED_ORIGINS = [] if CORS_ALLOW_ALL_ORIGINS else CORS_ORIGINS
+CORS_URLS_REGEX = r"^/api(/.*)?$"
+CORS_EXPOSE_HEADERS = ["Content-Disposition", "Content-Length", "Content-Range", "Accept-Ranges", "ETag", "Location"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -85,6 +111,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI assets served locally: /api/docs works offline
     "channels",
     "django_eventstream",
+    "corsheaders",
     # Our apps, leaf first; this order also orders the tag resource's usage counts (model, image, task).
     "system_app",
     "models_app",
@@ -94,7 +121,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "core.middleware.ApiErrorMiddleware",  # first: also turns other middlewares' HTML errors into JSON
+    "corsheaders.middleware.CorsMiddleware",  # outermost: CORS headers on every answer, JSON errors included
+    "core.middleware.ApiErrorMiddleware",  # before the others: also turns their HTML errors into JSON
+    "core.middleware.AllowedHostMiddleware",
     "core.middleware.ApiTokenMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -210,7 +239,7 @@ if env("REDIS_URL"):  # scale-out: workers in other processes (pip install chann
 
 # No event storage: streams carry live state (snapshots, progress), replayed by each stream's initial() on connect.
 # With several processes (runworker, more servers) set EVENTSTREAM_REDIS so events cross processes.
-EVENTSTREAM_ALLOW_ORIGINS = ["*"]
+EVENTSTREAM_ALLOW_ORIGINS = ""  # unused by our streams (core.sse); CORS comes from django-cors-headers
 
 LOGGING = {
     "version": 1,

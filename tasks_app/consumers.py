@@ -27,5 +27,11 @@ def channel_routes():
         from core.database import ensure_schema
 
         ensure_schema()  # a fresh data directory: `runworker render` may be the first command run
+
+        from django.conf import settings
+
+        from core.store_sweep import sweep_all
+
+        sweep_all(settings.SDHOST["SWEEP_GRACE_SECONDS"])  # what a crash left in the stores
         worker.start_in_process()
     return {worker.RENDER_CHANNEL: RenderConsumer.as_asgi()}

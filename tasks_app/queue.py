@@ -155,11 +155,21 @@ def is_cancelled(task_id: str) -> bool:
 
 # -- estimates and snapshots ------------------------------------------------------------------
 
+def _fraction(progress: dict | None, task_id) -> float | None:
+    """The fraction done in `progress` ({task id: fraction or throughput.LiveEstimate})."""
+    value = (progress or {}).get(task_id)
+    return value.fraction if isinstance(value, throughput.LiveEstimate) else value
+
+
 def _running_remaining(running: Task | None, speed, progress: dict | None) -> float:
+    """Seconds left of the running task: as its worker measures them, else the model's estimate less time spent."""
     if running is None:
         return 0.0
+    live = (progress or {}).get(running.id)
+    if isinstance(live, throughput.LiveEstimate) and live.seconds_left is not None:
+        return live.seconds_left
     total = speed.task_seconds(running)
-    fraction = (progress or {}).get(running.id)
+    fraction = _fraction(progress, running.id)
     if fraction is not None:
         return total * (1 - fraction)
     elapsed = (timezone.now() - running.started_at).total_seconds() if running.started_at else 0.0
@@ -224,7 +234,7 @@ def snapshot(progress: dict | None = None) -> dict:
     running, remaining, pending, _ = estimates(progress)
     current = None
     if running is not None:
-        fraction = (progress or {}).get(running.id, 0.0)
+        fraction = _fraction(progress, running.id) or 0.0
         current = {
             "id": running.id, "status": "running", "progress": round(100 * fraction, 1),
             "model": model_name(running), "eta": throughput.format_hms(remaining),

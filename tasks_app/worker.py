@@ -49,6 +49,7 @@ class RenderWorker:
         self.poll_seconds = poll_seconds
         self.engine = None
         self.progress: dict[str, float] = {}
+        self.live: dict[str, throughput.LiveEstimate] = {}  # the running task's fraction and measured time left
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._snapshot_due = threading.Event()
@@ -152,22 +153,27 @@ class RenderWorker:
     def _process(self, task) -> None:
         from tasks_app.engine.errors import RenderCancelled
 
+        started = time.monotonic()
         self.progress[task.id] = 0.0
         self.publish()
         try:
             engine = self._engine()
+            model = throughput.current().model(task, engine.device)
+            clock = throughput.StepClock(model.seconds(task), model.tail_seconds)
             timing = _Timing()
-            progress, cancel = self._progress_reporter(task, timing), self._canceller(task)
-            if task.kind == "upscale":
-                image = engine.upscale(upscale_request(task, model_file), on_progress=progress, should_cancel=cancel)
-                store_results(task, [image])
-                return
-            request = build_request(task)
+            progress, cancel = self._progress_reporter(task, timing, clock), self._canceller(task)
             loads_before = _checkpoint_loads(engine)
-            images = engine.render(request, on_progress=progress, should_cancel=cancel)
+            if task.kind == "upscale":
+                images = [engine.upscale(upscale_request(task, model_file), on_progress=progress,
+                                         should_cancel=cancel)]
+            else:
+                images = engine.render(build_request(task), on_progress=progress, should_cancel=cancel)
             timing.finished(switched=_checkpoint_loads(engine) > loads_before)
-            if store_results(task, images):
-                throughput.record(task, timing.render_seconds, timing.load_seconds)
+            if store_results(task, images):  # estimates are of the whole task: claim to completion, less a switch
+                finished = time.monotonic()
+                throughput.record(task, finished - started - (timing.load_seconds or 0.0), timing.load_seconds,
+                                  device=engine.device, step_seconds=clock.step_seconds,
+                                  tail_seconds=clock.tail_seconds(finished))
         except RenderCancelled:
             log.info("Task %s cancelled while rendering; partial images discarded", task.id)
         except Exception as exc:  # the task fails, the worker goes on
@@ -175,12 +181,14 @@ class RenderWorker:
             queue.finish(task, "failed", f"{type(exc).__name__}: {exc}")
         finally:
             self.progress.pop(task.id, None)
+            self.live.pop(task.id, None)
             self._cancel.discard(task.id)
             self.publish()
 
-    def _progress_reporter(self, task, timing):
+    def _progress_reporter(self, task, timing, clock):
         def report(done: int, total: int) -> None:
             timing.step(done, total)
+            self.live[task.id] = clock.step(done, total)
             self.progress[task.id] = done / total if total else 0.0
             self.publish()
 
@@ -213,7 +221,7 @@ class RenderWorker:
             self._snapshot_due.clear()
             close_old_connections()
             try:
-                publish(QUEUE_CHANNEL, queue.snapshot(dict(self.progress)))
+                publish(QUEUE_CHANNEL, queue.snapshot(dict(self.live)))
             except Exception:
                 log.exception("could not publish the queue snapshot")
             self._stop.wait(PROGRESS_INTERVAL)
@@ -313,7 +321,7 @@ def _checkpoint_loads(engine) -> int:
 
 
 class _Timing:
-    """Splits a render's wall time into checkpoint switch time and render time.
+    """Measures the checkpoint switch time within a render's wall time.
 
     The first progress call comes after loading, prompt encoding and one step; when the engine
     had to switch checkpoints, the switch cost is that delay minus one average step.
@@ -341,10 +349,6 @@ class _Timing:
             return None
         step = (self.end - self.first_step) / max(self.total - self.first_done, 1)
         return max(self.first_step - self.start - step, 0.0)
-
-    @property
-    def render_seconds(self) -> float:
-        return (self.end - self.start) - (self.load_seconds or 0.0)
 
 
 # -- the process's worker and its API ---------------------------------------------------------
@@ -393,6 +397,11 @@ def current_progress() -> dict[str, float]:
     return dict(_worker.progress) if _worker is not None else {}
 
 
+def current_estimates() -> dict[str, throughput.LiveEstimate]:
+    """{running task id: fraction done and measured seconds left} as known to this process's worker."""
+    return dict(_worker.live) if _worker is not None else {}
+
+
 def wake() -> None:
     """Tell the worker the queue changed: directly in this process, else over the `render` channel."""
     if _worker is not None and _worker.alive:
@@ -424,7 +433,7 @@ def queue_changed() -> None:
 
 def _announce() -> None:
     try:
-        publish(QUEUE_CHANNEL, queue.snapshot(current_progress()))
+        publish(QUEUE_CHANNEL, queue.snapshot(current_estimates()))
     except Exception:
         log.exception("could not publish the queue snapshot")
     wake()

@@ -18,6 +18,7 @@ def data_dirs(settings, tmp_path):
         CACHE_PATH=tmp_path / "cache",
     )
     settings.SDHOST = sdhost
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]  # Django's test client; never in production
     return tmp_path
 
 

@@ -36,7 +36,7 @@ class TaskActionsMixin:
         with transaction.atomic():  # validation sees the models the insert references; the answer, the queue as placed
             submission = validate_submission(body)
             task = queue.submit(submission.fields, submission.extras, submission.tag_names)
-            _, _, pending, done_after = queue.estimates(worker.current_progress())
+            _, _, pending, done_after = queue.estimates(worker.current_estimates())
             position = next(i for i, pending_task in enumerate(pending) if pending_task.id == task.id)
         worker.queue_changed()
         return Response(

@@ -7,4 +7,4 @@ from tasks_app import queue, worker
 @event_stream
 def queue_stream(request):
     """The current snapshot at once, then one per queue change and per progress tick."""
-    return stream_response(request, worker.QUEUE_CHANNEL, lambda: queue.snapshot(worker.current_progress()))
+    return stream_response(request, worker.QUEUE_CHANNEL, lambda: queue.snapshot(worker.current_estimates()))

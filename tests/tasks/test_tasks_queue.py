@@ -105,18 +105,33 @@ def test_finish_refuses_a_cancelled_task(ckpts):
     assert Task.objects.get(id=task.id).status == "cancelled"
 
 
-def test_throughput_is_persisted_and_smoothed(db):
-    task = Task(steps=10, width=1000, height=1000, batch_size=1)
-    assert throughput.current().seconds_per_unit == throughput.DEFAULT_SECONDS_PER_UNIT
-    throughput.record(task, render_seconds=5.0, load_seconds=2.0)
+def test_throughput_fits_fixed_and_per_unit_cost_per_architecture_and_device(db):
+    small = Task(steps=10, width=500, height=500, batch_size=1)  # 0.25 megapixels a step
+    large = Task(steps=30, width=1000, height=1000, batch_size=1)  # 1 megapixel a step
+    assert throughput.current().task_seconds(small) == pytest.approx(2.0 + 10 * 0.15 * 0.25)  # built-in defaults
+    # 2 s fixed; a step costs 0.1 s + 0.4 s per megapixel
+    throughput.record(small, render_seconds=4.0, load_seconds=2.0, device="cuda", step_seconds=0.2)
+    throughput.record(large, render_seconds=17.0, device="cuda", step_seconds=0.5)
     speed = throughput.current()
-    assert speed.seconds_per_unit == pytest.approx(0.5)  # first measurement replaces the default
-    assert speed.load_seconds == pytest.approx(2.0)
-    throughput.record(task, render_seconds=10.0)
-    speed = throughput.current()
-    assert speed.seconds_per_unit == pytest.approx(0.7 * 0.5 + 0.3 * 1.0)
+    assert speed.device == "cuda" and speed.models["cuda|unknown"].samples == 2
+    third = Task(steps=20, width=500, height=500, batch_size=2)  # 0.5 megapixels a step
+    assert speed.task_seconds(third) == pytest.approx(2.0 + 20 * 0.3, rel=1e-3)
     assert speed.load_seconds == pytest.approx(2.0) and speed.load_samples == 1
+    throughput.record(small, render_seconds=1.0, device="cpu")  # another device: its own model
+    assert throughput.current().models["cuda|unknown"].samples == 2
     assert SystemFact.objects.get(key=throughput.FACT_KEY).type == "json"
+
+
+def test_throughput_of_the_old_format_keeps_only_the_switch_cost(db):
+    SystemFact.objects.create(key=throughput.FACT_KEY, type="json",
+                              value='{"seconds_per_unit": 0.5, "load_seconds": 3.0, "render_samples": 4, "load_samples": 2}')
+    speed = throughput.current()
+    assert speed.models == {} and speed.load_seconds == 3.0 and speed.load_samples == 2
+
+
+def hms(text):
+    hours, minutes, seconds = map(int, text.split(":"))
+    return 3600 * hours + 60 * minutes + seconds
 
 
 def test_format_hms():
@@ -128,18 +143,23 @@ def test_format_hms():
 
 def test_estimates_add_work_ahead_and_checkpoint_loads(ckpts):
     a, b, _ = ckpts
+    # 1 s per step of one megapixel, no fixed cost
     throughput.record(Task(steps=1, width=1000, height=1000, batch_size=1), render_seconds=1.0, load_seconds=10.0)
+    throughput.record(Task(steps=2, width=1000, height=1000, batch_size=1), render_seconds=2.0, step_seconds=1.0)
     t1 = add(a, steps=20, width=1000, height=1000)  # 20 s + load 10 s
     t2 = add(b, steps=10, width=1000, height=1000)  # + 10 s + load 10 s
-    t3 = add(a, steps=5, width=1000, height=1000, batch_size=2)  # joins a: + 10 s, no load
-    assert queue.estimated_time(t1.id) == "00:00:30"
-    assert queue.estimated_time(t3.id) == "00:00:40"
-    assert queue.estimated_time(t2.id) == "00:01:00"
+    t3 = add(a, steps=10, width=1000, height=1000)  # joins a: + 10 s, no load
+    assert hms(queue.estimated_time(t1.id)) == pytest.approx(30, abs=1)
+    assert hms(queue.estimated_time(t3.id)) == pytest.approx(40, abs=1)
+    assert hms(queue.estimated_time(t2.id)) == pytest.approx(60, abs=1)
     running = queue.claim_next()
     Task.objects.filter(id=running.id).update(started_at=timezone.now() - timedelta(seconds=15))
-    # running t1 has 5 s left by elapsed time, or 10 s at 50 % progress; a is loaded
-    assert queue.estimated_time(t3.id) == "00:00:15"
-    assert queue.estimated_time(t3.id, progress={t1.id: 0.5}) == "00:00:20"
+    # running t1 has 5 s left by elapsed time, 10 s at 50 % progress, 3 s as its worker measures it
+    assert hms(queue.estimated_time(t3.id)) == pytest.approx(15, abs=1)
+    assert hms(queue.estimated_time(t3.id, progress={t1.id: 0.5})) == pytest.approx(20, abs=1)
+    live = {t1.id: throughput.LiveEstimate(fraction=0.5, seconds_left=3.0)}
+    assert hms(queue.estimated_time(t3.id, progress=live)) == pytest.approx(13, abs=1)
+    assert queue.snapshot(live)["current_task"]["eta"] == "00:00:03"
 
 
 def test_snapshot_shape(ckpts):

@@ -50,7 +50,14 @@ class Command(BaseCommand):
         if refusal:
             raise CommandError(refusal)
         settings.SDHOST["HOST"], settings.SDHOST["PORT"] = host, port
+        from sdhost.settings import host_name
+
+        if host_name(host) not in settings.ALLOWED_HOSTS:
+            settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, host_name(host)]
         call_command("migrate", interactive=False, verbosity=0)
+        from core.store_sweep import sweep_all
+
+        sweep_all(cfg["SWEEP_GRACE_SECONDS"])  # what a crash left in the stores (issue 8)
         worker_in_process = cfg["RENDER_WORKER"] and not no_worker
         if worker_in_process:
             from tasks_app.worker import start_in_process
