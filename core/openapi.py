@@ -169,7 +169,9 @@ def _attribute_schema(resource, attribute):
     elif isinstance(value_type, Timestamp):
         schema = {"type": "string", "format": "date-time", "example": "2025-03-14T09:26:53Z"}
     elif isinstance(value_type, JSONObject):
-        return {"type": "object", "additionalProperties": True, "description": "Free-form metadata (D3)."}
+        schema = {"type": "object", "additionalProperties": True}
+        if attribute.name == resource.metadata:
+            schema["description"] = "Free-form metadata (D3)."
     else:
         schema = {"type": "string"}
     if attribute.expression is not None or _field_is_nullable(resource.model, attribute.path):

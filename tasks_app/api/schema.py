@@ -146,7 +146,7 @@ document_view(
     ImageParametersView,
     get=operation(
         "images_parameters", "A stored image's parameters chunk as a task body (D35)",
-        parameters=[path_id("SHA256 of the image bytes (64 lower-case hex digits).", public_name="hash")],
+        parameters=[IMAGE_HASH],
         responses={200: OpenApiResponse(PARSED_PARAMETERS, description="The task body"),
                    **errors(e404="`not_found`: no such image; `no_parameters`: it has no parameters chunk")},
         tags=["images"],

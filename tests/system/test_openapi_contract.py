@@ -74,7 +74,7 @@ def test_request_bodies_are_required(schema):
 
 def test_empty_body_is_refused_as_the_schema_says(api, db):
     for method, path in (("post", "/api/models/" + "a" * 64), ("put", "/api/tasks/promote"), ("post", "/api/tasks")):
-        response = getattr(api, method)(path)
+        response = getattr(api, method)(path, b"", content_type="application/json")
         assert response.status_code == 400, (method, path)
 
 
