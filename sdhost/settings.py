@@ -151,6 +151,10 @@ DATABASES = {
         "TEST": {"NAME": env("TEST_DATABASE_PATH") or str(Path(tempfile.gettempdir()) / f"sdhost-test-{os.getpid()}.sqlite3")},
     }
 }
+if env("DATABASE_URL"):  # scale-out (D40): PostgreSQL, `pip install -e '.[scale]'`; docs/deployment.md
+    from sdhost.database import database_from_url
+
+    DATABASES = {"default": database_from_url(env("DATABASE_URL"), env_int("DATABASE_CONN_MAX_AGE", 0))}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
