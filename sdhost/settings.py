@@ -55,6 +55,9 @@ SDHOST = {
     "DEVICE": env("DEVICE") or None,  # None = auto (cuda, mps, cpu)
     "SAFETY_CHECKER": env_bool("SAFETY_CHECKER", False),
     "RENDER_WORKER": env_bool("RENDER_WORKER", True),  # in-process worker under `manage.py serve`
+    # several workers (D41): a running task's lease, renewed by its worker; starts before it fails
+    "TASK_LEASE_SECONDS": env_float("TASK_LEASE_SECONDS", 30.0),
+    "TASK_MAX_ATTEMPTS": env_int("TASK_MAX_ATTEMPTS", 3),
     # uploads and bodies
     "MAX_UPLOAD_BYTES": env_int("MAX_UPLOAD_BYTES", 50 * 1024 * 1024),
     # Civitai
