@@ -200,7 +200,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-if env("REDIS_URL"):  # scale-out: workers in other processes (pip install channels-redis redis)
+if env("REDIS_URL"):  # scale-out (D40): workers and servers in other processes, `pip install -e '.[scale]'`
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -210,7 +210,8 @@ if env("REDIS_URL"):  # scale-out: workers in other processes (pip install chann
     from urllib.parse import urlparse
 
     _redis = urlparse(env("REDIS_URL"))
-    EVENTSTREAM_REDIS = {"host": _redis.hostname, "port": _redis.port or 6379, "db": int((_redis.path or "/0")[1:] or 0)}
+    EVENTSTREAM_REDIS = {"host": _redis.hostname, "port": _redis.port or 6379, "db": int((_redis.path or "/0")[1:] or 0),
+                         "username": _redis.username, "password": _redis.password}
 
 # No event storage: streams carry live state (snapshots, progress), replayed by each stream's initial() on connect.
 # With several processes (runworker, more servers) set EVENTSTREAM_REDIS so events cross processes.

@@ -3,7 +3,9 @@
 `Cluster` owns a throwaway PostgreSQL database (created, migrated, dropped), a shared data folder,
 daphne server processes and `manage.py runworker render` processes. Nothing is imitated: the
 processes talk to each other only through the database, Redis and the shared files.
-`require_services()` skips the calling test, with the reason, when PostgreSQL or Redis is not reachable.
+`require_services()` skips the calling test, with the reason, unless the suite runs on PostgreSQL
+(SDHOST_DATABASE_URL, as in .ci/run's second pass: the cluster's database is made on that server)
+and Redis (SDHOST_TEST_REDIS_URL, default the local one) answers.
 """
 
 import json
@@ -21,11 +23,15 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
-POSTGRES_SERVER = os.environ.get("SDHOST_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+SUITE_DATABASE = os.environ.get("SDHOST_DATABASE_URL", "")
+POSTGRES_SERVER = SUITE_DATABASE.rsplit("/", 1)[0] if SUITE_DATABASE.startswith("postgres") else None
 REDIS_URL = os.environ.get("SDHOST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def require_services():
+    if POSTGRES_SERVER is None:
+        pytest.skip("multi-process tests run when the suite runs on PostgreSQL (SDHOST_DATABASE_URL; .ci/run's "
+                    "second pass)")
     try:
         import psycopg
         import redis
@@ -34,7 +40,7 @@ def require_services():
     try:
         psycopg.connect(f"{POSTGRES_SERVER}/postgres", connect_timeout=3).close()
     except Exception as exc:
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_SERVER} (SDHOST_TEST_POSTGRES_URL): {exc}")
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_SERVER}: {exc}")
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
     except Exception as exc:
