@@ -79,10 +79,12 @@ class Cluster:
         return result.stdout
 
     def sql(self, query, params=()):
+        """The rows of one statement (none for a statement without rows)."""
         import psycopg
 
         with psycopg.connect(self.url, autocommit=True) as conn:
-            return conn.execute(query, params).fetchall()
+            cursor = conn.execute(query, params)
+            return cursor.fetchall() if cursor.description is not None else []
 
     def _spawn(self, args, **env):
         log = open(self.data_dir / f"process-{len(self.processes)}.log", "w")
@@ -156,10 +158,31 @@ class SSEClient:
             for line in self.response.iter_lines():
                 if line.startswith(b"data: "):
                     self.events.append(json.loads(line[6:]))
-                    self.arrivals.append(time.monotonic())
+                    self.arrivals.append(time.time())  # wall clock: comparable with the database's timestamps
         except (requests.RequestException, AttributeError, ValueError):
             pass  # closed by close()
 
     def close(self):
         self.response.close()
         self.thread.join(5)
+
+
+def make_checkpoints(cluster, count):
+    """Import `count` tiny random-weight SD1.5 checkpoints into the cluster's library; their hashes."""
+    script = (
+        "from pathlib import Path; from tasks_app.engine.tiny_models import write_model_file; "
+        "from models_app.services import import_model_file\n"
+        f"for i in range({count}):\n"
+        f"    print('HASH', import_model_file(write_model_file(Path({str(cluster.data_dir)!r}) / f'c{{i}}.safetensors',"
+        " seed=i), name=f'tiny-{i}')[0].hash)"
+    )
+    return [line.split()[1] for line in cluster.manage("shell", "-c", script).splitlines() if line.startswith("HASH ")]
+
+
+def submit(url, checkpoint, **fields):
+    """POST /api/tasks of a tiny render on `url`; the task id."""
+    body = {"checkpoint_hash": checkpoint, "prompt": "a tiny test", "width": 64, "height": 64, "steps": 3,
+            "sampler": "Euler", **fields}
+    response = requests.post(f"{url}/api/tasks", json=body, timeout=30)
+    assert response.status_code == 202, response.text
+    return response.json()["task_id"]

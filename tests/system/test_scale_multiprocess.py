@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests.support.civitai import DATA, SHA
-from tests.support.cluster import Cluster, SSEClient, require_services
+from tests.support.cluster import Cluster, SSEClient, make_checkpoints, require_services, submit
 from tests.support.fake_civitai import FakeCivitai
 
 pytestmark = pytest.mark.multiprocess
@@ -23,25 +23,6 @@ def cluster(tmp_path):
     made = Cluster(tmp_path / "shared", TASK_LEASE_SECONDS=4, MAX_OVERTAKE=8)
     yield made
     made.close()
-
-
-def make_checkpoints(cluster, count):
-    script = (
-        "from pathlib import Path; from tasks_app.engine.tiny_models import write_model_file; "
-        "from models_app.services import import_model_file\n"
-        f"for i in range({count}):\n"
-        f"    print('HASH', import_model_file(write_model_file(Path({str(cluster.data_dir)!r}) / f'c{{i}}.safetensors',"
-        " seed=i), name=f'tiny-{i}')[0].hash)"
-    )
-    return [line.split()[1] for line in cluster.manage("shell", "-c", script).splitlines() if line.startswith("HASH ")]
-
-
-def submit(url, checkpoint, **fields):
-    body = {"checkpoint_hash": checkpoint, "prompt": "a tiny test", "width": 64, "height": 64, "steps": 3,
-            "sampler": "Euler", **fields}
-    response = requests.post(f"{url}/api/tasks", json=body, timeout=30)
-    assert response.status_code == 202, response.text
-    return response.json()["task_id"]
 
 
 def wait_until(predicate, timeout, what, cluster):
