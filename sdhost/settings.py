@@ -201,14 +201,18 @@ SPECTACULAR_SETTINGS = {
 
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 if env("REDIS_URL"):  # scale-out (D40): workers and servers in other processes, `pip install -e '.[scale]'`
+    from urllib.parse import urlparse
+
+    # Installations sharing a Redis server must not see each other's events or wake-ups: one
+    # namespace per database (Redis Pub/Sub ignores the database number).
+    _db = DATABASES["default"]
+    EVENTSTREAM_NAMESPACE = env("EVENT_NAMESPACE") or f"{_db.get('HOST') or 'local'}:{_db.get('PORT') or ''}/{_db['NAME']}"
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [env("REDIS_URL")]},
+            "CONFIG": {"hosts": [env("REDIS_URL")], "prefix": f"sdhost:{EVENTSTREAM_NAMESPACE}"},
         }
     }
-    from urllib.parse import urlparse
-
     _redis = urlparse(env("REDIS_URL"))
     EVENTSTREAM_REDIS = {"host": _redis.hostname, "port": _redis.port or 6379, "db": int((_redis.path or "/0")[1:] or 0),
                          "username": _redis.username, "password": _redis.password}
