@@ -162,7 +162,7 @@ class RenderWorker:
         from tasks_app.engine.errors import RenderCancelled
 
         self.progress[task.id] = 0.0
-        self.publish()
+        self._publish_now()  # every start reaches the streams, however short the render (D41)
         try:
             request = build_request(task)
             engine = self._engine()
@@ -212,6 +212,13 @@ class RenderWorker:
         """Ask for a queue snapshot to be sent; cheap, so the render loop never waits on it."""
         self._snapshot_due.set()
 
+    def _publish_now(self) -> None:
+        """Send the current snapshot from this thread (a task start: once per task, not per step)."""
+        try:
+            publish(QUEUE_CHANNEL, queue.snapshot(dict(self.progress)))
+        except Exception:
+            log.exception("could not publish the queue snapshot")
+
     def _publish_loop(self) -> None:
         """Sends the current snapshot when one is due, at most every PROGRESS_INTERVAL (coalescing)."""
         while True:
@@ -220,10 +227,7 @@ class RenderWorker:
                 return
             self._snapshot_due.clear()
             close_old_connections()
-            try:
-                publish(QUEUE_CHANNEL, queue.snapshot(dict(self.progress)))
-            except Exception:
-                log.exception("could not publish the queue snapshot")
+            self._publish_now()
             self._stop.wait(PROGRESS_INTERVAL)
 
 
