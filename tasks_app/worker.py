@@ -102,8 +102,11 @@ class RenderWorker:
 
     def _beat_loop(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
-            self._beat()
-            self._recover_orphans()
+            try:
+                self._beat()
+                self._recover_orphans()
+            except Exception:  # e.g. the database restarting: beat again next time
+                log.exception("render worker heartbeat failed")
 
     def _beat(self) -> None:
         """Report this worker alive (device, loaded checkpoint) and renew its task's lease."""
