@@ -1,6 +1,6 @@
 """Query-engine benchmark: representative list queries through a real server (uvicorn) vs hand-written SQL.
 
-    python bench/query_bench.py [--models 10000] [--images 100000] [--runs 50]
+    python bench/query_bench.py [--models 10000] [--images 100000] [--runs 50] [--postgres SERVER_URL]
 
 Seeds a throw-away data folder (SDHOST_DATA_DIR) with models and images carrying realistic tags
 and metadata, starts uvicorn on 127.0.0.1, and for each query measures:
@@ -11,6 +11,10 @@ and metadata, starts uvicorn on 127.0.0.1, and for each query measures:
 
 It asserts that all three agree on the ids, prints a table with the ratios, and runs EXPLAIN QUERY
 PLAN on the engine's page query. Targets: API p95 < 25 ms; engine SQL <= 1.5x hand-written SQL.
+
+With `--postgres postgres://user@host:5432` the same library is seeded into a throw-away PostgreSQL
+database on that server (dropped afterwards) and the API and the engine's SQL (re-run through
+psycopg) are timed; the hand-written statements and the plans are SQLite's, so they are skipped.
 """
 
 import argparse
@@ -303,7 +307,10 @@ def main():
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--no-analyze", action="store_true", help="skip ANALYZE after seeding")
     parser.add_argument("--keep", action="store_true", help="keep the seeded data folder")
+    parser.add_argument("--postgres", help="PostgreSQL server URL: run on a throw-away database there (D40)")
     args = parser.parse_args()
+    if args.postgres:
+        return main_postgres(args)
 
     data_dir = tempfile.mkdtemp(prefix="sdhost-query-bench-")
     os.environ["SDHOST_DATA_DIR"] = data_dir
@@ -396,6 +403,73 @@ def main():
         print(f"data kept in {data_dir}")
     else:
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def main_postgres(args):
+    """The API and engine-SQL columns on PostgreSQL (see the module docstring)."""
+    import psycopg
+
+    name = f"sdhost_query_bench_{os.getpid()}"
+    with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    data_dir = tempfile.mkdtemp(prefix="sdhost-query-bench-")
+    os.environ.update(SDHOST_DATA_DIR=data_dir, SDHOST_RENDER_WORKER="0", SDHOST_DATABASE_URL=f"{args.postgres}/{name}")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sdhost.settings")
+    try:
+        import django
+
+        django.setup()
+        import requests
+        from django.core.management import call_command
+        from django.db import connection
+        from django.test import Client
+        from django.test.utils import CaptureQueriesContext
+
+        call_command("migrate", verbosity=0)
+        started = time.perf_counter()
+        n_model_tags, n_image_tags = seed(args.models, args.images)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        print(f"seeded {args.models} models ({n_model_tags} tag links), {args.images} images ({n_image_tags} tag "
+              f"links) in {time.perf_counter() - started:.1f}s on PostgreSQL; ANALYZE run")
+        client = Client()
+        engine_sql = {}
+        for case in CASES:
+            with CaptureQueriesContext(connection) as ctx:
+                response = client.get(case["url"])
+            assert response.status_code == 200, (case["url"], response.content[:500])
+            engine_sql[case["name"]] = [q["sql"] for q in ctx.captured_queries]
+        connection.close()
+        port = free_port()
+        server = start_server(dict(os.environ), port)
+        session = requests.Session()
+        results = []
+        try:
+            with psycopg.connect(os.environ["SDHOST_DATABASE_URL"]) as db:
+                for case in CASES:
+                    url = f"http://127.0.0.1:{port}{case['url']}"
+                    body = session.get(url).json()
+                    api_ids = [obj["id"] for obj in body["data"]]
+                    engine_ids = [row[0] for row in db.execute(page_statement(engine_sql[case["name"]])).fetchall()]
+                    assert api_ids == engine_ids and api_ids, (case["name"], api_ids[:3], engine_ids[:3])
+                    api = timed(lambda: session.get(url).json(), args.runs)
+                    eng = timed(lambda: [db.execute(q).fetchall() for q in engine_sql[case["name"]]], args.runs)
+                    results.append((case, body["meta"]["total"], len(engine_sql[case["name"]]), *api, *eng))
+        finally:
+            server.terminate()
+            server.wait(10)
+        print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; times in ms; API = HTTP round trip "
+              "through daphne incl. JSON; eng = the engine's SQL via psycopg\n")
+        header = f"{'query':<52} {'total':>6} {'stmts':>5} {'API p50':>8} {'API p95':>8} {'eng p50':>8} {'eng p95':>8}"
+        print(header)
+        print("-" * len(header))
+        for case, total, stmts, api_p50, api_p95, eng_p50, eng_p95 in results:
+            print(f"{case['name']:<52} {total:>6} {stmts:>5} {api_p50:>8.2f} {api_p95:>8.2f} {eng_p50:>8.2f} "
+                  f"{eng_p95:>8.2f}")
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ from django.urls import Resolver404, resolve
 from .errors import APIError, error_response, to_api_error
 from .sse import is_event_stream_view
 
+OPEN_PATHS = {"/api/health"}  # D42: load balancers probe it without the token; it shows no secrets
+
 
 def is_api(request):
     return request.path == "/api" or request.path.startswith("/api/")
@@ -62,7 +64,8 @@ class ApiTokenMiddleware:
 
     def __call__(self, request):
         token = settings.SDHOST["API_TOKEN"]
-        if token and is_api(request) and not is_cors_preflight(request) and not self.authorized(request, token):
+        if (token and is_api(request) and request.path not in OPEN_PATHS and not is_cors_preflight(request)
+                and not self.authorized(request, token)):
             return error_response(APIError(401, "unauthorized", "A valid API token is required (Authorization: Bearer <token>)"))
         return self.get_response(request)
 

@@ -11,6 +11,7 @@ import functools
 import json
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import StreamingHttpResponse
 from django_eventstream import send_event
@@ -46,9 +47,16 @@ def is_event_stream_view(view) -> bool:
     return getattr(view, "event_stream", False)
 
 
+def scoped(channel: str) -> str:
+    """The event channel's name on the wire: Redis Pub/Sub is shared by everything using the Redis
+    server, so channels carry the installation's namespace (settings.EVENTSTREAM_NAMESPACE)."""
+    namespace = getattr(settings, "EVENTSTREAM_NAMESPACE", "")
+    return f"{namespace}:{channel}" if namespace else channel
+
+
 def publish(channel: str, data: dict) -> None:
     """Send `data` to every client following `channel`; safe from any thread."""
-    send_event(channel, "message", data)
+    send_event(scoped(channel), "message", data)
 
 
 def encode(data: dict) -> str:
@@ -56,6 +64,7 @@ def encode(data: dict) -> str:
 
 
 async def _event_stream(channel, initial, is_final, present):
+    channel = scoped(channel)
     manager = get_listener_manager()
     listener = Listener()
     listener.channels = {channel}

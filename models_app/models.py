@@ -80,6 +80,10 @@ class CivitaiImport(models.Model):
     download_url = models.TextField()
     bytes_done = models.BigIntegerField(default=0)  # persisted about once a second while downloading
     validator = models.TextField(null=True, blank=True)  # ETag or Last-Modified, sent as If-Range on resume
+    # Which process downloads it, until when (renewed with every progress write): one download per
+    # import across server processes (D41); an expired lease lets another process resume it.
+    owner = models.CharField(max_length=32, null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

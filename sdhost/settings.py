@@ -60,6 +60,9 @@ SDHOST = {
     "DEVICE": env("DEVICE") or None,  # None = auto (cuda, mps, cpu)
     "SAFETY_CHECKER": env_bool("SAFETY_CHECKER", False),
     "RENDER_WORKER": env_bool("RENDER_WORKER", True),  # in-process worker under `manage.py serve`
+    # several workers (D41): a running task's lease, renewed by its worker; starts before it fails
+    "TASK_LEASE_SECONDS": env_float("TASK_LEASE_SECONDS", 30.0),
+    "TASK_MAX_ATTEMPTS": env_int("TASK_MAX_ATTEMPTS", 3),
     # uploads and bodies
     "MAX_UPLOAD_BYTES": env_int("MAX_UPLOAD_BYTES", 50 * 1024 * 1024),
     "MAX_IMAGE_PIXELS": env_int("MAX_IMAGE_PIXELS", 8192 * 8192),  # uploaded/imported images, checked before decoding
@@ -183,6 +186,10 @@ DATABASES = {
         "TEST": {"NAME": env("TEST_DATABASE_PATH") or str(Path(tempfile.gettempdir()) / f"sdhost-test-{os.getpid()}.sqlite3")},
     }
 }
+if env("DATABASE_URL"):  # scale-out (D40): PostgreSQL, `pip install -e '.[scale]'`; docs/deployment.md
+    from sdhost.database import database_from_url
+
+    DATABASES = {"default": database_from_url(env("DATABASE_URL"), env_int("DATABASE_CONN_MAX_AGE", 0))}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -225,17 +232,22 @@ SPECTACULAR_SETTINGS = {
 }
 
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-if env("REDIS_URL"):  # scale-out: workers in other processes (pip install channels-redis redis)
+if env("REDIS_URL"):  # scale-out (D40): workers and servers in other processes, `pip install -e '.[scale]'`
+    from urllib.parse import urlparse
+
+    # Installations sharing a Redis server must not see each other's events or wake-ups: one
+    # namespace per database (Redis Pub/Sub ignores the database number).
+    _db = DATABASES["default"]
+    EVENTSTREAM_NAMESPACE = env("EVENT_NAMESPACE") or f"{_db.get('HOST') or 'local'}:{_db.get('PORT') or ''}/{_db['NAME']}"
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [env("REDIS_URL")]},
+            "CONFIG": {"hosts": [env("REDIS_URL")], "prefix": f"sdhost:{EVENTSTREAM_NAMESPACE}"},
         }
     }
-    from urllib.parse import urlparse
-
     _redis = urlparse(env("REDIS_URL"))
-    EVENTSTREAM_REDIS = {"host": _redis.hostname, "port": _redis.port or 6379, "db": int((_redis.path or "/0")[1:] or 0)}
+    EVENTSTREAM_REDIS = {"host": _redis.hostname, "port": _redis.port or 6379, "db": int((_redis.path or "/0")[1:] or 0),
+                         "username": _redis.username, "password": _redis.password}
 
 # No event storage: streams carry live state (snapshots, progress), replayed by each stream's initial() on connect.
 # With several processes (runworker, more servers) set EVENTSTREAM_REDIS so events cross processes.
@@ -244,8 +256,11 @@ EVENTSTREAM_ALLOW_ORIGINS = ""  # unused by our streams (core.sse); CORS comes f
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"()": "sdhost.logs.OneLineFormatter", "format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "sdhost.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json" if env("LOG_FORMAT") == "json" else "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }

@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models.functions import Length
 from django.utils import timezone
 
+from core.db import NoCaseCharField
 from core.tags import TAG_NAME_MAX, fold_tag_name, get_or_create_tags
 from core.text import LABEL_DB_REGEX
 
@@ -19,9 +20,9 @@ class TagManager(models.Manager):
 class Tag(models.Model):
     """A free label. Names keep their first spelling; comparisons ignore case (D3)."""
 
-    # NOCASE makes the primary key itself case-insensitive for ASCII at the database level;
-    # `folded` extends that to all of Unicode and is what lookups use.
-    name = models.CharField(primary_key=True, max_length=TAG_NAME_MAX, db_collation="NOCASE")
+    # Sorted without case (SQLite NOCASE, an ICU collation on PostgreSQL: core/db.py); `folded`
+    # (all of Unicode, unique) is the identity that lookups use.
+    name = NoCaseCharField(primary_key=True, max_length=TAG_NAME_MAX)
     folded = models.CharField(max_length=80, unique=True, editable=False)
     description = models.TextField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -59,6 +59,13 @@ class Task(models.Model):
     # resumed: was running when a worker stopped; runs first again (tasks_app/queue.py).
     resumed = models.BooleanField(default=False)
     started_at = models.DateTimeField(null=True, blank=True)  # when the worker last started it
+    # Several workers (D41): who runs it, until when its lease holds (renewed by that worker),
+    # how often it was started (the retry budget of recovery) and its progress (0..1) for the
+    # queue streams of other processes.
+    worker_id = models.CharField(max_length=32, null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.IntegerField(default=0)
+    progress = models.FloatField(default=0.0)
     additional_models = models.ManyToManyField(
         "models_app.SDModel", through="TaskModel", related_name="tasks_using", blank=True
     )
@@ -183,3 +190,21 @@ def link_producing_task(sender, instance, **kwargs):
     """post_save of an Image: the task recorded as its producer lists it too (however the row was saved)."""
     if instance.task_id is not None:
         TaskImage.objects.get_or_create(task_id=instance.task_id, image=instance)
+
+
+class RenderWorkerState(models.Model):
+    """A render worker process as it last reported itself (D41, D42 /api/health)."""
+
+    id = models.CharField(primary_key=True, max_length=32)
+    host = models.CharField(max_length=255)
+    pid = models.IntegerField()
+    device = models.CharField(max_length=50, default="")
+    checkpoint_hash = models.CharField(max_length=64, null=True, blank=True)  # loaded on its device
+    started_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "render_workers"
+
+    def __str__(self):
+        return f"{self.id} ({self.host}:{self.pid} {self.device})"

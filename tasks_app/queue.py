@@ -2,7 +2,13 @@
 
 Ordering is decided by tasks_app.scheduler; this module reads and writes the rows. Every
 mutation runs in one write transaction (SQLite IMMEDIATE mode takes the lock up front), so
-submissions, promotions and claims from several threads or processes never interleave.
+submissions, promotions and claims from several threads or processes never interleave. On
+PostgreSQL a claim locks only the row it takes (`SELECT ... FOR UPDATE SKIP LOCKED`), and the
+conditional `UPDATE ... WHERE status = 'pending'` makes a second claimer of the same row get none.
+
+Several workers (D41): a claimed task carries its worker's id and a lease the worker renews
+(`renew_leases`); `recover_interrupted` puts tasks whose lease expired or whose worker is gone
+back in front of the queue, or fails them once they used up their attempts.
 """
 
 from __future__ import annotations
@@ -11,14 +17,16 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Max
+from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
 from system_app.models import SystemFact, Tag
 
 from . import throughput
-from .models import ACTIVE_STATUSES, NEVER_PROMOTED, Task, TaskModel, TaskTag
-from .scheduler import QueueEntry, place_new, start_order
+from .models import ACTIVE_STATUSES, NEVER_PROMOTED, RenderWorkerState, Task, TaskModel, TaskTag
+from .scheduler import QueueEntry, pick_for_worker, place_new, start_order
+
+WORKER_STALE = timedelta(seconds=10)  # a worker silent this long is gone
 
 FINISHED_REASONS = {
     "running": "Task already running",
@@ -47,8 +55,9 @@ def positions() -> dict[str, int]:
     return {task.id: i for i, task in enumerate(pending_tasks(), start=1)}
 
 
-def running_task() -> Task | None:
-    return Task.objects.filter(status="running").select_related("checkpoint").order_by("started_at").first()
+def running_tasks() -> list[Task]:
+    """Running tasks, earliest started first."""
+    return list(Task.objects.filter(status="running").select_related("checkpoint").order_by("started_at", "id"))
 
 
 def _touch(queryset, **changes) -> int:
@@ -120,33 +129,79 @@ def cancel(task_ids: list[str]):
     return cancelled, running, failed
 
 
-def claim_next() -> Task | None:
-    """Atomically mark the first pending task running and return it (None when the queue is empty)."""
+def claim_next(worker_id: str | None = None, loaded_checkpoint: str | None = None) -> Task | None:
+    """Atomically mark the next pending task running for `worker_id` and return it (None when the
+    queue is empty). A worker holding `loaded_checkpoint` prefers its tasks within D7's bound."""
+    lease = timedelta(seconds=settings.SDHOST["TASK_LEASE_SECONDS"])
     with transaction.atomic():
-        for entry in start_order(entry_of(t) for t in Task.objects.filter(status="pending")):
+        entries = [entry_of(t) for t in Task.objects.filter(status="pending")]
+        while (pick := pick_for_worker(entries, loaded_checkpoint, settings.SDHOST["MAX_OVERTAKE"])) is not None:
+            # SKIP LOCKED (PostgreSQL; SQLite's IMMEDIATE transaction already excludes everyone):
+            # a row another worker is claiming right now is left to it.
+            free = Task.objects.select_for_update(skip_locked=True).filter(id=pick.id, status="pending")
             now = timezone.now()
-            if Task.objects.filter(id=entry.id, status="pending").update(
-                status="running", resumed=False, started_at=now, updated_at=now,
+            if list(free.values_list("id", flat=True)) and Task.objects.filter(id=pick.id, status="pending").update(
+                status="running", resumed=False, started_at=now, updated_at=now, worker_id=worker_id,
+                lease_expires_at=now + lease, attempts=F("attempts") + 1, progress=0.0,
             ):
-                return Task.objects.select_related("checkpoint", "vae").get(id=entry.id)
+                if pick.passed:
+                    _touch(Task.objects.filter(id__in=pick.passed, status="pending"), overtaken=F("overtaken") + 1)
+                return Task.objects.select_related("checkpoint", "vae").get(id=pick.id)
+            entries = [e for e in entries if e.id != pick.id]
     return None
 
 
+def holds(task: Task):
+    """The row of `task` while it is still running under the worker that claimed it."""
+    return Task.objects.filter(id=task.id, status="running", worker_id=task.worker_id)
+
+
 def finish(task: Task, status: str, error_message: str | None = None) -> bool:
-    """Move a running task to `status`; False when it is no longer running (e.g. cancelled)."""
+    """Move a running task to `status`; False when it is no longer running under its worker
+    (cancelled, or recovered after its lease expired)."""
     now = timezone.now()
-    changes = {"status": status, "error_message": error_message}
+    changes = {"status": status, "error_message": error_message, "lease_expires_at": None}
     if status == "completed":
         changes["completed_at"] = now
-    return bool(_touch(Task.objects.filter(id=task.id, status="running"), **changes))
+    return bool(_touch(holds(task), **changes))
+
+
+def renew_leases(worker_id: str) -> int:
+    """Extend the leases of the tasks `worker_id` runs (its heartbeat); the number renewed."""
+    until = timezone.now() + timedelta(seconds=settings.SDHOST["TASK_LEASE_SECONDS"])
+    return Task.objects.filter(status="running", worker_id=worker_id).update(lease_expires_at=until)
+
+
+def report_progress(task: Task, fraction: float) -> bool:
+    """Store a running task's progress for other processes' streams; False when it is no longer ours."""
+    return bool(holds(task).update(progress=fraction))
+
+
+def live_workers():
+    """Workers that reported within WORKER_STALE."""
+    return RenderWorkerState.objects.filter(heartbeat_at__gte=timezone.now() - WORKER_STALE)
 
 
 def recover_interrupted() -> list[str]:
-    """Put tasks left `running` by a stopped worker back at the front of the queue."""
+    """Tasks left `running` by a stopped worker (lease expired, worker gone or unknown) go back to
+    the front of the queue (`resumed`), or fail once they were started SDHOST_TASK_MAX_ATTEMPTS
+    times. Returns the ids put back."""
+    now = timezone.now()
+    budget = settings.SDHOST["TASK_MAX_ATTEMPTS"]
     with transaction.atomic():
-        ids = list(Task.objects.filter(status="running").values_list("id", flat=True))
-        _touch(Task.objects.filter(id__in=ids), status="pending", resumed=True)
-    return ids
+        lost = Task.objects.select_for_update(skip_locked=True).filter(status="running").filter(
+            Q(lease_expires_at__lt=now) | Q(worker_id=None) | ~Q(worker_id__in=live_workers().values("id"))
+        )
+        rows = list(lost.values_list("id", "attempts"))
+        resumed = [task_id for task_id, attempts in rows if attempts < budget]
+        failed = [task_id for task_id, attempts in rows if attempts >= budget]
+        _touch(Task.objects.filter(id__in=resumed), status="pending", resumed=True, worker_id=None,
+               lease_expires_at=None, progress=0.0)
+        _touch(Task.objects.filter(id__in=failed), status="failed", worker_id=None, lease_expires_at=None, error_message=(
+            f"Interrupted {budget} times: the worker running it stopped renewing its lease (crash or power loss); "
+            "not retried again"
+        ))
+    return resumed
 
 
 def is_cancelled(task_id: str) -> bool:
@@ -187,7 +242,7 @@ _state_cache: dict = {}
 
 
 def _queue_state():
-    """(speed, running task, pending tasks in order, their finish offsets from an idle worker).
+    """(speed, running tasks, pending tasks in order, their finish offsets from an idle worker).
 
     Cached per process until an active task or the measured speed changes (every queue mutation
     bumps `updated_at` or the number of active tasks), so progress snapshots cost two small queries.
@@ -199,18 +254,22 @@ def _queue_state():
     if cached is not None and _state_cache.get("key") == key:
         return cached
     speed = throughput.current()
-    running = running_task()
+    running = running_tasks()
     pending = pending_tasks()
-    value = (speed, running, pending, speed.queue_seconds(pending, _loaded_checkpoint(running)))
+    first = running[0] if running else None
+    value = (speed, running, pending, speed.queue_seconds(pending, _loaded_checkpoint(first)))
     _state_cache.update(key=key, value=value)
     return value
 
 
 def estimates(progress: dict | None = None):
-    """(running task or None, its remaining seconds, pending tasks in order, their seconds until done)."""
+    """(first running task or None, its remaining seconds, pending tasks in order, their seconds until done).
+
+    With several workers this is the one-worker estimate: an upper bound."""
     speed, running, pending, finish = _queue_state()
-    ahead = _running_remaining(running, speed, progress)
-    return running, ahead, pending, [ahead + seconds for seconds in finish]
+    first = running[0] if running else None
+    ahead = _running_remaining(first, speed, progress)
+    return first, ahead, pending, [ahead + seconds for seconds in finish]
 
 
 def estimated_time(task_id: str, progress: dict | None = None) -> str:
@@ -229,18 +288,29 @@ def model_name(task: Task) -> str:
     return task.upscaler.name if task.upscaler_id is not None else "Lanczos"
 
 
+def _reported_progress(running: list[Task], progress: dict | None) -> dict:
+    """{running task id: fraction or LiveEstimate}: this process's worker's numbers, else what other workers
+    stored."""
+    stored = Task.objects.filter(id__in=[task.id for task in running], status="running", progress__gt=0)
+    return {**dict(stored.values_list("id", "progress")), **(progress or {})} if running else dict(progress or {})
+
+
 def snapshot(progress: dict | None = None) -> dict:
-    """The queue stream document (tasks-api.md, D20). `progress`: {running task id: 0..1}."""
-    running, remaining, pending, _ = estimates(progress)
-    current = None
-    if running is not None:
-        fraction = _fraction(progress, running.id) or 0.0
-        current = {
-            "id": running.id, "status": "running", "progress": round(100 * fraction, 1),
-            "model": model_name(running), "eta": throughput.format_hms(remaining),
+    """The queue stream document (tasks-api.md, D20, D41). `progress`: {running task id: fraction or
+    LiveEstimate} known to this process. `current_tasks` lists every running task; `current_task` is the
+    first of them."""
+    speed, running, pending, _ = _queue_state()
+    reported = _reported_progress(running, progress)
+    current = [
+        {
+            "id": task.id, "status": "running", "progress": round(100 * (_fraction(reported, task.id) or 0.0), 1),
+            "model": model_name(task), "eta": throughput.format_hms(_running_remaining(task, speed, reported)),
         }
+        for task in running
+    ]
     queue = [
         {"id": task.id, "status": "waiting", "model": model_name(task), "position": i}
         for i, task in enumerate(pending, start=1)
     ]
-    return {"current_task": current, "queue": queue, "queue_length": len(queue)}
+    return {"current_task": current[0] if current else None, "current_tasks": current, "queue": queue,
+            "queue_length": len(queue)}

@@ -101,3 +101,32 @@ def apply_placement(entries: Iterable[QueueEntry], new: QueueEntry, placement: P
         QueueEntry(new.id, new.checkpoint, placement.queue_order, 0, None, 0, False)
     )
     return updated
+
+
+@dataclass(frozen=True)
+class Pick:
+    """The task a worker starts next and the regular tasks it overtakes on the way (D41 affinity)."""
+
+    id: str
+    passed: tuple[str, ...] = field(default_factory=tuple)
+
+
+def pick_for_worker(entries: Iterable[QueueEntry], loaded: str | None, max_overtake: int) -> Pick | None:
+    """The next task for a worker whose device holds checkpoint `loaded` (None: nothing loaded).
+
+    The head of the start order, unless the head is a regular task: then the first regular task
+    using `loaded`, provided no task it would pass has reached `max_overtake` (D7's bound; each
+    passed task counts one more overtake). Resumed and promoted tasks are never passed.
+    """
+    order = start_order(entries)
+    if not order:
+        return None
+    head = order[0]
+    if loaded is None or _group(head) != 2 or head.checkpoint == loaded:
+        return Pick(head.id)
+    for index, entry in enumerate(order):
+        if entry.checkpoint == loaded:
+            return Pick(entry.id, tuple(e.id for e in order[:index]))
+        if entry.overtaken >= max_overtake:
+            break  # it may not be passed again: nothing behind it starts before it
+    return Pick(head.id)

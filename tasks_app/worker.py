@@ -4,39 +4,39 @@ One `RenderWorker` per process holds one RenderEngine (and its pipeline cache). 
 daemon thread, started either by `manage.py serve` (start_in_process) or by
 `manage.py runworker render` (tasks_app.consumers). Between tasks it waits for a wake-up: a
 direct call from this process's API views, a `render` channel message, or a short database
-poll, so a worker in another process also notices new tasks. A heartbeat SystemFact tells every
-process whether a worker is alive (GET /api/config `queue_enabled`).
+poll, so a worker in another process also notices new tasks.
+
+Several workers (D41) share one queue: each has a row in `render_workers` (device, loaded
+checkpoint, heartbeat; GET /api/health), renews the lease of its running task with every
+heartbeat, and recovers tasks whose worker stopped (tasks_app.queue.recover_interrupted). A
+cancel reaches the worker through the database, whichever process received the DELETE.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import socket
 import threading
 import time
 import uuid
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, connections, transaction
 from django.utils import timezone
 
 from core.sse import publish
-from system_app.models import SystemFact
 
 from . import queue, throughput
 from .image_inputs import engine_inputs, upscale_request
-from .models import TaskImage
+from .models import RenderWorkerState, TaskImage
 
 log = logging.getLogger(__name__)
 
 QUEUE_CHANNEL = "queue"  # SSE channel of queue snapshots
 RENDER_CHANNEL = "render"  # Channels channel that wakes the worker
 POLL_SECONDS = 2.0
-HEARTBEAT_KEY = "render_worker_heartbeat"
 HEARTBEAT_SECONDS = 2.0
-HEARTBEAT_STALE = timedelta(seconds=10)
 PROGRESS_INTERVAL = 0.1  # at most ~10 progress snapshots per second
 CANCEL_POLL_INTERVAL = 0.5  # how often a running render checks the database for a cancel
 
@@ -48,6 +48,7 @@ class RenderWorker:
         self.id = uuid.uuid4().hex
         self.poll_seconds = poll_seconds
         self.engine = None
+        self.loaded_checkpoint = None  # of the last task rendered: its pipeline sits on the device
         self.progress: dict[str, float] = {}
         self.live: dict[str, throughput.LiveEstimate] = {}  # the running task's fraction and measured time left
         self._wake = threading.Event()
@@ -59,6 +60,7 @@ class RenderWorker:
     # -- control --------------------------------------------------------------------------
 
     def start(self) -> "RenderWorker":
+        self._beat()  # registered before its first claim
         threads = ((self._run, "render-worker"), (self._beat_loop, "render-heartbeat"),
                    (self._publish_loop, "render-snapshots"))
         for target, name in threads:
@@ -74,7 +76,8 @@ class RenderWorker:
         for thread in self._threads:
             thread.join(timeout)
         if not any(t.is_alive() for t in self._threads):
-            SystemFact.objects.filter(key=HEARTBEAT_KEY, value__contains=self.id).delete()
+            # gone: a task it left running is recovered at once by any worker
+            RenderWorkerState.objects.filter(id=self.id).delete()
 
     @property
     def alive(self) -> bool:
@@ -100,45 +103,55 @@ class RenderWorker:
         return run
 
     def _beat_loop(self) -> None:
-        while not self._stop.is_set():
-            self._beat()
-            self._stop.wait(HEARTBEAT_SECONDS)
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            try:
+                self._beat()
+                self._recover_orphans()
+            except Exception:  # e.g. the database restarting: beat again next time
+                log.exception("render worker heartbeat failed")
 
     def _beat(self) -> None:
+        """Report this worker alive (device, loaded checkpoint) and renew its task's lease."""
         close_old_connections()
-        SystemFact.objects.update_or_create(
-            key=HEARTBEAT_KEY,
-            defaults={
-                "type": "json", "description": "Last sign of life of a render worker",
-                "value": json.dumps({"worker": self.id, "pid": os.getpid(), "at": timezone.now().isoformat()}),
-            },
-        )
+        RenderWorkerState.objects.update_or_create(id=self.id, defaults={
+            "host": socket.gethostname(), "pid": os.getpid(), "device": self.device,
+            "checkpoint_hash": self.loaded_checkpoint, "heartbeat_at": timezone.now(),
+        })
+        queue.renew_leases(self.id)
+
+    @property
+    def device(self) -> str:
+        """The torch device this worker renders on (SDHOST_DEVICE, else the best one present)."""
+        from tasks_app.engine.engine import pick_device
+
+        return self.engine.device if self.engine is not None else pick_device(settings.SDHOST["DEVICE"])
 
     def _run(self) -> None:
         self._recover_orphans()
         self.publish()
         while not self._stop.is_set():
             close_old_connections()
-            task = queue.claim_next()
+            task = queue.claim_next(self.id, self._affinity())
             if task is None:
-                # Idle: tasks still `running` are orphans of a worker that died, once its heartbeat
-                # has gone stale (a restart within HEARTBEAT_STALE found it still fresh).
-                if self._recover_orphans():
-                    continue
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
                 continue
             self._process(task)
 
-    def _recover_orphans(self) -> bool:
-        """Put tasks left `running` by a dead worker back in front of the queue; True if any."""
-        if other_worker_alive(self.id):
-            return False
+    def _affinity(self) -> str | None:
+        """The checkpoint to prefer: the loaded one while other workers share the queue (D41); a
+        lone worker keeps the announced start order exactly (D7)."""
+        if self.loaded_checkpoint and queue.live_workers().exclude(id=self.id).exists():
+            return self.loaded_checkpoint
+        return None
+
+    def _recover_orphans(self) -> None:
+        """Put tasks whose worker stopped back in front of the queue (or fail them, D41)."""
         recovered = queue.recover_interrupted()
         if recovered:
             log.info("Resuming %d interrupted task(s) first: %s", len(recovered), ", ".join(recovered))
             self.publish()
-        return bool(recovered)
+            self.wake()
 
     # -- one task -------------------------------------------------------------------------
 
@@ -155,7 +168,7 @@ class RenderWorker:
 
         started = time.monotonic()
         self.progress[task.id] = 0.0
-        self.publish()
+        self._publish_now()  # every start reaches the streams, however short the render (D41)
         try:
             engine = self._engine()
             model = throughput.current().model(task, engine.device)
@@ -169,6 +182,7 @@ class RenderWorker:
             else:
                 images = engine.render(build_request(task), on_progress=progress, should_cancel=cancel)
             timing.finished(switched=_checkpoint_loads(engine) > loads_before)
+            self.loaded_checkpoint = task.checkpoint_id
             if store_results(task, images):  # estimates are of the whole task: claim to completion, less a switch
                 finished = time.monotonic()
                 throughput.record(task, finished - started - (timing.load_seconds or 0.0), timing.load_seconds,
@@ -203,7 +217,8 @@ class RenderWorker:
             now = time.monotonic()
             if now - last[0] >= CANCEL_POLL_INTERVAL:
                 last[0] = now
-                return queue.is_cancelled(task.id)
+                # cancelled (by any process) or recovered elsewhere: this task is no longer ours
+                return not queue.report_progress(task, self.progress.get(task.id, 0.0))
             return False
 
         return should_cancel
@@ -211,6 +226,13 @@ class RenderWorker:
     def publish(self) -> None:
         """Ask for a queue snapshot to be sent; cheap, so the render loop never waits on it."""
         self._snapshot_due.set()
+
+    def _publish_now(self) -> None:
+        """Send the current snapshot from this thread (a task start: once per task, not per step)."""
+        try:
+            publish(QUEUE_CHANNEL, queue.snapshot({**self.progress, **self.live}))
+        except Exception:
+            log.exception("could not publish the queue snapshot")
 
     def _publish_loop(self) -> None:
         """Sends the current snapshot when one is due, at most every PROGRESS_INTERVAL (coalescing)."""
@@ -220,10 +242,7 @@ class RenderWorker:
                 return
             self._snapshot_due.clear()
             close_old_connections()
-            try:
-                publish(QUEUE_CHANNEL, queue.snapshot(dict(self.live)))
-            except Exception:
-                log.exception("could not publish the queue snapshot")
+            self._publish_now()
             self._stop.wait(PROGRESS_INTERVAL)
 
 
@@ -375,21 +394,11 @@ def stop_in_process(timeout: float = 30) -> None:
         worker.stop(timeout)
 
 
-def other_worker_alive(my_id: str | None = None) -> bool:
-    fact = SystemFact.objects.filter(key=HEARTBEAT_KEY).first()
-    if fact is None or timezone.now() - fact.updated_at > HEARTBEAT_STALE:
-        return False
-    try:
-        return json.loads(fact.value).get("worker") != my_id
-    except (TypeError, ValueError):
-        return False
-
-
 def worker_is_running() -> bool:
     """Whether a render worker is alive in this or another process."""
     if _worker is not None and _worker.alive:
         return True
-    return other_worker_alive()
+    return queue.live_workers().exists()
 
 
 def current_progress() -> dict[str, float]:

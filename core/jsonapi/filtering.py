@@ -156,21 +156,66 @@ def tags_q(resource, parameter, op, value):
     return q
 
 
-class JSONExtract(Func):
-    function = "JSON_EXTRACT"
+class MetadataKeyFunc(Func):
+    """One top-level key of a JSON column: SQLite's JSON functions, PostgreSQL's jsonb operators."""
+
+    def __init__(self, column, key, **extra):
+        super().__init__(column, Value(key), **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        column, key = self.get_source_expressions()
+        column_sql, params = compiler.compile(column)
+        return self.sqlite_template % column_sql, (*params, f'$."{key.value}"')
+
+    def as_postgresql(self, compiler, connection, **extra):
+        column, key = self.get_source_expressions()
+        column_sql, params = compiler.compile(column)
+        template = self.postgresql_template
+        return template.replace("%(column)s", column_sql), (*params, *[key.value] * template.count("%s"))
 
 
-class JSONType(Func):
-    function = "JSON_TYPE"
+class JSONExtract(MetadataKeyFunc):
+    """The key's value as a number (output FloatField, numbers only on PostgreSQL) or text."""
+
+    sqlite_template = "JSON_EXTRACT(%s, %%s)"
+
+    @property
+    def postgresql_template(self):
+        if isinstance(self.output_field, FloatField):  # CASE: text is never cast to a number
+            return "CASE WHEN jsonb_typeof(%(column)s -> %s) = 'number' THEN (%(column)s ->> %s)::double precision END"
+        return "(%(column)s ->> %s)"
+
+
+class JSONType(MetadataKeyFunc):
+    """The key's JSON type in SQLite's words (integer, real, text, true, false, null, array,
+    object; PostgreSQL says real for every number); NULL when the key is missing."""
+
     output_field = CharField()
+    sqlite_template = "JSON_TYPE(%s, %%s)"
+    postgresql_template = (
+        "CASE jsonb_typeof(%(column)s -> %s) WHEN 'number' THEN 'real' WHEN 'string' THEN 'text'"
+        " WHEN 'boolean' THEN (%(column)s ->> %s) ELSE jsonb_typeof(%(column)s -> %s) END"
+    )
 
 
-def json_path(key):
-    return Value(f'$."{key}"')
+class JSONSortKey(MetadataKeyFunc):
+    """The key's value ordered like SQLite orders JSON_EXTRACT: numbers (true = 1, false = 0)
+    before text, NULL when missing or null. On PostgreSQL a jsonb [class, value] pair."""
+
+    output_field = TextField()
+    sqlite_template = "JSON_EXTRACT(%s, %%s)"
+    postgresql_template = (
+        "CASE jsonb_typeof(%(column)s -> %s)"
+        " WHEN 'number' THEN jsonb_build_array(0, %(column)s -> %s)"
+        " WHEN 'boolean' THEN jsonb_build_array(0, CASE WHEN (%(column)s ->> %s) = 'true' THEN 1 ELSE 0 END)"
+        " WHEN 'string' THEN jsonb_build_array(1, %(column)s -> %s)"
+        " WHEN 'array' THEN jsonb_build_array(1, to_jsonb((%(column)s -> %s)::text))"
+        " WHEN 'object' THEN jsonb_build_array(1, to_jsonb((%(column)s -> %s)::text)) END"
+    )
 
 
 def metadata_value(resource, key, output_field):
-    return JSONExtract(F(resource.metadata), json_path(key), output_field=output_field)
+    return JSONExtract(F(resource.metadata), key, output_field=output_field)
 
 
 def metadata_q(resource, parameter, key, op, value):
@@ -182,7 +227,7 @@ def metadata_q(resource, parameter, key, op, value):
         raise invalid_filter(parameter, "Metadata keys are 1-64 characters of A-Z, a-z, 0-9 and _")
     if op not in OPERATORS:
         raise invalid_filter(parameter, f"Unknown filter operator '{op}'")
-    json_type = Coalesce(JSONType(F(resource.metadata), json_path(key)), Value("missing"))
+    json_type = Coalesce(JSONType(F(resource.metadata), key), Value("missing"))
     if op == "not_null":
         present = Q(In(json_type, ["integer", "real", "text", "true", "false", "array", "object"]))
         return present if parse_value(parameter, op, value, None) else negate(present)
@@ -226,4 +271,4 @@ def metadata_equals(resource, key, json_type, text):
 
 def metadata_order(resource, key):
     """Sort expression for metadata.KEY."""
-    return metadata_value(resource, key, TextField())
+    return JSONSortKey(F(resource.metadata), key)

@@ -7,8 +7,9 @@ on collections); anything else is a 400 `invalid_parameter` naming it.
 import re
 from dataclasses import dataclass, field
 
-from django.db.models import F, OrderBy, Q
+from django.db.models import F, Q
 
+from core.db import SQLiteNullsOrderBy
 from core.errors import APIError
 
 from .filtering import METADATA_KEY_RE, filter_q, metadata_order
@@ -109,9 +110,9 @@ def parse_sort(resource, value):
             expression = F(attribute.path)
             if attribute.expression is not None:
                 annotations[attribute.path] = attribute.expression
-        # missing metadata keys sort last either way; columns keep SQLite's NULL-first order
+        # missing metadata keys sort last either way; columns keep SQLite's NULL-first order (also on PostgreSQL)
         nulls_last = True if name.startswith("metadata.") else None
-        order_by.append(OrderBy(expression, descending=descending, nulls_last=nulls_last))
+        order_by.append(SQLiteNullsOrderBy(expression, descending=descending, nulls_last=nulls_last))
     order_by.append(F("pk").asc())
     return order_by, annotations
 

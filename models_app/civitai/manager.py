@@ -27,6 +27,7 @@ from models_app.models import CivitaiImport, SDModel
 from models_app.storage import model_store
 from system_app.models import Tag
 
+from . import lease
 from .client import CivitaiClient
 from .downloader import Download, DownloadBusy, DownloadCancelled, DownloadFailed
 from .mapping import ImportPlan, build_plan
@@ -126,8 +127,7 @@ class ImportJob:
             self.persist(download)
 
     def persist(self, download: Download):
-        CivitaiImport.objects.filter(pk=self.hash).update(
-            bytes_done=download.bytes_done, validator=download.validator, updated_at=timezone.now())
+        lease.renew(self.hash, bytes_done=download.bytes_done, validator=download.validator, updated_at=timezone.now())
         if download.total and download.total != self._persisted_size:
             self._persisted_size = download.total
             SDModel.objects.filter(pk=self.hash, status="downloading").update(size=download.total)
@@ -216,6 +216,15 @@ class ImportManager:
                 connection.close()
 
     def _import_file(self, job: ImportJob):
+        if not lease.acquire(job.hash):
+            log.info("Civitai import %s is being downloaded by another process", job.hash)
+            return
+        try:
+            self._download(job)
+        finally:
+            lease.release(job.hash)
+
+    def _download(self, job: ImportJob):
         record = CivitaiImport.objects.select_related("model").filter(pk=job.hash).first()
         if record is None or record.model.status != "downloading":
             return
@@ -342,7 +351,7 @@ def start_import(model_id: int | None, version_id: int | None = None, *, backgro
     model, created = create_or_restart(plan)
     if created:
         attach_preview(model, plan, client)
-    started = model.status == "downloading" and not manager.is_active(plan.hash)
+    started = model.status == "downloading" and not manager.is_active(plan.hash) and not lease.held_elsewhere(plan.hash)
     if started and background:
         manager.enqueue(plan.hash)
     return model, started
@@ -411,6 +420,8 @@ def import_state(model_hash):
     job = manager.job(model_hash)
     if job is not None and job.last_event is not None:
         return job.last_event
+    if job is None and settings.SDHOST["CIVITAI_ENABLED"] and not lease.held_elsewhere(model_hash):
+        manager.enqueue(model_hash)  # its process died (lease expired): this one resumes it
     record = CivitaiImport.objects.filter(pk=model_hash).first()
     return progress_event(record.bytes_done if record else 0, model.size)
 

@@ -4,6 +4,7 @@ from drf_spectacular.utils import OpenApiResponse
 
 from core.openapi import component, document_view, errors, operation
 
+from .health import HealthView
 from .views import COLLECTIONS, ConfigView, IndexView, VersionView
 
 NULLABLE_STRING = {"type": "string", "nullable": True}
@@ -67,4 +68,24 @@ document_view(VersionView, get=operation(
 ))
 document_view(ConfigView, get=operation(
     "config", "Configuration without secrets (D15)", responses={200: OpenApiResponse(CONFIG, description="Configuration"), **errors()},
+))
+
+HEALTH = component("Health", {
+    "type": "object",
+    "description": "Database reachable, live render workers, queue length (D42); no secrets.",
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "degraded", "unavailable"]},
+        "database": section(vendor=STRING, reachable=BOOLEAN),
+        "workers": {"type": "array", "items": section(
+            id=STRING, host=STRING, pid=INTEGER, device=STRING, checkpoint_hash=NULLABLE_STRING,
+            running_task=NULLABLE_STRING, heartbeat_age_seconds={"type": "number"},
+            started_at={**STRING, "format": "date-time"},
+        )},
+        "queue": {**section(pending=INTEGER, running=INTEGER), "nullable": True},
+    },
+})
+document_view(HealthView, get=operation(
+    "health", "Health of the installation (D42); no token needed",
+    responses={200: OpenApiResponse(HEALTH, description="Database reachable"),
+               503: OpenApiResponse(HEALTH, description="Database unreachable")},
 ))

@@ -1,9 +1,24 @@
 """The `tag` resource of the query protocol (query-protocol.md §8, system-api.md, D6)."""
 
+from django.db.models import Q
+
 from core.jsonapi import Attribute, Resource
 from core.jsonapi.resource import link_count
-from core.jsonapi.types import INTEGER, TEXT, TIMESTAMP
+from core.jsonapi.types import INTEGER, TEXT, TIMESTAMP, Text
+from core.tags import fold_tag_name
 from system_app.models import Tag
+
+
+class TagNameText(Text):
+    """Tag names: equality and sets compare case-folded through `Tag.folded` (D3) on every database."""
+
+    def q(self, path, op, value):
+        if op == "eq":
+            return Q(folded=fold_tag_name(value))
+        if op in ("in", "not_in"):
+            q = Q(folded__in=[fold_tag_name(name) for name in value])
+            return q if op == "in" else ~q
+        return super().q(path, op, value)
 
 
 def usage_counts():
@@ -16,7 +31,7 @@ class TagResource(Resource):
     model = Tag
     id_fields = ("name",)
     attributes = {
-        "name": Attribute(TEXT),
+        "name": Attribute(TagNameText()),
         "description": Attribute(TEXT, sort=False),
         **usage_counts(),
         "created_at": Attribute(TIMESTAMP),

@@ -3,6 +3,8 @@
 import django.utils.timezone
 from django.db import migrations, models
 
+import core.db
+
 
 class Migration(migrations.Migration):
 
@@ -12,6 +14,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(core.db.create_collations, migrations.RunPython.noop),
         migrations.CreateModel(
             name='SystemFact',
             fields=[
@@ -30,7 +33,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='Tag',
             fields=[
-                ('name', models.CharField(db_collation='NOCASE', max_length=20, primary_key=True, serialize=False)),
+                ('name', core.db.NoCaseCharField(max_length=20, primary_key=True, serialize=False)),
                 ('folded', models.CharField(editable=False, max_length=80, unique=True)),
                 ('description', models.TextField(blank=True, null=True)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),

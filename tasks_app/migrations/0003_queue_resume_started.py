@@ -1,15 +1,15 @@
 """Task.resumed and Task.started_at (queue recovery and time estimates).
 
 SQLite rebuilds the tasks table to add columns, which the tasks_with_tags view would block, so
-the view is dropped first and recreated afterwards (same SQL as 0002)."""
+the view is dropped first and recreated afterwards (same SQL as 0002; PostgreSQL's `e.*` view
+would not show the new columns otherwise)."""
 
 import importlib
 
 from django.db import migrations, models
 
 tag_views = importlib.import_module("tasks_app.migrations.0002_tag_views")
-VIEW = "tasks_with_tags"
-VIEW_SQL = next(sql for sql, view in zip(tag_views.create_sql(), tag_views.VIEWS) if view[0] == VIEW)
+VIEWS = [view for view in tag_views.VIEWS if view[0] == "tasks_with_tags"]
 
 
 class Migration(migrations.Migration):
@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(f"DROP VIEW IF EXISTS {VIEW}", VIEW_SQL),
+        tag_views.drop_views(VIEWS),
         migrations.AddField(
             model_name="task",
             name="resumed",
@@ -30,5 +30,5 @@ class Migration(migrations.Migration):
             name="started_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
-        migrations.RunSQL(VIEW_SQL, f"DROP VIEW IF EXISTS {VIEW}"),
+        tag_views.create_views(VIEWS),
     ]

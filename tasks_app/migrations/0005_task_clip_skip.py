@@ -8,8 +8,7 @@ import importlib
 from django.db import migrations, models
 
 tag_views = importlib.import_module("tasks_app.migrations.0002_tag_views")
-VIEW = "tasks_with_tags"
-VIEW_SQL = next(sql for sql, view in zip(tag_views.create_sql(), tag_views.VIEWS) if view[0] == VIEW)
+VIEWS = [view for view in tag_views.VIEWS if view[0] == "tasks_with_tags"]
 
 
 class Migration(migrations.Migration):
@@ -19,7 +18,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(f"DROP VIEW IF EXISTS {VIEW}", VIEW_SQL),
+        tag_views.drop_views(VIEWS),
         migrations.AddField(
             model_name="task",
             name="clip_skip",
@@ -31,5 +30,5 @@ class Migration(migrations.Migration):
                 condition=models.Q(("clip_skip__gte", 1), ("clip_skip__lte", 12)), name="tasks_clip_skip_range"
             ),
         ),
-        migrations.RunSQL(VIEW_SQL, f"DROP VIEW IF EXISTS {VIEW}"),
+        tag_views.create_views(VIEWS),
     ]

@@ -8,8 +8,7 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 tag_views = importlib.import_module("tasks_app.migrations.0002_tag_views")
-VIEW = "tasks_with_tags"
-VIEW_SQL = next(sql for sql, view in zip(tag_views.create_sql(), tag_views.VIEWS) if view[0] == VIEW)
+VIEWS = [view for view in tag_views.VIEWS if view[0] == "tasks_with_tags"]
 
 
 class Migration(migrations.Migration):
@@ -22,7 +21,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(f"DROP VIEW IF EXISTS {VIEW}", VIEW_SQL),
+        tag_views.drop_views(VIEWS),
         migrations.AddField(
             model_name='task',
             name='denoising_strength',
@@ -84,5 +83,5 @@ class Migration(migrations.Migration):
             model_name='task',
             constraint=models.CheckConstraint(condition=models.Q(('mask_blur__gte', 0), ('mask_blur__lte', 64)), name='tasks_mask_blur_range'),
         ),
-        migrations.RunSQL(VIEW_SQL, f"DROP VIEW IF EXISTS {VIEW}"),
+        tag_views.create_views(VIEWS),
     ]

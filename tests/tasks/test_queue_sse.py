@@ -25,7 +25,7 @@ def test_queue_stream_follows_submit_promote_cancel(live_url):
         assert response.status_code == 200
         assert response.headers["Content-Type"].startswith("text/event-stream")
         stream = events(response)
-        assert next(stream) == {"current_task": None, "queue": [], "queue_length": 0}
+        assert next(stream) == {"current_task": None, "current_tasks": [], "queue": [], "queue_length": 0}
 
         a1 = submit(alpha)
         assert next(stream)["queue"] == [{"id": a1, "status": "waiting", "model": "alpha", "position": 1}]
@@ -76,7 +76,7 @@ def test_queue_stream_reports_progress_then_idle(live_url, tmp_path):
                     assert current["status"] == "running" and len(current["eta"].split(":")) == 3
                     progress.append(current["progress"])
                 elif progress:  # idle again after running: the task is done, with its image
-                    assert snapshot == {"current_task": None, "queue": [], "queue_length": 0}
+                    assert snapshot == {"current_task": None, "current_tasks": [], "queue": [], "queue_length": 0}
                     assert Image.objects.filter(task_id=task_id, seed=3).count() == 1
                     break
     finally:

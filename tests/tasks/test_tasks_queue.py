@@ -164,11 +164,12 @@ def test_estimates_add_work_ahead_and_checkpoint_loads(ckpts):
 
 def test_snapshot_shape(ckpts):
     a, b, _ = ckpts
-    assert queue.snapshot() == {"current_task": None, "queue": [], "queue_length": 0}
+    assert queue.snapshot() == {"current_task": None, "current_tasks": [], "queue": [], "queue_length": 0}
     t1, t2, t3 = add(a), add(b), add(a)
     queue.claim_next()
     snap = queue.snapshot({t1.id: 0.625})
     current = snap["current_task"]
+    assert snap["current_tasks"] == [current]
     assert current["id"] == t1.id and current["status"] == "running" and current["model"] == "alpha"
     assert current["progress"] == 62.5 and len(current["eta"].split(":")) == 3
     assert snap["queue"] == [

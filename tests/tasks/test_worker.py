@@ -1,22 +1,18 @@
 """The render worker end to end on CPU: tiny random-weight models, real diffusers rendering."""
 
 import io
-import json
 import time
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 from PIL import Image as PILImage
 
 from images_app.models import Image
 from images_app.storage import image_file_path
 from models_app.services import import_model_file
 from models_app.storage import model_file_path
-from system_app.models import SystemFact
 from tasks_app import queue, worker
 from tasks_app.engine.tiny_models import write_model_file
-from tasks_app.models import Task
+from tasks_app.models import RenderWorkerState, Task
 
 TIMEOUT = 120
 
@@ -156,19 +152,20 @@ def test_restart_recovery_runs_an_interrupted_task_once(api, checkpoints):
     assert queue.recover_interrupted() == []
 
 
-def test_orphan_of_a_just_killed_worker_is_recovered_once_its_heartbeat_goes_stale(api, checkpoints):
+def test_orphan_of_a_just_killed_worker_is_recovered_once_its_lease_expires(api, checkpoints, settings):
+    settings.SDHOST = {**settings.SDHOST, "TASK_LEASE_SECONDS": 1.5}
     task_id = submit(api, checkpoints[0], seed=3)["task_id"]
-    assert queue.claim_next().id == task_id  # the dead worker's task, left running
     # the dead worker's last heartbeat is still fresh when the new worker starts
-    SystemFact.objects.update_or_create(key=worker.HEARTBEAT_KEY, defaults={
-        "type": "json", "value": json.dumps({"worker": "dead-worker", "pid": 1})})
-    SystemFact.objects.filter(key=worker.HEARTBEAT_KEY).update(
-        updated_at=timezone.now() - worker.HEARTBEAT_STALE + timedelta(seconds=1))
+    RenderWorkerState.objects.create(id="dead-worker", host="elsewhere", pid=1)
+    assert queue.claim_next("dead-worker").id == task_id
+    assert queue.recover_interrupted() == []  # its lease still holds
     worker.start_in_process()
     try:
         assert wait_done(task_id) == "completed"
     finally:
         worker.stop_in_process()
+    task = Task.objects.get(id=task_id)
+    assert task.attempts == 2 and task.worker_id not in (None, "dead-worker")
     assert Image.objects.filter(task_id=task_id).count() == 1
 
 

@@ -21,6 +21,7 @@ def test_runworker_render_processes_pending_tasks_at_start(tmp_path):
     data = tmp_path / "data"
     env = {**os.environ, "SDHOST_DATA_DIR": str(data), "OMP_NUM_THREADS": "1", "SDHOST_LOG_LEVEL": "WARNING"}
     env.pop("SDHOST_DATABASE_PATH", None)
+    env.pop("SDHOST_DATABASE_URL", None)  # this test reads the worker's SQLite file
     manage(env, "migrate")
     checkpoint = manage(env, "make_test_checkpoint", str(tmp_path / "tiny.safetensors")).splitlines()[-1]
     manage(env, "import_model", checkpoint, "--name", "tiny")
@@ -44,8 +45,8 @@ def test_runworker_render_processes_pending_tasks_at_start(tmp_path):
         assert status == "completed", worker.stderr.read() if worker.poll() is not None else status
         seeds = sorted(s for (s,) in db.execute("SELECT seed FROM images WHERE task_id = ?", (task_id,)))
         assert seeds == [5, 6]
-        heartbeat = db.execute("SELECT value FROM metadata WHERE key = 'render_worker_heartbeat'").fetchone()
-        assert heartbeat is not None
+        heartbeat = db.execute("SELECT pid, device FROM render_workers").fetchone()
+        assert heartbeat == (worker.pid, "cpu")
     finally:
         db.close()
         worker.terminate()

@@ -1,0 +1,56 @@
+"""What differs between the two databases SD-Host runs on, SQLite and PostgreSQL (D40).
+
+Everything vendor-specific lives here, so models, migrations and the query engine stay portable:
+the case-insensitive collation of tag names, NULL placement in ORDER BY, and the migration helper
+that runs the right SQL per vendor.
+"""
+
+from django.db import migrations, models
+
+# PostgreSQL has no NOCASE; an ICU collation ignoring case (level 2) orders names the same way for
+# letters, digits and the usual punctuation. It stays deterministic, so LIKE and equality work.
+POSTGRES_NOCASE = "sdhost_nocase"
+POSTGRES_NOCASE_SQL = (
+    f"CREATE COLLATION IF NOT EXISTS {POSTGRES_NOCASE} (provider = icu, locale = 'und-u-ks-level2', deterministic = true)"
+)
+
+
+class NoCaseCharField(models.CharField):
+    """A CharField that sorts without regard to case: SQLite's NOCASE, an ICU collation on PostgreSQL."""
+
+    def db_parameters(self, connection):
+        parameters = super().db_parameters(connection)
+        parameters["collation"] = {"sqlite": "NOCASE", "postgresql": POSTGRES_NOCASE}.get(connection.vendor)
+        return parameters
+
+
+def create_collations(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(POSTGRES_NOCASE_SQL)
+
+
+def run_sql_per_vendor(forward: dict, backward: dict) -> migrations.RunPython:
+    """A migration step running `forward[vendor]` (a list of statements), and `backward[vendor]` to undo it."""
+
+    def runner(statements):
+        def run(apps, schema_editor):
+            for sql in statements.get(schema_editor.connection.vendor, ()):
+                schema_editor.execute(sql)
+        return run
+
+    return migrations.RunPython(runner(forward), runner(backward))
+
+
+class SQLiteNullsOrderBy(models.OrderBy):
+    """ORDER BY with SQLite's NULL placement (NULL is the smallest value) on every database, so
+    answers are the same on both; an explicit `nulls_first`/`nulls_last` still wins."""
+
+    def as_postgresql(self, compiler, connection, **extra):
+        if self.nulls_first or self.nulls_last:
+            return self.as_sql(compiler, connection, **extra)
+        clone = self.copy()
+        if self.descending:
+            clone.nulls_last = True
+        else:
+            clone.nulls_first = True
+        return clone.as_sql(compiler, connection, **extra)

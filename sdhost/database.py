@@ -1,0 +1,21 @@
+"""The database settings of `SDHOST_DATABASE_URL` (D40): PostgreSQL for several processes.
+
+Connections: Django opens one per thread; under daphne (ASGI) every request runs on a thread of
+the sync executor, so `CONN_MAX_AGE=0` (the default, `SDHOST_DATABASE_CONN_MAX_AGE`) closes each
+at the end of its request and the server holds at most one per busy thread. Health checks make
+a longer-lived connection safe after a database restart. A pooler (pgbouncer in transaction
+mode) in front of PostgreSQL is the documented way to serve many processes (docs/deployment.md).
+"""
+
+import os
+
+
+def database_from_url(url: str, conn_max_age: int) -> dict:
+    """Django's DATABASES entry for `url` (postgres://user:password@host:port/name)."""
+    import dj_database_url
+
+    config = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=True)
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        # One throwaway test database per process, so parallel runs never clash.
+        config["TEST"] = {"NAME": f"test_{config['NAME']}_{os.getpid()}"}
+    return config
