@@ -255,34 +255,30 @@ def check_civitai(base_url: str, token: str | None, enabled: bool, timeout: floa
 
 
 def check_worker(render_worker_in_serve: bool) -> Check:
-    """The render worker's heartbeat (tasks_app.worker), and how many tasks wait for it."""
-    import json
-
+    """The render workers' heartbeats (the `render_workers` table, D41), and how many tasks wait for them."""
     from django.db import DatabaseError
     from django.utils import timezone
 
-    from system_app.models import SystemFact
-    from tasks_app.models import Task
-    from tasks_app.worker import HEARTBEAT_KEY, HEARTBEAT_STALE
+    from tasks_app.models import RenderWorkerState, Task
+    from tasks_app.queue import WORKER_STALE
 
     start = ("start 'python manage.py serve' (worker in-process)" if render_worker_in_serve else
              "SDHOST_RENDER_WORKER=false: start 'python manage.py runworker render'")
     try:
-        fact = SystemFact.objects.filter(key=HEARTBEAT_KEY).first()
+        latest = RenderWorkerState.objects.order_by("-heartbeat_at").first()
+        alive = list(RenderWorkerState.objects.filter(heartbeat_at__gte=timezone.now() - WORKER_STALE))
         waiting = Task.objects.filter(status="pending").count()
     except DatabaseError:
         return Check("Render worker", WARN, f"none has run with this database yet; {start}")
     queue = f"{waiting} task(s) waiting"
-    if fact is None:
+    if latest is None:
         return Check("Render worker", WARN, f"not running; {queue}; {start}")
-    age = (timezone.now() - fact.updated_at).total_seconds()
-    if age > HEARTBEAT_STALE.total_seconds():
+    if not alive:
+        age = (timezone.now() - latest.heartbeat_at).total_seconds()
         return Check("Render worker", WARN, f"not running (last heartbeat {age:.0f} s ago); {queue}; {start}")
-    try:
-        pid = json.loads(fact.value).get("pid")
-    except (TypeError, ValueError, AttributeError):
-        pid = None
-    return Check("Render worker", OK, f"alive (pid {pid}, heartbeat {age:.0f} s ago); {queue}")
+    described = ", ".join(f"pid {w.pid} on {w.host} ({w.device or 'device ?'}), heartbeat "
+                          f"{(timezone.now() - w.heartbeat_at).total_seconds():.0f} s ago" for w in alive)
+    return Check("Render worker", OK, f"alive ({described}); {queue}")
 
 
 def run_checks() -> list[Check]:

@@ -34,9 +34,8 @@ from sdhost.doctor import (
     redis_url,
     torch_verdicts,
 )
-from system_app.models import SystemFact
 from tasks_app import worker
-from tasks_app.worker import HEARTBEAT_KEY
+from tasks_app.models import RenderWorkerState
 from tests.support.fake_civitai import FakeCivitai
 
 NO_GPU = TorchFacts(version="2.13.0+cpu", cuda_build=None, hip_build=None, cuda_available=False, gpus=(),
@@ -264,14 +263,14 @@ def test_worker_heartbeat(transactional_db):
     worker.start_in_process()
     try:
         deadline = time.monotonic() + 30
-        while not SystemFact.objects.filter(key=HEARTBEAT_KEY).exists() and time.monotonic() < deadline:
+        while not RenderWorkerState.objects.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         check = check_worker(True)
-        assert check.status == OK and check.detail.startswith(f"alive (pid {os.getpid()}, heartbeat ")
+        assert check.status == OK and check.detail.startswith(f"alive (pid {os.getpid()} on ")
     finally:
         worker.stop_in_process()
-    SystemFact.objects.update_or_create(key=HEARTBEAT_KEY, defaults={"value": "{}", "type": "json"})
-    SystemFact.objects.filter(key=HEARTBEAT_KEY).update(updated_at=timezone.now() - timedelta(minutes=5))
+    # a worker that died without saying goodbye (a stopped one removes its row)
+    RenderWorkerState.objects.create(id="gone", host="here", pid=1, heartbeat_at=timezone.now() - timedelta(minutes=5))
     stale = check_worker(True)
     assert stale.status == WARN and stale.detail.startswith("not running (last heartbeat 300 s ago)")
 

@@ -85,11 +85,11 @@ def test_runworker_render(fresh):
             time.sleep(0.2)
             try:
                 with database(fresh) as db:
-                    heartbeat = db.execute("SELECT value FROM metadata WHERE key = 'render_worker_heartbeat'").fetchone()
+                    heartbeat = db.execute("SELECT pid FROM render_workers WHERE pid = ?", (worker.pid,)).fetchone()
             except sqlite3.OperationalError:  # no database or no tables yet
                 pass
         assert heartbeat is not None, worker.stderr.read() if worker.poll() is not None else "no heartbeat"
-        assert f'"pid": {worker.pid}' in heartbeat[0]
+        assert heartbeat[0] == worker.pid
     finally:
         worker.terminate()
         worker.wait(30)
