@@ -5,8 +5,7 @@ import importlib
 from django.db import migrations, models
 
 tag_views = importlib.import_module("tasks_app.migrations.0002_tag_views")
-VIEW = "models_with_tags"
-VIEW_SQL = next(sql for sql, view in zip(tag_views.create_sql(), tag_views.VIEWS) if view[0] == VIEW)
+VIEWS = [view for view in tag_views.VIEWS if view[0] == "models_with_tags"]
 
 
 class Migration(migrations.Migration):
@@ -19,7 +18,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(f"DROP VIEW IF EXISTS {VIEW}", VIEW_SQL),
+        tag_views.drop_views(VIEWS),
         migrations.RemoveConstraint(
             model_name='sdmodel',
             name='models_type_valid',
@@ -33,5 +32,5 @@ class Migration(migrations.Migration):
             model_name='sdmodel',
             constraint=models.CheckConstraint(condition=models.Q(('model_type__in', ['checkpoint', 'lora', 'controlnet', 'vae', 'embedding', 'upscaler'])), name='models_type_valid'),
         ),
-        migrations.RunSQL(VIEW_SQL, f"DROP VIEW IF EXISTS {VIEW}"),
+        tag_views.create_views(VIEWS),
     ]
