@@ -40,3 +40,8 @@ def held_elsewhere(model_hash) -> bool:
     """Whether another live process is downloading `model_hash`."""
     return CivitaiImport.objects.filter(pk=model_hash, lease_expires_at__gte=timezone.now()).exclude(
         owner=PROCESS_ID).exclude(owner=None).exists()
+
+
+def orphaned(model_hash) -> bool:
+    """Whether a process was downloading `model_hash` and stopped renewing its lease (it died)."""
+    return CivitaiImport.objects.filter(pk=model_hash, lease_expires_at__lt=timezone.now()).exclude(owner=None).exists()

@@ -420,8 +420,9 @@ def import_state(model_hash):
     job = manager.job(model_hash)
     if job is not None and job.last_event is not None:
         return job.last_event
-    if job is None and settings.SDHOST["CIVITAI_ENABLED"] and not lease.held_elsewhere(model_hash):
-        manager.enqueue(model_hash)  # its process died (lease expired): this one resumes it
+    if job is None and settings.SDHOST["CIVITAI_ENABLED"] and settings.SDHOST["AUTO_DOWNLOAD"] \
+            and lease.orphaned(model_hash):
+        manager.enqueue(model_hash)  # the process downloading it died (lease expired): this one resumes it
     record = CivitaiImport.objects.filter(pk=model_hash).first()
     return progress_event(record.bytes_done if record else 0, model.size)
 
