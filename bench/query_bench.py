@@ -459,7 +459,7 @@ def main_postgres(args):
             server.terminate()
             server.wait(10)
         print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; times in ms; API = HTTP round trip "
-              "through daphne incl. JSON; eng = the engine's SQL via psycopg\n")
+              "through the server incl. JSON; eng = the engine's SQL via psycopg\n")
         header = f"{'query':<52} {'total':>6} {'stmts':>5} {'API p50':>8} {'API p95':>8} {'eng p50':>8} {'eng p95':>8}"
         print(header)
         print("-" * len(header))

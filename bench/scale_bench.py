@@ -3,7 +3,7 @@
     python bench/scale_bench.py [--tasks 200] [--workers 1,2,4] [--postgres postgres://postgres@127.0.0.1:5432]
                                 [--redis redis://127.0.0.1:6379/0]
 
-For each worker count: a fresh queue in a throw-away database, one daphne server, N
+For each worker count: a fresh queue in a throw-away database, one server (uvicorn), N
 `manage.py runworker render` processes (one torch thread each, CPU), `--tasks` tiny tasks over 3
 checkpoints submitted through the API, and an SSE client on the server's queue stream. Reports:
 

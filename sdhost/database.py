@@ -1,6 +1,6 @@
 """The database settings of `SDHOST_DATABASE_URL` (D40): PostgreSQL for several processes.
 
-Connections: Django opens one per thread; under daphne (ASGI) every request runs on a thread of
+Connections: Django opens one per thread; under the ASGI server every request runs on a thread of
 the sync executor, so `CONN_MAX_AGE=0` (the default, `SDHOST_DATABASE_CONN_MAX_AGE`) closes each
 at the end of its request and the server holds at most one per busy thread. Health checks make
 a longer-lived connection safe after a database restart. A pooler (pgbouncer in transaction

@@ -1,7 +1,7 @@
 """Test support: SD-Host as several real processes on PostgreSQL + Redis (D40, D41).
 
 `Cluster` owns a throwaway PostgreSQL database (created, migrated, dropped), a shared data folder,
-daphne server processes and `manage.py runworker render` processes. Nothing is imitated: the
+server processes (uvicorn, as `serve` runs it) and `manage.py runworker render` processes. Nothing is imitated: the
 processes talk to each other only through the database, Redis and the shared files.
 `require_services()` skips the calling test, with the reason, unless the suite runs on PostgreSQL
 (SDHOST_DATABASE_URL, as in .ci/run's second pass: the cluster's database is made on that server)
@@ -26,6 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SUITE_DATABASE = os.environ.get("SDHOST_DATABASE_URL", "")
 POSTGRES_SERVER = SUITE_DATABASE.rsplit("/", 1)[0] if SUITE_DATABASE.startswith("postgres") else None
 REDIS_URL = os.environ.get("SDHOST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+# The HTTP server as `manage.py serve` runs it (sdhost.serving), without serve's start-up work
+SERVER_SCRIPT = ("import os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'sdhost.settings'); import django; "
+                 "django.setup(); from sdhost.serving import serve; serve('127.0.0.1', {port})")
 
 
 def require_services():
@@ -93,10 +96,10 @@ class Cluster:
         return process
 
     def start_server(self, **env) -> str:
-        """A daphne process serving sdhost.asgi; returns its base URL once /api/health answers."""
+        """A server process (uvicorn, configured as `manage.py serve` runs it, without a worker or start-up
+        work) serving sdhost.asgi; returns its base URL once /api/health answers."""
         port = free_port()
-        process = self._spawn([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                               "sdhost.asgi:application"], **env)
+        process = self._spawn([sys.executable, "-c", SERVER_SCRIPT.format(port=port)], **env)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -107,7 +110,7 @@ class Cluster:
             except requests.ConnectionError:
                 pass
             time.sleep(0.2)
-        raise AssertionError(f"daphne did not start\n{self.logs()}")
+        raise AssertionError(f"the server did not start\n{self.logs()}")
 
     def start_worker(self, **env) -> subprocess.Popen:
         return self._spawn([sys.executable, "manage.py", "runworker", "render"], **env)

@@ -69,7 +69,8 @@ def test_collect_facts_reads_settings_and_the_database(settings, db, data_dirs):
     settings.SDHOST = {**settings.SDHOST, "API_TOKEN": "s3cret", "DEVICE": "cpu"}
     facts = collect_facts("127.0.0.1", 8123, loopback=True, worker_in_process=False)
     assert (facts.host, facts.port, facts.data_dir) == ("127.0.0.1", 8123, str(data_dirs))
-    assert facts.database.startswith("SQLite ") and facts.database.endswith(".sqlite3")
+    assert (facts.database.startswith("SQLite ") and facts.database.endswith(".sqlite3")
+            or facts.database.startswith("postgresql://"))  # the suite's PostgreSQL pass
     assert facts.device.startswith("cpu") and facts.token_required and not facts.worker_in_process
     assert not facts.admin_exists
     get_user_model().objects.create_superuser("admin", "a@example.com", "pw")

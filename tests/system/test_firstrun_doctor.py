@@ -130,7 +130,8 @@ def test_disk_of_the_data_directory(settings, data_dirs):
 
 def test_database_reachable(db):
     check = check_database()
-    assert check.status == OK and check.detail.startswith("SQLite ") and check.detail.endswith("schema up to date")
+    assert check.status == OK and check.detail.startswith(("SQLite ", "postgresql://"))
+    assert check.detail.endswith("schema up to date")
 
 
 # -- Redis ----------------------------------------------------------------------------------------

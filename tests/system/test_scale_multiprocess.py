@@ -1,4 +1,4 @@
-"""Several processes on one PostgreSQL database and Redis (D40, D41), all real: daphne servers and
+"""Several processes on one PostgreSQL database and Redis (D40, D41), all real: server processes (uvicorn) and
 `runworker render` workers as subprocesses, tiny random-weight checkpoints rendered on the CPU, a
 fake Civitai on a real socket. Skipped, with the reason, when PostgreSQL or Redis is not reachable."""
 

@@ -21,7 +21,7 @@ URLS = [
     "/api/tags?sort=-image_count",
 ]
 ANSWERS = (
-    "import json; from django.test import Client; c = Client()\n"
+    "import json; from django.test import Client; c = Client(HTTP_HOST='localhost')\n"
     f"print('ANSWERS', json.dumps([c.get(u).json() for u in {URLS!r}]))"
 )
 

@@ -57,6 +57,7 @@ def test_kill_at_store_time_leaves_orphans_that_the_sweep_removes_without_losing
     images = data / "images"
     env = {**os.environ, "SDHOST_DATA_DIR": str(data), "OMP_NUM_THREADS": "1", "SDHOST_LOG_LEVEL": "WARNING"}
     env.pop("SDHOST_DATABASE_PATH", None)
+    env.pop("SDHOST_DATABASE_URL", None)  # this test reads the worker's SQLite file
     manage(env, "migrate")
     checkpoint = manage(env, "make_test_checkpoint", str(tmp_path / "tiny.safetensors")).splitlines()[-1]
     manage(env, "import_model", checkpoint, "--name", "tiny")
