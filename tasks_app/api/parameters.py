@@ -28,6 +28,7 @@ AUTOMATIC_SCHEDULES = {"DPM++ 2M": "Karras", "DPM++ SDE": "Karras", "DPM++ 2M SD
 SCHEDULE_SUFFIXES = {"Karras": " Karras"}
 USED_KEYS = {"Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Model hash", "Model",
              "VAE hash", "VAE", "Lora hashes", "TI hashes", "Clip skip"}
+HIRES_KEYS = {"Hires upscale", "Hires resize", "Hires steps", "Hires upscaler"}
 INTEGER = re.compile(r"[+-]?\d+")
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
@@ -69,7 +70,9 @@ class _Builder:
         self.params = self.info.params
         self.task: dict = {"prompt": self.info.prompt}
         self.unresolved: list[dict] = []
-        self.ignored: list[str] = [key for key in self.params if key not in USED_KEYS]
+        hires = bool(HIRES_KEYS & set(self.params))  # "Denoising strength" belongs to the hires fix then (D37)
+        used = USED_KEYS | (HIRES_KEYS | {"Denoising strength"} if hires else set())
+        self.ignored: list[str] = [key for key in self.params if key not in used]
 
     def ignore(self, *keys: str) -> None:
         self.ignored += [key for key in keys if key in self.params and key not in self.ignored]
@@ -111,6 +114,7 @@ class _Builder:
                 self.ignore("Sampler", "Schedule type")
         self._checkpoint()
         self._vae()
+        self._hires()
         extras = self._loras() + self._embeddings()
         if extras:
             self.task["additional_models"] = extras
@@ -122,6 +126,41 @@ class _Builder:
             self.task[field] = model.hash
         elif name or digest:
             self.unresolved.append({"kind": kind, "name": name, "autov2": _autov2(digest)})
+
+    def _hires(self) -> None:
+        """`Hires upscale` or `Hires resize`, `Hires steps`, `Hires upscaler`, `Denoising strength` -> `hires` (D37).
+        An upscaler model is found by name among the library's ready upscalers, else listed as unresolved."""
+        from tasks_app.engine.hires import UPSCALER_NAMES
+
+        params = self.params
+        if not HIRES_KEYS & set(params):
+            return
+        hires = {}
+        scale = params.get("Hires upscale", "").strip()
+        resize = parse_size(params["Hires resize"]) if "Hires resize" in params else None
+        if NUMBER.fullmatch(scale):
+            hires["scale"] = float(scale)
+        elif resize:
+            hires["width"], hires["height"] = resize
+        else:
+            self.ignore(*HIRES_KEYS, "Denoising strength")
+            return
+        steps = params.get("Hires steps", "0").strip()
+        if INTEGER.fullmatch(steps):
+            hires["steps"] = int(steps)
+        strength = params.get("Denoising strength", "").strip()
+        if NUMBER.fullmatch(strength):
+            hires["denoising_strength"] = float(strength)
+        upscaler = params.get("Hires upscaler", "Latent").strip()
+        if upscaler in UPSCALER_NAMES:
+            hires["upscaler"] = upscaler
+        else:
+            model = _by_name(upscaler, "upscaler")
+            if model is not None:
+                hires["upscaler"] = model.hash
+            else:
+                self.unresolved.append({"kind": "upscaler", "name": upscaler, "autov2": None})
+        self.task["hires"] = hires
 
     def _checkpoint(self) -> None:
         self._model("checkpoint", self.params.get("Model"), self.params.get("Model hash"), "checkpoint_hash")

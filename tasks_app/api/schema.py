@@ -118,7 +118,7 @@ PARSED_PARAMETERS = component("ParsedParameters", {
                                                   "library; fields the infotext lacks are absent"},
         "unresolved": {"type": "array", "description": "Referenced models not in the library", "items": {
             "type": "object", "required": ["kind", "name", "autov2"], "properties": {
-                "kind": {"type": "string", "enum": ["checkpoint", "vae", "lora", "embedding"]},
+                "kind": {"type": "string", "enum": ["checkpoint", "vae", "lora", "embedding", "upscaler"]},
                 "name": {"type": "string", "nullable": True},
                 "autov2": {"type": "string", "nullable": True, "description": "First 10 hex digits of the SHA256"},
             }}},

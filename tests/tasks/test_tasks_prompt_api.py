@@ -157,9 +157,10 @@ def test_a1111_16_infotext(api, lib):
         "steps": 25, "sampler": "DPM++ 2M Karras", "cfg_scale": 7, "seed": 1234567890, "width": 512,
         "height": 768, "clip_skip": 2, "checkpoint_hash": lib.ckpt.hash, "vae_hash": lib.vae.hash,
         "additional_models": [{"model_hash": lib.easyneg.hash}],
+        "hires": {"scale": 2.0, "steps": 15, "denoising_strength": 0.45},  # the upscaler model is not in the library
     }
-    assert answer["unresolved"] == []
-    assert answer["ignored"] == ["Denoising strength", "Hires upscale", "Hires steps", "Hires upscaler", "Version"]
+    assert answer["unresolved"] == [{"kind": "upscaler", "name": "R-ESRGAN 4x+ Anime6B", "autov2": None}]
+    assert answer["ignored"] == ["Version"]
     # the body is a valid submission as it stands
     assert created(api.post_json("/api/tasks", answer["task"])).clip_skip == 2
 
