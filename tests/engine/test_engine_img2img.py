@@ -1,7 +1,6 @@
 """Image to image, inpainting and hires fix in the engine (D36, D37): tiny real models, real renders on the CPU."""
 
 import dataclasses
-import hashlib
 import io
 import math
 
@@ -15,17 +14,13 @@ from tasks_app.engine import (
     EmbeddingSpec,
     HiresSpec,
     LoraSpec,
-    ModelFile,
     RenderCancelled,
     RenderEngine,
     RenderRequest,
     loader,
 )
 from tasks_app.engine.tiny_models import write_model_file
-
-
-def _model_file(path, kind, name):
-    return ModelFile(path=str(path), sha256=hashlib.sha256(path.read_bytes()).hexdigest(), name=name, kind=kind)
+from tests.support.engine import model_file as _model_file
 
 
 @pytest.fixture(scope="module")

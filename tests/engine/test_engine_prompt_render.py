@@ -1,23 +1,21 @@
 """A1111 prompt semantics in real renders (D31-D33): tiny SD1.5 and SDXL checkpoints on the CPU."""
 
 import dataclasses
-import hashlib
 import io
 
 import pytest
 import torch
 from PIL import Image
 
-from tasks_app.engine import EmbeddingSpec, LoraSpec, ModelFile, RenderEngine, RenderRequest
+from tasks_app.engine import EmbeddingSpec, LoraSpec, RenderEngine, RenderRequest
 from tasks_app.engine.conditioning import encode_prompts
 from tasks_app.engine.tiny_models import write_model_file
+from tests.support.engine import model_file as _model_file
 
 WORDS = "red green blue yellow purple orange black white silver golden".split()
 LONG_HEAD = ", ".join(f"{WORDS[i % 10]} {WORDS[(i * 3 + 1) % 10]}" for i in range(27))  # 81 tokens
 
 
-def _model_file(path, kind, name):
-    return ModelFile(path=str(path), sha256=hashlib.sha256(path.read_bytes()).hexdigest(), name=name, kind=kind)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """The render engine end to end on tiny random-weight models in the real single-file layouts (CPU)."""
 
 import dataclasses
-import hashlib
 import io
 
 import pytest
@@ -20,10 +19,7 @@ from tasks_app.engine import (
     random_seed,
 )
 from tasks_app.engine.tiny_models import write_model_file
-
-
-def _model_file(path, kind, name):
-    return ModelFile(path=str(path), sha256=hashlib.sha256(path.read_bytes()).hexdigest(), name=name, kind=kind)
+from tests.support.engine import model_file as _model_file
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ parsed and submitted again, render the very same PNG (D35).
 """
 
 import io
-import time
 
 import pytest
 from PIL import Image as PILImage
@@ -13,12 +12,11 @@ from PIL import Image as PILImage
 from images_app.models import Image
 from images_app.storage import image_file_path
 from models_app.services import import_model_file
-from tasks_app import worker
 from tasks_app.engine.tiny_models import write_model_file
 from tasks_app.models import Task
 from tests.support.api import assert_error
+from tests.support.worker import wait_done
 
-TIMEOUT = 120
 
 
 @pytest.fixture
@@ -29,21 +27,8 @@ def library(transactional_db, tmp_path):
             for kind, seed in (("checkpoint", 0), ("lora", 1))}
 
 
-@pytest.fixture
-def render_worker(transactional_db):
-    started = worker.start_in_process()
-    yield started
-    worker.stop_in_process()
 
 
-def wait_done(task_id):
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        status = Task.objects.values_list("status", flat=True).get(id=task_id)
-        if status not in ("pending", "running"):
-            return status
-        time.sleep(0.02)
-    pytest.fail(f"timed out waiting for task {task_id}")
 
 
 def submit_and_wait(api, body):

@@ -5,7 +5,6 @@ and a LoRA leaves nothing behind for the next task (D9, D10, D30).
 """
 
 import io
-import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -14,23 +13,13 @@ from PIL import Image as PILImage
 from images_app.models import Image
 from images_app.storage import image_file_path
 from models_app.services import import_model_file
-from tasks_app import worker
 from tasks_app.engine.tiny_models import write_model_file
 from tasks_app.models import Task
+from tests.support.worker import wait_done
 
-TIMEOUT = 120
 PROMPT = "a tiny valley"
 
 
-def wait_done(task_id, timeout=TIMEOUT):
-    """Poll the task row until it leaves pending/running; return its final status."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = Task.objects.values_list("status", flat=True).get(id=task_id)
-        if status not in ("pending", "running"):
-            return status
-        time.sleep(0.02)
-    pytest.fail(f"timed out waiting for task {task_id}")
 
 
 @pytest.fixture
@@ -44,11 +33,6 @@ def library(transactional_db, tmp_path):
     }
 
 
-@pytest.fixture
-def render_worker(transactional_db):
-    started = worker.start_in_process()
-    yield started
-    worker.stop_in_process()
 
 
 def render(api, library, **fields):

@@ -2,7 +2,7 @@
 `filter[task_id]` on /api/images finds them; the image's `task` relationship stays its first producer."""
 
 from images_app.models import Image
-from tests.tasks.test_worker import checkpoints, render_worker, submit, wait_done  # noqa: F401 (fixtures)
+from tests.tasks.test_worker import checkpoints, submit, wait_done  # noqa: F401 (fixtures)
 
 
 def images_of(api, task_id):

@@ -18,6 +18,7 @@ from tasks_app.engine.tiny_models import write_model_file
 from tasks_app.models import Task
 from tests.support.api import assert_error
 from tests.support.factories import make_model
+from tests.support.worker import wait_done
 
 TIMEOUT = 120
 
@@ -40,14 +41,6 @@ def stored(data: bytes) -> Image:
     return store_image_bytes(data)[0]
 
 
-def wait_done(task_id, timeout=TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = Task.objects.values_list("status", flat=True).get(id=task_id)
-        if status not in ("pending", "running"):
-            return status
-        time.sleep(0.02)
-    pytest.fail(f"timed out waiting for task {task_id}")
 
 
 def pixels(image: Image) -> np.ndarray:
@@ -181,11 +174,6 @@ def library(transactional_db, tmp_path):
     }
 
 
-@pytest.fixture
-def render_worker(transactional_db):
-    started = worker.start_in_process()
-    yield started
-    worker.stop_in_process()
 
 
 def run(api, body, url="/api/tasks"):

@@ -46,11 +46,6 @@ def checkpoints(transactional_db, tmp_path):
     ]
 
 
-@pytest.fixture
-def render_worker(transactional_db):
-    started = worker.start_in_process()
-    yield started
-    worker.stop_in_process()
 
 
 def submit(api, checkpoint, **fields):

@@ -21,11 +21,6 @@ def checkpoint(transactional_db, tmp_path):
     return import_model_file(write_model_file(tmp_path / "tiny.safetensors"), name="tiny")[0]
 
 
-@pytest.fixture
-def render_worker(transactional_db):
-    started = worker.start_in_process()
-    yield started
-    worker.stop_in_process()
 
 
 def render(api, checkpoint, size, seed):
