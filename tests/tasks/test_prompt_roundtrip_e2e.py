@@ -18,7 +18,6 @@ from tests.support.api import assert_error
 from tests.support.worker import wait_done
 
 
-
 @pytest.fixture
 def library(transactional_db, tmp_path):
     """A tiny SD1.5 checkpoint and LoRA, imported from real files."""
