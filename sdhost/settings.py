@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "models_app",
     "images_app",
     "tasks_app",
+    "a1111_app",  # /sdapi/v1: the A1111-compatible API over the task, model and image services (D39)
     "sdhost",  # the composition root: serve, doctor, version and config
 ]
 
