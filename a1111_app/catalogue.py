@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from models_app.inspect import tensor_shapes
 from models_app.models import SDModel
 from models_app.storage import model_file_path
 from tasks_app.api.parameters import model_by_autov2, model_by_name
@@ -67,13 +68,25 @@ def loras() -> list[dict]:
 
 
 def embeddings() -> dict:
+    """A1111's EmbeddingsResponse: each embedding under its prompt token, its vectors' count and width read from
+    the file's tensor shapes (the first 2-D tensor: `emb_params`, `string_to_param.*`, `clip_l`)."""
     loaded = {}
     for model in ready("embedding"):
         words = (model.metadata or {}).get("trigger_words") or []
         token = words[0] if isinstance(words, list) and words and isinstance(words[0], str) else model.name
-        loaded[token] = {"step": None, "sd_checkpoint": None, "sd_checkpoint_name": None, "shape": None,
-                         "vectors": None}
+        vectors, shape = _embedding_size(model)
+        loaded[token] = {"step": None, "sd_checkpoint": None, "sd_checkpoint_name": None, "shape": shape,
+                         "vectors": vectors}
     return {"loaded": loaded, "skipped": {}}
+
+
+def _embedding_size(model: SDModel) -> tuple[int, int]:
+    try:
+        shapes, _ = tensor_shapes(model_file_path(model), model.file_ext)
+    except Exception:  # a file gone or unreadable still lists the embedding
+        return 0, 0
+    matrices = [tuple(shape) for shape in shapes.values() if len(shape) == 2]
+    return matrices[0] if matrices else (0, 0)
 
 
 def samplers() -> list[dict]:

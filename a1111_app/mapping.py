@@ -171,10 +171,11 @@ class _Mapper:
             raise ValidationFailed(["sampler_name"], "str type expected", "type_error.str")
         label = dict(catalogue.SCHEDULERS).get(scheduler.lower()) if isinstance(scheduler, str) else None
         ours = our_sampler(name, label)
-        if ours is None and isinstance(scheduler, str) and scheduler:
+        if ours is None and label is not None:
             ours = our_sampler(name, None)
-            if ours is not None:
-                self.ignore(f"scheduler ({scheduler})")
+            label = None
+        if label is None and scheduler and ours is not None:
+            self.ignore(f"scheduler ({scheduler})")
         if ours is None:
             raise ValidationFailed(["sampler_name"], f"Sampler not found: {name!r}")
         return ours
