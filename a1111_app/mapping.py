@@ -215,6 +215,8 @@ class _Mapper:
         module = unit.get("module")
         if module not in (None, "", "none", "None"):
             self.ignore(f"ControlNet module {module} (the image is used as the control image as given)")
+        if unit.get("guidance_start", 0) not in (0, None) or unit.get("guidance_end", 1) not in (1, None):
+            self.ignore("ControlNet guidance_start/guidance_end (applied over all steps)")
         weight = unit.get("weight", 1.0)
         return {"model_hash": model.hash, "weight": weight}, decode_image(image, [*loc, "image"])
 

@@ -129,3 +129,39 @@ def test_basic_auth_with_the_token(base_url, library, settings):
     with pytest.raises(requests.HTTPError):
         requests.get(f"{base_url.replace('/sdapi/v1', '')}/api/models", auth=("me", "s3cret"),
                      timeout=10).raise_for_status()  # Basic is for the A1111 API only; /api keeps Bearer (D14)
+
+
+def test_controlnet_common_form(webui, library, render_worker):
+    import webuiapi
+
+    control = PILImage.new("RGB", (64, 64), (255, 255, 255))
+    ImageDraw.Draw(control).ellipse((16, 16, 48, 48), fill=(0, 0, 0))
+    unit = webuiapi.ControlNetUnit(image=control, model=f"tiny-cn [{library['controlnet'].hash[:8]}]", weight=0.8)
+    result = webui.txt2img(prompt="a circle", seed=2, controlnet_units=[unit], **SMALL)
+    assert len(result.images) == 1 and result.info["ignored"] == []
+    extra = Task.objects.get(id=result.info["task_ids"][0]).task_models.get()
+    assert extra.model == library["controlnet"] and extra.weight == 0.8 and extra.control_image is not None
+    preprocessed = webuiapi.ControlNetUnit(image=control, model="tiny-cn", module="canny")
+    result = webui.txt2img(prompt="a circle", seed=2, controlnet_units=[preprocessed], **SMALL)
+    assert result.info["ignored"] == ["ControlNet module canny (the image is used as the control image as given)"]
+
+
+def test_skip_goes_on_with_the_next_task(webui, library, render_worker):
+    box = {}
+    thread = threading.Thread(target=lambda: box.update(result=webui.txt2img(
+        prompt="slow", seed=1, width=64, height=64, steps=150, n_iter=2)))
+    thread.start()
+    deadline = time.monotonic() + 60
+    while webui.get_progress()["progress"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    webui.skip()
+    while time.monotonic() < deadline:  # the second task starts; interrupt that one as well
+        statuses = set(Task.objects.values_list("status", flat=True))
+        if statuses == {"cancelled", "running"}:
+            break
+        time.sleep(0.05)
+    assert statuses == {"cancelled", "running"}
+    webui.interrupt()
+    thread.join(60)
+    assert sorted(Task.objects.values_list("status", flat=True)) == ["cancelled", "cancelled"]
+    assert box["result"].info["interrupted"] is True
