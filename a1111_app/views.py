@@ -70,20 +70,18 @@ def progress(request):
     return answer(jobs.progress())
 
 
-@csrf_exempt
-@methods("POST")
-@a1111_errors
-def interrupt(request):
-    jobs.stop_running(whole_job=True)
-    return answer(None)
+def stopper(whole_job: bool):
+    """POST /interrupt (the running request's tasks) or /skip (its running task only)."""
+    @csrf_exempt
+    @methods("POST")
+    @a1111_errors
+    def view(request):
+        jobs.stop_running(whole_job=whole_job)
+        return answer(None)
+    return view
 
 
-@csrf_exempt
-@methods("POST")
-@a1111_errors
-def skip(request):
-    jobs.stop_running(whole_job=False)
-    return answer(None)
+interrupt, skip = stopper(whole_job=True), stopper(whole_job=False)
 
 
 @csrf_exempt
