@@ -17,6 +17,7 @@ from tasks_app.api.validation import validate_submission
 from tasks_app.models import Task, TaskImage
 
 from . import catalogue
+from .errors import A1111Error
 from .mapping import TASK_TAG, Job
 
 FINISHED = ("completed", "failed", "cancelled")
@@ -36,14 +37,17 @@ def submit(job: Job) -> list[str]:
             for key, data in job.images.items():
                 extra_images[key] = _stored(data, created, settings).hash
             controls = [_stored(data, created, settings).hash for data in job.control_images]
-            task_ids = []
+            submissions = []
             for body in job.bodies:
                 body = {**body, **extra_images}
                 if controls:
                     body["additional_models"] = [{**entry, "control_image": image}
                                                  for entry, image in zip(body["additional_models"], controls)]
-                submission = validate_submission(body)
-                task_ids.append(queue.submit(submission.fields, submission.extras, submission.tag_names).id)
+                submissions.append(validate_submission(body))
+            if not worker.worker_is_running():  # the request would wait for ever
+                raise A1111Error(503, "No render worker is running (SDHOST_RENDER_WORKER is off and no "
+                                      "`manage.py runworker render` is alive); nothing was queued", "RuntimeError")
+            task_ids = [queue.submit(s.fields, s.extras, s.tag_names).id for s in submissions]
             worker.queue_changed()
     except Exception:
         for image in created:
@@ -85,8 +89,6 @@ def result(job: Job, task_ids: list[str]) -> dict:
     tasks = {task.id: task for task in Task.objects.filter(id__in=task_ids)}
     failed = [task for task in tasks.values() if task.status == "failed"]
     if failed and not any(task.status == "completed" for task in tasks.values()):
-        from .errors import A1111Error
-
         raise A1111Error(500, f"Render failed: {failed[0].error_message}", "RuntimeError")
     links = TaskImage.objects.filter(task_id__in=task_ids).select_related("image")
     images = sorted((link.image for link in links), key=lambda image: (image.seed is None, image.seed or 0))

@@ -172,3 +172,13 @@ def test_options_persist_in_the_database(base_url, library):
     assert options["sd_checkpoint_hash"] == library["other"].hash and options["sd_vae"] == "tiny-vae.safetensors"
     post(base_url, "options", {"sd_vae": "Automatic"})
     assert requests.get(f"{base_url}/options", timeout=10).json()["sd_vae"] == "Automatic"
+
+
+def test_without_a_render_worker_nothing_waits_for_ever(base_url, library):
+    from images_app.models import Image
+
+    response = post(base_url, "img2img", {"prompt": "a", "init_images": [png_b64()], **SMALL})
+    assert response.status_code == 503
+    check("error", response.json())
+    assert "No render worker" in response.json()["detail"]
+    assert not Task.objects.exists() and not Image.objects.exists()
