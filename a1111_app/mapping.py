@@ -220,6 +220,12 @@ class _Mapper:
         weight = unit.get("weight", 1.0)
         return {"model_hash": model.hash, "weight": weight}, decode_image(image, [*loc, "image"])
 
+    def echo(self) -> dict:
+        """The request as A1111 answers it in `parameters`: its fields with defaults, without the input images
+        (A1111 leaves them out unless include_init_images)."""
+        echoed = {**self.values, **{key: value for key, value in self.body.items() if key in UNSUPPORTED}}
+        return {**echoed, **{key: None for key in ("init_images", "mask") if key in echoed}}
+
     def seed(self) -> int:
         seed = self.values["seed"]
         if isinstance(seed, float) and seed.is_integer():
@@ -253,7 +259,7 @@ class _Mapper:
         bodies = [{**base, "seed": seed + start, "batch_size": min(chunk, count - start)}
                   for start in range(0, count, chunk)]
         return Job(bodies=bodies, images=images, control_images=control_images, seed=seed, ignored=self.ignored,
-                   parameters=values, checkpoint=checkpoint, vae=vae, send_images=values["send_images"] is not False,
+                   parameters=self.echo(), checkpoint=checkpoint, vae=vae, send_images=values["send_images"] is not False,
                    count=count)
 
 

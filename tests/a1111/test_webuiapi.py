@@ -48,6 +48,8 @@ def test_img2img_and_inpainting_with_a_mask(webui, library, render_worker):
     result = webui.img2img(images=[source], prompt="a red square", seed=3, denoising_strength=0.5, **SMALL)
     assert len(result.images) == 1 and result.image.size == (64, 64)
     assert "Denoising strength: 0.5" in result.info["infotexts"][0]
+    assert result.parameters["init_images"] is None and result.parameters["denoising_strength"] == 0.5
+    assert result.parameters["image_cfg_scale"] == 1.5  # A1111 fields we do not use are echoed all the same
     mask = PILImage.new("L", (64, 64), 0)
     ImageDraw.Draw(mask).rectangle((0, 0, 31, 63), fill=255)  # repaint the left half only
     painted = webui.img2img(images=[source], mask_image=mask, mask_blur=0, prompt="a blue square", seed=3,
