@@ -167,3 +167,15 @@ def test_skip_goes_on_with_the_next_task(webui, library, render_worker):
     thread.join(60)
     assert sorted(Task.objects.values_list("status", flat=True)) == ["cancelled", "cancelled"]
     assert box["result"].info["interrupted"] is True
+
+
+def test_browser_clients_get_cors_under_sdapi(base_url, library, settings):
+    origin = "http://localhost:5173"
+    settings.CORS_ALLOWED_ORIGINS = [origin]
+    settings.SDHOST = {**settings.SDHOST, "API_TOKEN": "s3cret"}
+    preflight = requests.options(f"{base_url}/txt2img", headers={
+        "Origin": origin, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type"}, timeout=10)
+    assert preflight.status_code == 200 and preflight.headers["Access-Control-Allow-Origin"] == origin
+    listed = requests.get(f"{base_url}/sd-models", auth=("", "s3cret"), headers={"Origin": origin}, timeout=10)
+    assert listed.status_code == 200 and listed.headers["Access-Control-Allow-Origin"] == origin
