@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 
 from core.errors import APIError, is_disk_full
@@ -80,6 +81,9 @@ def a1111_errors(view):
             return exc.response()
         if isinstance(exc, APIError):
             return from_api_error(exc).response()
+        if isinstance(exc, RequestDataTooBig):
+            return A1111Error(413, "Request body exceeds the configured limit (SDHOST_MAX_UPLOAD_BYTES)",
+                              "PayloadTooLarge").response()
         if is_disk_full(exc):
             return A1111Error(507, "The server's disk is full; nothing was stored", "InsufficientStorage").response()
         log.exception("Unexpected error in the A1111 API")

@@ -182,3 +182,10 @@ def test_without_a_render_worker_nothing_waits_for_ever(base_url, library):
     check("error", response.json())
     assert "No render worker" in response.json()["detail"]
     assert not Task.objects.exists() and not Image.objects.exists()
+
+
+def test_a_body_over_the_upload_limit_is_413(base_url, library, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = post(base_url, "img2img", {"prompt": "a", "init_images": [png_b64()], "padding": "x" * 2000})
+    assert response.status_code == 413
+    check("error", response.json())
