@@ -20,8 +20,7 @@ log = logging.getLogger("sdhost")
 FIELD_NAMES = {
     "checkpoint_hash": ["override_settings", "sd_model_checkpoint"], "vae_hash": ["override_settings", "sd_vae"],
     "clip_skip": ["override_settings", "CLIP_stop_at_last_layers"], "sampler": ["sampler_name"],
-    "init_image": ["init_images", 0], "mask_image": ["mask"], "additional_models": ["prompt"],
-    "hires": ["enable_hr"],
+    "init_image": ["init_images", 0], "mask_image": ["mask"], "hires": ["enable_hr"],
 }
 HIRES_FIELD_NAMES = {"scale": "hr_scale", "width": "hr_resize_x", "height": "hr_resize_y",
                      "steps": "hr_second_pass_steps", "denoising_strength": "denoising_strength",
@@ -59,6 +58,10 @@ def a1111_location(pointer: str | None) -> list:
     parts = [part.replace("~1", "/").replace("~0", "~") for part in pointer.lstrip("/").split("/")]
     if parts[0] == "hires" and len(parts) > 1:
         return [HIRES_FIELD_NAMES.get(parts[1], parts[1])]
+    if parts[0] == "additional_models":  # only ControlNet units fill it (inline LoRAs point at the prompt)
+        rest = [int(part) if part.isdigit() else part for part in parts[1:]]
+        return ["alwayson_scripts", "ControlNet", "args", *rest[:1], *(["model"] if rest[1:] == ["model_hash"]
+                                                                       else rest[1:])]
     return list(FIELD_NAMES.get(parts[0], [parts[0]]))
 
 

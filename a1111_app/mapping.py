@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from images_app.storage import inspect_image
+from tasks_app.api.inline_loras import library_loras
 from tasks_app.api.parameters import sampler_name as our_sampler
 from tasks_app.engine.interface import random_seed
+from tasks_app.engine.prompts import extract_lora_tags
 
 from . import catalogue, options
 from .errors import A1111Error, ValidationFailed
@@ -195,7 +197,8 @@ class _Mapper:
                     if entry is not None:
                         extras.append(entry[0])
                         images.append(entry[1])
-            elif args and any(arg not in (False, None, "", [], {}) for arg in args):
+            elif asks_for_something(script, ()) and (
+                    not isinstance(args, list) or any(arg not in (False, None, "", [], {}) for arg in args)):
                 self.ignore(f"alwayson_scripts.{name}")
         return extras, images
 
@@ -226,6 +229,18 @@ class _Mapper:
         echoed = {**self.values, **{key: value for key, value in self.body.items() if key in UNSUPPORTED}}
         return {**echoed, **{key: None for key in ("init_images", "mask") if key in echoed}}
 
+    def without_unknown_loras(self, prompt):
+        """A1111 renders a prompt whose `<lora:name:w>` names no LoRA (it only warns): such a tag is taken out of the
+        prompt and listed as ignored; the others are resolved by the submission as usual (D34)."""
+        if not isinstance(prompt, str):
+            return prompt
+        _, tags = extract_lora_tags(prompt)
+        for tag in tags:
+            if len(library_loras(tag.name)) != 1:
+                prompt = prompt.replace(tag.tag, "", 1)
+                self.ignore(f"{tag.tag} (no single LoRA of that name in the library)")
+        return prompt
+
     def seed(self) -> int:
         seed = self.values["seed"]
         if isinstance(seed, float) and seed.is_integer():
@@ -246,6 +261,7 @@ class _Mapper:
         if batch_size * n_iter > MAX_IMAGES:
             raise ValidationFailed(["n_iter"], f"n_iter x batch_size must be at most {MAX_IMAGES}")
         base = {key: values[key] for key in ("prompt", "negative_prompt", "width", "height", "steps", "cfg_scale")}
+        base["prompt"] = self.without_unknown_loras(base["prompt"])
         base["sampler"] = self.sampler()
         checkpoint, vae = self.models(base)
         extras, control_images = self.scripts()

@@ -88,3 +88,10 @@ def test_body_must_be_an_object(checkpoint):
     with pytest.raises(ValidationFailed) as raised:
         mapping.txt2img_job(["p"])
     assert raised.value.loc == []
+
+
+def test_a_lora_tag_naming_no_lora_is_taken_out_and_listed(checkpoint):
+    make_model("detail", model_type="lora")
+    job = mapping.txt2img_job({"prompt": "a cat <lora:detail:0.5> <lora:missing:1> in a hat"})
+    assert job.bodies[0]["prompt"] == "a cat <lora:detail:0.5>  in a hat"
+    assert job.ignored == ["<lora:missing:1> (no single LoRA of that name in the library)"]
