@@ -14,7 +14,7 @@ from .errors import APIError, error_response, to_api_error
 from .sse import is_event_stream_view
 
 OPEN_PATHS = {"/api/health"}  # D42: load balancers probe it without the token; it shows no secrets
-A1111_PREFIX = "/sdapi/"  # D39: A1111 clients send the token as a Bearer token or as the HTTP Basic password
+A1111_PREFIXES = ("/sdapi/", "/controlnet/")  # D39: A1111 clients send the token as Bearer or as the Basic password
 
 
 def is_api(request):
@@ -57,7 +57,7 @@ class AllowedHostMiddleware:
 
 
 def is_a1111(request):
-    return request.path.startswith(A1111_PREFIX)
+    return request.path.startswith(A1111_PREFIXES)
 
 
 def basic_password(header: str):

@@ -18,4 +18,5 @@ urlpatterns = [
     path("api/", include("images_app.api.urls")),
     path("api/", include("tasks_app.api.urls")),
     path("sdapi/v1/", include("a1111_app.urls")),  # D39
+    path("controlnet/", include("a1111_app.controlnet_urls")),  # D39: what A1111's ControlNet clients ask first
 ]

@@ -179,3 +179,15 @@ def test_browser_clients_get_cors_under_sdapi(base_url, library, settings):
     assert preflight.status_code == 200 and preflight.headers["Access-Control-Allow-Origin"] == origin
     listed = requests.get(f"{base_url}/sd-models", auth=("", "s3cret"), headers={"Origin": origin}, timeout=10)
     assert listed.status_code == 200 and listed.headers["Access-Control-Allow-Origin"] == origin
+
+
+def test_controlnet_extension_routes(webui, base_url, library, settings):
+    assert webui.controlnet_version() == 2
+    assert webui.controlnet_model_list() == [f"tiny-cn [{library['controlnet'].hash[:8]}]"]
+    assert webui.controlnet_module_list() == ["none"]
+    settings.SDHOST = {**settings.SDHOST, "API_TOKEN": "s3cret"}
+    root = base_url.removesuffix("/sdapi/v1")
+    assert requests.get(f"{root}/controlnet/model_list", timeout=10).status_code == 401
+    assert requests.get(f"{root}/controlnet/model_list", auth=("u", "s3cret"), timeout=10).status_code == 200
+    assert requests.get(f"{root}/controlnet/detect", auth=("u", "s3cret"), timeout=10).json() == \
+        {"detail": "Not Found"}
