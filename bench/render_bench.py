@@ -19,6 +19,9 @@
     pipeline; txt2img to latents, interpolate, img2img), interleaved; median wall time per task and the ratios.
 (f) Time estimates: the real worker renders two sizes twice each, then other sizes; the estimate made
     before each of those (tasks_app/throughput.py) against its real time (started -> completed).
+--a1111  The same txt2img through a live server (uvicorn), interleaved: POST /sdapi/v1/txt2img (waits, base64 PNG
+    out, D39) against POST /api/tasks + polling GET /api/tasks/{id} every 20 ms + the image list + its content;
+    median client-side seconds per request and the ratio (target <= 1.05).
 
 Everything runs in a throw-away data folder.
 """
@@ -414,6 +417,51 @@ def simulate_trace(tasks, n_checkpoints, traces, seed):
     return {k: statistics.mean(v) for k, v in out.items()}
 
 
+def bench_a1111(checkpoint, params, repeats):
+    """--a1111: (seconds through /api, seconds through /sdapi/v1) per request, medians of interleaved runs."""
+    import base64
+
+    import requests
+
+    from tasks_app import worker
+    from tests.support.live_server import live_asgi_server
+
+    base = live_asgi_server()
+    worker.start_in_process()
+    prompt = "a lighthouse on a cliff at dusk"
+    a1111_body = {"prompt": prompt, "width": params["width"], "height": params["height"], "steps": params["steps"],
+                  "sampler_name": "DPM++ 2M", "scheduler": "karras", "batch_size": 1,
+                  "override_settings": {"sd_model_checkpoint": checkpoint.hash}}
+
+    def through_api(seed):
+        body = {"checkpoint_hash": checkpoint.hash, "prompt": prompt, **params, "seed": seed}
+        started = time.perf_counter()
+        task_id = requests.post(f"{base}/api/tasks", json=body, timeout=60).json()["task_id"]
+        while requests.get(f"{base}/api/tasks/{task_id}", timeout=60).json()["data"]["attributes"]["status"] \
+                not in ("completed", "failed", "cancelled"):
+            time.sleep(0.02)
+        images = requests.get(f"{base}/api/images", params={"filter[task_id]": task_id}, timeout=60).json()["data"]
+        pngs = [requests.get(f"{base}/api/images/{image['id']}/content", timeout=60).content for image in images]
+        assert len(pngs) == 1 and pngs[0].startswith(b"\x89PNG")
+        return time.perf_counter() - started
+
+    def through_a1111(seed):
+        started = time.perf_counter()
+        response = requests.post(f"{base}/sdapi/v1/txt2img", json={**a1111_body, "seed": seed}, timeout=60)
+        pngs = [base64.b64decode(image) for image in response.json()["images"]]
+        assert len(pngs) == 1 and pngs[0].startswith(b"\x89PNG")
+        return time.perf_counter() - started
+
+    through_api(999)  # loads the checkpoint
+    times = {through_api: [], through_a1111: []}
+    for round_no in range(repeats):
+        order = [through_api, through_a1111] if round_no % 2 == 0 else [through_a1111, through_api]
+        for run in order:
+            times[run].append(run(round_no))
+    worker.stop_in_process()
+    return statistics.median(times[through_api]), statistics.median(times[through_a1111])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--full-size", action="store_true", help="real SD1.5-size checkpoints, 512x512, 20 steps")
@@ -423,6 +471,7 @@ def main():
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--sections", default="abcdef", help="which of (a)-(f) to run, e.g. 'de' ((f) runs with (a)-(c))")
+    parser.add_argument("--a1111", action="store_true", help="only: /sdapi/v1/txt2img against POST /api/tasks (D39)")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="sdhost-render-bench-"))
@@ -446,6 +495,13 @@ def main():
 
     device = pick_device(args.device)
     size = f"{params['width']}x{params['height']}, {params['steps']} steps, {params['sampler']}, batch 1"
+    if args.a1111:
+        repeats = args.repeats or 10
+        api_s, a1111_s = bench_a1111(checkpoints[0], params, repeats)
+        print(f"\nDevice {device}; {size}; {repeats} interleaved runs each, live server, client-side seconds")
+        print(f"{'POST /api/tasks + poll + image fetch':<42}{api_s:>10.3f}")
+        print(f"{'POST /sdapi/v1/txt2img (base64)':<42}{a1111_s:>10.3f}{a1111_s / api_s:>9.3f}")
+        return
     if "d" in args.sections:
         print("(d) prompt conditioning ...", flush=True)
         conditioning = bench_conditioning(checkpoints[0], params, device, repeats)

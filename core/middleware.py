@@ -1,17 +1,20 @@
-"""Access control (D14) and JSON errors for everything under /api."""
+"""Access control (D14, D39) and JSON errors for everything under /api."""
 
+import base64
+import binascii
 import hmac
 from http import HTTPStatus
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.urls import Resolver404, resolve
 
 from .errors import APIError, error_response, to_api_error
 from .sse import is_event_stream_view
 
 OPEN_PATHS = {"/api/health"}  # D42: load balancers probe it without the token; it shows no secrets
+A1111_PREFIXES = ("/sdapi/", "/controlnet/")  # D39: A1111 clients send the token as Bearer or as the Basic password
 
 
 def is_api(request):
@@ -53,10 +56,27 @@ class AllowedHostMiddleware:
         return self.get_response(request)
 
 
+def is_a1111(request):
+    return request.path.startswith(A1111_PREFIXES)
+
+
+def basic_password(header: str):
+    """The password of an `Authorization: Basic` header (any user name), or None."""
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, colon, password = decoded.partition(":")
+    return password if colon else None
+
+
 class ApiTokenMiddleware:
     """With SDHOST_API_TOKEN set, every /api request needs `Authorization: Bearer <token>`.
 
-    SSE endpoints (EventSource cannot set headers) may pass it as `?token=` instead.
+    SSE endpoints (EventSource cannot set headers) may pass it as `?token=` instead. Under /sdapi (the A1111
+    API, D39) the token may also be the HTTP Basic password, and a refusal is FastAPI's, as A1111 answers it.
     """
 
     def __init__(self, get_response):
@@ -64,8 +84,11 @@ class ApiTokenMiddleware:
 
     def __call__(self, request):
         token = settings.SDHOST["API_TOKEN"]
-        if (token and is_api(request) and request.path not in OPEN_PATHS and not is_cors_preflight(request)
-                and not self.authorized(request, token)):
+        guarded = (is_api(request) and request.path not in OPEN_PATHS) or is_a1111(request)
+        if token and guarded and not is_cors_preflight(request) and not self.authorized(request, token):
+            if is_a1111(request):
+                return JsonResponse({"detail": "Incorrect username or password"}, status=401,
+                                    headers={"WWW-Authenticate": "Basic"})
             return error_response(APIError(401, "unauthorized", "A valid API token is required (Authorization: Bearer <token>)"))
         return self.get_response(request)
 
@@ -73,6 +96,8 @@ class ApiTokenMiddleware:
     def authorized(request, token):
         header = request.headers.get("Authorization", "")
         sent = header[7:].strip() if header.lower().startswith("bearer ") else None
+        if sent is None and is_a1111(request):
+            sent = basic_password(header)
         if sent is None and is_sse(request):
             sent = request.GET.get("token")
         return sent is not None and hmac.compare_digest(sent.encode(), token.encode())

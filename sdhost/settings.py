@@ -99,7 +99,7 @@ ALLOWED_HOSTS = list(dict.fromkeys(
 CORS_ORIGINS = [o.strip() for o in (env("CORS_ORIGINS") or "").split(",") if o.strip()]
 CORS_ALLOW_ALL_ORIGINS = CORS_ORIGINS == ["*"]
 CORS_ALLOWED_ORIGINS = [] if CORS_ALLOW_ALL_ORIGINS else CORS_ORIGINS
-CORS_URLS_REGEX = r"^/api(/.*)?$"
+CORS_URLS_REGEX = r"^/(api|sdapi|controlnet)(/.*)?$"  # the API and the A1111-compatible API (D39)
 CORS_EXPOSE_HEADERS = ["Content-Disposition", "Content-Length", "Content-Range", "Accept-Ranges", "ETag", "Location"]
 
 INSTALLED_APPS = [
@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "models_app",
     "images_app",
     "tasks_app",
+    "a1111_app",  # /sdapi/v1: the A1111-compatible API over the task, model and image services (D39)
     "sdhost",  # the composition root: serve, doctor, version and config
 ]
 

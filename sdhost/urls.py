@@ -1,4 +1,5 @@
-"""Root URL configuration: the API under /api, the Django admin under /admin."""
+"""Root URL configuration: the API under /api, the A1111-compatible API under /sdapi/v1, the Django admin under
+/admin."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -16,4 +17,6 @@ urlpatterns = [
     path("api/", include("models_app.api.urls")),
     path("api/", include("images_app.api.urls")),
     path("api/", include("tasks_app.api.urls")),
+    path("sdapi/v1/", include("a1111_app.urls")),  # D39
+    path("controlnet/", include("a1111_app.controlnet_urls")),  # D39: what A1111's ControlNet clients ask first
 ]

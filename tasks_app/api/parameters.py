@@ -51,14 +51,14 @@ def _autov2(digest: str | None) -> str | None:
     return digest[:10].lower() if digest and AUTOV2.fullmatch(digest) else None
 
 
-def _by_autov2(digest: str, kinds: tuple) -> SDModel | None:
+def model_by_autov2(digest: str, kinds: tuple) -> SDModel | None:
     if not AUTOV2.fullmatch(digest or ""):
         return None
     matches = list(SDModel.objects.filter(hash__startswith=digest.lower(), model_type__in=kinds, status="ready")[:2])
     return matches[0] if len(matches) == 1 else None
 
 
-def _by_name(name: str, kind: str) -> SDModel | None:
+def model_by_name(name: str, kind: str) -> SDModel | None:
     stem = re.sub(r"\.(safetensors|ckpt|pt|pth|bin)$", "", name.strip(), flags=re.IGNORECASE)
     matches = list(SDModel.objects.filter(name__iexact=stem, model_type=kind, status="ready")[:2])
     return matches[0] if len(matches) == 1 else None
@@ -121,7 +121,7 @@ class _Builder:
         return {"task": self.task, "unresolved": self.unresolved, "ignored": self.ignored}
 
     def _model(self, kind: str, name: str | None, digest: str | None, field: str) -> None:
-        model = _by_autov2(digest, (kind,)) or (_by_name(name, kind) if name else None)
+        model = model_by_autov2(digest, (kind,)) or (model_by_name(name, kind) if name else None)
         if model is not None:
             self.task[field] = model.hash
         elif name or digest:
@@ -155,7 +155,7 @@ class _Builder:
         if upscaler in UPSCALER_NAMES:
             hires["upscaler"] = upscaler
         else:
-            model = _by_name(upscaler, "upscaler")
+            model = model_by_name(upscaler, "upscaler")
             if model is not None:
                 hires["upscaler"] = model.hash
             else:
@@ -180,7 +180,7 @@ class _Builder:
             if len(matches) == 1:
                 tagged_models.add(matches[0].hash)
                 continue
-            model = _by_autov2(hashes.get(tag.name, ""), ("lora",))
+            model = model_by_autov2(hashes.get(tag.name, ""), ("lora",))
             if model is not None:
                 tagged_models.add(model.hash)
                 rewritten = tag.tag.replace(f":{tag.name}", f":{model.hash[:10]}", 1)
@@ -192,7 +192,7 @@ class _Builder:
         for name, digest in hashes.items():
             if name in tagged_names:
                 continue
-            model = _by_autov2(digest, ("lora",))
+            model = model_by_autov2(digest, ("lora",))
             if model is None:
                 self.unresolved.append({"kind": "lora", "name": name, "autov2": _autov2(digest)})
             elif model.hash not in tagged_models:
@@ -202,7 +202,7 @@ class _Builder:
     def _embeddings(self) -> list[dict]:
         extras = []
         for name, digest in parse_hash_list(self.params.get("TI hashes", "")):
-            model = _by_autov2(digest, ("embedding",))
+            model = model_by_autov2(digest, ("embedding",))
             if model is None:
                 self.unresolved.append({"kind": "embedding", "name": name, "autov2": _autov2(digest)})
             elif model.hash not in {extra["model_hash"] for extra in extras}:

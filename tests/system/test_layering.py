@@ -2,7 +2,7 @@
 
 Packages form layers; a module may import its own package and the layers below it, never one above:
 
-    sdhost (composition root) -> tasks_app -> models_app -> images_app -> system_app -> core (library)
+    sdhost (composition root) -> a1111_app -> tasks_app -> models_app -> images_app -> system_app -> core (library)
 
 `tasks_app.engine` (the render engine) imports nothing of Django and nothing of ours outside itself.
 Imports inside functions count as much as those at the top of a module.
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYERS = ["core", "system_app", "images_app", "models_app", "tasks_app", "sdhost"]  # bottom first
+LAYERS = ["core", "system_app", "images_app", "models_app", "tasks_app", "a1111_app", "sdhost"]  # bottom first
 ENGINE = "tasks_app.engine"
 
 

@@ -1,0 +1,153 @@
+"""/sdapi/v1 views (D39): plain Django views, async where they wait for a render, errors in A1111's shapes."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+from asgiref.sync import sync_to_async
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from core.parsers import StrictJSONParser
+from images_app.storage import inspect_image
+from tasks_app.engine.infotext import parse_infotext, parse_size
+
+from . import jobs, mapping, options
+from .errors import ValidationFailed, a1111_errors, methods
+
+POLL_SECONDS = 0.02  # how often a waiting request looks at its tasks' rows
+
+
+def json_body(request, *, required=True):
+    """The request's JSON body (FastAPI's 422 for a malformed one)."""
+    if not request.body:
+        if required:
+            raise ValidationFailed([], "field required", "value_error.missing")
+        return {}
+    try:
+        return StrictJSONParser().parse(io.BytesIO(request.body))
+    except Exception as exc:
+        raise ValidationFailed([0], f"JSON decode error: {getattr(exc, 'detail', exc)}",
+                               "value_error.jsondecode") from None
+
+
+def answer(data) -> JsonResponse:
+    return JsonResponse(data, safe=False)
+
+
+async def render(request, make_job):
+    """Map the request, submit its tasks, wait until they are all finished, answer A1111's response."""
+    body = json_body(request)
+    job = await sync_to_async(make_job)(body)
+    task_ids = await sync_to_async(jobs.submit)(job)
+    key = jobs.register(task_ids)
+    try:
+        while not await sync_to_async(jobs.all_finished)(task_ids):
+            await asyncio.sleep(POLL_SECONDS)
+    finally:
+        jobs.unregister(key)
+    return answer(await sync_to_async(jobs.result)(job, task_ids))
+
+
+@csrf_exempt
+@methods("POST")
+@a1111_errors
+async def txt2img(request):
+    return await render(request, mapping.txt2img_job)
+
+
+@csrf_exempt
+@methods("POST")
+@a1111_errors
+async def img2img(request):
+    return await render(request, mapping.img2img_job)
+
+
+@methods("GET")
+@a1111_errors
+def progress(request):
+    return answer(jobs.progress())
+
+
+def stopper(whole_job: bool):
+    """POST /interrupt (the running request's tasks) or /skip (its running task only)."""
+    @csrf_exempt
+    @methods("POST")
+    @a1111_errors
+    def view(request):
+        jobs.stop_running(whole_job=whole_job)
+        return answer(None)
+    return view
+
+
+interrupt, skip = stopper(whole_job=True), stopper(whole_job=False)
+
+
+@csrf_exempt
+@methods("GET", "POST")
+@a1111_errors
+def options_view(request):
+    if request.method == "GET":
+        return answer(options.as_a1111())
+    body = json_body(request)
+    if not isinstance(body, dict):
+        raise ValidationFailed([], "value is not a valid dict", "type_error.dict")
+    options.apply(body)
+    return answer(None)
+
+
+@csrf_exempt
+@methods("POST")
+@a1111_errors
+def png_info(request):
+    """POST /png-info: the image's infotext, parsed as A1111's parse_generation_parameters does."""
+    body = json_body(request)
+    if not isinstance(body, dict) or not body.get("image"):
+        raise ValidationFailed(["image"], "field required", "value_error.missing")
+    _, _, _, text = inspect_image(mapping.decode_image(body["image"], ["image"]))
+    if not text:
+        return answer({"info": "", "items": {}, "parameters": {}})
+    parsed = parse_infotext(text)
+    parameters = {"Prompt": parsed.prompt, "Negative prompt": parsed.negative_prompt}
+    for key, value in parsed.params.items():
+        parameters[key] = value
+        size = parse_size(value)
+        if size:  # A1111 splits sizes: "Size-1", "Size-2"
+            parameters[f"{key}-1"], parameters[f"{key}-2"] = (str(side) for side in size)
+    return answer({"info": text, "items": {}, "parameters": parameters})
+
+
+@csrf_exempt
+@methods("POST")
+@a1111_errors
+def refresh(request):
+    """POST /refresh-checkpoints, /refresh-loras, /refresh-vae: the library is always current."""
+    return answer(None)
+
+
+def listing(build):
+    @methods("GET")
+    @a1111_errors
+    def view(request):
+        return answer(build())
+    view.__name__ = view.__qualname__ = getattr(build, "__name__", "listing")
+    return view
+
+
+def scripts():
+    return {"txt2img": [], "img2img": []}
+
+
+def nothing():
+    return []
+
+
+def cmd_flags():
+    return {"api": True, "nowebui": True, "api_auth": None}
+
+
+def memory():
+    return {"ram": {}, "cuda": {}}
+
+

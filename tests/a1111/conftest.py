@@ -1,0 +1,39 @@
+"""Fixtures of the A1111-compatible API tests: a small library of tiny models, the in-process render worker, a
+live server and the real `webuiapi` client pointed at it."""
+
+import pytest
+
+from models_app.services import import_model_file
+from tasks_app.engine.tiny_models import write_model_file
+from tests.tasks.conftest import render_worker  # noqa: F401  (the in-process worker fixture)
+
+TOKEN = "a1111-s3cret"
+
+
+@pytest.fixture
+def library(transactional_db, tmp_path):
+    """A tiny checkpoint (two, to switch between), a LoRA, a VAE, an embedding, a ControlNet and an upscaler."""
+    def imported(file_name, name, kind="checkpoint", seed=0):
+        return import_model_file(write_model_file(tmp_path / file_name, kind=kind, seed=seed), name=name)[0]
+
+    return {
+        "checkpoint": imported("tiny.safetensors", "tiny"),
+        "other": imported("tiny-2.safetensors", "tiny-2", seed=5),
+        "lora": imported("detail.safetensors", "detail", "lora", seed=1),
+        "vae": imported("vae.safetensors", "tiny-vae", "vae", seed=2),
+        "embedding": imported("emb.safetensors", "tinyemb", "embedding", seed=3),
+        "controlnet": imported("cn.safetensors", "tiny-cn", "controlnet", seed=4),
+        "upscaler": imported("4x.pth", "4x-tiny", "upscaler", seed=6),
+    }
+
+
+@pytest.fixture
+def base_url(live_url):
+    return f"{live_url}/sdapi/v1"
+
+
+@pytest.fixture
+def webui(base_url):
+    import webuiapi
+
+    return webuiapi.WebUIApi(baseurl=base_url, sampler="Euler", scheduler="automatic", steps=2)
