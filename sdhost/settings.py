@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "models_app",
     "images_app",
     "tasks_app",
+    "ui_app",  # the web UI at / (a client of the API: static ES modules and one page)
     "sdhost",  # the composition root: serve, doctor, version and config
 ]
 

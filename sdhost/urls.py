@@ -1,4 +1,4 @@
-"""Root URL configuration: the API under /api, the Django admin under /admin."""
+"""Root URL configuration: the API under /api, the Django admin under /admin, the web UI at /."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -16,4 +16,5 @@ urlpatterns = [
     path("api/", include("models_app.api.urls")),
     path("api/", include("images_app.api.urls")),
     path("api/", include("tasks_app.api.urls")),
+    path("", include("ui_app.urls")),
 ]

@@ -1,0 +1,11 @@
+"""The web UI's one page: the application shell; everything else is static ES modules calling /api."""
+
+from django.views.decorators.http import require_safe
+from django.shortcuts import render
+
+
+@require_safe
+def index(request):
+    response = render(request, "ui_app/index.html")
+    response["Cache-Control"] = "no-cache"  # the shell names the current static files; always revalidate
+    return response
