@@ -1,7 +1,7 @@
 """The web UI's one page: the application shell; everything else is static ES modules calling /api."""
 
-from django.views.decorators.http import require_safe
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 
 @require_safe

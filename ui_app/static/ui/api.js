@@ -21,8 +21,9 @@ function headers(extra = {}) {
   return sent;
 }
 
-/** fetch() under /api; JSON in and out. Rejects with ApiError carrying the JSON:API error objects. */
-export async function api(path, { method = "GET", body, raw } = {}) {
+/** fetch() under /api; JSON in and out. Rejects with ApiError carrying the JSON:API error objects.
+ *  A 401 also tells the shell to ask for the token again, unless `probe` (the shell's own check). */
+export async function api(path, { method = "GET", body, raw, probe = false } = {}) {
   const init = { method, headers: headers() };
   if (raw !== undefined) init.body = raw;
   else if (body !== undefined) {
@@ -36,7 +37,7 @@ export async function api(path, { method = "GET", body, raw } = {}) {
   if (!response.ok) {
     const errors = doc && Array.isArray(doc.errors) ? doc.errors : [{ status: String(response.status), detail: text.slice(0, 200) }];
     const error = new ApiError(response.status, errors);
-    if (response.status === 401) window.dispatchEvent(new CustomEvent("sdhost:unauthorized"));
+    if (response.status === 401 && !probe) window.dispatchEvent(new CustomEvent("sdhost:unauthorized"));
     throw error;
   }
   return doc;

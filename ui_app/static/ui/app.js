@@ -18,8 +18,9 @@ function renderLogin(message) {
   const form = h("form", { class: "card login", onsubmit: async (event) => {
     event.preventDefault();
     token.set(input.value.trim());
-    if (await start()) location.hash = location.hash && location.hash !== "#/login" ? location.hash : "#/gallery";
-    else error.textContent = "That token was not accepted.";
+    if (!(await start())) { error.textContent = "That token was not accepted."; return; }
+    if (!location.hash || location.hash === "#/login") location.hash = "#/gallery";  // routes on hashchange
+    else route();
   } },
   h("h1", {}, "SD-Host"),
   h("p", {}, "This server requires its API token (SDHOST_API_TOKEN). It is kept for this browser tab only."),
@@ -32,7 +33,7 @@ function renderLogin(message) {
 /** Checks the API accepts us (no token needed, or the stored one); loads the configuration. */
 async function start() {
   try {
-    live.config = await api("/api/config");
+    live.config = await api("/api/config", { probe: true });
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       token.set("");

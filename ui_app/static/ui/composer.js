@@ -136,7 +136,7 @@ export async function render(main) {
         field("Denoising strength", number("denoising_strength", start.denoising_strength ?? 0.75, { min: 0, max: 1, step: 0.05 }), { pointer: "/denoising_strength" })),
       h("div", { class: "row" }, field("Mask image", maskImage, { pointer: "/mask_image", hint: "white = repaint, black = keep" }), field("Upload a mask", maskFile),
         field("Mask blur", number("mask_blur", start.mask_blur ?? 4, { min: 0, max: 64 }), { pointer: "/mask_blur" }))),
-    field("Tags for the task's images", h("input", { name: "tags", value: (start.tags || []).join(", ") }), { pointer: "/tags" }),
+    field("Task tags", h("input", { name: "tags", value: (start.tags || []).join(", ") }), { pointer: "/tags" }),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Generate"), h("a", { href: "#/queue" }, "Open the queue")),
   ].filter(Boolean));
 
