@@ -52,7 +52,7 @@ class ImageAdmin(admin.ModelAdmin):
             raise Http404("No such image file")
         if request.GET.get("thumbnail"):
             return file_response(request, thumbnail_path(image, THUMBNAIL_SIDE), content_type=THUMBNAIL_TYPE,
-                                 etag=thumbnail_etag(image, THUMBNAIL_SIDE))
+                                 etag=thumbnail_etag(image.hash, THUMBNAIL_SIDE))
         return file_response(request, image_file_path(image), content_type=image.content_type, etag=image.hash)
 
     def file_url(self, image, thumbnail=False):

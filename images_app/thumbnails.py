@@ -15,6 +15,13 @@ DEFAULT_SIZE = 256
 CONTENT_TYPE = "image/webp"
 
 
+def cached_thumbnail(sha256, size):
+    """Path of a thumbnail already in the cache, else None. Needs no database: thumbnails are deleted with
+    their image (after its commit; the store sweep removes any a crash left behind)."""
+    path = thumbnail_store().path(sha256, f"{size}.webp")
+    return path if path.is_file() else None
+
+
 def thumbnail_path(image, size=DEFAULT_SIZE):
     """Path of the cached thumbnail of `image` whose longest side is at most `size` (made on first use).
 
@@ -35,8 +42,8 @@ def render_thumbnail(source_path, size) -> bytes:
     return buffer.getvalue()
 
 
-def thumbnail_etag(image, size):
-    return f"{image.hash}-{size}"
+def thumbnail_etag(sha256, size):
+    return f"{sha256}-{size}"
 
 
 def delete_thumbnails(sha256):

@@ -15,7 +15,7 @@ from images_app.models import Image
 from images_app.services import DELETE_REASONS, IMAGE_UPDATES, delete_image
 from images_app.storage import InvalidImage, image_file_path, store_image_bytes
 from images_app.thumbnails import CONTENT_TYPE as THUMBNAIL_TYPE
-from images_app.thumbnails import DEFAULT_SIZE, SIZES, thumbnail_etag, thumbnail_path
+from images_app.thumbnails import DEFAULT_SIZE, SIZES, cached_thumbnail, thumbnail_etag, thumbnail_path
 
 UPLOAD_HELP = "Send multipart/form-data with a 'file' field, or a raw image/png, image/jpeg or image/webp body"
 
@@ -70,13 +70,15 @@ class ImageActionsMixin(LibraryActionsMixin):
         size = request.GET.get("size", str(DEFAULT_SIZE))
         if size not in {str(s) for s in SIZES}:
             raise APIError(400, "invalid_parameter", f"size must be one of {', '.join(map(str, SIZES))}", parameter="size")
-        image = stored_image(pk, fields=("hash", "format"))  # all a thumbnail needs: a lighter query
         size = int(size)
-        try:
-            path = thumbnail_path(image, size)
-        except FileNotFoundError:
-            raise not_found(f"The file of image {pk} is missing from the store") from None
-        response = file_response(request, path, content_type=THUMBNAIL_TYPE, etag=thumbnail_etag(image, size))
+        path = cached_thumbnail(pk, size) if is_sha256(pk) else None  # the common case: no database query
+        if path is None:
+            image = stored_image(pk, fields=("hash", "format"))
+            try:
+                path = thumbnail_path(image, size)
+            except FileNotFoundError:
+                raise not_found(f"The file of image {pk} is missing from the store") from None
+        response = file_response(request, path, content_type=THUMBNAIL_TYPE, etag=thumbnail_etag(pk, size))
         response["Cache-Control"] = "private, max-age=31536000, immutable"
         return response
 

@@ -32,6 +32,14 @@ def test_default_size_keeps_the_aspect_ratio_and_is_cached(api, data_dirs):
     assert cached.stat().st_mtime_ns == mtime  # served from the cache, not made again
 
 
+def test_a_cached_thumbnail_is_served_without_a_database_query(api, django_assert_num_queries):
+    image = make_image(width=100, height=100)
+    assert api.get(f"/api/images/{image.hash}/thumbnail?size=128").status_code == 200
+    with django_assert_num_queries(0):
+        response = api.get(f"/api/images/{image.hash}/thumbnail?size=128")
+    assert picture(response) == ("WEBP", (100, 100))
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_every_allowed_size(api, size):
     image = make_image(width=300, height=900)
@@ -75,6 +83,7 @@ def test_missing_file_is_a_404_and_deleting_the_image_drops_its_thumbnails(api, 
     with django_capture_on_commit_callbacks(execute=True):
         assert api.delete(f"/api/images/{image.hash}").status_code == 200
     assert not cached.exists()
+    assert_error(api.get(f"/api/images/{image.hash}/thumbnail?size=64"), 404, "not_found")
 
     orphan = make_image(width=32, height=32)
     (data_dirs / "images" / orphan.hash[:2] / f"{orphan.hash}.png").unlink()
