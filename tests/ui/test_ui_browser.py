@@ -235,3 +235,76 @@ def test_every_page_fits_a_phone_and_works_from_the_keyboard(phone):
     expect(page.locator("nav a", has_text="Create")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator("nav a[aria-current=page]")).to_have_text("Create")
+
+
+def test_the_queue_promotes_and_cancels_waiting_tasks(ui, live_url):
+    from tests.tasks.test_tasks_api import make_model as ready_model  # a ready row; no worker: tasks wait
+
+    alpha, beta = ready_model("alpha"), ready_model("beta")
+    page = ui.page
+    ui.open("queue")
+    expect(page.locator("main")).to_contain_text("Nothing waiting")
+    ids = [requests.post(f"{live_url}/api/tasks", json={"checkpoint_hash": c.hash, "prompt": "p"}, timeout=10).json()["task_id"]
+           for c in (alpha, beta, alpha)]
+    rows = page.locator("ol.waiting li")
+    expect(rows).to_have_count(3)  # live: no reload
+    expect(page.locator("#queue-badge")).to_have_text("3")
+    assert [row.get_attribute("data-task") for row in rows.all()] == [ids[0], ids[2], ids[1]]  # D7 grouping
+
+    page.locator(f'li[data-task="{ids[1]}"]').get_by_role("button", name=re.compile("^Promote")).click()
+    expect(rows.first).to_have_attribute("data-task", ids[1])
+    expect(rows.first.locator(".position")).to_have_text("#1")
+
+    page.locator(f'li[data-task="{ids[0]}"]').get_by_role("button", name=re.compile("^Cancel")).click()
+    expect(rows).to_have_count(2)
+    expect(page.locator("#queue-badge")).to_have_text("2")
+    assert Task.objects.get(id=ids[0]).status == "cancelled"
+    expect(page.locator(f'.recent tr[data-task="{ids[0]}"][data-status="cancelled"]')).to_be_visible()
+
+
+def test_image_to_image_with_an_uploaded_mask_from_the_gallery(ui, tiny_checkpoint, tmp_path):
+    from tests.support.factories import png_bytes
+
+    source = make_image(width=96, height=64)
+    mask = tmp_path / "mask.png"
+    mask.write_bytes(png_bytes(96, 64, color=(255, 255, 255)))
+    page = ui.page
+    ui.open("gallery")
+    page.locator(f'button.thumb[data-hash="{source.hash}"]').click()
+    page.locator("dialog.detail").get_by_role("button", name="Image to image").click()
+    form = page.locator("form.composer")
+    expect(form.locator("[name=init_image]")).to_have_value(source.hash)
+    expect(form.locator("[name=width]")).to_have_value("96")
+    form.locator("[name=mask_file]").set_input_files(str(mask))
+    expect(form.locator("[name=mask_image]")).to_have_value(re.compile("^[0-9a-f]{64}$"))
+    form.locator("[name=denoising_strength]").fill("0.4")
+    page.get_by_label("Prompt", exact=True).fill("repaint the sky")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator(".toast").last).to_contain_text("Queued")
+    task = Task.objects.get(id=form.get_attribute("data-last-task"))
+    assert task.init_image_id == source.hash and task.denoising_strength == 0.4
+    assert task.mask_image_id == form.locator("[name=mask_image]").input_value()
+    assert Image.objects.get(pk=task.mask_image_id).width == 96
+
+
+def test_hires_and_add_on_models_from_the_composer(ui, tiny_checkpoint):
+    lora = make_model(name="inkwash-lora", model_type="lora", base_model="SD1.5")
+    page = ui.page
+    ui.open("compose")
+    page.get_by_label("Prompt", exact=True).fill("a castle")
+    page.get_by_label("LoRA to add").select_option(label="inkwash-lora")
+    form = page.locator("form.composer")
+    form.locator("[name=weight-0]").fill("3")  # out of range (D9): the error goes to that row's weight
+    page.locator("summary", has_text="Hires fix").click()
+    page.get_by_label("Upscale and refine").check()
+    form.locator("[name=hires_scale]").fill("2")
+    form.locator("[name=width]").fill("64")
+    form.locator("[name=height]").fill("64")
+    page.get_by_role("button", name="Generate").click()
+    expect(form.locator("[name=weight-0]")).to_have_attribute("aria-invalid", "true")
+    form.locator("[name=weight-0]").fill("0.6")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator(".toast").last).to_contain_text("Queued")
+    task = Task.objects.get(id=form.get_attribute("data-last-task"))
+    assert task.hires["scale"] == 2 and task.hires["upscaler"] == "Latent"
+    assert [(m.model_id, m.weight) for m in task.task_models.all()] == [(lora.hash, 0.6)]

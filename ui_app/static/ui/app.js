@@ -51,7 +51,8 @@ function connectQueue() {
   queueSource = stream("/api/tasks/queue", (snapshot) => {
     const previous = live.snapshot;
     live.snapshot = snapshot;
-    const busy = (snapshot.current_task ? 1 : 0) + (snapshot.queue_length || 0);
+    const running = snapshot.current_tasks ? snapshot.current_tasks.length : (snapshot.current_task ? 1 : 0);
+    const busy = running + (snapshot.queue_length || 0);
     document.getElementById("queue-badge").textContent = busy ? String(busy) : "";
     window.dispatchEvent(new CustomEvent("sdhost:queue", { detail: snapshot }));
     if (previous && finishedSince(previous, snapshot)) window.dispatchEvent(new CustomEvent("sdhost:task-finished"));
@@ -60,7 +61,7 @@ function connectQueue() {
 
 /** Whether a task that was running or waiting in `before` is in neither list of `after`. */
 function finishedSince(before, after) {
-  const ids = (s) => new Set([...(s.current_task ? [s.current_task.id] : []), ...(s.queue || []).map((t) => t.id)]);
+  const ids = (s) => new Set([...(s.current_tasks || (s.current_task ? [s.current_task] : [])), ...(s.queue || [])].map((t) => t.id));
   const now = ids(after);
   return [...ids(before)].some((id) => !now.has(id));
 }

@@ -15,23 +15,27 @@ async function act(method, path, ids, done) {
 const cancel = (id) => act("DELETE", "/api/tasks", [id], "Cancelled");
 const promote = (id) => act("PUT", "/api/tasks/promote", [id], "Moved to the front");
 
+function runningCard(task) {
+  return h("section", { class: "card running", "aria-label": "Running task", dataset: { task: task.id } },
+    h("h2", {}, "Running"),
+    h("p", {}, h("strong", {}, task.model || "?"), " ", h("code", {}, task.id.slice(0, 8))),
+    h("progress", { max: 100, value: task.progress || 0, "aria-label": "Progress" }),
+    h("p", { class: "progress-text" }, `${(task.progress || 0).toFixed(1)} %`, task.eta ? ` · ETA ${task.eta}` : ""),
+    h("button", { type: "button", class: "danger", onclick: () => cancel(task.id) }, "Cancel"));
+}
+
 function paint(box, snapshot) {
-  const current = snapshot && snapshot.current_task;
+  // Several render workers (D41) each run one: `current_tasks`; `current_task` is the first of them.
+  const current = snapshot ? snapshot.current_tasks || (snapshot.current_task ? [snapshot.current_task] : []) : [];
   const waiting = (snapshot && snapshot.queue) || [];
-  const running = current
-    ? h("section", { class: "card running", "aria-label": "Running task", dataset: { task: current.id } },
-      h("h2", {}, "Running"),
-      h("p", {}, h("strong", {}, current.model || "?"), " ", h("code", {}, current.id.slice(0, 8))),
-      h("progress", { max: 100, value: current.progress || 0, "aria-label": "Progress" }),
-      h("p", { class: "progress-text" }, `${(current.progress || 0).toFixed(1)} %`, current.eta ? ` · ETA ${current.eta}` : ""),
-      h("button", { type: "button", class: "danger", onclick: () => cancel(current.id) }, "Cancel"))
-    : h("section", { class: "card running idle", "aria-label": "Running task" }, h("h2", {}, "Running"), h("p", { class: "muted" }, "Idle"));
+  const running = current.length ? current.map(runningCard)
+    : [h("section", { class: "card running idle", "aria-label": "Running task" }, h("h2", {}, "Running"), h("p", { class: "muted" }, "Idle"))];
   const list = h("ol", { class: "waiting", "aria-label": "Waiting tasks" }, waiting.map((task) => h("li", { dataset: { task: task.id } },
     h("span", { class: "position" }, `#${task.position}`), h("span", {}, task.model || "?"), h("code", {}, task.id.slice(0, 8)),
     h("span", { class: "buttons" },
       h("button", { type: "button", onclick: () => promote(task.id), "aria-label": `Promote task ${task.id.slice(0, 8)}` }, "Promote"),
       h("button", { type: "button", class: "danger", onclick: () => cancel(task.id), "aria-label": `Cancel task ${task.id.slice(0, 8)}` }, "Cancel")))));
-  box.replaceChildren(running, h("section", { class: "card" }, h("h2", {}, `Waiting (${waiting.length})`), waiting.length ? list : h("p", { class: "muted" }, "Nothing waiting.")));
+  box.replaceChildren(...running, h("section", { class: "card" }, h("h2", {}, `Waiting (${waiting.length})`), waiting.length ? list : h("p", { class: "muted" }, "Nothing waiting.")));
 }
 
 async function paintRecent(box) {
