@@ -89,18 +89,23 @@ export async function render(main, [openHash]) {
     const mine = generation;
     try {
       const doc = await api(next);
-      if (mine !== generation) return;
+      if (mine !== generation) return;  // the filters changed meanwhile
       doc.data.forEach((image) => tile(image));
       next = doc.links && doc.links.next ? doc.links.next : null;
       status.textContent = `${doc.meta.total} image${doc.meta.total === 1 ? "" : "s"}`;
       if (!doc.meta.total) status.textContent = "No images match.";
     } catch (error) {
       status.textContent = `Could not load images: ${error.message}`;
+      await new Promise((resolve) => setTimeout(resolve, 2000));  // then try again if still in view
     } finally {
       loading = false;
     }
-    // Keep filling while the sentinel is still visible (a tall screen, or small pages).
-    if (next && sentinel.getBoundingClientRect().top < window.innerHeight + 800) loadMore();
+    // An observer reports changes only: one that fired during the load was ignored, and the sentinel may
+    // still be in view (a tall screen, a fast scroll). Observing again reports its current state.
+    if (next && mine === generation) {
+      scrollObserver.unobserve(sentinel);
+      scrollObserver.observe(sentinel);
+    }
   }
 
   function reload() {
