@@ -74,6 +74,14 @@ def test_render_from_the_composer_then_find_rate_and_reuse_it_in_the_gallery(ui,
     expect(tile).to_be_visible()
     expect(page.locator("main")).to_contain_text("1 image")
 
+    page.get_by_role("button", name="Reset").click()
+    expect(page.locator("button.thumb")).to_have_count(2)
+    expect(page.get_by_label("Any of tags")).to_have_value("")
+    page.get_by_label("Model").select_option(label="tiny")  # the checkpoint's AutoV2 hash in the parameters
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("button.thumb")).to_have_count(1)
+    expect(tile).to_be_visible()
+
     tile.click()
     dialog.get_by_role("radio", name="4 stars").click()
     expect(dialog.get_by_role("radio", name="4 stars")).to_have_attribute("aria-checked", "true")

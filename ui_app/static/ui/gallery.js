@@ -6,7 +6,8 @@ import { composerPrefill } from "./state.js";
 const PAGE_SIZE = 100;
 const SORTS = [["-created_at", "Newest first"], ["created_at", "Oldest first"], ["-metadata.rating", "Best rated"],
   ["-width", "Widest"], ["-height", "Tallest"], ["-size", "Largest file"], ["-tag_count", "Most tags"]];
-const filters = { any: "", all: "", none: "", model: "", from: "", to: "", minWidth: "", minHeight: "", rating: "", sort: "-created_at" };
+const DEFAULT_FILTERS = { any: "", all: "", none: "", model: "", from: "", to: "", minWidth: "", minHeight: "", rating: "", sort: "-created_at" };
+const filters = { ...DEFAULT_FILTERS };  // kept while you visit other pages
 let checkpoints = null;  // [{hash, name, autov2}] for the model filter
 
 /** The /api/images query of the current filters. Images carry no model link of their own: the model
@@ -54,7 +55,11 @@ function filterForm(onApply) {
   field("Sort", sort),
   h("div", { class: "filter-actions" },
     h("button", { type: "submit", class: "primary" }, "Apply"),
-    h("button", { type: "button", onclick: () => { Object.assign(filters, { any: "", all: "", none: "", model: "", from: "", to: "", minWidth: "", minHeight: "", rating: "", sort: "-created_at" }); onApply(true); } }, "Reset")));
+    h("button", { type: "button", onclick: () => {
+      Object.assign(filters, DEFAULT_FILTERS);
+      for (const control of form.elements) if (control.name in filters) control.value = filters[control.name];
+      onApply();
+    } }, "Reset")));
   return form;
 }
 
