@@ -7,7 +7,8 @@ Seeds a throw-away data folder with `--images` image rows of which the newest `-
 
 - thumbnail endpoint, one keep-alive client: cold (first request of each image: decode, resize, WebP
   encode, store), cached (the file from the thumbnail cache), and conditional (If-None-Match → 304);
-  p50/p95/p99 in ms and requests/s. Target: cached p95 ≤ 5 ms.
+  p50/p95/p99 in ms and requests/s, and the server's CPU time per cached request; for reference the same
+  server's floor (a static file, an /api 404). Target: cached p95 ≤ 5 ms.
 - gallery in headless chromium (Debian's, through playwright; skipped without it): time to first
   paint (navigation start → first thumbnail decoded) and time to scroll through `--scroll` images
   (every tile's thumbnail decoded), with the server's thumbnail cache cold (emptied) and warm, each in a
@@ -118,11 +119,15 @@ def bench_endpoint(base, hashes, count, server_pid):
     conditional = [timed(session, f"{base}/api/images/{h}/thumbnail?size=256", {"If-None-Match": etags[h]}, 304)[0]
                    for h in (cold_set[i % len(cold_set)] for i in range(count))]
     rows.append(("If-None-Match → 304", conditional))
+    # The floor of the same server, for comparison: a static file (no middleware) and an /api 404 (the
+    # whole middleware chain and URL resolution, no view).
+    rows.append(("ref: static file /static/ui/state.js", [timed(session, f"{base}/static/ui/state.js")[0] for _ in range(count)]))
+    rows.append(("ref: /api 404 (middleware only)", [timed(session, f"{base}/api/no-such-route", expect=404)[0] for _ in range(count)]))
     print("\nThumbnail endpoint (size=256, one keep-alive client)")
-    print(f"{'':32} {'n':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8}")
+    print(f"{'':38} {'n':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8}")
     for label, samples in rows:
         p50, p95, p99 = percentiles(samples)
-        print(f"{label:32} {len(samples):>6} {p50:>8.2f} {p95:>8.2f} {p99:>8.2f} {1000 * len(samples) / sum(samples):>8.0f}")
+        print(f"{label:38} {len(samples):>6} {p50:>8.2f} {p95:>8.2f} {p99:>8.2f} {1000 * len(samples) / sum(samples):>8.0f}")
     print(f"server CPU per cached thumbnail: {cpu_ms:.2f} ms (load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     return percentiles(cached)[1]
 

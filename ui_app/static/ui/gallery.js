@@ -103,7 +103,7 @@ export async function render(main, [openHash]) {
       status.textContent = `Could not load images: ${error.message}`;
       await new Promise((resolve) => setTimeout(resolve, 2000));  // then try again if still in view
     } finally {
-      loading = false;
+      if (mine === generation) loading = false;  // else reload() already started a newer load
     }
     // An observer reports changes only: one that fired during the load was ignored, and the sentinel may
     // still be in view (a tall screen, a fast scroll). Observing again reports its current state.
