@@ -65,7 +65,7 @@ export async function render(main) {
         const control = h("input", { name: `control-${i}`, value: entry.control_image || "", placeholder: "image hash", oninput: (e) => { entry.control_image = e.target.value.trim(); } });
         row.append(field("Control image", control, { pointer: `/additional_models/${i}/control_image` }));
       }
-      row.append(h("button", { type: "button", "aria-label": `Remove ${model.name}`, onclick: () => { extras.splice(i, 1); paintExtras(); } }, "Remove"));
+      row.append(h("button", { type: "button", "aria-label": `Remove ${model.name}`, onclick: () => { extras.splice(i, 1); paintExtras(); draft = body(); } }, "Remove"));
       return row;
     }));
   }
@@ -77,6 +77,7 @@ export async function render(main) {
       extras.push({ model_hash: select.value, weight: 1 });
       select.value = "";
       paintExtras();
+      draft = body();
     });
     return select;
   });
