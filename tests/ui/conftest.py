@@ -70,6 +70,10 @@ class UI:
         self.page.goto(f"{self.base_url}/#/{route}")
         self.page.wait_for_selector("main > *")
 
+    def wait_for_queue_stream(self):
+        """Until the page's queue stream delivered its first snapshot (later changes then reach it)."""
+        self.page.wait_for_selector("html[data-queue-stream=open]", state="attached")
+
     def go(self, route):
         """Navigate inside the running application (no reload)."""
         self.page.evaluate("route => { location.hash = '#/' + route }", route)

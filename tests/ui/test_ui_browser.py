@@ -39,6 +39,7 @@ def test_render_from_the_composer_then_find_rate_and_reuse_it_in_the_gallery(ui,
     other = make_image(width=32, height=32)  # an untagged image the tag filter must hide
     ui.open("queue")
     page.evaluate("window.seen = []; addEventListener('sdhost:queue', e => window.seen.push(e.detail))")
+    ui.wait_for_queue_stream()
 
     compose(ui, "a red fox, (snow:1.2)", **RENDER)
     expect(page.locator(".toast")).to_contain_text("Queued")
@@ -57,8 +58,10 @@ def test_render_from_the_composer_then_find_rate_and_reuse_it_in_the_gallery(ui,
     tile = page.locator(f'button.thumb[data-hash="{image.hash}"]')
     expect(tile).to_be_visible()
     expect(page.locator(f'button.thumb[data-hash="{other.hash}"]')).to_be_visible()
-    expect(tile.locator("img")).to_have_js_property("complete", True)
-    assert tile.locator("img").evaluate("img => img.naturalWidth") == 64  # the 256 thumbnail of a 64 px image
+    thumbnail = tile.locator("img")
+    expect(thumbnail).to_have_attribute("src", re.compile("/thumbnail"))  # set once the tile is in view
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
+    assert thumbnail.evaluate("img => img.naturalWidth") == 64  # the 256 thumbnail of a 64 px image
 
     tile.click()  # tag it in the detail dialog
     dialog = page.locator("dialog.detail")
@@ -107,6 +110,7 @@ def test_finished_images_appear_in_the_open_gallery_without_reload(ui, live_url,
     page = ui.page
     ui.open("gallery")
     expect(page.locator("main")).to_contain_text("No images match")
+    ui.wait_for_queue_stream()
     page.evaluate("window.notReloaded = true")
     body = {"checkpoint_hash": tiny_checkpoint.hash, "prompt": "a lighthouse", "width": 64, "height": 64, "steps": 2,
             "sampler": "Euler", "batch_size": 2}
@@ -252,6 +256,7 @@ def test_the_queue_promotes_and_cancels_waiting_tasks(ui, live_url):
     page = ui.page
     ui.open("queue")
     expect(page.locator("main")).to_contain_text("Nothing waiting")
+    ui.wait_for_queue_stream()
     ids = [requests.post(f"{live_url}/api/tasks", json={"checkpoint_hash": c.hash, "prompt": "p"}, timeout=10).json()["task_id"]
            for c in (alpha, beta, alpha)]
     rows = page.locator("ol.waiting li")

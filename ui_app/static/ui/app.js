@@ -51,6 +51,7 @@ function connectQueue() {
   queueSource = stream("/api/tasks/queue", (snapshot) => {
     const previous = live.snapshot;
     live.snapshot = snapshot;
+    document.documentElement.dataset.queueStream = "open";  // the first snapshot arrived
     const running = snapshot.current_tasks ? snapshot.current_tasks.length : (snapshot.current_task ? 1 : 0);
     const busy = running + (snapshot.queue_length || 0);
     document.getElementById("queue-badge").textContent = busy ? String(busy) : "";
