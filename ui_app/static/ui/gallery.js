@@ -132,7 +132,9 @@ export async function render(main, [openHash]) {
   }
 
   const scrollObserver = new IntersectionObserver((entries) => { if (entries.some((e) => e.isIntersecting)) loadMore(); }, { rootMargin: "800px" });
-  main.append(h("h1", { class: "visually-hidden" }, "Gallery"), filterForm(reload), status, grid, sentinel);
+  const narrow = window.matchMedia("(max-width: 700px)").matches;  // on a phone the filters start folded
+  main.append(h("h1", { class: "visually-hidden" }, "Gallery"),
+    h("details", { class: "filter-box", open: !narrow }, h("summary", {}, "Filters"), filterForm(reload)), status, grid, sentinel);
   scrollObserver.observe(sentinel);
   reload();
   window.addEventListener("sdhost:task-finished", addFinished);
