@@ -43,6 +43,7 @@ def test_render_from_the_composer_then_find_rate_and_reuse_it_in_the_gallery(ui,
 
     compose(ui, "a red fox, (snow:1.2)", **RENDER)
     expect(page.locator(".toast")).to_contain_text("Queued")
+    expect(page.locator(".prompt-preview .tok-weight")).to_have_text("(snow:1.2)")  # D31 syntax highlighted
     task_id = page.locator("form.composer").get_attribute("data-last-task")
     assert Task.objects.get(id=task_id).prompt == "a red fox, (snow:1.2)"  # D31 syntax sent as written
 
@@ -148,6 +149,7 @@ def test_submission_errors_are_shown_at_their_fields(ui, tiny_checkpoint):
 
     compose(ui, "ok <lora:nowhere:0.5>", steps="2")  # an inline LoRA the library lacks (D34): at /prompt
     expect(error_of(prompt)).to_contain_text("nowhere")
+    expect(page.locator(".prompt-preview .tok-lora")).to_have_text("<lora:nowhere:0.5>")
     expect(steps).not_to_have_attribute("aria-invalid", "true")
     assert not Task.objects.exists()
 
@@ -322,3 +324,16 @@ def test_hires_and_add_on_models_from_the_composer(ui, tiny_checkpoint):
     task = Task.objects.get(id=form.get_attribute("data-last-task"))
     assert task.hires["scale"] == 2 and task.hires["upscaler"] == "Latent"
     assert [(m.model_id, m.weight) for m in task.task_models.all()] == [(lora.hash, 0.6)]
+
+
+def test_prompt_syntax_is_highlighted_and_kept_as_typed(ui):
+    ui.open("gallery")
+    prompt = r"a (red:1.3) fox BREAK [blurry] (sharp) \(literal\) <lyco:ink:0.5> BREAKFAST"
+    parts = ui.page.evaluate("""async (text) => {
+        const { highlightPrompt } = await import('/static/ui/composer.js');
+        return highlightPrompt(text).map((n) => (typeof n === 'string' ? ['', n] : [n.className, n.textContent]));
+    }""", prompt)
+    assert "".join(text for _, text in parts) == prompt  # nothing added, dropped or changed
+    assert [part for part in parts if part[0]] == [
+        ["tok-weight", "(red:1.3)"], ["tok-break", "BREAK"], ["tok-deemphasis", "[blurry]"],
+        ["tok-emphasis", "(sharp)"], ["tok-lora", "<lyco:ink:0.5>"]]

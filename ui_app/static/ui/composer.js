@@ -15,6 +15,24 @@ async function readyModels(type, include) {
   });
 }
 
+// D31/D32/D34 syntax of a prompt, for its highlighted preview: <lora:…>/<lyco:…>, BREAK, (…:w) and (…), […].
+const PROMPT_TOKENS = /(<(?:lora|lyco):[^>]*>)|(\bBREAK\b)|(\((?:[^()\\]|\\.)*:\s*[-+]?\d*\.?\d+\s*\))|(\((?:[^()\\]|\\.)*\))|(\[(?:[^[\]\\]|\\.)*\])/g;
+const TOKEN_CLASSES = ["lora", "break", "weight", "emphasis", "deemphasis"];
+
+/** The prompt as text nodes and <span class="tok-…"> for each piece of syntax (the text itself is never changed). */
+export function highlightPrompt(text) {
+  const parts = [];
+  let last = 0;
+  for (const match of text.matchAll(PROMPT_TOKENS)) {
+    if (match.index > last) parts.push(text.slice(last, match.index));
+    const kind = TOKEN_CLASSES[match.slice(1).findIndex((group) => group !== undefined)];
+    parts.push(h("span", { class: `tok-${kind}` }, match[0]));
+    last = match.index + match[0].length;
+  }
+  parts.push(text.slice(last));
+  return parts.filter((part) => part !== "");
+}
+
 function number(name, value, attrs = {}) {
   return h("input", { type: "number", name, value: value ?? "", inputmode: "decimal", ...attrs });
 }
@@ -48,6 +66,10 @@ export async function render(main) {
 
   const prompt = h("textarea", { name: "prompt", rows: 4, spellcheck: false, placeholder: "a misty forest at dawn, (volumetric light:1.2), <lora:name:0.8>" }, start.prompt || "");
   const negative = h("textarea", { name: "negative_prompt", rows: 2, spellcheck: false }, start.negative_prompt || "");
+  const preview = h("div", { class: "prompt-preview", "aria-hidden": "true" });  // the textarea is what is read
+  const paintPreview = () => preview.replaceChildren(...highlightPrompt(prompt.value));
+  prompt.addEventListener("input", paintPreview);
+  paintPreview();
   const sampler = h("select", { name: "sampler" }, config.samplers.map((s) => h("option", { value: s, selected: s === (start.sampler || "DPM++ 2M Karras") }, s)));
   const vae = h("select", { name: "vae_hash" }, h("option", { value: "" }, "Checkpoint's own"), vaes.map((v) => h("option", { value: v.hash, selected: v.hash === start.vae_hash }, v.name)));
 
@@ -119,6 +141,7 @@ export async function render(main) {
     general,
     picker,
     field("Prompt", prompt, { pointer: "/prompt", hint: "A1111 syntax: (word:1.2), [word], BREAK, <lora:name:0.8>" }),
+    preview,
     field("Negative prompt", negative, { pointer: "/negative_prompt" }),
     h("div", { class: "row" },
       field("Width", number("width", start.width ?? 512, { min: 64, max: maxSide, step: 8 }), { pointer: "/width" }),
