@@ -33,9 +33,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 
 def seed(data_dir: Path, rows: int, files: int) -> list[str]:
@@ -169,7 +167,7 @@ def bench_browser(base, data_dir, scroll):
     print(f"\nGallery in headless chromium (1280×900, fresh profile each run; scroll = {scroll} thumbnails decoded)")
     print(f"{'server thumbnail cache':24} {'first paint ms':>15} {'scroll s':>9} {'images/s':>9}")
     with sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for label in ("cold", "warm", "warm"):
             if label == "cold":
                 shutil.rmtree(data_dir / "cache" / "thumbnails", ignore_errors=True)

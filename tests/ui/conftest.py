@@ -11,11 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.tasks.conftest import render_worker  # noqa: F401 (fixture: the in-process render worker)
 
-CHROMIUM = os.environ.get("SDHOST_TEST_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PAGES = ("gallery", "compose", "queue", "models")
 OUTPUT = Path(os.environ.get("SDHOST_TEST_OUTPUT", Path(__file__).resolve().parents[2] / "test-output")) / "ui"
 TIMEOUT_MS = 30_000
@@ -40,7 +38,7 @@ def browser():
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as driver:
-            chromium = driver.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            chromium = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             yield chromium
             chromium.close()
     finally:
