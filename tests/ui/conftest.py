@@ -62,6 +62,10 @@ class UI:
     def __init__(self, page, base_url):
         self.page, self.base_url, self.errors = page, base_url, []
         page.on("pageerror", lambda error: self.errors.append(str(error)))
+        # Console errors too (a Content-Security-Policy violation is one), except the browser's note on
+        # each 4xx answer, which the tests provoke on purpose.
+        page.on("console", lambda message: message.type == "error" and not message.text.startswith(
+            "Failed to load resource") and self.errors.append(message.text))
         page.set_default_timeout(TIMEOUT_MS)
 
     def open(self, route=""):
@@ -107,7 +111,7 @@ def finish(request, ui, context):
 
 @pytest.fixture
 def ui(browser, live_url, request):
-    """A desktop-sized tab; the test fails on any uncaught error of the page's scripts."""
+    """A desktop-sized tab; the test fails on any uncaught error or console error of the page."""
     tab = open_tab(browser, live_url, request, viewport={"width": 1280, "height": 900})
     yield tab
     assert not tab.errors, tab.errors

@@ -337,3 +337,13 @@ def test_prompt_syntax_is_highlighted_and_kept_as_typed(ui):
     assert [part for part in parts if part[0]] == [
         ["tok-weight", "(red:1.3)"], ["tok-break", "BREAK"], ["tok-deemphasis", "[blurry]"],
         ["tok-emphasis", "(sharp)"], ["tok-lora", "<lyco:ink:0.5>"]]
+
+
+def test_the_content_security_policy_blocks_inline_scripts(ui):
+    ui.open("gallery")
+    ui.page.evaluate("""() => { const s = document.createElement('script');
+        s.textContent = 'window.injected = true'; document.body.append(s); }""")
+    ui.page.wait_for_timeout(200)
+    assert ui.page.evaluate("window.injected") is None
+    assert any("Content Security Policy" in error for error in ui.errors), ui.errors  # and it is reported
+    ui.errors.clear()
