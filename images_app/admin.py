@@ -1,33 +1,20 @@
 """Django admin for the image library: thumbnails in the list, a preview on the change page."""
 
-import io
-
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.urls import path, reverse
 from django.utils.html import format_html
-from PIL import Image as PILImage
 
 from core.content_store import is_sha256
 from core.downloads import file_response
 from images_app.models import Image, ImageTag
 from images_app.services import delete_image_rows
-from images_app.storage import image_file_path, thumbnail_store
+from images_app.storage import image_file_path
+from images_app.thumbnails import CONTENT_TYPE as THUMBNAIL_TYPE
+from images_app.thumbnails import thumbnail_etag, thumbnail_path
 
 THUMBNAIL_SIDE = 128
-
-
-def thumbnail_path(image):
-    store = thumbnail_store()
-    target = store.path(image.hash, "png")
-    if not target.exists():
-        with PILImage.open(image_file_path(image)) as source:
-            source.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
-            buffer = io.BytesIO()
-            source.save(buffer, "PNG")
-        store.put_bytes(image.hash, "png", buffer.getvalue())
-    return target
 
 
 class ImageTagInline(admin.TabularInline):
@@ -57,14 +44,15 @@ class ImageAdmin(admin.ModelAdmin):
         return [path("<str:pk>/file/", view, name="images_app_image_file")] + super().get_urls()
 
     def file_view(self, request, pk):
-        """The stored file (or, with ?thumbnail=1, a cached small PNG) for staff with view permission."""
+        """The stored file (or, with ?thumbnail=1, a cached small WebP) for staff with view permission."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         image = Image.objects.filter(pk=pk).first() if is_sha256(pk) else None
         if image is None or not image_file_path(image).is_file():
             raise Http404("No such image file")
         if request.GET.get("thumbnail"):
-            return file_response(request, thumbnail_path(image), content_type="image/png", etag=f"{image.hash}-thumb")
+            return file_response(request, thumbnail_path(image, THUMBNAIL_SIDE), content_type=THUMBNAIL_TYPE,
+                                 etag=thumbnail_etag(image.hash, THUMBNAIL_SIDE))
         return file_response(request, image_file_path(image), content_type=image.content_type, etag=image.hash)
 
     def file_url(self, image, thumbnail=False):

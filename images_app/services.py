@@ -8,6 +8,7 @@ from core.registry import InUseChecks
 from core.updates import UpdateTarget
 from images_app.models import Image, ImageTag
 from images_app.storage import image_store
+from images_app.thumbnails import delete_thumbnails
 
 IMAGE_UPDATES = UpdateTarget(label="Image", model=Image, tag_link=ImageTag, tag_link_field="image")
 DELETE_REASONS = {"not_found": "Image not found", "image_in_use": "Image in use by active task"}
@@ -36,6 +37,7 @@ def delete_image(pk) -> None:
 def remove_image_file(sha256, ext):
     if not Image.objects.filter(pk=sha256).exists():  # stored again meanwhile: keep the file
         image_store().delete(sha256, ext)
+        delete_thumbnails(sha256)
 
 
 def delete_image_rows(queryset):

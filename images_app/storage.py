@@ -25,7 +25,7 @@ def image_store() -> ContentStore:
 
 
 def thumbnail_store() -> ContentStore:
-    """Cache of admin thumbnails (PNG, named by the image's hash); safe to delete at any time."""
+    """Cache of thumbnails (images_app.thumbnails; named `<hash>.<size>.webp`); safe to delete at any time."""
     return ContentStore(settings.SDHOST["CACHE_PATH"] / "thumbnails")
 
 
@@ -95,7 +95,7 @@ def referenced_images(hashes):
 
 
 def swept_stores():
-    """The stores this app owns, for core.store_sweep: image files, and the admin's thumbnail cache."""
+    """The stores this app owns, for core.store_sweep: image files, and the thumbnail cache."""
     from core.store_sweep import SweptStore
 
     return {

@@ -37,6 +37,7 @@ def render_banner(facts: BannerFacts) -> str:
     url = base_url(facts.host, facts.port)
     lines = [
         f"SD-Host {sdhost.__version__}",
+        f"  Web UI        {url}/",
         f"  API           {url}/api",
         f"  API docs      {url}/api/docs",
         f"  Admin         {url}/admin/",

@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "images_app",
     "tasks_app",
     "a1111_app",  # /sdapi/v1: the A1111-compatible API over the task, model and image services (D39)
+    "ui_app",  # the web UI at / (a client of the API: static ES modules and one page)
     "sdhost",  # the composition root: serve, doctor, version and config
 ]
 

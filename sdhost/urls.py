@@ -1,5 +1,5 @@
 """Root URL configuration: the API under /api, the A1111-compatible API under /sdapi/v1, the Django admin under
-/admin."""
+/admin, the web UI at /."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -19,4 +19,5 @@ urlpatterns = [
     path("api/", include("tasks_app.api.urls")),
     path("sdapi/v1/", include("a1111_app.urls")),  # D39
     path("controlnet/", include("a1111_app.controlnet_urls")),  # D39: what A1111's ControlNet clients ask first
+    path("", include("ui_app.urls")),
 ]

@@ -1,4 +1,4 @@
-"""Image actions: metadata updates (D3), deletes (D11, D28), upload (D25), file download."""
+"""Image actions: metadata updates (D3), deletes (D11, D28), upload (D25), file download, thumbnails."""
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -14,6 +14,8 @@ from core.mixins import LibraryActionsMixin
 from images_app.models import Image
 from images_app.services import DELETE_REASONS, IMAGE_UPDATES, delete_image
 from images_app.storage import InvalidImage, image_file_path, store_image_bytes
+from images_app.thumbnails import CONTENT_TYPE as THUMBNAIL_TYPE
+from images_app.thumbnails import DEFAULT_SIZE, SIZES, cached_thumbnail, thumbnail_etag, thumbnail_path
 
 UPLOAD_HELP = "Send multipart/form-data with a 'file' field, or a raw image/png, image/jpeg or image/webp body"
 
@@ -54,9 +56,7 @@ class ImageActionsMixin(LibraryActionsMixin):
         return super().get_parsers()
 
     def content(self, request, pk):
-        image = Image.objects.filter(pk=pk).first() if is_sha256(pk) else None
-        if image is None:
-            raise not_found(f"Image {pk} not found")
+        image = stored_image(pk)
         path = image_file_path(image)
         if not path.is_file():
             raise not_found(f"The file of image {pk} is missing from the store")
@@ -64,6 +64,23 @@ class ImageActionsMixin(LibraryActionsMixin):
             request, path, content_type=image.content_type, etag=image.hash,
             filename=f"{image.hash}.{image.extension}", disposition="inline",
         )
+
+    def thumbnail(self, request, pk):
+        """The image scaled down to `size` (longest side), cached on disk; immutable, so cached by clients too."""
+        size = request.GET.get("size", str(DEFAULT_SIZE))
+        if size not in {str(s) for s in SIZES}:
+            raise APIError(400, "invalid_parameter", f"size must be one of {', '.join(map(str, SIZES))}", parameter="size")
+        size = int(size)
+        path = cached_thumbnail(pk, size) if is_sha256(pk) else None  # the common case: no database query
+        if path is None:
+            image = stored_image(pk, fields=("hash", "format"))
+            try:
+                path = thumbnail_path(image, size)
+            except FileNotFoundError:
+                raise not_found(f"The file of image {pk} is missing from the store") from None
+        response = file_response(request, path, content_type=THUMBNAIL_TYPE, etag=thumbnail_etag(pk, size))
+        response["Cache-Control"] = "private, max-age=31536000, immutable"
+        return response
 
     def upload(self, request):
         from core.jsonapi import single_document
@@ -91,6 +108,15 @@ class ImageActionsMixin(LibraryActionsMixin):
         response = Response(single_document(ImageResource, image, request), status=201 if created else 200)
         response["Location"] = f"/api/images/{image.hash}"
         return response
+
+
+def stored_image(pk, fields=None):
+    """The image row of `pk` (only `fields` loaded if given); 404 not_found if there is none."""
+    rows = Image.objects.filter(pk=pk)
+    image = (rows.only(*fields) if fields else rows).first() if is_sha256(pk) else None
+    if image is None:
+        raise not_found(f"Image {pk} not found")
+    return image
 
 
 def read_upload(upload: UploadedFile | None, limit) -> bytes:

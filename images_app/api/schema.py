@@ -1,6 +1,6 @@
 """OpenAPI declarations for the image endpoints (images-api.md), applied to the views on import."""
 
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
 from core.openapi import (
     BATCH_DELETE_RESULT,
@@ -19,6 +19,7 @@ from core.openapi import (
     resource_document,
 )
 
+from ..thumbnails import DEFAULT_SIZE, SIZES
 from .resources import ImageResource
 from .views import ImageViewSet
 
@@ -35,6 +36,10 @@ IMAGE_UPDATE = component("ImageUpdate", {
 })
 
 UNKNOWN = "`not_found`: unknown hash"
+THUMBNAIL_SIZE = OpenApiParameter(
+    "size", {"type": "integer", "enum": list(SIZES), "default": DEFAULT_SIZE}, OpenApiParameter.QUERY,
+    description="Longest side of the thumbnail in pixels (the aspect ratio is kept; never larger than the image).",
+)
 INVALID = "`invalid_request`: body not JSON, wrong shape or a value fails validation (`source.pointer` names it)"
 
 document_view(
@@ -83,6 +88,19 @@ document_view(
                for media in ("image/png", "image/jpeg", "image/webp")},
             (206, "image/png"): OpenApiResponse(BINARY, description="Byte range"),
             **errors(e404=UNKNOWN, e416="`range_not_satisfiable`"),
+        },
+    ),
+    thumbnail=operation(
+        "images_thumbnail", "A small WebP of the image",
+        description="Scaled with Lanczos to `size` on first use and cached on the server (SDHOST_CACHE_PATH). "
+                    "The ETag is `<hash>-<size>`; `If-None-Match` answers 304. "
+                    "`Cache-Control: private, max-age=31536000, immutable` (an image's bytes never change).",
+        parameters=[HASH, THUMBNAIL_SIZE],
+        responses={
+            (200, "image/webp"): OpenApiResponse(BINARY, description="The thumbnail"),
+            304: OpenApiResponse(description="Not modified (If-None-Match matched the ETag)"),
+            **errors(e400="`invalid_parameter`: `size` not one of the allowed sizes (`source.parameter`)",
+                     e404=UNKNOWN),
         },
     ),
 )

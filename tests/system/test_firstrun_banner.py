@@ -19,6 +19,7 @@ def line(text, label):
 def test_banner_says_where_everything_is():
     text = render_banner(FACTS)
     assert "http://127.0.0.1:8000/api\n" in text + "\n"
+    assert line(text, "Web UI").endswith("http://127.0.0.1:8000/")
     assert "http://127.0.0.1:8000/api/docs" in text
     assert "http://127.0.0.1:8000/admin/" in text
     assert "/srv/sd/data\n" in text and "SQLite /srv/sd/data/sdhost.sqlite3" in text

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYERS = ["core", "system_app", "images_app", "models_app", "tasks_app", "a1111_app", "sdhost"]  # bottom first
+LAYERS = ["core", "system_app", "images_app", "models_app", "tasks_app", "a1111_app", "ui_app",
+          "sdhost"]  # bottom first
 ENGINE = "tasks_app.engine"
 
 
