@@ -57,6 +57,8 @@ SDHOST = {
     "MAX_IMAGE_SIDE": env_int("MAX_IMAGE_SIDE", 2048),
     "MAX_OVERTAKE": env_int("MAX_OVERTAKE", 8),
     "PIPELINE_CACHE_SIZE": env_int("PIPELINE_CACHE_SIZE", 2),
+    # images one pipeline call may render for several compatible tasks; None: from the device (1 = off)
+    "MAX_MERGED_BATCH": env_int("MAX_MERGED_BATCH", 0) or None,
     "DEVICE": env("DEVICE") or None,  # None = auto (cuda, mps, cpu)
     "SAFETY_CHECKER": env_bool("SAFETY_CHECKER", False),
     "RENDER_WORKER": env_bool("RENDER_WORKER", True),  # in-process worker under `manage.py serve`
