@@ -192,6 +192,10 @@ class PromptConditioning:
         """Tokens per row (77 x chunks): renders batched together need the same length."""
         return self.positive.embeds.shape[1]
 
+    def pipeline_kwargs(self) -> dict:
+        """The pipeline's embedding arguments for one image of this render alone (first step)."""
+        return BatchConditioning([self], [1]).pipeline_kwargs()
+
     def advance(self, step: int) -> bool:
         """Move to the conditioning of step + 1 (after sampling step `step`); True when prompt editing changes it."""
         wanted = (self.positive.index(step + 1), self.negative.index(step + 1))
