@@ -19,6 +19,11 @@
     pipeline; txt2img to latents, interpolate, img2img), interleaved; median wall time per task and the ratios.
 (f) Time estimates: the real worker renders two sizes twice each, then other sizes; the estimate made
     before each of those (tasks_app/throughput.py) against its real time (started -> completed).
+(g) A stream (`--sections g`, not in the default run): 64 single-image tasks from 8 concurrent clients (each
+    submits, waits for its task, submits the next), same checkpoint, different prompts and seeds, through the
+    real worker with cross-task batching on (SDHOST_MAX_MERGED_BATCH=--merged-batch) and off (1), against bare
+    diffusers rendering the same 64 images one call after another: img/s and p50/p95 task latency (POST ->
+    completed); plus one task on an idle queue, batching on and off (merging must not slow a lone task).
 
 Everything runs in a throw-away data folder.
 """
@@ -414,6 +419,107 @@ def simulate_trace(tasks, n_checkpoints, traces, seed):
     return {k: statistics.mean(v) for k, v in out.items()}
 
 
+STREAM_CLIENTS = 8
+STREAM_TASKS = 64
+STREAM_SUBJECTS = ["a lighthouse", "a red fox", "a mountain lake", "an old tram", "a bowl of fruit", "a desert road",
+                   "a city at night", "a snowy forest"]
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def bench_stream(checkpoint, params, merged_batch, lone_repeats):
+    """(g): {mode: (img/s, p50 s, p95 s)} for the stream, and {mode: median s} of a lone task."""
+    import threading
+
+    import torch
+    from django.conf import settings
+    from django.db import connections
+    from django.test import Client
+
+    from models_app.storage import model_file_path
+    from tasks_app import worker
+    from tasks_app.engine import loader
+    from tasks_app.engine.engine import pick_device
+    from tasks_app.engine.samplers import make_scheduler
+    from tasks_app.models import Task
+
+    params = {**params, "batch_size": 1}
+
+    def prompt_of(i):
+        return f"{STREAM_SUBJECTS[i % len(STREAM_SUBJECTS)]}, study {i}, soft light"
+
+    def submit_and_wait(client, i):
+        body = {"checkpoint_hash": checkpoint.hash, "prompt": prompt_of(i), **params, "seed": 5000 + i}
+        sent = time.time()
+        response = client.post("/api/tasks", body, content_type="application/json")
+        assert response.status_code == 202, response.content
+        task_id = response.json()["task_id"]
+        wait_completed(task_id)
+        return Task.objects.get(id=task_id).completed_at.timestamp() - sent
+
+    def stream(limit):
+        settings.SDHOST["MAX_MERGED_BATCH"] = limit
+        latencies, errors = [], []
+
+        def client_loop(index):
+            client = Client(HTTP_HOST="localhost")
+            try:
+                for i in range(index, STREAM_TASKS, STREAM_CLIENTS):
+                    latencies.append(submit_and_wait(client, i))
+            except Exception as exc:  # reported after the run
+                errors.append(exc)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=client_loop, args=(i,)) for i in range(STREAM_CLIENTS)]
+        t0 = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - t0
+        if errors:
+            raise errors[0]
+        return STREAM_TASKS / elapsed, percentile(latencies, 0.5), percentile(latencies, 0.95)
+
+    def lone(limit):
+        settings.SDHOST["MAX_MERGED_BATCH"] = limit
+        client = Client(HTTP_HOST="localhost")
+        return statistics.median(submit_and_wait(client, 900 + i) for i in range(lone_repeats))
+
+    worker.start_in_process()
+    lone(1)  # warm-up: loads the checkpoint
+    results, lone_times = {}, {}
+    for label, limit in ((f"SD-Host, batching on (limit {merged_batch})", merged_batch), ("SD-Host, batching off", 1)):
+        results[label] = stream(limit)
+        lone_times[label] = lone(limit)
+    worker.stop_in_process()
+
+    device = pick_device(settings.SDHOST["DEVICE"])
+    loaded = loader.load_checkpoint(str(model_file_path(checkpoint)), torch.float16 if device.startswith("cuda")
+                                    else torch.float32)
+    pipe = loaded.pipe.to(device)
+
+    def bare(i):
+        pipe.scheduler = make_scheduler(params["sampler"], loaded.arch.scheduler_config, [5000 + i])
+        pipe(prompt=prompt_of(i), width=params["width"], height=params["height"],
+             num_inference_steps=params["steps"], guidance_scale=7.0,
+             generator=torch.Generator("cpu").manual_seed(5000 + i), output_type="pil")
+        sync(device)
+
+    bare(0)  # warm-up
+    t0 = time.perf_counter()
+    finished = []
+    for i in range(STREAM_TASKS):
+        bare(i)
+        finished.append(time.perf_counter() - t0)
+    results["bare diffusers, sequential"] = (STREAM_TASKS / finished[-1], None, None)
+    return results, lone_times
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--full-size", action="store_true", help="real SD1.5-size checkpoints, 512x512, 20 steps")
@@ -422,6 +528,7 @@ def main():
     parser.add_argument("--trace-tasks", type=int, default=40)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--merged-batch", type=int, default=8, help="(g): SDHOST_MAX_MERGED_BATCH with batching on")
     parser.add_argument("--sections", default="abcdef", help="which of (a)-(f) to run, e.g. 'de' ((f) runs with (a)-(c))")
     args = parser.parse_args()
 
@@ -459,6 +566,14 @@ def main():
         print(f"\n{'(e) ' + size:<42}{'bare s':>9}{'engine s':>10}{'ratio':>7}{'SD-Host s':>11}{'ratio':>7}")
         for label, (bare, engine_s, sdhost) in image_cases.items():
             print(f"{label:<42}{bare:>9.3f}{engine_s:>10.3f}{engine_s / bare:>7.3f}{sdhost:>11.3f}{sdhost / bare:>7.3f}")
+    if "g" in args.sections:
+        print(f"(g) stream of {STREAM_TASKS} tasks from {STREAM_CLIENTS} clients ...", flush=True)
+        stream, lone = bench_stream(checkpoints[0], params, args.merged_batch, repeats)
+        print(f"\n{'(g) ' + size:<42}{'img/s':>8}{'x bare':>8}{'p50 s':>8}{'p95 s':>8}{'lone s':>8}")
+        bare_rate = stream["bare diffusers, sequential"][0]
+        for label, (rate, p50, p95) in stream.items():
+            tail = "".join(f"{value:>8.3f}" if value is not None else f"{'-':>8}" for value in (p50, p95, lone.get(label)))
+            print(f"{label:<42}{rate:>8.2f}{rate / bare_rate:>8.2f}{tail}")
     if not set("abcf") & set(args.sections):
         return
     print("(a) end to end vs bare diffusers ...", flush=True)

@@ -164,9 +164,14 @@ class RenderWorker:
     def _engine(self):
         if self.engine is None:
             from tasks_app.engine.engine import RenderEngine
+            from tasks_app.engine.fast_paths import FastPaths
 
             cfg = settings.SDHOST
-            self.engine = RenderEngine(device=cfg["DEVICE"], cache_size=cfg["PIPELINE_CACHE_SIZE"])
+            fast_paths = FastPaths(compile=cfg["COMPILE_UNET"], compile_mode=cfg["COMPILE_MODE"],
+                                   compile_backend=cfg["COMPILE_BACKEND"], compile_cache=cfg["COMPILE_CACHE"],
+                                   channels_last=cfg["CHANNELS_LAST"], sdpa_backend=cfg["SDPA_BACKEND"])
+            self.engine = RenderEngine(device=cfg["DEVICE"], cache_size=cfg["PIPELINE_CACHE_SIZE"],
+                                       fast_paths=fast_paths)
         return self.engine
 
     def _process(self, tasks) -> None:

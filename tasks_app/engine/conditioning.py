@@ -185,7 +185,11 @@ class PromptConditioning:
 
     def __init__(self, positive: _Schedule, negative: _Schedule, sdxl: bool):
         self.positive, self.negative, self.sdxl = positive, negative, sdxl
-        self._current = (positive.index(0), negative.index(0))
+        self.restart()
+
+    def restart(self) -> None:
+        """Back to the conditioning of the first step."""
+        self._current = (self.positive.index(0), self.negative.index(0))
 
     @property
     def length(self) -> int:
@@ -229,6 +233,8 @@ class BatchConditioning:
 
     def pipeline_kwargs(self) -> dict:
         """prompt_embeds / negative_prompt_embeds (and pooled for SDXL) for the first step, one row per image."""
+        for member in self.members:
+            member.restart()
         kwargs = {"prompt_embeds": self._stack(False), "negative_prompt_embeds": self._stack(True)}
         if self.sdxl:
             kwargs.update(pooled_prompt_embeds=self._stack(False, pooled=True),

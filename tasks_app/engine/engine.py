@@ -12,12 +12,12 @@ from typing import Callable
 from . import hires, img2img, loader
 from .conditioning import BatchConditioning, encode_prompts
 from .errors import CheckpointError, RenderCancelled
+from .fast_paths import FastPaths, FastRunner
 from .interface import ModelFile, RenderedImage, RenderRequest, UpscaleRequest
 from .png import encode_png, format_parameters
 from .prompts import extract_lora_tags
 from .samplers import SAMPLER_NAMES, make_scheduler
 from .upscale import Upscaler, load_upscaler, parameters_after_upscale
-
 
 MERGED_IMAGE_BYTES = 2 * 2**30
 MERGED_BATCH_CAP = 16
@@ -72,7 +72,7 @@ class _DeviceLRU:
 class RenderEngine:
     """Renders requests one at a time (thread-safe); keeps `cache_size` checkpoints loaded in RAM."""
 
-    def __init__(self, device: str | None = None, cache_size: int = 2):
+    def __init__(self, device: str | None = None, cache_size: int = 2, fast_paths: FastPaths | None = None):
         import torch
 
         self.device = pick_device(device)
@@ -83,6 +83,7 @@ class RenderEngine:
         self._controlnets = _DeviceLRU(2, self.device)
         self._upscalers = _DeviceLRU(2, self.device)
         self._stats = {"disk_loads": 0, "ram_hits": 0, "device_hits": 0}
+        self._fast = FastRunner(fast_paths)
 
     # ------------------------------------------------------------------------------------------------ public
 
@@ -175,6 +176,7 @@ class RenderEngine:
         self._stats[{"device": "device_hits", "ram": "ram_hits", "disk": "disk_loads"}[source]] += 1
         if source == "disk":
             self._free_memory()
+            self._fast.prepare(loaded.pipe)
         return loaded
 
     def _component(self, cache: _DeviceLRU, model: ModelFile, family: str, load) -> object:
@@ -261,8 +263,6 @@ class RenderEngine:
         """One pipeline call: one image per seed, each with its own generator and CFG scale."""
         import torch
 
-        pipe.scheduler = make_scheduler(request.sampler, extras.scheduler_config, seeds)
-
         def step_end(pipeline, step, timestep, tensors):
             if should_cancel is not None and should_cancel():
                 raise RenderCancelled()
@@ -270,14 +270,18 @@ class RenderEngine:
                 on_progress(step + 1, pipeline.num_timesteps)
             return conditioning.step_end(pipeline, step, tensors)
 
-        with per_sample_guidance(pipe.unet, cfg_scales) as guidance_scale:
-            return pipe(
-                **conditioning.pipeline_kwargs(),
-                num_inference_steps=request.steps, guidance_scale=guidance_scale, num_images_per_prompt=1,
-                generator=[torch.Generator("cpu").manual_seed(seed) for seed in seeds],
-                callback_on_step_end=step_end, callback_on_step_end_tensor_inputs=conditioning.tensor_inputs,
-                **inputs,
-            ).images
+        def call():
+            pipe.scheduler = make_scheduler(request.sampler, extras.scheduler_config, seeds)
+            with per_sample_guidance(pipe.unet, cfg_scales) as guidance_scale:
+                return pipe(
+                    **conditioning.pipeline_kwargs(),
+                    num_inference_steps=request.steps, guidance_scale=guidance_scale, num_images_per_prompt=1,
+                    generator=[torch.Generator("cpu").manual_seed(seed) for seed in seeds],
+                    callback_on_step_end=step_end, callback_on_step_end_tensor_inputs=conditioning.tensor_inputs,
+                    **inputs,
+                ).images
+
+        return self._fast.run(pipe, (request.checkpoint.sha256, request.width, request.height, len(seeds)), call)
 
 
 @contextmanager
