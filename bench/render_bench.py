@@ -82,6 +82,18 @@ def wait_completed(task_id, timeout=600):
     raise TimeoutError(task_id)
 
 
+def task_latency(client, body):
+    """Seconds from sending the POST of a task to the commit that stored its images and completed it."""
+    from tasks_app.models import Task
+
+    sent = time.time()
+    response = client.post("/api/tasks", body, content_type="application/json")
+    assert response.status_code == 202, response.content
+    task_id = response.json()["task_id"]
+    wait_completed(task_id)
+    return Task.objects.get(id=task_id).completed_at.timestamp() - sent
+
+
 def sync(device):
     if device.startswith("cuda"):
         import torch
@@ -100,21 +112,13 @@ def bench_end_to_end(checkpoint, params, repeats):
     from tasks_app.engine import loader
     from tasks_app.engine.interface import ModelFile, RenderRequest
     from tasks_app.engine.samplers import make_scheduler
-    from tasks_app.models import Task
 
     client = Client(HTTP_HOST="localhost")  # a served Host name (ALLOWED_HOSTS)
     prompt = "a lighthouse on a cliff at dusk"
     running = worker.start_in_process()
 
     def sdhost(seed):
-        """Seconds from sending the POST to the commit that stored the images and completed the task."""
-        body = {"checkpoint_hash": checkpoint.hash, "prompt": prompt, **params, "seed": seed}
-        sent = time.time()
-        response = client.post("/api/tasks", body, content_type="application/json")
-        assert response.status_code == 202, response.content
-        task_id = response.json()["task_id"]
-        wait_completed(task_id)
-        return Task.objects.get(id=task_id).completed_at.timestamp() - sent
+        return task_latency(client, {"checkpoint_hash": checkpoint.hash, "prompt": prompt, **params, "seed": seed})
 
     sdhost(999)  # loads the checkpoint into the worker's engine
     engine, device = running.engine, running.engine.device
@@ -178,7 +182,6 @@ def bench_image_to_image(checkpoint, params, repeats):
     from tasks_app.engine import loader
     from tasks_app.engine.interface import HiresSpec, ModelFile, RenderRequest
     from tasks_app.engine.samplers import make_scheduler
-    from tasks_app.models import Task
 
     client = Client()
     prompt = "a lighthouse on a cliff at dusk"
@@ -196,13 +199,8 @@ def bench_image_to_image(checkpoint, params, repeats):
 
     def sdhost(fields):
         def run(seed):
-            body = {"checkpoint_hash": checkpoint.hash, "prompt": prompt, **params, **fields, "seed": seed}
-            sent = time.time()
-            response = client.post("/api/tasks", body, content_type="application/json")
-            assert response.status_code == 202, response.content
-            task_id = response.json()["task_id"]
-            wait_completed(task_id)
-            return Task.objects.get(id=task_id).completed_at.timestamp() - sent
+            return task_latency(client, {"checkpoint_hash": checkpoint.hash, "prompt": prompt, **params, **fields,
+                                         "seed": seed})
         return run
 
     for fields in cases.values():
@@ -444,7 +442,6 @@ def bench_stream(checkpoint, params, merged_batch, lone_repeats):
     from tasks_app.engine import loader
     from tasks_app.engine.engine import pick_device
     from tasks_app.engine.samplers import make_scheduler
-    from tasks_app.models import Task
 
     params = {**params, "batch_size": 1}
 
@@ -452,13 +449,8 @@ def bench_stream(checkpoint, params, merged_batch, lone_repeats):
         return f"{STREAM_SUBJECTS[i % len(STREAM_SUBJECTS)]}, study {i}, soft light"
 
     def submit_and_wait(client, i):
-        body = {"checkpoint_hash": checkpoint.hash, "prompt": prompt_of(i), **params, "seed": 5000 + i}
-        sent = time.time()
-        response = client.post("/api/tasks", body, content_type="application/json")
-        assert response.status_code == 202, response.content
-        task_id = response.json()["task_id"]
-        wait_completed(task_id)
-        return Task.objects.get(id=task_id).completed_at.timestamp() - sent
+        return task_latency(client, {"checkpoint_hash": checkpoint.hash, "prompt": prompt_of(i), **params,
+                                     "seed": 5000 + i})
 
     def stream(limit):
         settings.SDHOST["MAX_MERGED_BATCH"] = limit
