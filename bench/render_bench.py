@@ -478,16 +478,16 @@ def bench_stream(checkpoint, params, merged_batch, lone_repeats):
         return STREAM_TASKS / elapsed, percentile(latencies, 0.5), percentile(latencies, 0.95)
 
     def lone(limit):
-        settings.SDHOST["MAX_MERGED_BATCH"] = limit
-        client = Client(HTTP_HOST="localhost")
-        return statistics.median(submit_and_wait(client, 900 + i) for i in range(lone_repeats))
+        def run(seed):
+            settings.SDHOST["MAX_MERGED_BATCH"] = limit
+            return submit_and_wait(Client(HTTP_HOST="localhost"), seed)
+        return run
 
+    modes = ((f"SD-Host, batching on (limit {merged_batch})", merged_batch), ("SD-Host, batching off", 1))
     worker.start_in_process()
-    lone(1)  # warm-up: loads the checkpoint
-    results, lone_times = {}, {}
-    for label, limit in ((f"SD-Host, batching on (limit {merged_batch})", merged_batch), ("SD-Host, batching off", 1)):
-        results[label] = stream(limit)
-        lone_times[label] = lone(limit)
+    lone(1)(900)  # warm-up: loads the checkpoint
+    results = {label: stream(limit) for label, limit in modes}
+    lone_times = interleaved([(label, lone(limit)) for label, limit in modes], lone_repeats)
     worker.stop_in_process()
 
     device = pick_device(settings.SDHOST["DEVICE"])
