@@ -428,8 +428,9 @@ def percentile(values, fraction):
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def bench_stream(checkpoint, params, merged_batch, lone_repeats):
-    """(g): {mode: (img/s, p50 s, p95 s)} for the stream, and {mode: median s} of a lone task."""
+def bench_stream(checkpoint, params, merged_batch, rounds, lone_repeats):
+    """(g): {mode: (img/s of the median round, p50 s, p95 s over all rounds)} for the stream, and {mode: median s}
+    of a lone task."""
     import threading
 
     import torch
@@ -453,6 +454,7 @@ def bench_stream(checkpoint, params, merged_batch, lone_repeats):
                                      "seed": 5000 + i})
 
     def stream(limit):
+        """(seconds for the 64 tasks, their latencies)."""
         settings.SDHOST["MAX_MERGED_BATCH"] = limit
         latencies, errors = [], []
 
@@ -472,10 +474,9 @@ def bench_stream(checkpoint, params, merged_batch, lone_repeats):
             thread.start()
         for thread in threads:
             thread.join()
-        elapsed = time.perf_counter() - t0
         if errors:
             raise errors[0]
-        return STREAM_TASKS / elapsed, percentile(latencies, 0.5), percentile(latencies, 0.95)
+        return time.perf_counter() - t0, latencies
 
     def lone(limit):
         def run(seed):
@@ -483,32 +484,36 @@ def bench_stream(checkpoint, params, merged_batch, lone_repeats):
             return submit_and_wait(Client(HTTP_HOST="localhost"), seed)
         return run
 
-    modes = ((f"SD-Host, batching on (limit {merged_batch})", merged_batch), ("SD-Host, batching off", 1))
-    worker.start_in_process()
-    lone(1)(900)  # warm-up: loads the checkpoint
-    results = {label: stream(limit) for label, limit in modes}
-    lone_times = interleaved([(label, lone(limit)) for label, limit in modes], lone_repeats)
-    worker.stop_in_process()
-
     device = pick_device(settings.SDHOST["DEVICE"])
     loaded = loader.load_checkpoint(str(model_file_path(checkpoint)), torch.float16 if device.startswith("cuda")
                                     else torch.float32)
     pipe = loaded.pipe.to(device)
 
-    def bare(i):
-        pipe.scheduler = make_scheduler(params["sampler"], loaded.arch.scheduler_config, [5000 + i])
-        pipe(prompt=prompt_of(i), width=params["width"], height=params["height"],
-             num_inference_steps=params["steps"], guidance_scale=7.0,
-             generator=torch.Generator("cpu").manual_seed(5000 + i), output_type="pil")
-        sync(device)
+    def bare_sequential():
+        t0 = time.perf_counter()
+        for i in range(STREAM_TASKS):
+            pipe.scheduler = make_scheduler(params["sampler"], loaded.arch.scheduler_config, [5000 + i])
+            pipe(prompt=prompt_of(i), width=params["width"], height=params["height"],
+                 num_inference_steps=params["steps"], guidance_scale=7.0,
+                 generator=torch.Generator("cpu").manual_seed(5000 + i), output_type="pil")
+            sync(device)
+        return time.perf_counter() - t0, []
 
-    bare(0)  # warm-up
-    t0 = time.perf_counter()
-    finished = []
-    for i in range(STREAM_TASKS):
-        bare(i)
-        finished.append(time.perf_counter() - t0)
-    results["bare diffusers, sequential"] = (STREAM_TASKS / finished[-1], None, None)
+    on, off, bare = f"SD-Host, batching on (limit {merged_batch})", "SD-Host, batching off", "bare diffusers, sequential"
+    runs = [(on, lambda: stream(merged_batch)), (off, lambda: stream(1)), (bare, bare_sequential)]
+    worker.start_in_process()
+    lone(1)(900)  # warm-up: loads the checkpoint into the worker
+    seconds, latencies = {label: [] for label, _ in runs}, {label: [] for label, _ in runs}
+    for round_ in range(rounds):  # rotating order: load drifting on a shared machine hits all alike
+        for label, run in runs[round_ % 3:] + runs[:round_ % 3]:
+            elapsed, measured = run()
+            seconds[label].append(elapsed)
+            latencies[label] += measured
+    lone_times = interleaved([(on, lone(merged_batch)), (off, lone(1))], lone_repeats)
+    worker.stop_in_process()
+    results = {label: (STREAM_TASKS / statistics.median(seconds[label]),
+                       percentile(latencies[label], 0.5) if latencies[label] else None,
+                       percentile(latencies[label], 0.95) if latencies[label] else None) for label, _ in runs}
     return results, lone_times
 
 
@@ -521,6 +526,7 @@ def main():
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--merged-batch", type=int, default=8, help="(g): SDHOST_MAX_MERGED_BATCH with batching on")
+    parser.add_argument("--stream-rounds", type=int, default=3, help="(g): rounds of the three stream modes")
     parser.add_argument("--sections", default="abcdef", help="which of (a)-(f) to run, e.g. 'de' ((f) runs with (a)-(c))")
     args = parser.parse_args()
 
@@ -560,7 +566,7 @@ def main():
             print(f"{label:<42}{bare:>9.3f}{engine_s:>10.3f}{engine_s / bare:>7.3f}{sdhost:>11.3f}{sdhost / bare:>7.3f}")
     if "g" in args.sections:
         print(f"(g) stream of {STREAM_TASKS} tasks from {STREAM_CLIENTS} clients ...", flush=True)
-        stream, lone = bench_stream(checkpoints[0], params, args.merged_batch, repeats)
+        stream, lone = bench_stream(checkpoints[0], params, args.merged_batch, args.stream_rounds, repeats)
         print(f"\n{'(g) ' + size:<42}{'img/s':>8}{'x bare':>8}{'p50 s':>8}{'p95 s':>8}{'lone s':>8}")
         bare_rate = stream["bare diffusers, sequential"][0]
         for label, (rate, p50, p95) in stream.items():
