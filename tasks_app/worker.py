@@ -1,5 +1,9 @@
 """The render worker: claims tasks in queue order, renders them, stores the images.
 
+Compatible tasks right behind the one it starts are claimed with it and rendered as one pipeline
+call (cross-task batching, up to SDHOST_MAX_MERGED_BATCH images; docs/queue.md); each keeps its
+own images, progress and cancel.
+
 One `RenderWorker` per process holds one RenderEngine (and its pipeline cache). It runs on a
 daemon thread, started either by `manage.py serve` (start_in_process) or by
 `manage.py runworker render` (tasks_app.consumers). Between tasks it waits for a wake-up: a
