@@ -22,6 +22,11 @@
 --a1111  The same txt2img through a live server (uvicorn), interleaved: POST /sdapi/v1/txt2img (waits, base64 PNG
     out, D39) against POST /api/tasks + polling GET /api/tasks/{id} every 20 ms + the image list + its content;
     median client-side seconds per request and the ratio (target <= 1.05).
+(g) A stream (`--sections g`, not in the default run): 64 single-image tasks from 8 concurrent clients (each
+    submits, waits for its task, submits the next), same checkpoint, different prompts and seeds, through the
+    real worker with cross-task batching on (SDHOST_MAX_MERGED_BATCH=--merged-batch) and off (1), against bare
+    diffusers rendering the same 64 images one call after another: img/s and p50/p95 task latency (POST ->
+    completed); plus one task on an idle queue, batching on and off (merging must not slow a lone task).
 
 Everything runs in a throw-away data folder.
 """
@@ -80,6 +85,18 @@ def wait_completed(task_id, timeout=600):
     raise TimeoutError(task_id)
 
 
+def task_latency(client, body):
+    """Seconds from sending the POST of a task to the commit that stored its images and completed it."""
+    from tasks_app.models import Task
+
+    sent = time.time()
+    response = client.post("/api/tasks", body, content_type="application/json")
+    assert response.status_code == 202, response.content
+    task_id = response.json()["task_id"]
+    wait_completed(task_id)
+    return Task.objects.get(id=task_id).completed_at.timestamp() - sent
+
+
 def sync(device):
     if device.startswith("cuda"):
         import torch
@@ -98,21 +115,13 @@ def bench_end_to_end(checkpoint, params, repeats):
     from tasks_app.engine import loader
     from tasks_app.engine.interface import ModelFile, RenderRequest
     from tasks_app.engine.samplers import make_scheduler
-    from tasks_app.models import Task
 
     client = Client(HTTP_HOST="localhost")  # a served Host name (ALLOWED_HOSTS)
     prompt = "a lighthouse on a cliff at dusk"
     running = worker.start_in_process()
 
     def sdhost(seed):
-        """Seconds from sending the POST to the commit that stored the images and completed the task."""
-        body = {"checkpoint_hash": checkpoint.hash, "prompt": prompt, **params, "seed": seed}
-        sent = time.time()
-        response = client.post("/api/tasks", body, content_type="application/json")
-        assert response.status_code == 202, response.content
-        task_id = response.json()["task_id"]
-        wait_completed(task_id)
-        return Task.objects.get(id=task_id).completed_at.timestamp() - sent
+        return task_latency(client, {"checkpoint_hash": checkpoint.hash, "prompt": prompt, **params, "seed": seed})
 
     sdhost(999)  # loads the checkpoint into the worker's engine
     engine, device = running.engine, running.engine.device
@@ -176,7 +185,6 @@ def bench_image_to_image(checkpoint, params, repeats):
     from tasks_app.engine import loader
     from tasks_app.engine.interface import HiresSpec, ModelFile, RenderRequest
     from tasks_app.engine.samplers import make_scheduler
-    from tasks_app.models import Task
 
     client = Client()
     prompt = "a lighthouse on a cliff at dusk"
@@ -194,13 +202,8 @@ def bench_image_to_image(checkpoint, params, repeats):
 
     def sdhost(fields):
         def run(seed):
-            body = {"checkpoint_hash": checkpoint.hash, "prompt": prompt, **params, **fields, "seed": seed}
-            sent = time.time()
-            response = client.post("/api/tasks", body, content_type="application/json")
-            assert response.status_code == 202, response.content
-            task_id = response.json()["task_id"]
-            wait_completed(task_id)
-            return Task.objects.get(id=task_id).completed_at.timestamp() - sent
+            return task_latency(client, {"checkpoint_hash": checkpoint.hash, "prompt": prompt, **params, **fields,
+                                         "seed": seed})
         return run
 
     for fields in cases.values():
@@ -461,6 +464,105 @@ def bench_a1111(checkpoint, params, repeats):
     worker.stop_in_process()
     return statistics.median(times[through_api]), statistics.median(times[through_a1111])
 
+STREAM_CLIENTS = 8
+STREAM_TASKS = 64
+STREAM_SUBJECTS = ["a lighthouse", "a red fox", "a mountain lake", "an old tram", "a bowl of fruit", "a desert road",
+                   "a city at night", "a snowy forest"]
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def bench_stream(checkpoint, params, merged_batch, rounds, lone_repeats):
+    """(g): {mode: (img/s of the median round, p50 s, p95 s over all rounds)} for the stream, and {mode: median s}
+    of a lone task."""
+    import threading
+
+    import torch
+    from django.conf import settings
+    from django.db import connections
+    from django.test import Client
+
+    from models_app.storage import model_file_path
+    from tasks_app import worker
+    from tasks_app.engine import loader
+    from tasks_app.engine.engine import pick_device
+    from tasks_app.engine.samplers import make_scheduler
+
+    params = {**params, "batch_size": 1}
+
+    def prompt_of(i):
+        return f"{STREAM_SUBJECTS[i % len(STREAM_SUBJECTS)]}, study {i}, soft light"
+
+    def submit_and_wait(client, i):
+        return task_latency(client, {"checkpoint_hash": checkpoint.hash, "prompt": prompt_of(i), **params,
+                                     "seed": 5000 + i})
+
+    def stream(limit):
+        """(seconds for the 64 tasks, their latencies)."""
+        settings.SDHOST["MAX_MERGED_BATCH"] = limit
+        latencies, errors = [], []
+
+        def client_loop(index):
+            client = Client(HTTP_HOST="localhost")
+            try:
+                for i in range(index, STREAM_TASKS, STREAM_CLIENTS):
+                    latencies.append(submit_and_wait(client, i))
+            except Exception as exc:  # reported after the run
+                errors.append(exc)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=client_loop, args=(i,)) for i in range(STREAM_CLIENTS)]
+        t0 = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        return time.perf_counter() - t0, latencies
+
+    def lone(limit):
+        def run(seed):
+            settings.SDHOST["MAX_MERGED_BATCH"] = limit
+            return submit_and_wait(Client(HTTP_HOST="localhost"), seed)
+        return run
+
+    device = pick_device(settings.SDHOST["DEVICE"])
+    loaded = loader.load_checkpoint(str(model_file_path(checkpoint)), torch.float16 if device.startswith("cuda")
+                                    else torch.float32)
+    pipe = loaded.pipe.to(device)
+
+    def bare_sequential():
+        t0 = time.perf_counter()
+        for i in range(STREAM_TASKS):
+            pipe.scheduler = make_scheduler(params["sampler"], loaded.arch.scheduler_config, [5000 + i])
+            pipe(prompt=prompt_of(i), width=params["width"], height=params["height"],
+                 num_inference_steps=params["steps"], guidance_scale=7.0,
+                 generator=torch.Generator("cpu").manual_seed(5000 + i), output_type="pil")
+            sync(device)
+        return time.perf_counter() - t0, []
+
+    on, off, bare = f"SD-Host, batching on (limit {merged_batch})", "SD-Host, batching off", "bare diffusers, sequential"
+    runs = [(on, lambda: stream(merged_batch)), (off, lambda: stream(1)), (bare, bare_sequential)]
+    worker.start_in_process()
+    lone(1)(900)  # warm-up: loads the checkpoint into the worker
+    seconds, latencies = {label: [] for label, _ in runs}, {label: [] for label, _ in runs}
+    for round_ in range(rounds):  # rotating order: load drifting on a shared machine hits all alike
+        for label, run in runs[round_ % 3:] + runs[:round_ % 3]:
+            elapsed, measured = run()
+            seconds[label].append(elapsed)
+            latencies[label] += measured
+    lone_times = interleaved([(on, lone(merged_batch)), (off, lone(1))], lone_repeats)
+    worker.stop_in_process()
+    results = {label: (STREAM_TASKS / statistics.median(seconds[label]),
+                       percentile(latencies[label], 0.5) if latencies[label] else None,
+                       percentile(latencies[label], 0.95) if latencies[label] else None) for label, _ in runs}
+    return results, lone_times
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -470,6 +572,8 @@ def main():
     parser.add_argument("--trace-tasks", type=int, default=40)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--merged-batch", type=int, default=8, help="(g): SDHOST_MAX_MERGED_BATCH with batching on")
+    parser.add_argument("--stream-rounds", type=int, default=3, help="(g): rounds of the three stream modes")
     parser.add_argument("--sections", default="abcdef", help="which of (a)-(f) to run, e.g. 'de' ((f) runs with (a)-(c))")
     parser.add_argument("--a1111", action="store_true", help="only: /sdapi/v1/txt2img against POST /api/tasks (D39)")
     args = parser.parse_args()
@@ -515,6 +619,14 @@ def main():
         print(f"\n{'(e) ' + size:<42}{'bare s':>9}{'engine s':>10}{'ratio':>7}{'SD-Host s':>11}{'ratio':>7}")
         for label, (bare, engine_s, sdhost) in image_cases.items():
             print(f"{label:<42}{bare:>9.3f}{engine_s:>10.3f}{engine_s / bare:>7.3f}{sdhost:>11.3f}{sdhost / bare:>7.3f}")
+    if "g" in args.sections:
+        print(f"(g) stream of {STREAM_TASKS} tasks from {STREAM_CLIENTS} clients ...", flush=True)
+        stream, lone = bench_stream(checkpoints[0], params, args.merged_batch, args.stream_rounds, repeats)
+        print(f"\n{'(g) ' + size:<42}{'img/s':>8}{'x bare':>8}{'p50 s':>8}{'p95 s':>8}{'lone s':>8}")
+        bare_rate = stream["bare diffusers, sequential"][0]
+        for label, (rate, p50, p95) in stream.items():
+            tail = "".join(f"{value:>8.3f}" if value is not None else f"{'-':>8}" for value in (p50, p95, lone.get(label)))
+            print(f"{label:<42}{rate:>8.2f}{rate / bare_rate:>8.2f}{tail}")
     if not set("abcf") & set(args.sections):
         return
     print("(a) end to end vs bare diffusers ...", flush=True)

@@ -57,6 +57,15 @@ SDHOST = {
     "MAX_IMAGE_SIDE": env_int("MAX_IMAGE_SIDE", 2048),
     "MAX_OVERTAKE": env_int("MAX_OVERTAKE", 8),
     "PIPELINE_CACHE_SIZE": env_int("PIPELINE_CACHE_SIZE", 2),
+    # images one pipeline call may render for several compatible tasks; None: from the device (1 = off)
+    "MAX_MERGED_BATCH": env_int("MAX_MERGED_BATCH", 0) or None,
+    # opt-in fast paths of the UNet (docs/rendering.md#fast-paths); a failure falls back to the plain path
+    "COMPILE_UNET": env_bool("COMPILE_UNET", False),
+    "COMPILE_MODE": env("COMPILE_MODE", "default"),
+    "COMPILE_BACKEND": env("COMPILE_BACKEND", "inductor"),
+    "COMPILE_CACHE": env_int("COMPILE_CACHE", 4),
+    "CHANNELS_LAST": env_bool("CHANNELS_LAST", False),
+    "SDPA_BACKEND": env("SDPA_BACKEND") or None,
     "DEVICE": env("DEVICE") or None,  # None = auto (cuda, mps, cpu)
     "SAFETY_CHECKER": env_bool("SAFETY_CHECKER", False),
     "RENDER_WORKER": env_bool("RENDER_WORKER", True),  # in-process worker under `manage.py serve`

@@ -14,6 +14,7 @@ back in front of the queue, or fails them once they used up their attempts.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Callable, Hashable
 
 from django.conf import settings
 from django.db import transaction
@@ -24,7 +25,7 @@ from system_app.models import SystemFact, Tag
 
 from . import throughput
 from .models import ACTIVE_STATUSES, NEVER_PROMOTED, RenderWorkerState, Task, TaskModel, TaskTag
-from .scheduler import QueueEntry, pick_for_worker, place_new, start_order
+from .scheduler import QueueEntry, pick_batch, place_new, start_order
 
 WORKER_STALE = timedelta(seconds=10)  # a worker silent this long is gone
 
@@ -40,7 +41,7 @@ def entry_of(task: Task) -> QueueEntry:
     promoted_at = None if task.promoted_at == NEVER_PROMOTED else task.promoted_at
     return QueueEntry(
         id=task.id, checkpoint=task.checkpoint_id, queue_order=task.queue_order, overtaken=task.overtaken,
-        promoted_at=promoted_at, promote_rank=task.promote_rank, resumed=task.resumed,
+        promoted_at=promoted_at, promote_rank=task.promote_rank, resumed=task.resumed, images=task.batch_size,
     )
 
 
@@ -132,23 +133,51 @@ def cancel(task_ids: list[str]):
 def claim_next(worker_id: str | None = None, loaded_checkpoint: str | None = None) -> Task | None:
     """Atomically mark the next pending task running for `worker_id` and return it (None when the
     queue is empty). A worker holding `loaded_checkpoint` prefers its tasks within D7's bound."""
+    claimed = claim_batch(worker_id, loaded_checkpoint)
+    return claimed[0] if claimed else None
+
+
+def claim_batch(worker_id: str | None = None, loaded_checkpoint: str | None = None, max_images: int = 1,
+                batch_key: Callable[[Task], Hashable | None] | None = None) -> list[Task]:
+    """Atomically mark the next pending task running for `worker_id`, with the tasks right behind it that
+    render in the same pipeline call (scheduler.pick_batch: equal, non-None `batch_key`, at most `max_images`
+    images in all); [] when the queue is empty. Every claimed task gets its own lease."""
     lease = timedelta(seconds=settings.SDHOST["TASK_LEASE_SECONDS"])
+    keys: dict[str, Hashable | None] = {}
     with transaction.atomic():
-        entries = [entry_of(t) for t in Task.objects.filter(status="pending")]
-        while (pick := pick_for_worker(entries, loaded_checkpoint, settings.SDHOST["MAX_OVERTAKE"])) is not None:
-            # SKIP LOCKED (PostgreSQL; SQLite's IMMEDIATE transaction already excludes everyone):
-            # a row another worker is claiming right now is left to it.
-            free = Task.objects.select_for_update(skip_locked=True).filter(id=pick.id, status="pending")
-            now = timezone.now()
-            if list(free.values_list("id", flat=True)) and Task.objects.filter(id=pick.id, status="pending").update(
-                status="running", resumed=False, started_at=now, updated_at=now, worker_id=worker_id,
-                lease_expires_at=now + lease, attempts=F("attempts") + 1, progress=0.0,
-            ):
+        tasks = {t.id: t for t in Task.objects.filter(status="pending").select_related("checkpoint", "vae")}
+        entries = [entry_of(t) for t in tasks.values()]
+
+        def key(entry: QueueEntry):
+            if entry.id not in keys:
+                keys[entry.id] = batch_key(tasks[entry.id]) if batch_key is not None else None
+            return keys[entry.id]
+
+        def compatible(lead: QueueEntry, entry: QueueEntry) -> bool:
+            return entry.checkpoint == lead.checkpoint and key(lead) is not None and key(lead) == key(entry)
+
+        while (pick := pick_batch(entries, loaded_checkpoint, settings.SDHOST["MAX_OVERTAKE"], max_images,
+                                  compatible)) is not None:
+            claimed = []
+            for task_id in pick.ids:
+                # SKIP LOCKED (PostgreSQL; SQLite's IMMEDIATE transaction already excludes everyone):
+                # a row another worker is claiming right now is left to it, and ends a batch there.
+                free = Task.objects.select_for_update(skip_locked=True).filter(id=task_id, status="pending")
+                now = timezone.now()
+                if not (list(free.values_list("id", flat=True)) and Task.objects.filter(
+                        id=task_id, status="pending").update(
+                        status="running", resumed=False, started_at=now, updated_at=now, worker_id=worker_id,
+                        lease_expires_at=now + lease, attempts=F("attempts") + 1, progress=0.0)):
+                    break
+                claimed.append(task_id)
+            if claimed:
                 if pick.passed:
-                    _touch(Task.objects.filter(id__in=pick.passed, status="pending"), overtaken=F("overtaken") + 1)
-                return Task.objects.select_related("checkpoint", "vae").get(id=pick.id)
+                    _touch(Task.objects.filter(id__in=pick.passed, status="pending"),
+                           overtaken=F("overtaken") + len(claimed))
+                found = Task.objects.select_related("checkpoint", "vae").in_bulk(claimed)
+                return [found[task_id] for task_id in claimed]
             entries = [e for e in entries if e.id != pick.id]
-    return None
+    return []
 
 
 def holds(task: Task):

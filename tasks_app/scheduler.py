@@ -19,7 +19,7 @@ promotions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class QueueEntry:
     promoted_at: Any = None  # None = never promoted; else any orderable timestamp
     promote_rank: int = 0
     resumed: bool = False
+    images: int = 1  # batch_size: what a merged batch (pick_batch) counts
 
     @property
     def promoted(self) -> bool:
@@ -93,22 +94,29 @@ def apply_placement(entries: Iterable[QueueEntry], new: QueueEntry, placement: P
     passed = set(placement.passed)
     updated = [
         QueueEntry(
-            e.id, e.checkpoint, e.queue_order + 1, e.overtaken + 1, e.promoted_at, e.promote_rank, e.resumed
+            e.id, e.checkpoint, e.queue_order + 1, e.overtaken + 1, e.promoted_at, e.promote_rank, e.resumed,
+            e.images,
         ) if e.id in passed else e
         for e in entries
     ]
     updated.append(
-        QueueEntry(new.id, new.checkpoint, placement.queue_order, 0, None, 0, False)
+        QueueEntry(new.id, new.checkpoint, placement.queue_order, 0, None, 0, False, new.images)
     )
     return updated
 
 
 @dataclass(frozen=True)
 class Pick:
-    """The task a worker starts next and the regular tasks it overtakes on the way (D41 affinity)."""
+    """The task a worker starts next and the regular tasks it overtakes on the way (D41 affinity); `merged`:
+    the tasks it renders together with it (pick_batch), in start order."""
 
     id: str
     passed: tuple[str, ...] = field(default_factory=tuple)
+    merged: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.id, *self.merged)
 
 
 def pick_for_worker(entries: Iterable[QueueEntry], loaded: str | None, max_overtake: int) -> Pick | None:
@@ -130,3 +138,32 @@ def pick_for_worker(entries: Iterable[QueueEntry], loaded: str | None, max_overt
         if entry.overtaken >= max_overtake:
             break  # it may not be passed again: nothing behind it starts before it
     return Pick(head.id)
+
+
+def pick_batch(entries: Iterable[QueueEntry], loaded: str | None, max_overtake: int, max_images: int,
+               compatible: Callable[[QueueEntry, QueueEntry], bool]) -> Pick | None:
+    """`pick_for_worker`'s task and the tasks right behind it in start order that can share its pipeline call.
+
+    The merged tasks are the entries directly following the pick (the tasks it passed stay behind), taken while
+    `compatible(pick, entry)` holds and the batch's images stay within `max_images`; the first one that does not
+    fit ends the batch, so no task starts before one it would not have started before (D7). Starting together,
+    every merged task passes the pick's passed tasks too: the batch stops before any of them would exceed
+    `max_overtake`.
+    """
+    entries = list(entries)
+    pick = pick_for_worker(entries, loaded, max_overtake)
+    if pick is None:
+        return None
+    order = [e for e in start_order(entries) if e.id not in pick.passed]
+    first = next(index for index, e in enumerate(order) if e.id == pick.id)
+    lead = order[first]
+    passed_overtaken = [e.overtaken for e in entries if e.id in pick.passed]
+    taken, images = [], lead.images
+    for entry in order[first + 1:]:
+        starts = len(taken) + 2  # starts before the passed tasks with this entry
+        if (images + entry.images > max_images or any(o + starts > max_overtake for o in passed_overtaken)
+                or not compatible(lead, entry)):
+            break
+        taken.append(entry.id)
+        images += entry.images
+    return Pick(pick.id, pick.passed, tuple(taken))

@@ -1,5 +1,9 @@
 """The render worker: claims tasks in queue order, renders them, stores the images.
 
+Compatible tasks right behind the one it starts are claimed with it and rendered as one pipeline
+call (cross-task batching, up to SDHOST_MAX_MERGED_BATCH images; docs/queue.md); each keeps its
+own images, progress and cancel.
+
 One `RenderWorker` per process holds one RenderEngine (and its pipeline cache). It runs on a
 daemon thread, started either by `manage.py serve` (start_in_process) or by
 `manage.py runworker render` (tasks_app.consumers). Between tasks it waits for a wake-up: a
@@ -131,12 +135,12 @@ class RenderWorker:
         self.publish()
         while not self._stop.is_set():
             close_old_connections()
-            task = queue.claim_next(self.id, self._affinity())
-            if task is None:
+            tasks = queue.claim_batch(self.id, self._affinity(), self._merge_limit(), batch_key)
+            if not tasks:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
                 continue
-            self._process(task)
+            self._process(tasks)
 
     def _affinity(self) -> str | None:
         """The checkpoint to prefer: the loaded one while other workers share the queue (D41); a
@@ -144,6 +148,12 @@ class RenderWorker:
         if self.loaded_checkpoint and queue.live_workers().exclude(id=self.id).exists():
             return self.loaded_checkpoint
         return None
+
+    def _merge_limit(self) -> int:
+        """How many images one pipeline call may render for several tasks (SDHOST_MAX_MERGED_BATCH, else the
+        engine's default for its device; 1 turns merging off)."""
+        configured = settings.SDHOST["MAX_MERGED_BATCH"]
+        return max(1, configured) if configured is not None else self._engine().default_merged_batch()
 
     def _recover_orphans(self) -> None:
         """Put tasks whose worker stopped back in front of the queue (or fail them, D41)."""
@@ -158,45 +168,64 @@ class RenderWorker:
     def _engine(self):
         if self.engine is None:
             from tasks_app.engine.engine import RenderEngine
+            from tasks_app.engine.fast_paths import FastPaths
 
             cfg = settings.SDHOST
-            self.engine = RenderEngine(device=cfg["DEVICE"], cache_size=cfg["PIPELINE_CACHE_SIZE"])
+            fast_paths = FastPaths(compile=cfg["COMPILE_UNET"], compile_mode=cfg["COMPILE_MODE"],
+                                   compile_backend=cfg["COMPILE_BACKEND"], compile_cache=cfg["COMPILE_CACHE"],
+                                   channels_last=cfg["CHANNELS_LAST"], sdpa_backend=cfg["SDPA_BACKEND"])
+            self.engine = RenderEngine(device=cfg["DEVICE"], cache_size=cfg["PIPELINE_CACHE_SIZE"],
+                                       fast_paths=fast_paths)
         return self.engine
 
-    def _process(self, task) -> None:
+    def _process(self, tasks) -> None:
+        """Render the claimed tasks (several only when they share one pipeline call) and store each one's images."""
         from tasks_app.engine.errors import RenderCancelled
 
         started = time.monotonic()
-        self.progress[task.id] = 0.0
+        for task in tasks:
+            self.progress[task.id] = 0.0
         self._publish_now()  # every start reaches the streams, however short the render (D41)
         try:
             engine = self._engine()
-            model = throughput.current().model(task, engine.device)
-            clock = throughput.StepClock(model.seconds(task), model.tail_seconds)
-            timing = _Timing()
-            progress, cancel = self._progress_reporter(task, timing, clock), self._canceller(task)
             loads_before = _checkpoint_loads(engine)
-            if task.kind == "upscale":
-                images = [engine.upscale(upscale_request(task, model_file), on_progress=progress,
-                                         should_cancel=cancel)]
+            renders = [_TaskRender(task, self, engine) for task in tasks]
+            if tasks[0].kind == "upscale":
+                [render] = renders
+                results = [[engine.upscale(upscale_request(render.task, model_file), on_progress=render.progress,
+                                           should_cancel=render.cancel)]]
             else:
-                images = engine.render(build_request(task), on_progress=progress, should_cancel=cancel)
-            timing.finished(switched=_checkpoint_loads(engine) > loads_before)
-            self.loaded_checkpoint = task.checkpoint_id
-            if store_results(task, images):  # estimates are of the whole task: claim to completion, less a switch
-                finished = time.monotonic()
-                throughput.record(task, finished - started - (timing.load_seconds or 0.0), timing.load_seconds,
-                                  device=engine.device, step_seconds=clock.step_seconds,
-                                  tail_seconds=clock.tail_seconds(finished))
+                renders = [render for render in renders if render.build()]
+                if not renders:
+                    return
+                results = engine.render_batch([render.request for render in renders],
+                                              [render.progress for render in renders],
+                                              [render.cancel for render in renders])
+            switched = _checkpoint_loads(engine) > loads_before
+            self.loaded_checkpoint = tasks[0].checkpoint_id
+            for render, images in zip(renders, results):
+                render.timing.finished(switched=switched)
+                if images is None:
+                    log.info("Task %s cancelled while rendering with others; its images discarded", render.task.id)
+                elif store_results(render.task, images) and len(tasks) == 1:
+                    # estimates are of a task rendered alone: claim to completion, less a switch
+                    finished = time.monotonic()
+                    throughput.record(render.task, finished - started - (render.timing.load_seconds or 0.0),
+                                      render.timing.load_seconds, device=engine.device,
+                                      step_seconds=render.clock.step_seconds,
+                                      tail_seconds=render.clock.tail_seconds(finished))
         except RenderCancelled:
-            log.info("Task %s cancelled while rendering; partial images discarded", task.id)
-        except Exception as exc:  # the task fails, the worker goes on
-            log.exception("Task %s failed", task.id)
-            queue.finish(task, "failed", f"{type(exc).__name__}: {exc}")
+            log.info("Task(s) %s cancelled while rendering; partial images discarded",
+                     ", ".join(task.id for task in tasks))
+        except Exception as exc:  # the tasks fail, the worker goes on
+            log.exception("Task(s) %s failed", ", ".join(task.id for task in tasks))
+            for task in tasks:
+                queue.finish(task, "failed", f"{type(exc).__name__}: {exc}")
         finally:
-            self.progress.pop(task.id, None)
-            self.live.pop(task.id, None)
-            self._cancel.discard(task.id)
+            for task in tasks:
+                self.progress.pop(task.id, None)
+                self.live.pop(task.id, None)
+                self._cancel.discard(task.id)
             self.publish()
 
     def _progress_reporter(self, task, timing, clock):
@@ -293,6 +322,41 @@ def build_request(task):
         clip_skip=task.clip_skip,
         **engine_inputs(task, model_file),
     )
+
+
+def batch_key(task):
+    """What must be equal for tasks to render in one pipeline call (engine.batch_key); None: never merged."""
+    if task.kind != "render":
+        return None
+    from tasks_app.engine.engine import batch_key as engine_batch_key
+
+    try:
+        return engine_batch_key(build_request(task))
+    except Exception:  # a task whose request cannot be built fails when it runs alone
+        return None
+
+
+class _TaskRender:
+    """One claimed task within a render: its request, progress reporter, cancel check and timings."""
+
+    def __init__(self, task, worker: RenderWorker, engine):
+        self.task = task
+        self.request = None
+        model = throughput.current().model(task, engine.device)
+        self.clock = throughput.StepClock(model.seconds(task), model.tail_seconds)
+        self.timing = _Timing()
+        self.progress = worker._progress_reporter(task, self.timing, self.clock)
+        self.cancel = worker._canceller(task)
+
+    def build(self) -> bool:
+        """Build the engine request; a task whose request cannot be built fails alone (False)."""
+        try:
+            self.request = build_request(self.task)
+        except Exception as exc:
+            log.exception("Task %s failed", self.task.id)
+            queue.finish(self.task, "failed", f"{type(exc).__name__}: {exc}")
+            return False
+        return True
 
 
 class _TaskNoLongerRunning(Exception):

@@ -5,6 +5,7 @@ The worker builds a RenderRequest from a task and calls `RenderEngine.render`; s
 
 from .engine import RenderEngine, pick_device
 from .errors import CheckpointError, RenderCancelled
+from .fast_paths import FastPaths
 from .interface import (
     ControlNetSpec,
     EmbeddingSpec,
@@ -19,6 +20,6 @@ from .interface import (
 from .samplers import SAMPLER_NAMES
 
 __all__ = [
-    "CheckpointError", "ControlNetSpec", "EmbeddingSpec", "HiresSpec", "LoraSpec", "ModelFile", "RenderCancelled",
+    "CheckpointError", "ControlNetSpec", "EmbeddingSpec", "FastPaths", "HiresSpec", "LoraSpec", "ModelFile", "RenderCancelled",
     "RenderEngine", "RenderRequest", "RenderedImage", "SAMPLER_NAMES", "UpscaleRequest", "pick_device", "random_seed",
 ]

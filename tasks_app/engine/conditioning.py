@@ -1,7 +1,7 @@
 """Prompt conditioning as A1111 builds it (D31-D33): long prompts, emphasis, clip skip, prompt editing.
 
 The text never reaches the pipeline: `encode_prompts` turns prompt and negative prompt into `prompt_embeds`
-(and SDXL's pooled embeddings), and `PromptConditioning.step_end` swaps them between sampling steps when the
+(and SDXL's pooled embeddings), and `BatchConditioning.step_end` swaps them between sampling steps when the
 prompt uses prompt editing or alternation. The A1111 references are `modules/sd_hijack_clip.py`
 (FrozenCLIPEmbedderWithCustomWordsBase) and `modules/sd_emphasis.py` (EmphasisOriginal).
 
@@ -181,49 +181,85 @@ class _Schedule:
 
 
 class PromptConditioning:
-    """Encoded prompt and negative prompt schedules; the pipeline keyword arguments and step hook."""
+    """One render's encoded prompt and negative prompt schedules, and the schedule entries of the current step."""
 
     def __init__(self, positive: _Schedule, negative: _Schedule, sdxl: bool):
         self.positive, self.negative, self.sdxl = positive, negative, sdxl
-        self._current = (positive.index(0), negative.index(0))
+        self.restart()
+
+    def restart(self) -> None:
+        """Back to the conditioning of the first step."""
+        self._current = (self.positive.index(0), self.negative.index(0))
+
+    @property
+    def length(self) -> int:
+        """Tokens per row (77 x chunks): renders batched together need the same length."""
+        return self.positive.embeds.shape[1]
+
+    def pipeline_kwargs(self) -> dict:
+        """The pipeline's embedding arguments for one image of this render alone (first step)."""
+        return BatchConditioning([self], [1]).pipeline_kwargs()
+
+    def advance(self, step: int) -> bool:
+        """Move to the conditioning of step + 1 (after sampling step `step`); True when prompt editing changes it."""
+        wanted = (self.positive.index(step + 1), self.negative.index(step + 1))
+        changed, self._current = wanted != self._current, wanted
+        return changed
+
+    def rows(self, count: int, negative: bool, pooled: bool = False):
+        """The current positive or negative embeddings (or SDXL pooled ones), repeated for `count` images."""
+        schedule, index = (self.negative, self._current[1]) if negative else (self.positive, self._current[0])
+        tensor = schedule.pooled if pooled else schedule.embeds
+        return tensor[index:index + 1].repeat(count, *([1] * (tensor.dim() - 1)))
+
+
+class BatchConditioning:
+    """The conditionings of a pipeline call's renders, member i's rows repeated for its `counts[i]` images; the
+    pipeline keyword arguments and the step hook that swaps them when a member's prompt editing says so."""
+
+    def __init__(self, members: list[PromptConditioning], counts: list[int]):
+        self.members, self.counts = members, counts
+        self.sdxl = members[0].sdxl
 
     @property
     def tensor_inputs(self) -> list[str]:
         """What `callback_on_step_end_tensor_inputs` must list for `step_end`."""
         return ["latents", "prompt_embeds"] + (["add_text_embeds"] if self.sdxl else [])
 
+    def _stack(self, negative: bool, pooled: bool = False):
+        import torch
+
+        return torch.cat([member.rows(count, negative, pooled) for member, count in zip(self.members, self.counts)])
+
     def pipeline_kwargs(self) -> dict:
-        """prompt_embeds / negative_prompt_embeds (and pooled for SDXL) for the first step."""
-        pos, neg = self._current
-        kwargs = {"prompt_embeds": self.positive.embeds[pos:pos + 1],
-                  "negative_prompt_embeds": self.negative.embeds[neg:neg + 1]}
+        """prompt_embeds / negative_prompt_embeds (and pooled for SDXL) for the first step, one row per image."""
+        for member in self.members:
+            member.restart()
+        kwargs = {"prompt_embeds": self._stack(False), "negative_prompt_embeds": self._stack(True)}
         if self.sdxl:
-            kwargs.update(pooled_prompt_embeds=self.positive.pooled[pos:pos + 1],
-                          negative_pooled_prompt_embeds=self.negative.pooled[neg:neg + 1])
+            kwargs.update(pooled_prompt_embeds=self._stack(False, pooled=True),
+                          negative_pooled_prompt_embeds=self._stack(True, pooled=True))
         return kwargs
 
     def step_end(self, pipeline, step: int, tensors: dict) -> dict:
         """After sampling step `step`: the conditioning of step + 1 when prompt editing changes it."""
-        wanted = (self.positive.index(step + 1), self.negative.index(step + 1))
-        if wanted == self._current:
+        changed = [member.advance(step) for member in self.members]
+        if not any(changed):
             return tensors
-        self._current = wanted
         import torch
 
-        pos, neg = wanted
-        current = tensors["prompt_embeds"]
         guided = pipeline.do_classifier_free_guidance
-        images = current.shape[0] // (2 if guided else 1)
 
-        def stacked(positive, negative):
-            rows = [positive[pos:pos + 1].repeat(images, *([1] * (positive.dim() - 1)))]
-            if guided:
-                rows.insert(0, negative[neg:neg + 1].repeat(images, *([1] * (negative.dim() - 1))))
+        def stacked(pooled: bool):
+            rows = [self._stack(False, pooled)]
+            if guided:  # diffusers puts the negative rows first
+                rows.insert(0, self._stack(True, pooled))
             return torch.cat(rows)
 
-        tensors["prompt_embeds"] = stacked(self.positive.embeds, self.negative.embeds).to(current.dtype)
+        current = tensors["prompt_embeds"]
+        tensors["prompt_embeds"] = stacked(False).to(current.dtype)
         if self.sdxl:
-            tensors["add_text_embeds"] = stacked(self.positive.pooled, self.negative.pooled).to(current.dtype)
+            tensors["add_text_embeds"] = stacked(True).to(current.dtype)
         return tensors
 
 

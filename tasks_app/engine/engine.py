@@ -5,16 +5,23 @@ import gc
 import re
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Callable
 
 from . import hires, img2img, loader
-from .conditioning import encode_prompts
+from .conditioning import BatchConditioning, encode_prompts
 from .errors import CheckpointError, RenderCancelled
+from .fast_paths import FastPaths, FastRunner
 from .interface import ModelFile, RenderedImage, RenderRequest, UpscaleRequest
 from .png import encode_png, format_parameters
 from .prompts import extract_lora_tags
 from .samplers import SAMPLER_NAMES, make_scheduler
 from .upscale import Upscaler, load_upscaler, parameters_after_upscale
+
+MERGED_IMAGE_BYTES = 2 * 2**30
+MERGED_BATCH_CAP = 16
+CPU_MERGED_BATCH = 4
 
 
 def pick_device(device: str | None = None) -> str:
@@ -65,7 +72,7 @@ class _DeviceLRU:
 class RenderEngine:
     """Renders requests one at a time (thread-safe); keeps `cache_size` checkpoints loaded in RAM."""
 
-    def __init__(self, device: str | None = None, cache_size: int = 2):
+    def __init__(self, device: str | None = None, cache_size: int = 2, fast_paths: FastPaths | None = None):
         import torch
 
         self.device = pick_device(device)
@@ -76,6 +83,7 @@ class RenderEngine:
         self._controlnets = _DeviceLRU(2, self.device)
         self._upscalers = _DeviceLRU(2, self.device)
         self._stats = {"disk_loads": 0, "ram_hits": 0, "device_hits": 0}
+        self._fast = FastRunner(fast_paths)
 
     # ------------------------------------------------------------------------------------------------ public
 
@@ -84,29 +92,55 @@ class RenderEngine:
             return {**self._stats, "loaded": self._pipelines.on_device, "cached": list(self._pipelines.items),
                     "device": self.device}
 
+    def default_merged_batch(self) -> int:
+        """How many images one merged pipeline call may hold when SDHOST_MAX_MERGED_BATCH is not set: on CUDA
+        one per MERGED_IMAGE_BYTES of free device memory (a 512x512 SD1.5 image's share of the UNet and VAE
+        activations, with room to spare), at most MERGED_BATCH_CAP; elsewhere CPU_MERGED_BATCH."""
+        if not self.device.startswith("cuda"):
+            return CPU_MERGED_BATCH
+        import torch
+
+        free, _ = torch.cuda.mem_get_info(torch.device(self.device))
+        return max(1, min(MERGED_BATCH_CAP, free // MERGED_IMAGE_BYTES))
+
     def render(self, request: RenderRequest, on_progress: Callable[[int, int], None] | None = None,
                should_cancel: Callable[[], bool] | None = None) -> list[RenderedImage]:
         """batch_size images, image i with seed + i; RenderCancelled when should_cancel() turns true."""
-        _check_request(request)
-        request = dataclasses.replace(request, embeddings=tuple(
-            spec for spec in request.embeddings
-            if spec.token.strip() and _token_pattern(spec.token).search(request.prompt + "\n" + request.negative_prompt)))
+        [images] = self.render_batch([request], [on_progress], [should_cancel])
+        if images is None:
+            raise RenderCancelled()
+        return images
+
+    def render_batch(self, requests: list[RenderRequest], on_progress: list | None = None,
+                     should_cancel: list | None = None) -> list[list[RenderedImage] | None]:
+        """Several compatible requests (equal `batch_key`) rendered as one pipeline call (docs/rendering.md).
+
+        Each request gets its own images (its prompts, seeds and CFG), PNG chunk, progress callback and cancel
+        check; the result lists each request's images, or None for a request whose should_cancel() turned true
+        (its rows are rendered to the end with the others, then dropped). RenderCancelled when all are cancelled.
+        A request renders the same images alone as in a batch, within float tolerance.
+        """
+        requests = [_with_used_embeddings(request) for request in requests]
+        for request in requests:
+            _check_request(request)
+        if len({batch_key(request) for request in requests}) != 1:
+            raise ValueError("requests rendered together must share everything but prompts, seeds and CFG")
+        members = _Members(requests, on_progress, should_cancel)
+        lead = requests[0]
         with self._lock:
-            if should_cancel is not None and should_cancel():
+            if members.all_cancelled():
                 raise RenderCancelled()
-            loaded = self._checkpoint(request.checkpoint)
-            pipe = self._pipeline_for(request, loaded, img2img.mode_of(request))
-            seeds = [request.seed + i for i in range(request.batch_size)]
-            pipe.scheduler = make_scheduler(request.sampler, loaded.arch.scheduler_config, seeds)
-            with _Extras(pipe, request, loaded.arch.family, self.dtype) as extras:
-                if request.hires is not None:
-                    images = hires.render(self, loaded, pipe, request, extras, seeds, on_progress, should_cancel)
+            loaded = self._checkpoint(lead.checkpoint)
+            pipe = self._pipeline_for(lead, loaded, img2img.mode_of(lead))
+            with _Extras(pipe, requests, loaded.arch.family, self.dtype, loaded.arch.scheduler_config) as extras:
+                if lead.hires is not None:
+                    images = hires.render(self, loaded, pipe, lead, extras, members.seeds, members.report,
+                                          members.all_cancelled)
                 else:
-                    images = img2img.render(self, pipe, request, extras, seeds, on_progress, should_cancel)
-            return [RenderedImage(png=encode_png(image, format_parameters(request, seed)), seed=seed,
-                                  parameters=format_parameters(request, seed), width=image.width,
-                                  height=image.height)
-                    for image, seed in zip(images, seeds)]
+                    images = img2img.render(self, pipe, lead, extras, members.seeds, members.report,
+                                            members.all_cancelled)
+            members.all_cancelled()  # a last look: a cancel during decoding drops that request's images too
+            return members.results(images)
 
     def upscale(self, request: UpscaleRequest, on_progress: Callable[[int, int], None] | None = None,
                 should_cancel: Callable[[], bool] | None = None) -> RenderedImage:
@@ -142,6 +176,7 @@ class RenderEngine:
         self._stats[{"device": "device_hits", "ram": "ram_hits", "disk": "disk_loads"}[source]] += 1
         if source == "disk":
             self._free_memory()
+            self._fast.prepare(loaded.pipe)
         return loaded
 
     def _component(self, cache: _DeviceLRU, model: ModelFile, family: str, load) -> object:
@@ -184,12 +219,49 @@ class RenderEngine:
 
     # ------------------------------------------------------------------------------------------------ running
 
-    def _run(self, pipe, request, extras, seeds, on_progress, should_cancel, inputs: dict) -> list:
-        """One pipeline call; `inputs` (img2img.pipeline_inputs) are its size, image and output arguments."""
+    def _run(self, pipe, request, extras, seeds, on_progress, should_cancel, inputs: dict):
+        """The pipeline call(s) of one pass for all of `extras.members`; `inputs` (img2img.pipeline_inputs) are
+        its size, image and output arguments. PIL images, or latents for output_type "latent".
+
+        Members whose conditioning differs in length (a prompt over 75 tokens) cannot share a call: each length
+        gets its own call, the images come back in member order."""
+        conditionings = [encode_prompts(pipe, extras.family, member.prompt, member.negative_prompt, request.steps,
+                                        request.clip_skip) for member in extras.members]
+        lengths = list(dict.fromkeys(c.length for c in conditionings))
+        first_row, rows_of = 0, []
+        for member in extras.members:
+            rows_of.append(list(range(first_row, first_row + member.count)))
+            first_row += member.count
+        outputs: list = [None] * len(extras.members)
+        for part, length in enumerate(lengths):
+            group = [i for i, c in enumerate(conditionings) if c.length == length]
+            rows = [row for i in group for row in rows_of[i]]
+
+            def part_progress(done, total, part=part):
+                if on_progress is not None:
+                    on_progress(part * total + done, len(lengths) * total)
+
+            images = self._call(
+                pipe, request, extras, BatchConditioning([conditionings[i] for i in group],
+                                                         [extras.members[i].count for i in group]),
+                [seeds[row] for row in rows], [extras.members[i].cfg_scale for i in group for _ in rows_of[i]],
+                part_progress, should_cancel, _take_rows(inputs, rows, len(seeds)))
+            offset = 0
+            for i in group:
+                outputs[i] = images[offset:offset + len(rows_of[i])]
+                offset += len(rows_of[i])
+        if len(outputs) == 1:
+            return outputs[0]
+        if isinstance(outputs[0], list):
+            return [image for images in outputs for image in images]
         import torch
 
-        conditioning = encode_prompts(pipe, extras.family, extras.prompt, extras.negative_prompt, request.steps,
-                                      request.clip_skip)
+        return torch.cat(outputs)
+
+    def _call(self, pipe, request, extras, conditioning, seeds, cfg_scales, on_progress, should_cancel,
+              inputs: dict):
+        """One pipeline call: one image per seed, each with its own generator and CFG scale."""
+        import torch
 
         def step_end(pipeline, step, timestep, tensors):
             if should_cancel is not None and should_cancel():
@@ -198,17 +270,138 @@ class RenderEngine:
                 on_progress(step + 1, pipeline.num_timesteps)
             return conditioning.step_end(pipeline, step, tensors)
 
-        return pipe(
-            **conditioning.pipeline_kwargs(),
-            num_inference_steps=request.steps,
-            guidance_scale=float(request.cfg_scale), num_images_per_prompt=request.batch_size,
-            generator=[torch.Generator("cpu").manual_seed(seed) for seed in seeds],
-            callback_on_step_end=step_end, callback_on_step_end_tensor_inputs=conditioning.tensor_inputs, **inputs,
-        ).images
+        def call():
+            pipe.scheduler = make_scheduler(request.sampler, extras.scheduler_config, seeds)
+            with per_sample_guidance(pipe.unet, cfg_scales) as guidance_scale:
+                return pipe(
+                    **conditioning.pipeline_kwargs(),
+                    num_inference_steps=request.steps, guidance_scale=guidance_scale, num_images_per_prompt=1,
+                    generator=[torch.Generator("cpu").manual_seed(seed) for seed in seeds],
+                    callback_on_step_end=step_end, callback_on_step_end_tensor_inputs=conditioning.tensor_inputs,
+                    **inputs,
+                ).images
+
+        return self._fast.run(pipe, (request.checkpoint.sha256, request.width, request.height, len(seeds)), call)
+
+
+@contextmanager
+def per_sample_guidance(unet, cfg_scales: list[float]):
+    """CFG as a tensor over the batch: yields the guidance_scale to hand the pipeline (the largest scale).
+
+    diffusers takes one float and computes uncond + g (text - uncond). With scales g_i below that g, a forward
+    hook on the UNet moves each image's text prediction to uncond + (g_i / g)(text - uncond), so the pipeline's
+    own formula gives uncond + g_i (text - uncond) for every image. Scales <= 1 (no CFG) are never mixed with
+    guided ones (batch_key).
+    """
+    reference = float(max(cfg_scales))
+    if reference <= 1 or all(scale == reference for scale in cfg_scales):
+        yield reference
+        return
+    import torch
+
+    ratios = torch.tensor([scale / reference for scale in cfg_scales]).view(-1, 1, 1, 1)
+
+    def rescale_text_rows(module, args, output):
+        sample = output[0] if isinstance(output, tuple) else output.sample
+        if sample.shape[0] != 2 * len(cfg_scales):
+            return None  # not a guided call of this batch
+        uncond, text = sample.chunk(2)
+        guided = torch.cat([uncond, uncond + ratios.to(sample.device, sample.dtype) * (text - uncond)])
+        if isinstance(output, tuple):
+            return (guided, *output[1:])
+        output.sample = guided
+        return output
+
+    handle = unet.register_forward_hook(rescale_text_rows)
+    try:
+        yield reference
+    finally:
+        handle.remove()
+
+
+def _take_rows(inputs: dict, rows: list[int], total: int) -> dict:
+    """`inputs` for the images `rows` of `total`: per-image inputs (a list or tensor of hires first-pass
+    images) are cut down, shared ones (an init image, a control image) stay."""
+    if len(rows) == total:
+        return inputs
+    image = inputs.get("image")
+    if isinstance(image, list) and len(image) == total:
+        return {**inputs, "image": [image[row] for row in rows]}
+    if hasattr(image, "shape") and image.shape[0] == total:
+        return {**inputs, "image": image[rows]}
+    return inputs
+
+
+PER_IMAGE_FIELDS = ("prompt", "negative_prompt", "seed", "cfg_scale", "batch_size")
+
+
+def batch_key(request: RenderRequest) -> tuple:
+    """Requests with equal keys can be rendered as one pipeline call (`RenderEngine.render_batch`): everything
+    but prompts, negative prompts, seeds, CFG and image counts is equal, embeddings counted as the prompts use
+    them; CFG > 1 (guided) and <= 1 (unguided, the value then unused) are not mixed."""
+    request = _with_used_embeddings(request)
+    shared = dataclasses.replace(request, prompt="", negative_prompt="", seed=0, cfg_scale=1.0, batch_size=1)
+    return shared, request.cfg_scale > 1
+
+
+def _with_used_embeddings(request: RenderRequest) -> RenderRequest:
+    """The request with only the embeddings whose trigger occurs in its prompts."""
+    text = request.prompt + "\n" + request.negative_prompt
+    return dataclasses.replace(request, embeddings=tuple(
+        spec for spec in request.embeddings if spec.token.strip() and _token_pattern(spec.token).search(text)))
+
+
+@dataclass
+class _Member:
+    """One request of a batch as the pipeline call sees it: prompts ready to encode, its images and CFG."""
+
+    prompt: str
+    negative_prompt: str
+    count: int
+    cfg_scale: float
+
+
+class _Members:
+    """The requests of one render_batch call: their seeds, and progress and cancel fanned out to each."""
+
+    def __init__(self, requests, on_progress, should_cancel):
+        self.requests = requests
+        self.on_progress = list(on_progress or [None] * len(requests))
+        self.should_cancel = list(should_cancel or [None] * len(requests))
+        self.cancelled = [False] * len(requests)
+        self.seeds = [request.seed + i for request in requests for i in range(request.batch_size)]
+
+    def report(self, done: int, total: int) -> None:
+        for callback, cancelled in zip(self.on_progress, self.cancelled):
+            if callback is not None and not cancelled:
+                callback(done, total)
+
+    def all_cancelled(self) -> bool:
+        """Polls every live request's cancel check; True once all of them were cancelled."""
+        for index, check in enumerate(self.should_cancel):
+            if not self.cancelled[index] and check is not None and check():
+                self.cancelled[index] = True
+        return all(self.cancelled)
+
+    def results(self, images: list) -> list[list[RenderedImage] | None]:
+        results, first = [], 0
+        for request, cancelled in zip(self.requests, self.cancelled):
+            own = images[first:first + request.batch_size]
+            first += request.batch_size
+            if cancelled:
+                results.append(None)
+                continue
+            seeds = [request.seed + i for i in range(request.batch_size)]
+            results.append([
+                RenderedImage(png=encode_png(image, format_parameters(request, seed)), seed=seed,
+                              parameters=format_parameters(request, seed), width=image.width, height=image.height)
+                for image, seed in zip(own, seeds)])
+        return results
 
 
 class _Extras:
-    """Applies a request's LoRAs and embeddings to a pipeline for one render and removes them afterwards.
+    """Applies a batch's LoRAs and embeddings (equal in all its requests) to a pipeline for one render and removes
+    them afterwards; `members` hold each request's prompts ready to encode.
 
     Only embeddings whose trigger occurs in a prompt are loaded (and listed in the PNG's `TI hashes`).
 
@@ -216,11 +409,13 @@ class _Extras:
     it in the prompts (whole words, any case), so a trigger that is also a vocabulary word works too.
     """
 
-    def __init__(self, pipe, request: RenderRequest, family: str, dtype):
-        self.pipe, self.request, self.family, self.dtype = pipe, request, family, dtype
+    def __init__(self, pipe, requests: list[RenderRequest], family: str, dtype, scheduler_config: dict):
+        self.pipe, self.request, self.family, self.dtype = pipe, requests[0], family, dtype
+        self.scheduler_config = scheduler_config
         # LoRA tags go before triggers are rewritten (the worker resolved them into request.loras); as in
         # A1111, only the prompt's tags are LoRAs, the negative prompt is text
-        self.prompt, self.negative_prompt = extract_lora_tags(request.prompt)[0], request.negative_prompt
+        self.members = [_Member(extract_lora_tags(r.prompt)[0], r.negative_prompt, r.batch_size, r.cfg_scale)
+                        for r in requests]
         self._adapters: list[str] = []
         self._embedded = False
 
@@ -277,8 +472,9 @@ class _Extras:
                 self.pipe.load_textual_inversion(vectors[component].to(self.dtype), token=token,
                                                  tokenizer=tokenizer, text_encoder=text_encoder)
             pattern = _token_pattern(spec.token)
-            self.prompt = pattern.sub(lambda _: token, self.prompt)
-            self.negative_prompt = pattern.sub(lambda _: token, self.negative_prompt)
+            for member in self.members:
+                member.prompt = pattern.sub(lambda _: token, member.prompt)
+                member.negative_prompt = pattern.sub(lambda _: token, member.negative_prompt)
 
 
 def _token_pattern(token: str) -> re.Pattern:

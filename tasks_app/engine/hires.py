@@ -11,7 +11,6 @@ import dataclasses
 
 from . import img2img
 from .errors import RenderCancelled
-from .samplers import make_scheduler
 
 LATENT_UPSCALERS = {"Latent": "bilinear", "Latent (nearest-exact)": "nearest-exact"}
 PIXEL_UPSCALERS = ("Lanczos",)
@@ -58,7 +57,6 @@ def render(engine, loaded, pipe, request, extras, seeds, on_progress, should_can
     if second_steps == 0:
         return img2img.decode_latents(pipe, upscaled) if latent_mode else upscaled
     second_pipe = engine._pipeline_for(second, loaded, mode)
-    second_pipe.scheduler = make_scheduler(second.sampler, loaded.arch.scheduler_config, seeds)
     return engine._run(second_pipe, second, extras, seeds, second_progress, should_cancel,
                        img2img.pipeline_inputs(second, mode, upscaled))
 

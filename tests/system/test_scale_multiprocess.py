@@ -67,32 +67,39 @@ def test_two_workers_render_forty_tasks_once_each_and_every_stream_sees_them(clu
     assert all(w["device"] == "cpu" and w["checkpoint_hash"] in checkpoints for w in health["workers"])
 
 
-def test_a_killed_workers_task_is_recovered_by_the_other_within_the_lease(cluster):
+def test_a_killed_workers_tasks_are_recovered_by_the_other_within_the_lease(cluster):
+    """The first worker renders the three compatible tasks as one merged batch (each with its own lease); frozen
+    mid-render and killed, all three go back to the queue and the other worker renders each once."""
     [checkpoint] = make_checkpoints(cluster, 1)
     url = cluster.start_server()
-    first, second = cluster.start_worker(), cluster.start_worker()
-    first_id, second_id = cluster.worker_id(first), cluster.worker_id(second)
-    ids = [submit(url, checkpoint, steps=60, width=128, height=128, seed=i) for i in range(2)]
+    ids = [submit(url, checkpoint, steps=60, width=128, height=128, seed=i) for i in range(3)]
+    first = cluster.start_worker()  # the whole stream is queued: it claims the three together
+    first_id = cluster.worker_id(first)
 
     def running_on_first():
-        return cluster.sql("SELECT id FROM tasks WHERE status = 'running' AND worker_id = %s", (first_id,))
+        rows = cluster.sql("SELECT id FROM tasks WHERE status = 'running' AND worker_id = %s", (first_id,))
+        return rows if len(rows) == len(ids) else None
 
-    [(victim,)] = wait_until(running_on_first, 120, "a task running on the first worker", cluster)
-    time.sleep(0.5)  # mid-render
+    victims = {task_id for (task_id,) in wait_until(running_on_first, 120, "the merged batch on the first worker",
+                                                      cluster)}
+    assert victims == set(ids)
+    os.kill(first.pid, signal.SIGSTOP)  # mid-render, silent from now on, until the other worker is up
+    second = cluster.start_worker()
+    second_id = cluster.worker_id(second)
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
     killed_at = time.monotonic()
 
     def recovered():  # back in front of the queue, or already taken by the other worker
-        [(status, resumed, worker_id)] = cluster.sql("SELECT status, resumed, worker_id FROM tasks WHERE id = %s",
-                                                     (victim,))
-        return (status, resumed) == ("pending", True) or worker_id == second_id
+        rows = cluster.sql("SELECT status, resumed, worker_id FROM tasks")
+        return all((status, resumed) == ("pending", True) or worker_id == second_id
+                   for status, resumed, worker_id in rows)
 
-    wait_until(recovered, 4 + 10 + 30, "the victim's recovery", cluster)
+    wait_until(recovered, 4 + 10 + 30, "the victims' recovery", cluster)
     assert time.monotonic() - killed_at < 4 + 2 + 10  # lease + one heartbeat (+ a loaded machine's slack)
-    wait_until(lambda: all(statuses(cluster)[i] == "completed" for i in ids), 300, "both tasks", cluster)
-    [(worker_id, attempts)] = cluster.sql("SELECT worker_id, attempts FROM tasks WHERE id = %s", (victim,))
-    assert (worker_id, attempts) == (second_id, 2)
+    wait_until(lambda: all(statuses(cluster)[i] == "completed" for i in ids), 300, "all tasks", cluster)
+    rows = cluster.sql("SELECT worker_id, attempts FROM tasks")
+    assert rows == [(second_id, 2)] * len(ids)
     images = Counter(task_id for (task_id,) in cluster.sql("SELECT task_id FROM images"))
     assert images == Counter(ids)  # nothing stored twice, nothing lost
 
