@@ -124,10 +124,13 @@ def _job_tasks() -> list[list[str]]:
 
 
 def stop_running(whole_job: bool) -> list[str]:
-    """Cancel the running A1111 task(s); with `whole_job` (interrupt) also the rest of the jobs they belong to
-    (skip: only the image being rendered, as A1111's skip)."""
+    """Cancel the running A1111 task(s); with `whole_job` (interrupt) also the rest of the jobs they belong to.
+    Skip cancels only the earliest running task, as A1111's skip ends one iteration: where the worker merged
+    several tasks of a job into one call (cross-task batching), the others finish."""
     running = set(Task.objects.filter(status="running", tags__name=TASK_TAG).values_list("id", flat=True))
     targets = set(running)
+    if not whole_job and running:
+        targets = {Task.objects.filter(id__in=running).order_by("created_at", "id").values_list("id", flat=True)[0]}
     if whole_job:
         for task_ids in _job_tasks():
             if running & set(task_ids):
@@ -157,7 +160,7 @@ def progress() -> dict:
     steps = task.steps if task is not None else 0
     state = {
         "skipped": False, "interrupted": False, "stopping_generation": False,
-        "job": f"task({task.id})" if task else "", "job_count": (1 if task else 0) + pending,
+        "job": f"task({task.id})" if task else "", "job_count": max(len(ours), 1 if task else 0) + pending,
         "job_timestamp": task.started_at.strftime("%Y%m%d%H%M%S") if task and task.started_at else "0",
         "job_no": 0, "sampling_step": round((fraction or 0.0) * steps), "sampling_steps": steps,
     }

@@ -24,8 +24,10 @@ def skip(reason):
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One chromium per module: playwright's loop must not outlive the browser tests (later tests call
+    asyncio.run, which refuses to start inside a running loop)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
