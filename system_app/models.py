@@ -72,6 +72,35 @@ class TagLink(models.Model):
         abstract = True
 
 
+class TagUsage(models.Model):
+    """How many rows of one link table carry a tag: kept by triggers (core/tag_counts.py), read by the tag
+    resource's usage counts. A tag without links has no row (count 0)."""
+
+    tag_name = models.CharField(max_length=TAG_NAME_MAX)  # no foreign key: the tags delete trigger removes rows
+    link = models.CharField(max_length=40)  # the link table, e.g. "image_tags"
+    uses = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "tag_usage"
+        constraints = [models.UniqueConstraint(fields=["tag_name", "link"], name="tag_usage_pair")]
+
+
+class TagCounted(models.Model):
+    """An entity with tags: `tag_count` is its number of tag links, kept by triggers (core/tag_counts.py).
+
+    Saving a stored row never writes `tag_count` (the value in memory may be stale); only the triggers do.
+    """
+
+    tag_count = models.IntegerField(default=0, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
+        values = [value for value in values if value[0].attname != "tag_count"]
+        return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
+
+
 FACT_TYPES = ["string", "number", "boolean", "json"]
 
 

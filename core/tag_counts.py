@@ -1,0 +1,105 @@
+"""Maintained tag counts: database triggers keep `<entity>.tag_count` and `tag_usage` equal to the link rows.
+
+Every write path (the update engine, bulk_create, cascades, the admin, raw SQL) goes through the link
+tables, so the counts are kept by triggers on those tables, one mechanism on both databases (D40):
+a link insert adds 1 to its entity's `tag_count` and to the (tag, link table) row of `tag_usage`, a
+delete subtracts 1, an update of either key moves the count. The counters are updated in the
+writing transaction, so they commit or roll back with the links; on PostgreSQL the row lock that
+`UPDATE ... SET n = n + 1` takes makes concurrent writers add up instead of overwriting each other.
+
+A migration that remakes a link table on SQLite (Django copies the table) must run
+`create_triggers` for it again: triggers live on their table.
+"""
+
+from dataclasses import dataclass
+
+from core.db import run_sql_per_vendor
+
+
+@dataclass(frozen=True)
+class CountedLink:
+    """A tag link table (`link`, foreign key column `column`) and the entity table it counts on."""
+
+    link: str
+    column: str
+    entity: str
+    entity_key: str
+
+
+def _sqlite_sql(c: CountedLink):
+    plus = (f"UPDATE {c.entity} SET tag_count = tag_count + 1 WHERE {c.entity_key} = NEW.{c.column}; "
+            f"INSERT INTO tag_usage (tag_name, link, uses) VALUES (NEW.tag_name, '{c.link}', 1) "
+            f"ON CONFLICT (tag_name, link) DO UPDATE SET uses = uses + 1;")
+    minus = (f"UPDATE {c.entity} SET tag_count = tag_count - 1 WHERE {c.entity_key} = OLD.{c.column}; "
+             f"UPDATE tag_usage SET uses = uses - 1 WHERE tag_name = OLD.tag_name AND link = '{c.link}';")
+    return [
+        f"CREATE TRIGGER {c.link}_count_insert AFTER INSERT ON {c.link} BEGIN {plus} END",
+        f"CREATE TRIGGER {c.link}_count_delete AFTER DELETE ON {c.link} BEGIN {minus} END",
+        f"CREATE TRIGGER {c.link}_count_update AFTER UPDATE OF tag_name, {c.column} ON {c.link} "
+        f"BEGIN {minus} {plus} END",
+    ]
+
+
+def _postgresql_sql(c: CountedLink):
+    return [
+        f"""CREATE OR REPLACE FUNCTION {c.link}_count() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP IN ('DELETE', 'UPDATE') THEN
+                UPDATE {c.entity} SET tag_count = tag_count - 1 WHERE {c.entity_key} = OLD.{c.column};
+                UPDATE tag_usage SET uses = uses - 1 WHERE tag_name = OLD.tag_name AND link = '{c.link}';
+            END IF;
+            IF TG_OP IN ('INSERT', 'UPDATE') THEN
+                UPDATE {c.entity} SET tag_count = tag_count + 1 WHERE {c.entity_key} = NEW.{c.column};
+                INSERT INTO tag_usage (tag_name, link, uses) VALUES (NEW.tag_name, '{c.link}', 1)
+                    ON CONFLICT (tag_name, link) DO UPDATE SET uses = tag_usage.uses + 1;
+            END IF;
+            RETURN NULL;
+        END $$""",
+        f"CREATE TRIGGER {c.link}_count AFTER INSERT OR DELETE OR UPDATE OF tag_name, {c.column} ON {c.link} "
+        f"FOR EACH ROW EXECUTE FUNCTION {c.link}_count()",
+    ]
+
+
+def _drop_sql(vendor, c: CountedLink):
+    if vendor == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS {c.link}_count_{op}" for op in ("insert", "delete", "update")]
+    return [f"DROP TRIGGER IF EXISTS {c.link}_count ON {c.link}", f"DROP FUNCTION IF EXISTS {c.link}_count()"]
+
+
+def _backfill_sql(c: CountedLink):
+    """Counts of the rows already there (a library migrated in place)."""
+    return [
+        f"UPDATE {c.entity} SET tag_count = (SELECT COUNT(*) FROM {c.link} WHERE {c.link}.{c.column} = "
+        f"{c.entity}.{c.entity_key})",
+        f"DELETE FROM tag_usage WHERE link = '{c.link}'",
+        f"INSERT INTO tag_usage (tag_name, link, uses) SELECT tag_name, '{c.link}', COUNT(*) FROM {c.link} "
+        f"GROUP BY tag_name",
+    ]
+
+
+CREATE = {"sqlite": _sqlite_sql, "postgresql": _postgresql_sql}
+
+
+def create_triggers(counted: CountedLink):
+    """A migration step: count the existing links, then keep counting them by trigger (reverse: drop them)."""
+    return run_sql_per_vendor(
+        {vendor: _drop_sql(vendor, counted) + _backfill_sql(counted) + make(counted)
+         for vendor, make in CREATE.items()},
+        {vendor: _drop_sql(vendor, counted) for vendor in CREATE},
+    )
+
+
+# The tag's own row goes with it (its links are deleted first, by Django's cascade, which counts them down).
+TAG_DELETE_SQL = {
+    "sqlite": ["CREATE TRIGGER tags_usage_delete AFTER DELETE ON tags "
+               "BEGIN DELETE FROM tag_usage WHERE tag_name = OLD.name; END"],
+    "postgresql": [
+        """CREATE OR REPLACE FUNCTION tags_usage_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN DELETE FROM tag_usage WHERE tag_name = OLD.name; RETURN NULL; END $$""",
+        "CREATE TRIGGER tags_usage_delete AFTER DELETE ON tags FOR EACH ROW EXECUTE FUNCTION tags_usage_delete()",
+    ],
+}
+TAG_DELETE_DROP_SQL = {
+    "sqlite": ["DROP TRIGGER IF EXISTS tags_usage_delete"],
+    "postgresql": ["DROP TRIGGER IF EXISTS tags_usage_delete ON tags", "DROP FUNCTION IF EXISTS tags_usage_delete()"],
+}

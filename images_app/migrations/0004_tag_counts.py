@@ -1,0 +1,36 @@
+"""Maintained tag counts on images (core/tag_counts.py): a `tag_count` column kept by triggers on
+image_tags, indexed for `sort=-tag_count`; existing links are counted first. The images_with_tags view now
+reads the column."""
+
+import importlib
+
+from django.db import migrations, models
+
+from core.tag_counts import CountedLink, create_triggers
+
+tag_views = importlib.import_module("tasks_app.migrations.0002_tag_views")
+VIEWS = [view for view in tag_views.VIEWS if view[0] == "images_with_tags"]
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('images_app', '0003_image_tags_covering_index'),
+        ('system_app', '0004_tag_counts'),
+        ('tasks_app', '0008_workers_and_leases'),
+    ]
+
+    operations = [
+        tag_views.drop_views(VIEWS),
+        migrations.AddField(
+            model_name='image',
+            name='tag_count',
+            field=models.IntegerField(default=0, editable=False),
+        ),
+        migrations.AddIndex(
+            model_name='image',
+            index=models.Index(fields=['-tag_count', 'hash'], name='idx_images_tag_count'),
+        ),
+        create_triggers(CountedLink("image_tags", "image_hash", "images", "hash")),
+        tag_views.create_views(VIEWS),
+    ]
