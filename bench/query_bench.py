@@ -106,6 +106,16 @@ def seed(n_models, n_images):
     return len(model_tags), len(image_tags)
 
 
+def seed_once(reused, args):
+    """Seed the library unless it is a reused one (then only count its links)."""
+    if not reused:
+        return seed(args.models, args.images)
+    from images_app.models import ImageTag
+    from models_app.models import ModelTag
+
+    return ModelTag.objects.count(), ImageTag.objects.count()
+
+
 # Hand-written SQL: (page ids statement, total statement, follow-up statements given the page ids).
 TAG_IDS = "SELECT name FROM tags WHERE folded IN ({})"
 IMAGE_COLS = "hash, task_id, width, height, size, seed, metadata, format, created_at"
@@ -130,9 +140,9 @@ def include_tags_followup(table, column):
         return [
             f"SELECT {column}, tag_name FROM {table} WHERE {column} IN ({quoted(ids)}) ORDER BY id",
             f"SELECT t.name, t.description, t.created_at, t.updated_at, "
-            f"(SELECT COUNT(*) FROM model_tags WHERE tag_name = t.name), "
-            f"(SELECT COUNT(*) FROM image_tags WHERE tag_name = t.name), "
-            f"(SELECT COUNT(*) FROM task_tags WHERE tag_name = t.name) "
+            f"(SELECT uses FROM tag_usage WHERE tag_name = t.name AND link = 'model_tags'), "
+            f"(SELECT uses FROM tag_usage WHERE tag_name = t.name AND link = 'image_tags'), "
+            f"(SELECT uses FROM tag_usage WHERE tag_name = t.name AND link = 'task_tags') "
             f"FROM tags t WHERE t.name IN (SELECT tag_name FROM {table} WHERE {column} IN ({quoted(ids)}))",
         ]
     return followup
@@ -185,8 +195,20 @@ CASES = [
         "name": "images: sort=-tag_count",
         "url": "/api/images?sort=-tag_count",
         "where": "1", "table": "images", "cols": IMAGE_COLS,
-        "order": "(SELECT COUNT(*) FROM image_tags WHERE image_hash = images.hash) DESC, hash",
+        "order": "tag_count DESC, hash",
         "offset": 0, "limit": 50, "followup": image_tags_followup,
+    },
+    {
+        "name": "images: default sort, page 500",
+        "url": "/api/images?page[number]=500",
+        "where": "1", "table": "images", "cols": IMAGE_COLS, "order": "created_at DESC, hash", "offset": 24950,
+        "limit": 50, "followup": image_tags_followup,
+    },
+    {
+        "name": "images: include=tags,task",
+        "url": "/api/images?include=tags,task",
+        "where": "1", "table": "images", "cols": IMAGE_COLS, "order": "created_at DESC, hash", "offset": 0,
+        "limit": 50, "followup": include_tags_followup("image_tags", "image_hash"),
     },
     {
         "name": "models: lora, tags any anime, sort name",
@@ -208,10 +230,9 @@ CASES = [
         "name": "tags: sort=-image_count",
         "url": "/api/tags?sort=-image_count",
         "where": "1", "table": "tags",
-        "cols": "name, description, created_at, updated_at, "
-                "(SELECT COUNT(*) FROM model_tags WHERE tag_name = tags.name) AS mc, "
-                "(SELECT COUNT(*) FROM image_tags WHERE tag_name = tags.name) AS ic, "
-                "(SELECT COUNT(*) FROM task_tags WHERE tag_name = tags.name) AS tc",
+        "cols": "name, description, created_at, updated_at, " + ", ".join(
+            f"COALESCE((SELECT uses FROM tag_usage WHERE tag_name = tags.name AND link = '{link}'), 0) AS {alias}"
+            for link, alias in (("model_tags", "mc"), ("image_tags", "ic"), ("task_tags", "tc"))),
         "order": "ic DESC, name", "offset": 0, "limit": 50, "followup": lambda ids: [],
     },
 ]
@@ -238,6 +259,13 @@ def run_hand(db, case):
 def page_statement(statements):
     """The engine's page query among a request's statements (tag filters look up tag names first)."""
     return next(statement for statement in statements if " LIMIT " in statement)
+
+
+def page_ids(cursor):
+    """The resource ids (column `hash`, or `name` for tags) of the engine's page query's rows."""
+    names = [column[0] for column in cursor.description]
+    index = names.index("hash") if "hash" in names else names.index("name")
+    return [row[index] for row in cursor.fetchall()]
 
 
 def app_connection(path):
@@ -308,11 +336,15 @@ def main():
     parser.add_argument("--no-analyze", action="store_true", help="skip ANALYZE after seeding")
     parser.add_argument("--keep", action="store_true", help="keep the seeded data folder")
     parser.add_argument("--postgres", help="PostgreSQL server URL: run on a throw-away database there (D40)")
+    parser.add_argument("--reuse", metavar="DIR_OR_DB", help="SQLite: a data folder, PostgreSQL: a database name; "
+                        "seeded on first use and kept, reused (migrated forward, not reseeded) later")
     args = parser.parse_args()
     if args.postgres:
         return main_postgres(args)
 
-    data_dir = tempfile.mkdtemp(prefix="sdhost-query-bench-")
+    data_dir = args.reuse or tempfile.mkdtemp(prefix="sdhost-query-bench-")
+    reused = bool(args.reuse) and (Path(data_dir) / "sdhost.sqlite3").exists()
+    os.makedirs(data_dir, exist_ok=True)
     os.environ["SDHOST_DATA_DIR"] = data_dir
     os.environ["SDHOST_RENDER_WORKER"] = "0"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sdhost.settings")
@@ -327,9 +359,9 @@ def main():
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    call_command("migrate", verbosity=0)
     started = time.perf_counter()
-    n_model_tags, n_image_tags = seed(args.models, args.images)
+    call_command("migrate", verbosity=0)
+    n_model_tags, n_image_tags = seed_once(reused, args)
     db_path = settings.DATABASES["default"]["NAME"]
     if not args.no_analyze:
         with connection.cursor() as cursor:
@@ -358,7 +390,7 @@ def main():
             body = session.get(url).json()
             api_ids = [obj["id"] for obj in body["data"]]
             hand_ids = run_hand(db, case)
-            engine_ids = [row[0] for row in db.execute(page_statement(engine_sql[case["name"]])).fetchall()]
+            engine_ids = page_ids(db.execute(page_statement(engine_sql[case["name"]])))
             assert api_ids == hand_ids == engine_ids, (case["name"], api_ids[:3], hand_ids[:3], engine_ids[:3])
             assert api_ids, f"{case['name']}: empty page, pick other parameters"
             api_p50, api_p95 = timed(lambda: session.get(url).json(), args.runs)
@@ -399,7 +431,7 @@ def main():
     db.close()
     print("\nTargets: API p95 < 25 ms, engine SQL <= 1.5x hand-written SQL:",
           "met" if not failures else "MISSED\n  " + "\n  ".join(failures))
-    if args.keep:
+    if args.keep or args.reuse:
         print(f"data kept in {data_dir}")
     else:
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -409,9 +441,11 @@ def main_postgres(args):
     """The API and engine-SQL columns on PostgreSQL (see the module docstring)."""
     import psycopg
 
-    name = f"sdhost_query_bench_{os.getpid()}"
+    name = args.reuse or f"sdhost_query_bench_{os.getpid()}"
     with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        reused = bool(conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone())
+        if not reused:
+            conn.execute(f'CREATE DATABASE "{name}"')
     data_dir = tempfile.mkdtemp(prefix="sdhost-query-bench-")
     os.environ.update(SDHOST_DATA_DIR=data_dir, SDHOST_RENDER_WORKER="0", SDHOST_DATABASE_URL=f"{args.postgres}/{name}")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sdhost.settings")
@@ -425,9 +459,9 @@ def main_postgres(args):
         from django.test import Client
         from django.test.utils import CaptureQueriesContext
 
-        call_command("migrate", verbosity=0)
         started = time.perf_counter()
-        n_model_tags, n_image_tags = seed(args.models, args.images)
+        call_command("migrate", verbosity=0)
+        n_model_tags, n_image_tags = seed_once(reused, args)
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
         print(f"seeded {args.models} models ({n_model_tags} tag links), {args.images} images ({n_image_tags} tag "
@@ -450,7 +484,7 @@ def main_postgres(args):
                     url = f"http://127.0.0.1:{port}{case['url']}"
                     body = session.get(url).json()
                     api_ids = [obj["id"] for obj in body["data"]]
-                    engine_ids = [row[0] for row in db.execute(page_statement(engine_sql[case["name"]])).fetchall()]
+                    engine_ids = page_ids(db.execute(page_statement(engine_sql[case["name"]])))
                     assert api_ids == engine_ids and api_ids, (case["name"], api_ids[:3], engine_ids[:3])
                     api = timed(lambda: session.get(url).json(), args.runs)
                     eng = timed(lambda: [db.execute(q).fetchall() for q in engine_sql[case["name"]]], args.runs)
@@ -468,8 +502,9 @@ def main_postgres(args):
                   f"{eng_p95:>8.2f}")
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
-        with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not args.reuse:
+            with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
