@@ -16,6 +16,13 @@ from dataclasses import dataclass
 from core.db import run_sql_per_vendor
 
 
+# PostgreSQL: a transaction writing tag links holds this advisory lock until it ends, so tag writers take
+# turns (as every writer does on SQLite) and the shared `tag_usage` rows are never locked in opposite
+# orders by two transactions. A writer that locked an entity row before its first link can still
+# meet another one in a deadlock; PostgreSQL aborts one and the update engine runs it again.
+TAG_WRITERS_LOCK = 7_246_512_001
+
+
 @dataclass(frozen=True)
 class CountedLink:
     """A tag link table (`link`, foreign key column `column`) and the entity table it counts on."""
@@ -44,6 +51,7 @@ def _postgresql_sql(c: CountedLink):
     return [
         f"""CREATE OR REPLACE FUNCTION {c.link}_count() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
+            PERFORM pg_advisory_xact_lock({TAG_WRITERS_LOCK});
             IF TG_OP IN ('DELETE', 'UPDATE') THEN
                 UPDATE {c.entity} SET tag_count = tag_count - 1 WHERE {c.entity_key} = OLD.{c.column};
                 UPDATE tag_usage SET uses = uses - 1 WHERE tag_name = OLD.tag_name AND link = '{c.link}';

@@ -15,7 +15,7 @@ an error changes nothing.
 from dataclasses import dataclass, field
 from typing import Callable
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 
 from core.content_store import is_sha256
 from core.errors import invalid_request, json_pointer, not_found
@@ -195,12 +195,15 @@ def apply_tag_ops(target: UpdateTarget, instance, ops) -> None:
 
 def update_one(target: UpdateTarget, pk, update) -> dict:
     """POST /api/<entity>/{hash}: {"success": true, "updated_fields": [...]}."""
-    with transaction.atomic():
-        instance = target.model.objects.filter(pk=pk).first() if is_sha256(pk) else None
+    def write():
+        instance = target.model.objects.select_for_update().filter(pk=pk).first() if is_sha256(pk) else None
         if instance is None:
             raise not_found(f"{target.label} {pk} not found")
         plan = validate_update(target, update)
         apply_update(target, instance, plan)
+        return plan
+
+    plan = in_transaction(write)
     return {"success": True, "updated_fields": plan.keys}
 
 
@@ -209,9 +212,10 @@ def update_many(target: UpdateTarget, body: dict) -> dict:
 
     The whole body is validated before anything is written; unknown hashes are reported, not errors.
     """
-    with transaction.atomic():
-        plans = {pk: validate_update(target, update, prefix=(pk,)) for pk, update in body.items()}
-        known = target.model.objects.in_bulk([pk for pk in plans if is_sha256(pk)])
+    plans = {pk: validate_update(target, update, prefix=(pk,)) for pk, update in body.items()}
+
+    def write():
+        known = locked(target.model, [pk for pk in plans if is_sha256(pk)])
         success, failed = [], []
         for pk, plan in plans.items():
             instance = known.get(pk)
@@ -220,4 +224,28 @@ def update_many(target: UpdateTarget, body: dict) -> dict:
                 continue
             apply_update(target, instance, plan)
             success.append(pk)
-    return {"success": success, "failed": failed}
+        return {"success": success, "failed": failed}
+
+    return in_transaction(write)
+
+
+def locked(model, pks) -> dict:
+    """The rows of `pks` by pk, locked until the transaction ends (PostgreSQL; SQLite writers take turns anyway)
+    in pk order, so concurrent batches wait for each other instead of reading the same tags and adding twice."""
+    return {row.pk: row for row in model.objects.select_for_update().filter(pk__in=pks).order_by("pk")}
+
+
+DEADLOCK_ATTEMPTS = 3
+
+
+def in_transaction(write: Callable):
+    """`write()` in one transaction, run again (up to DEADLOCK_ATTEMPTS times) when PostgreSQL aborts it as a
+    deadlock victim: two writers touching the same rows in a different order (see core/tag_counts.py)."""
+    for attempt in range(DEADLOCK_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return write()
+        except OperationalError as error:
+            deadlock = getattr(error.__cause__, "sqlstate", None) == "40P01"
+            if not deadlock or attempt == DEADLOCK_ATTEMPTS - 1 or transaction.get_connection().in_atomic_block:
+                raise

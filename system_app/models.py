@@ -72,6 +72,14 @@ class TagLink(models.Model):
         abstract = True
 
 
+class DerivedRows(models.Manager):
+    """The default manager of a table the triggers derive from others: it lists nothing, so `dumpdata`
+    leaves the rows out and `loaddata` rebuilds them from the link rows it loads."""
+
+    def get_queryset(self):
+        return super().get_queryset().none()
+
+
 class TagUsage(models.Model):
     """How many rows of one link table carry a tag: kept by triggers (core/tag_counts.py), read by the tag
     resource's usage counts. A tag without links has no row (count 0)."""
@@ -80,8 +88,12 @@ class TagUsage(models.Model):
     link = models.CharField(max_length=40)  # the link table, e.g. "image_tags"
     uses = models.IntegerField(default=0)
 
+    objects = models.Manager()
+    derived = DerivedRows()
+
     class Meta:
         db_table = "tag_usage"
+        default_manager_name = "derived"
         constraints = [models.UniqueConstraint(fields=["tag_name", "link"], name="tag_usage_pair")]
 
 
@@ -91,7 +103,8 @@ class TagCounted(models.Model):
     Saving a stored row never writes `tag_count` (the value in memory may be stale); only the triggers do.
     """
 
-    tag_count = models.IntegerField(default=0, editable=False)
+    # Not serialized: `loaddata` inserts 0 and the triggers count the link rows it loads after.
+    tag_count = models.IntegerField(default=0, editable=False, serialize=False)
 
     class Meta:
         abstract = True

@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='image',
             name='tag_count',
-            field=models.IntegerField(default=0, editable=False),
+            field=models.IntegerField(default=0, editable=False, serialize=False),
         ),
         migrations.AddIndex(
             model_name='image',

@@ -1,5 +1,6 @@
 """Per-tag usage counts per link table (core/tag_counts.py); the link apps' migrations add the triggers."""
 
+import django.db.models.manager
 from django.db import migrations, models
 
 from core.db import run_sql_per_vendor
@@ -23,8 +24,12 @@ class Migration(migrations.Migration):
             ],
             options={
                 'db_table': 'tag_usage',
+                'default_manager_name': 'derived',
                 'constraints': [models.UniqueConstraint(fields=('tag_name', 'link'), name='tag_usage_pair')],
             },
+            managers=[
+                ('derived', django.db.models.manager.Manager()),
+            ],
         ),
         run_sql_per_vendor(TAG_DELETE_SQL, TAG_DELETE_DROP_SQL),
     ]

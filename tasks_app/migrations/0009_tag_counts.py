@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='task',
             name='tag_count',
-            field=models.IntegerField(default=0, editable=False),
+            field=models.IntegerField(default=0, editable=False, serialize=False),
         ),
         migrations.AddIndex(
             model_name='task',
