@@ -123,18 +123,19 @@ INSTALLED_APPS = [
     "sdhost",  # the composition root: serve, doctor, version and config
 ]
 
+# Django's and corsheaders' middleware as sync-only subclasses (sdhost/middleware.py says why).
 MIDDLEWARE = [
-    "corsheaders.middleware.CorsMiddleware",  # outermost: CORS headers on every answer, JSON errors included
+    "sdhost.middleware.CorsMiddleware",  # outermost: CORS headers on every answer, JSON errors included
     "core.middleware.ApiErrorMiddleware",  # before the others: also turns their HTML errors into JSON
     "core.middleware.AllowedHostMiddleware",
     "core.middleware.ApiTokenMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "sdhost.middleware.SecurityMiddleware",
+    "sdhost.middleware.SessionMiddleware",
+    "sdhost.middleware.CommonMiddleware",
+    "sdhost.middleware.CsrfViewMiddleware",
+    "sdhost.middleware.AuthenticationMiddleware",
+    "sdhost.middleware.MessageMiddleware",
+    "sdhost.middleware.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "sdhost.urls"
