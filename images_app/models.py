@@ -29,7 +29,7 @@ class Image(TagCounted):
         db_table = "images"
         indexes = [
             models.Index(fields=["width", "height"], name="idx_images_size"),
-            models.Index(fields=["-created_at"], name="idx_images_created"),
+            models.Index(fields=["-created_at", "hash"], name="idx_images_created_hash"),
             models.Index(fields=["seed"], name="idx_images_seed"),
             models.Index(fields=["-tag_count", "hash"], name="idx_images_tag_count"),  # sort=-tag_count
         ]

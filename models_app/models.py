@@ -43,7 +43,7 @@ class SDModel(TagCounted):
         indexes = [
             models.Index(fields=["model_type"], name="idx_models_type"),
             models.Index(fields=["base_model"], name="idx_models_base_model"),
-            models.Index(fields=["-created_at"], name="idx_models_created"),
+            models.Index(fields=["-created_at", "hash"], name="idx_models_created_hash"),
             models.Index(fields=["name"], name="idx_models_name"),
             models.Index(fields=["-tag_count", "hash"], name="idx_models_tag_count"),  # sort=-tag_count
         ]

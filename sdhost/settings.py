@@ -190,7 +190,8 @@ DATABASES = {
 if env("DATABASE_URL"):  # scale-out (D40): PostgreSQL, `pip install -e '.[scale]'`; docs/deployment.md
     from sdhost.database import database_from_url
 
-    DATABASES = {"default": database_from_url(env("DATABASE_URL"), env_int("DATABASE_CONN_MAX_AGE", 0))}
+    DATABASES = {"default": database_from_url(
+        env("DATABASE_URL"), env_int("DATABASE_CONN_MAX_AGE", 0), env_int("DATABASE_POOL", 0))}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

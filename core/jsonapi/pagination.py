@@ -12,13 +12,24 @@ from .query import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 MAX_OFFSET = 2**62  # beyond any table; larger offsets are answered without a query
 
 
+DEFERRED_OFFSET = 1000  # from here on, pages are found by id first (`page_rows`)
+
+
+def page_rows(queryset, offset, limit):
+    """The rows of one page. Deep pages skip `offset` ids only (from an index holding the sort key and the id,
+    such as `idx_images_created_hash`) and read the page's rows after, instead of reading every skipped row."""
+    if offset < DEFERRED_OFFSET:
+        return queryset[offset:offset + limit]
+    return queryset.filter(pk__in=queryset.values("pk")[offset:offset + limit])
+
+
 class JSONAPIPagination(BasePagination):
     """One page of rows; the total is counted only when the page does not reveal it."""
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
         self.page = page = jsonapi_query(request, view.resource).page
-        rows = list(queryset[page.offset:page.offset + page.limit]) if page.offset < MAX_OFFSET else []
+        rows = list(page_rows(queryset, page.offset, page.limit)) if page.offset < MAX_OFFSET else []
         self.total = len(rows) if page.offset == 0 and len(rows) < page.limit else queryset.count()
         return rows
 

@@ -31,6 +31,12 @@ class Migration(migrations.Migration):
             model_name='image',
             index=models.Index(fields=['-tag_count', 'hash'], name='idx_images_tag_count'),
         ),
+        # default sort with its tie-breaker, covering: deep pages skip ids in the index alone
+        migrations.RemoveIndex(model_name='image', name='idx_images_created'),
+        migrations.AddIndex(
+            model_name='image',
+            index=models.Index(fields=['-created_at', 'hash'], name='idx_images_created_hash'),
+        ),
         create_triggers(CountedLink("image_tags", "image_hash", "images", "hash")),
         tag_views.create_views(VIEWS),
     ]

@@ -31,6 +31,12 @@ class Migration(migrations.Migration):
             model_name='sdmodel',
             index=models.Index(fields=['-tag_count', 'hash'], name='idx_models_tag_count'),
         ),
+        # default sort with its tie-breaker, covering: deep pages skip ids in the index alone
+        migrations.RemoveIndex(model_name='sdmodel', name='idx_models_created'),
+        migrations.AddIndex(
+            model_name='sdmodel',
+            index=models.Index(fields=['-created_at', 'hash'], name='idx_models_created_hash'),
+        ),
         create_triggers(CountedLink("model_tags", "model_hash", "models", "hash")),
         tag_views.create_views(VIEWS),
     ]
