@@ -3,9 +3,13 @@
 Every write path (the update engine, bulk_create, cascades, the admin, raw SQL) goes through the link
 tables, so the counts are kept by triggers on those tables, one mechanism on both databases (D40):
 a link insert adds 1 to its entity's `tag_count` and to the (tag, link table) row of `tag_usage`, a
-delete subtracts 1, an update of either key moves the count. The counters are updated in the
-writing transaction, so they commit or roll back with the links; on PostgreSQL the row lock that
-`UPDATE ... SET n = n + 1` takes makes concurrent writers add up instead of overwriting each other.
+delete subtracts 1, an update of either key moves the count. SQLite runs row-level triggers;
+PostgreSQL statement-level ones over the statement's transition tables (one UPDATE per entity and
+one upsert per tag per statement). The counters are updated in the writing transaction, so they
+commit or roll back with the links; on PostgreSQL the row lock that `UPDATE ... SET n = n + d` takes
+makes concurrent writers add up instead of overwriting each other. TRUNCATE fires no trigger:
+truncate a link table together with `tag_usage` and reset the entities' counts (Django's test
+`flush` truncates every table, so it stays consistent).
 
 A migration that remakes a link table on SQLite (Django copies the table) must run
 `create_triggers` for it again: triggers live on their table.
@@ -48,30 +52,41 @@ def _sqlite_sql(c: CountedLink):
 
 
 def _postgresql_sql(c: CountedLink):
-    return [
-        f"""CREATE OR REPLACE FUNCTION {c.link}_count() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            PERFORM pg_advisory_xact_lock({TAG_WRITERS_LOCK});
-            IF TG_OP IN ('DELETE', 'UPDATE') THEN
-                UPDATE {c.entity} SET tag_count = tag_count - 1 WHERE {c.entity_key} = OLD.{c.column};
-                UPDATE tag_usage SET uses = uses - 1 WHERE tag_name = OLD.tag_name AND link = '{c.link}';
-            END IF;
-            IF TG_OP IN ('INSERT', 'UPDATE') THEN
-                UPDATE {c.entity} SET tag_count = tag_count + 1 WHERE {c.entity_key} = NEW.{c.column};
-                INSERT INTO tag_usage (tag_name, link, uses) VALUES (NEW.tag_name, '{c.link}', 1)
-                    ON CONFLICT (tag_name, link) DO UPDATE SET uses = tag_usage.uses + 1;
-            END IF;
-            RETURN NULL;
-        END $$""",
-        f"CREATE TRIGGER {c.link}_count AFTER INSERT OR DELETE OR UPDATE OF tag_name, {c.column} ON {c.link} "
-        f"FOR EACH ROW EXECUTE FUNCTION {c.link}_count()",
-    ]
+    """Statement-level triggers over the transition tables: one UPDATE per entity and one upsert per tag for
+    each statement, however many links it writes (a row-level UPDATE would make a row version per link)."""
+
+    def change(rows, sign):
+        return f"""
+            UPDATE {c.entity} e SET tag_count = e.tag_count {sign} d.n
+                FROM (SELECT {c.column} AS k, COUNT(*) AS n FROM {rows} GROUP BY 1) d WHERE e.{c.entity_key} = d.k;
+            INSERT INTO tag_usage (tag_name, link, uses)
+                SELECT tag_name, '{c.link}', {sign}COUNT(*) FROM {rows} GROUP BY 1 ORDER BY 1
+                ON CONFLICT (tag_name, link) DO UPDATE SET uses = tag_usage.uses + EXCLUDED.uses;"""
+
+    bodies = {"insert": change("new_rows", "+"), "delete": change("old_rows", "-"),
+              "update": change("old_rows", "-") + change("new_rows", "+")}
+    transitions = {"insert": "NEW TABLE AS new_rows", "delete": "OLD TABLE AS old_rows",
+                   "update": "OLD TABLE AS old_rows NEW TABLE AS new_rows"}
+    statements = []
+    for op, body in bodies.items():
+        statements += [
+            f"""CREATE OR REPLACE FUNCTION {c.link}_count_{op}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM pg_advisory_xact_lock({TAG_WRITERS_LOCK});{body}
+                RETURN NULL;
+            END $$""",
+            f"CREATE TRIGGER {c.link}_count_{op} AFTER {op.upper()} ON {c.link} REFERENCING {transitions[op]} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {c.link}_count_{op}()",
+        ]
+    return statements
 
 
 def _drop_sql(vendor, c: CountedLink):
     if vendor == "sqlite":
         return [f"DROP TRIGGER IF EXISTS {c.link}_count_{op}" for op in ("insert", "delete", "update")]
-    return [f"DROP TRIGGER IF EXISTS {c.link}_count ON {c.link}", f"DROP FUNCTION IF EXISTS {c.link}_count()"]
+    return [sql for op in ("insert", "delete", "update")
+            for sql in (f"DROP TRIGGER IF EXISTS {c.link}_count_{op} ON {c.link}",
+                        f"DROP FUNCTION IF EXISTS {c.link}_count_{op}()")]
 
 
 def _backfill_sql(c: CountedLink):

@@ -40,6 +40,8 @@ except OSError as exc:  # one clear line from every command instead of a traceba
     raise SystemExit(f"SD-Host cannot create its data directory {DATA_DIR}: {exc.strerror}; set SDHOST_DATA_DIR") from None
 
 SDHOST = {
+    # metadata keys with expression indexes for their filters and sorts (core/jsonapi/metadata_indexes.py)
+    "METADATA_INDEXES": [key.strip() for key in env("METADATA_INDEXES", "rating").split(",") if key.strip()],
     "HOST": env("HOST", "127.0.0.1"),
     "PORT": env_int("PORT", 8000),
     "API_TOKEN": env("API_TOKEN") or None,

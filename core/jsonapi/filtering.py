@@ -7,7 +7,6 @@ group that is ANDed with the rest; `not` negates one condition.
 
 
 from django.db.models import BooleanField, Case, CharField, F, FloatField, Func, Q, TextField, Value, When
-from django.db.models.functions import Coalesce
 from django.db.models.lookups import (
     Exact,
     GreaterThan,
@@ -157,21 +156,26 @@ def tags_q(resource, parameter, op, value):
 
 
 class MetadataKeyFunc(Func):
-    """One top-level key of a JSON column: SQLite's JSON functions, PostgreSQL's jsonb operators."""
+    """One top-level key of a JSON column: SQLite's JSON functions, PostgreSQL's jsonb operators.
+
+    The key is written into the SQL as a literal, not bound: a database matches an expression index
+    (core/jsonapi/metadata_indexes.py) only to the same expression with the same constant. Keys are
+    `[A-Za-z0-9_]{1,64}` (checked here too), so the literal needs no escaping."""
 
     def __init__(self, column, key, **extra):
+        if not METADATA_KEY_RE.match(key):
+            raise ValueError(f"Not a metadata key: {key!r}")
         super().__init__(column, Value(key), **extra)
 
     def as_sqlite(self, compiler, connection, **extra):
         column, key = self.get_source_expressions()
         column_sql, params = compiler.compile(column)
-        return self.sqlite_template % column_sql, (*params, f'$."{key.value}"')
+        return self.sqlite_template % column_sql % f"""'$."{key.value}"'""", params
 
     def as_postgresql(self, compiler, connection, **extra):
         column, key = self.get_source_expressions()
         column_sql, params = compiler.compile(column)
-        template = self.postgresql_template
-        return template.replace("%(column)s", column_sql), (*params, *[key.value] * template.count("%s"))
+        return self.postgresql_template.replace("%(column)s", column_sql).replace("%s", f"'{key.value}'"), params
 
 
 class JSONExtract(MetadataKeyFunc):
@@ -221,13 +225,15 @@ def metadata_value(resource, key, output_field):
 def metadata_q(resource, parameter, key, op, value):
     """A condition on one metadata key; the value's type is inferred (number, boolean, else text).
 
-    Each condition first checks the stored JSON type, so it is never NULL: an entity lacking the
-    key matches only `not_null=false` (and negations)."""
+    Each condition first checks the stored JSON type (NULL, so false, for a missing key): an entity
+    lacking the key matches only `not_null=false` (and negations)."""
     if not METADATA_KEY_RE.match(key):
         raise invalid_filter(parameter, "Metadata keys are 1-64 characters of A-Z, a-z, 0-9 and _")
     if op not in OPERATORS:
         raise invalid_filter(parameter, f"Unknown filter operator '{op}'")
-    json_type = Coalesce(JSONType(F(resource.metadata), key), Value("missing"))
+    # NULL for a missing key, so false in a condition: `negate` counts NULL as false, and the bare
+    # expression matches the (type, value) expression indexes (core/jsonapi/metadata_indexes.py)
+    json_type = JSONType(F(resource.metadata), key)
     if op == "not_null":
         present = Q(In(json_type, ["integer", "real", "text", "true", "false", "array", "object"]))
         return present if parse_value(parameter, op, value, None) else negate(present)
