@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 from core.db import run_sql_per_vendor
 
-
 # PostgreSQL: a transaction writing tag links holds this advisory lock until it ends, so tag writers take
 # turns (as every writer does on SQLite) and the shared `tag_usage` rows are never locked in opposite
 # orders by two transactions. A writer that locked an entity row before its first link can still
