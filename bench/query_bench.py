@@ -261,6 +261,45 @@ def page_statement(statements):
     return next(statement for statement in statements if " LIMIT " in statement)
 
 
+def write_figures(session, base, batch=1000, inserts=200):
+    """Write costs with the maintained counts: one batch update tagging (then untagging) `batch` images through
+    the API, and `inserts` image rows inserted one transaction each (a render completion's insert), in ms."""
+    from django.db import connection, transaction
+
+    from images_app.models import Image
+
+    connection.close()  # the server wrote since; start from a fresh connection
+    hashes = list(Image.objects.order_by("hash").values_list("hash", flat=True)[:batch])
+    figures = {}
+    for label, value in (("tag", True), ("untag", False)):
+        body = {sha: {"tag_bench-a": value, "tag_bench-b": value} for sha in hashes}
+        start = time.perf_counter()
+        response = session.post(f"{base}/api/images", json=body)
+        figures[f"{label} {batch} images (2 tags), one batch"] = (time.perf_counter() - start) * 1000
+        assert response.status_code == 200 and not response.json()["failed"], response.text[:300]
+    rng = random.Random(7)
+    samples = []
+    for n in range(inserts):
+        image = Image(hash=f"{rng.getrandbits(256):064x}", width=512, height=512, size=1000 + n,
+                      metadata={"rating": n % 5})
+        start = time.perf_counter()
+        with transaction.atomic():
+            image.save(force_insert=True)
+        samples.append((time.perf_counter() - start) * 1000)
+    Image.objects.filter(size__gte=1000, size__lt=1000 + inserts, width=512, height=512).delete()
+    samples.sort()
+    figures["image insert p50"] = statistics.median(samples)
+    figures["image insert p95"] = samples[int(0.95 * len(samples)) - 1]
+    connection.close()
+    return figures
+
+
+def print_writes(figures):
+    print("\nWrites (ms):")
+    for label, value in figures.items():
+        print(f"    {label:<45} {value:>8.2f}")
+
+
 def page_ids(cursor):
     """The resource ids (column `hash`, or `name` for tags) of the engine's page query's rows."""
     names = [column[0] for column in cursor.description]
@@ -398,6 +437,7 @@ def main():
             hand_p50, hand_p95 = timed(lambda: run_hand(db, case), args.runs)
             results.append((case, body["meta"]["total"], len(engine_sql[case["name"]]),
                             api_p50, api_p95, eng_p50, eng_p95, hand_p50, hand_p95))
+        writes = write_figures(session, f"http://127.0.0.1:{port}")
     finally:
         server.terminate()
         server.wait(10)
@@ -429,6 +469,7 @@ def main():
         for detail in details:
             print(f"    {detail}")
     db.close()
+    print_writes(writes)
     print("\nTargets: API p95 < 25 ms, engine SQL <= 1.5x hand-written SQL:",
           "met" if not failures else "MISSED\n  " + "\n  ".join(failures))
     if args.keep or args.reuse:
@@ -466,7 +507,7 @@ def main_postgres(args):
             cursor.execute("ANALYZE")
         print(f"seeded {args.models} models ({n_model_tags} tag links), {args.images} images ({n_image_tags} tag "
               f"links) in {time.perf_counter() - started:.1f}s on PostgreSQL; ANALYZE run")
-        client = Client()
+        client = Client(HTTP_HOST="localhost")  # a served Host name (ALLOWED_HOSTS)
         engine_sql = {}
         for case in CASES:
             with CaptureQueriesContext(connection) as ctx:
@@ -489,6 +530,7 @@ def main_postgres(args):
                     api = timed(lambda: session.get(url).json(), args.runs)
                     eng = timed(lambda: [db.execute(q).fetchall() for q in engine_sql[case["name"]]], args.runs)
                     results.append((case, body["meta"]["total"], len(engine_sql[case["name"]]), *api, *eng))
+            writes = write_figures(session, f"http://127.0.0.1:{port}")
         finally:
             server.terminate()
             server.wait(10)
@@ -500,6 +542,7 @@ def main_postgres(args):
         for case, total, stmts, api_p50, api_p95, eng_p50, eng_p95 in results:
             print(f"{case['name']:<52} {total:>6} {stmts:>5} {api_p50:>8.2f} {api_p95:>8.2f} {eng_p50:>8.2f} "
                   f"{eng_p95:>8.2f}")
+        print_writes(writes)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
         if not args.reuse:

@@ -125,3 +125,13 @@ TAG_DELETE_DROP_SQL = {
     "sqlite": ["DROP TRIGGER IF EXISTS tags_usage_delete"],
     "postgresql": ["DROP TRIGGER IF EXISTS tags_usage_delete ON tags", "DROP FUNCTION IF EXISTS tags_usage_delete()"],
 }
+
+
+
+def usage(tag_model, link_table: str):
+    """Per tag row: how many rows of `link_table` carry it (its `tag_usage` row, else 0), as an ORM expression."""
+    from django.db.models import IntegerField
+    from django.db.models.expressions import RawSQL
+
+    return RawSQL(f"COALESCE((SELECT uses FROM tag_usage WHERE tag_usage.tag_name = {tag_model._meta.db_table}.name "
+                  f"AND tag_usage.link = %s), 0)", [link_table], output_field=IntegerField())

@@ -21,6 +21,7 @@ from django.db.models.lookups import (
 
 from core.errors import APIError
 from core.metadata import METADATA_KEY_RE
+from core.tag_counts import usage
 from core.tags import fold_tag_name
 
 from .types import (
@@ -127,6 +128,9 @@ def parse_value(parameter, op, value, parse):
         raise invalid_filter(parameter, f"Cannot read '{value}': {exc}") from None
 
 
+PROBE_FROM_LINKS = 2000  # tag conditions over at least this many link rows are probed per row in pages
+
+
 def tags_q(resource, parameter, op, value):
     """any / all / none of the listed tags, compared case-insensitively (D3)."""
     if op not in TAG_OPS:
@@ -140,9 +144,20 @@ def tags_q(resource, parameter, op, value):
     # Resolved to their stored spelling up front (one small query on tags.folded), so each
     # condition is a plain `tag_name IN (...)` answered by the link table's covering index.
     tag_model = relationship.through._meta.get_field("tag").related_model
-    stored = dict(tag_model._default_manager.filter(folded__in=names).order_by().values_list("folded", "name"))
-    carrying = relationship.sources_q
+    # With their link counts (tag_usage): pages probe row by row where the tags are common (resource.Carrying).
+    rows = list(tag_model._default_manager.filter(folded__in=names).order_by()
+                .annotate(link_rows=usage(tag_model, relationship.through._meta.db_table))
+                .values_list("folded", "name", "link_rows"))
+    stored = {folded: name for folded, name, _ in rows}
+    link_rows = {name: count for _, name, count in rows}
     tag_in = f"{relationship.target_key}__in"
+
+    def carrying(through_filter):
+        tag_names = through_filter.children[0][1]
+        tag_names = tag_names if isinstance(tag_names, list) else [tag_names]
+        common = sum(link_rows[name] for name in tag_names) >= PROBE_FROM_LINKS
+        return relationship.sources_q(through_filter, probe=common)
+
     if op == "any":
         return carrying(Q(**{tag_in: list(stored.values())})) if stored else NOTHING
     if op == "none":

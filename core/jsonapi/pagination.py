@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from .filters import jsonapi_query, parameter
 from .query import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from .resource import PAGE_READ
 
 MAX_OFFSET = 2**62  # beyond any table; larger offsets are answered without a query
 
@@ -20,7 +21,9 @@ def page_rows(queryset, offset, limit):
     such as `idx_images_created_hash`) and read the page's rows after, instead of reading every skipped row."""
     if offset < DEFERRED_OFFSET:
         return queryset[offset:offset + limit]
-    return queryset.filter(pk__in=queryset.values("pk")[offset:offset + limit])
+    rows = queryset.filter(pk__in=queryset.values("pk")[offset:offset + limit])
+    setattr(rows.query, PAGE_READ, True)  # the conditions only check the page's rows (resource.Carrying)
+    return rows
 
 
 class JSONAPIPagination(BasePagination):
