@@ -6,7 +6,7 @@ group that is ANDed with the rest; `not` negates one condition.
 """
 
 
-from django.db.models import BooleanField, Case, CharField, F, FloatField, Func, Q, TextField, Value, When
+from django.db.models import BooleanField, Case, CharField, Exists, F, FloatField, Func, Q, TextField, Value, When
 from django.db.models.lookups import (
     Exact,
     GreaterThan,
@@ -164,9 +164,11 @@ def tags_q(resource, parameter, op, value):
         return ~carrying(Q(**{tag_in: list(stored.values())})) if stored else EVERYTHING
     if len(stored) < len(names):
         return NOTHING  # an unknown tag is carried by nothing
-    q = Q()
-    for folded in sorted(stored):
-        q &= carrying(Q(**{relationship.target_key: stored[folded]}))
+    # all: the rarest tag's rows are listed once, each of them is probed for the other tags
+    rarest_first = sorted(stored.values(), key=lambda name: (link_rows[name], name))
+    q = relationship.sources_q(Q(**{relationship.target_key: rarest_first[0]}))
+    for name in rarest_first[1:]:
+        q &= Q(Exists(relationship.own_links(Q(**{relationship.target_key: name}))))
     return q
 
 

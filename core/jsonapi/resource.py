@@ -126,8 +126,11 @@ class ToMany:
         sources = self.through._default_manager.filter(through_filter).values(self.source_attname)
         if not probe:
             return Q(pk__in=sources)
-        links = self.through._default_manager.filter(through_filter, **{self.source_attname: OuterRef("pk")})
-        return Q(Carrying(links, sources))
+        return Q(Carrying(self.own_links(through_filter), sources))
+
+    def own_links(self, through_filter):
+        """The row's own link rows matching through_filter (for a correlated EXISTS)."""
+        return self.through._default_manager.filter(through_filter, **{self.source_attname: OuterRef("pk")})
 
 
 PAGE_READ = "jsonapi_page_read"  # a Query attribute: this query reads the rows of one page (pagination.py)
