@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
 
@@ -9,6 +10,7 @@ class SDHostConfig(AppConfig):
     verbose_name = "SD-Host"
 
     def ready(self):
+        connection_created.connect(sqlite_wal_once)
         # once per `migrate` (after all apps): the signal goes to each app with models; this one has none
         post_migrate.connect(sync_metadata_indexes, sender=self.apps.get_app_config("tasks_app"))
 
@@ -24,3 +26,16 @@ def sync_metadata_indexes(using="default", **kwargs):
     if bad := [key for key in keys if not METADATA_KEY_RE.fullmatch(key)]:
         raise ValueError(f"SDHOST_METADATA_INDEXES: not metadata keys: {', '.join(bad)}")
     metadata_indexes.sync_metadata_indexes(keys, using)
+
+
+_wal_files = set()
+
+
+def sqlite_wal_once(sender, connection, **kwargs):
+    """WAL mode for each SQLite database file, once per process: readers never block the writer. The file keeps
+    the mode, so later connections need not set it (settings.DATABASES)."""
+    if connection.vendor != "sqlite" or connection.settings_dict["NAME"] in _wal_files:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    _wal_files.add(connection.settings_dict["NAME"])
