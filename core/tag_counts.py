@@ -1,4 +1,5 @@
-"""Maintained tag counts: database triggers keep `<entity>.tag_count` and `tag_usage` equal to the link rows.
+"""Maintained counts: database triggers keep `<entity>.tag_count` and `tag_usage` equal to the link rows, and
+`row_counts` equal to the number of rows of the entity tables (exact unfiltered totals without a COUNT).
 
 Every write path (the update engine, bulk_create, cascades, the admin, raw SQL) goes through the link
 tables, so the counts are kept by triggers on those tables, one mechanism on both databases (D40):
@@ -135,3 +136,97 @@ def usage(tag_model, link_table: str):
 
     return RawSQL(f"COALESCE((SELECT uses FROM tag_usage WHERE tag_usage.tag_name = {tag_model._meta.db_table}.name "
                   f"AND tag_usage.link = %s), 0)", [link_table], output_field=IntegerField())
+
+
+# --- rows per entity table ---------------------------------------------------------------------
+
+def _row_sql(vendor, table):
+    if vendor == "sqlite":
+        return [
+            f"CREATE TRIGGER {table}_rows_insert AFTER INSERT ON {table} BEGIN "
+            f"INSERT INTO row_counts (table_name, row_total) VALUES ('{table}', 1) "
+            f"ON CONFLICT (table_name) DO UPDATE SET row_total = row_total + 1; END",
+            f"CREATE TRIGGER {table}_rows_delete AFTER DELETE ON {table} BEGIN "
+            f"UPDATE row_counts SET row_total = row_total - 1 WHERE table_name = '{table}'; END",
+        ]
+    return [
+        f"""CREATE OR REPLACE FUNCTION {table}_rows_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO row_counts (table_name, row_total) SELECT '{table}', COUNT(*) FROM new_rows
+                ON CONFLICT (table_name) DO UPDATE SET row_total = row_counts.row_total + EXCLUDED.row_total;
+            RETURN NULL;
+        END $$""",
+        f"CREATE TRIGGER {table}_rows_insert AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_rows_insert()",
+        f"""CREATE OR REPLACE FUNCTION {table}_rows_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE row_counts SET row_total = row_total - (SELECT COUNT(*) FROM old_rows) WHERE table_name = '{table}';
+            RETURN NULL;
+        END $$""",
+        f"CREATE TRIGGER {table}_rows_delete AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_rows_delete()",
+    ]
+
+
+def _row_drop_sql(vendor, table):
+    if vendor == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS {table}_rows_{op}" for op in ("insert", "delete")]
+    return [sql for op in ("insert", "delete") for sql in (f"DROP TRIGGER IF EXISTS {table}_rows_{op} ON {table}",
+                                                         f"DROP FUNCTION IF EXISTS {table}_rows_{op}()")]
+
+
+def _row_backfill_sql(table):
+    return [f"DELETE FROM row_counts WHERE table_name = '{table}'",
+            f"INSERT INTO row_counts (table_name, row_total) SELECT '{table}', COUNT(*) FROM {table}"]
+
+
+def count_rows(table: str):
+    """A migration step: count `table`'s rows now, then keep counting them by trigger (reverse: drop them).
+    Run it after any step that remakes the table on SQLite (triggers live on their table)."""
+    return run_sql_per_vendor(
+        {vendor: _row_drop_sql(vendor, table) + _row_backfill_sql(table) + _row_sql(vendor, table) for vendor in CREATE},
+        {vendor: _row_drop_sql(vendor, table) for vendor in CREATE},
+    )
+
+
+def table_rows(table: str):
+    """The maintained number of rows of `table`, or None where it is not counted."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT row_total FROM row_counts WHERE table_name = %s", [table])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+# --- repair after migrations ---------------------------------------------------------------------
+
+def _existing_triggers(connection):
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        else:
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def ensure_triggers(connection, links, tables):
+    """Recreate (and recount) the triggers of `links` (CountedLink) and `tables` that are missing: a later
+    migration that remakes a table on SQLite drops its triggers. Run after every `migrate` (sdhost/apps.py)."""
+    vendor = connection.vendor
+    if vendor not in CREATE:
+        return []
+    existing = _existing_triggers(connection)
+    repaired = []
+    with connection.schema_editor() as editor:
+        for counted in links:
+            if not {f"{counted.link}_count_{op}" for op in ("insert", "delete", "update")} <= existing:
+                for sql in _drop_sql(vendor, counted) + _backfill_sql(counted) + CREATE[vendor](counted):
+                    editor.execute(sql)
+                repaired.append(counted.link)
+        for table in tables:
+            if not {f"{table}_rows_insert", f"{table}_rows_delete"} <= existing:
+                for sql in (_row_drop_sql(vendor, table) + _row_backfill_sql(table) + _row_sql(vendor, table)):
+                    editor.execute(sql)
+                repaired.append(table)
+    return repaired

@@ -12,20 +12,36 @@ class SDHostConfig(AppConfig):
     def ready(self):
         connection_created.connect(sqlite_wal_once)
         # once per `migrate` (after all apps): the signal goes to each app with models; this one has none
-        post_migrate.connect(sync_metadata_indexes, sender=self.apps.get_app_config("tasks_app"))
+        post_migrate.connect(after_migrate, sender=self.apps.get_app_config("tasks_app"))
 
 
-def sync_metadata_indexes(using="default", **kwargs):
-    """After `migrate`: the expression indexes of the configured metadata keys (core/jsonapi/metadata_indexes.py)."""
+def after_migrate(using="default", **kwargs):
+    """After `migrate`: the count triggers a later migration may have dropped (core/tag_counts.py) and the
+    expression indexes of the configured metadata keys (core/jsonapi/metadata_indexes.py)."""
     from django.conf import settings
+    from django.db import connections
 
     from core.jsonapi import metadata_indexes
     from core.metadata import METADATA_KEY_RE
+    from core.tag_counts import ensure_triggers
+    from system_app.models import Tag
+
+    connection = connections[using]
+    tables = set(connection.introspection.table_names())
+    if {"tag_usage", "row_counts"} <= tables:  # not when migrated back before the counts
+        links = [counted for counted in Tag.counted_links()
+                 if {counted.link, counted.entity} <= tables and has_column(connection, counted.entity, "tag_count")]
+        ensure_triggers(connection, links, [counted.entity for counted in links])
 
     keys = settings.SDHOST["METADATA_INDEXES"]
     if bad := [key for key in keys if not METADATA_KEY_RE.fullmatch(key)]:
         raise ValueError(f"SDHOST_METADATA_INDEXES: not metadata keys: {', '.join(bad)}")
     metadata_indexes.sync_metadata_indexes(keys, using)
+
+
+def has_column(connection, table, column):
+    with connection.cursor() as cursor:
+        return any(info.name == column for info in connection.introspection.get_table_description(cursor, table))
 
 
 _wal_files = set()

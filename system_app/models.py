@@ -55,6 +55,18 @@ class Tag(models.Model):
         """The concrete TagLink tables of the installed apps, in app order (found through the relations)."""
         return [rel.related_model for rel in cls._meta.related_objects if issubclass(rel.related_model, TagLink)]
 
+    @classmethod
+    def counted_links(cls):
+        """core.tag_counts.CountedLink of each link table: the triggers that keep the counts."""
+        from core.tag_counts import CountedLink
+
+        counted = []
+        for link in cls.link_models():
+            entity = next(field for field in link._meta.fields if field.is_relation and field.name != "tag")
+            counted.append(CountedLink(link._meta.db_table, entity.column, entity.related_model._meta.db_table,
+                                       entity.related_model._meta.pk.column))
+        return counted
+
 
 class TagLink(models.Model):
     """Base of the tables that attach tags to an entity (model_tags, image_tags, task_tags).
@@ -95,6 +107,21 @@ class TagUsage(models.Model):
         db_table = "tag_usage"
         default_manager_name = "derived"
         constraints = [models.UniqueConstraint(fields=["tag_name", "link"], name="tag_usage_pair")]
+
+
+class RowCount(models.Model):
+    """How many rows an entity table holds (images, models, tasks): kept by triggers (core/tag_counts.py), the
+    exact `meta.total` of an unfiltered list without counting."""
+
+    table_name = models.CharField(primary_key=True, max_length=40)
+    row_total = models.BigIntegerField(default=0)
+
+    objects = models.Manager()
+    derived = DerivedRows()
+
+    class Meta:
+        db_table = "row_counts"
+        default_manager_name = "derived"
 
 
 class TagCounted(models.Model):

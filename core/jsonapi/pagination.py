@@ -6,6 +6,8 @@ from urllib.parse import quote
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
+from core.tag_counts import table_rows
+
 from .filters import jsonapi_query, parameter
 from .query import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from .resource import PAGE_READ
@@ -26,6 +28,15 @@ def page_rows(queryset, offset, limit):
     return rows
 
 
+def total(queryset):
+    """The exact number of rows: an unfiltered list of a counted table reads `row_counts` (core/tag_counts.py)."""
+    if not queryset.query.where:
+        rows = table_rows(queryset.model._meta.db_table)
+        if rows is not None:
+            return rows
+    return queryset.count()
+
+
 class JSONAPIPagination(BasePagination):
     """One page of rows; the total is counted only when the page does not reveal it."""
 
@@ -33,7 +44,7 @@ class JSONAPIPagination(BasePagination):
         self.request = request
         self.page = page = jsonapi_query(request, view.resource).page
         rows = list(page_rows(queryset, page.offset, page.limit)) if page.offset < MAX_OFFSET else []
-        self.total = len(rows) if page.offset == 0 and len(rows) < page.limit else queryset.count()
+        self.total = len(rows) if page.offset == 0 and len(rows) < page.limit else total(queryset)
         return rows
 
     def get_paginated_response(self, document):

@@ -1,12 +1,12 @@
 """Maintained tag counts on models (core/tag_counts.py): a `tag_count` column kept by triggers on
 model_tags, indexed for `sort=-tag_count`; existing links are counted first. The models_with_tags view now
-reads the column."""
+reads the column. The table's rows are counted too (`row_counts`)."""
 
 import importlib
 
 from django.db import migrations, models
 
-from core.tag_counts import CountedLink, create_triggers
+from core.tag_counts import CountedLink, count_rows, create_triggers
 
 tag_views = importlib.import_module("tasks_app.migrations.0002_tag_views")
 VIEWS = [view for view in tag_views.VIEWS if view[0] == "models_with_tags"]
@@ -38,5 +38,6 @@ class Migration(migrations.Migration):
             index=models.Index(fields=['-created_at', 'hash'], name='idx_models_created_hash'),
         ),
         create_triggers(CountedLink("model_tags", "model_hash", "models", "hash")),
+        count_rows('models'),  # after the table was remade (AddField on SQLite)
         tag_views.create_views(VIEWS),
     ]

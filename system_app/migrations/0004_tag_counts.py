@@ -1,4 +1,5 @@
-"""Per-tag usage counts per link table (core/tag_counts.py); the link apps' migrations add the triggers."""
+"""Per-tag usage counts per link table and rows per entity table (core/tag_counts.py); the entity apps'
+migrations add the triggers."""
 
 import django.db.models.manager
 from django.db import migrations, models
@@ -26,6 +27,20 @@ class Migration(migrations.Migration):
                 'db_table': 'tag_usage',
                 'default_manager_name': 'derived',
                 'constraints': [models.UniqueConstraint(fields=('tag_name', 'link'), name='tag_usage_pair')],
+            },
+            managers=[
+                ('derived', django.db.models.manager.Manager()),
+            ],
+        ),
+        migrations.CreateModel(
+            name='RowCount',
+            fields=[
+                ('table_name', models.CharField(max_length=40, primary_key=True, serialize=False)),
+                ('row_total', models.BigIntegerField(default=0)),
+            ],
+            options={
+                'db_table': 'row_counts',
+                'default_manager_name': 'derived',
             },
             managers=[
                 ('derived', django.db.models.manager.Manager()),

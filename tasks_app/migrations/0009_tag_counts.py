@@ -1,12 +1,12 @@
 """Maintained tag counts on tasks (core/tag_counts.py): a `tag_count` column kept by triggers on
 task_tags, indexed for `sort=-tag_count`; existing links are counted first. The tasks_with_tags view now
-reads the column."""
+reads the column. The table's rows are counted too (`row_counts`)."""
 
 import importlib
 
 from django.db import migrations, models
 
-from core.tag_counts import CountedLink, create_triggers
+from core.tag_counts import CountedLink, count_rows, create_triggers
 
 tag_views = importlib.import_module("tasks_app.migrations.0002_tag_views")
 VIEWS = [view for view in tag_views.VIEWS if view[0] == "tasks_with_tags"]
@@ -31,5 +31,6 @@ class Migration(migrations.Migration):
             index=models.Index(fields=['-tag_count', 'id'], name='idx_tasks_tag_count'),
         ),
         create_triggers(CountedLink("task_tags", "task_id", "tasks", "id")),
+        count_rows('tasks'),  # after the table was remade (AddField on SQLite)
         tag_views.create_views(VIEWS),
     ]

@@ -1,5 +1,6 @@
-"""Maintained tag counts (core/tag_counts.py): every entity's `tag_count` and every tag's usage equal the link
-rows after each kind of write, under concurrent writers, and after an existing library is migrated in place."""
+"""Maintained counts (core/tag_counts.py): every entity's `tag_count`, every tag's usage and every entity table's
+row count equal the rows after each kind of write, under concurrent writers, after an existing library is migrated
+in place, and after a later migration dropped the triggers."""
 
 import random
 import threading
@@ -11,7 +12,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from images_app.models import Image, ImageTag
 from models_app.models import ModelTag, SDModel
-from system_app.models import Tag, TagUsage
+from system_app.models import RowCount, Tag, TagUsage
 from tasks_app.models import Task, TaskTag
 from tests.support.api import ApiClient
 from tests.support.factories import make_image, make_model, make_task
@@ -20,8 +21,11 @@ LINKS = [(Image, ImageTag, "image"), (SDModel, ModelTag, "model"), (Task, TaskTa
 
 
 def assert_counts_match_links():
-    """tag_count of every entity and tag_usage of every (tag, link table) equal a COUNT of the link rows."""
+    """tag_count of every entity and tag_usage of every (tag, link table) equal a COUNT of the link rows; row_counts
+    equals the rows of each entity table."""
     for model, link, field in LINKS:
+        counted = RowCount.objects.filter(table_name=model._meta.db_table).first()  # none: emptied with its table
+        assert (counted.row_total if counted else 0) == model.objects.count(), model.__name__
         links = Counter(link.objects.values_list(f"{field}_id", flat=True))
         stored = dict(model.objects.values_list("pk", "tag_count"))
         assert stored == {pk: links.get(pk, 0) for pk in stored}, model.__name__
@@ -69,6 +73,30 @@ def test_counts_follow_every_write_path(api):
     assert (tags["green"]["image_count"], tags["green"]["task_count"]) == (2, 1)
     assert tags["day"]["image_count"] == 1 and tags["checkpoint"]["image_count"] == 0
     assert [tag["id"] for tag in api.get("/api/tags?sort=-image_count,name").json()["data"]][:2] == ["green", "Red"]
+    assert api.get("/api/images?page[size]=1").json()["meta"]["total"] == 3  # from row_counts
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrate_restores_dropped_triggers(api):
+    """A later migration that remakes a table on SQLite drops its triggers; `migrate` puts them back, recounted."""
+    from django.core.management import call_command
+
+    hashes = [make_image().hash for _ in range(3)]
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            for name in ("images_rows_insert", "images_rows_delete", "image_tags_count_insert"):
+                cursor.execute(f"DROP TRIGGER {name}")
+        else:
+            cursor.execute("DROP TRIGGER images_rows_insert ON images")
+            cursor.execute("DROP TRIGGER image_tags_count_insert ON image_tags")
+    make_image()
+    api.post_json(f"/api/images/{hashes[0]}", {"tags": ["one", "two"]})  # uncounted while the triggers are gone
+    call_command("migrate", verbosity=0)
+    assert_counts_match_links()
+    assert api.get("/api/images?page[size]=1").json()["meta"]["total"] == 4
+    api.post_json(f"/api/images/{hashes[1]}", {"tags": ["one"]})
+    make_image()
+    assert_counts_match_links()
 
 
 @pytest.mark.django_db(transaction=True)
