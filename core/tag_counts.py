@@ -18,6 +18,8 @@ A migration that remakes a link table on SQLite (Django copies the table) must r
 
 from dataclasses import dataclass
 
+from django.db import migrations, models
+
 from core.db import run_sql_per_vendor
 
 # PostgreSQL: a transaction writing tag links holds this advisory lock until it ends, so tag writers take
@@ -230,3 +232,25 @@ def ensure_triggers(connection, links, tables):
                     editor.execute(sql)
                 repaired.append(table)
     return repaired
+
+
+def counted_entity_operations(model_name: str, counted: CountedLink, view_steps, *, covering_created_index=False):
+    """The migration steps that give an entity its counts: `tag_count` (indexed for `sort=-tag_count`), the
+    triggers of its link table and of its rows, each counted first; `view_steps` = (drop, create) of the
+    views reading the table. `covering_created_index` replaces `idx_<table>_created` by `(-created_at, pk)`."""
+    table, pk = counted.entity, counted.entity_key
+    drop_views, create_views = view_steps
+    steps = [
+        drop_views,
+        migrations.AddField(model_name=model_name, name="tag_count",
+                            field=models.IntegerField(default=0, editable=False, serialize=False)),
+        migrations.AddIndex(model_name=model_name,
+                            index=models.Index(fields=["-tag_count", pk], name=f"idx_{table}_tag_count")),
+    ]
+    if covering_created_index:  # the default sort with its tie-breaker: deep pages skip ids in the index alone
+        steps += [
+            migrations.RemoveIndex(model_name=model_name, name=f"idx_{table}_created"),
+            migrations.AddIndex(model_name=model_name,
+                                index=models.Index(fields=["-created_at", pk], name=f"idx_{table}_created_hash")),
+        ]
+    return steps + [create_triggers(counted), count_rows(table), create_views]  # triggers after any table remake

@@ -92,7 +92,18 @@ class DerivedRows(models.Manager):
         return super().get_queryset().none()
 
 
-class TagUsage(models.Model):
+class DerivedTable(models.Model):
+    """A table the triggers derive from others: `objects` reads it, the default manager (`derived`) lists nothing."""
+
+    objects = models.Manager()
+    derived = DerivedRows()
+
+    class Meta:
+        abstract = True
+        default_manager_name = "derived"
+
+
+class TagUsage(DerivedTable):
     """How many rows of one link table carry a tag: kept by triggers (core/tag_counts.py), read by the tag
     resource's usage counts. A tag without links has no row (count 0)."""
 
@@ -100,28 +111,20 @@ class TagUsage(models.Model):
     link = models.CharField(max_length=40)  # the link table, e.g. "image_tags"
     uses = models.IntegerField(default=0)
 
-    objects = models.Manager()
-    derived = DerivedRows()
-
-    class Meta:
+    class Meta(DerivedTable.Meta):
         db_table = "tag_usage"
-        default_manager_name = "derived"
         constraints = [models.UniqueConstraint(fields=["tag_name", "link"], name="tag_usage_pair")]
 
 
-class RowCount(models.Model):
+class RowCount(DerivedTable):
     """How many rows an entity table holds (images, models, tasks): kept by triggers (core/tag_counts.py), the
     exact `meta.total` of an unfiltered list without counting."""
 
     table_name = models.CharField(primary_key=True, max_length=40)
     row_total = models.BigIntegerField(default=0)
 
-    objects = models.Manager()
-    derived = DerivedRows()
-
-    class Meta:
+    class Meta(DerivedTable.Meta):
         db_table = "row_counts"
-        default_manager_name = "derived"
 
 
 class TagCounted(models.Model):
