@@ -114,11 +114,41 @@ def seed(n_models, n_images):
 def seed_once(reused, args):
     """Seed the library unless it is a reused one (then only count its links)."""
     if not reused:
-        return seed(args.models, args.images)
+        return seed_sql(args.models, args.images) if args.sql_seed else seed(args.models, args.images)
     from images_app.models import ImageTag
     from models_app.models import ModelTag
 
     return ModelTag.objects.count(), ImageTag.objects.count()
+
+
+def seed_sql(n_models, n_images):
+    """PostgreSQL, for 1M images: the models as `seed` makes them, the images and their tags in two INSERT ... SELECT
+    statements (the same sizes, tags (Zipf-like), metadata keys and a year of timestamps, from SQL's random())."""
+    from django.db import connection
+
+    from images_app.models import ImageTag
+
+    n_model_tags, _ = seed(n_models, 0)
+    tags = "ARRAY[" + ", ".join(f"'{name}'" for name in TAGS) + "]"
+    widths = "ARRAY[" + ", ".join(str(w) for w, _ in SIZES) + "]"
+    heights = "ARRAY[" + ", ".join(str(h) for _, h in SIZES) + "]"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setseed(0.42)")
+        cursor.execute(f"""
+            INSERT INTO images (hash, width, height, size, seed, metadata, format, created_at, task_id, tag_count)
+            SELECT md5(i::text) || md5((-i)::text), ({widths})[1 + mod(i, 8)], ({heights})[1 + mod(i, 8)],
+                   50000 + floor(random() * 4950000)::bigint, floor(random() * 4294967295)::bigint,
+                   CASE WHEN random() < 0.6 THEN jsonb_build_object('rating', 1 + floor(random() * 5)::int)
+                        ELSE '{{}}'::jsonb END
+                   || CASE WHEN random() < 0.3 THEN jsonb_build_object('is_favorite', random() < 0.5)
+                           ELSE '{{}}'::jsonb END,
+                   'png', timestamptz '2024-01-01 00:00:00+00' + random() * interval '365 days', NULL, 0
+            FROM generate_series(1, %s) AS i""", [n_images])
+        cursor.execute(f"""
+            INSERT INTO image_tags (tag_name, image_hash, created_at)
+            SELECT DISTINCT ({tags})[1 + floor(30 * power(random(), 2.2))::int], images.hash, now()
+            FROM images, LATERAL generate_series(1, floor(random() * 6)::int + (images.width * 0)) AS k""")
+    return n_model_tags, ImageTag.objects.count()
 
 
 # Hand-written SQL: (page ids statement, total statement, follow-up statements given the page ids).
@@ -380,6 +410,8 @@ def main():
     parser.add_argument("--no-analyze", action="store_true", help="skip ANALYZE after seeding")
     parser.add_argument("--keep", action="store_true", help="keep the seeded data folder")
     parser.add_argument("--postgres", help="PostgreSQL server URL: run on a throw-away database there (D40)")
+    parser.add_argument("--sql-seed", action="store_true",
+                        help="PostgreSQL: seed the images by INSERT ... SELECT (for 1M), not through the ORM")
     parser.add_argument("--reuse", metavar="DIR_OR_DB", help="SQLite: a data folder, PostgreSQL: a database name; "
                         "seeded on first use and kept, reused (migrated forward, not reseeded) later")
     args = parser.parse_args()
