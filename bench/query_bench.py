@@ -1,6 +1,7 @@
 """Query-engine benchmark: representative list queries through a real server (uvicorn) vs hand-written SQL.
 
     python bench/query_bench.py [--models 10000] [--images 100000] [--runs 50] [--postgres SERVER_URL]
+                                [--reuse DIR_OR_DATABASE]
 
 Seeds a throw-away data folder (SDHOST_DATA_DIR) with models and images carrying realistic tags
 and metadata, starts uvicorn on 127.0.0.1, and for each query measures:
@@ -15,6 +16,10 @@ PLAN on the engine's page query. Targets: API p95 < 25 ms; engine SQL <= 1.5x ha
 With `--postgres postgres://user@host:5432` the same library is seeded into a throw-away PostgreSQL
 database on that server (dropped afterwards) and the API and the engine's SQL (re-run through
 psycopg) are timed; the hand-written statements and the plans are SQLite's, so they are skipped.
+
+`--reuse` keeps the seeded library (a data folder, or a PostgreSQL database name) and reuses it on the
+next run, migrated forward, not reseeded. Every run ends with the write costs: one batch update tagging
+and untagging 1,000 images through the API, and single image inserts.
 """
 
 import argparse
@@ -106,6 +111,46 @@ def seed(n_models, n_images):
     return len(model_tags), len(image_tags)
 
 
+def seed_once(reused, args):
+    """Seed the library unless it is a reused one (then only count its links)."""
+    if not reused:
+        return seed_sql(args.models, args.images) if args.sql_seed else seed(args.models, args.images)
+    from images_app.models import ImageTag
+    from models_app.models import ModelTag
+
+    return ModelTag.objects.count(), ImageTag.objects.count()
+
+
+def seed_sql(n_models, n_images):
+    """PostgreSQL, for 1M images: the models as `seed` makes them, the images and their tags in two INSERT ... SELECT
+    statements (the same sizes, tags (Zipf-like), metadata keys and a year of timestamps, from SQL's random())."""
+    from django.db import connection
+
+    from images_app.models import ImageTag
+
+    n_model_tags, _ = seed(n_models, 0)
+    tags = "ARRAY[" + ", ".join(f"'{name}'" for name in TAGS) + "]"
+    widths = "ARRAY[" + ", ".join(str(w) for w, _ in SIZES) + "]"
+    heights = "ARRAY[" + ", ".join(str(h) for _, h in SIZES) + "]"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setseed(0.42)")
+        cursor.execute(f"""
+            INSERT INTO images (hash, width, height, size, seed, metadata, format, created_at, task_id, tag_count)
+            SELECT md5(i::text) || md5((-i)::text), ({widths})[1 + mod(i, 8)], ({heights})[1 + mod(i, 8)],
+                   50000 + floor(random() * 4950000)::bigint, floor(random() * 4294967295)::bigint,
+                   CASE WHEN random() < 0.6 THEN jsonb_build_object('rating', 1 + floor(random() * 5)::int)
+                        ELSE '{{}}'::jsonb END
+                   || CASE WHEN random() < 0.3 THEN jsonb_build_object('is_favorite', random() < 0.5)
+                           ELSE '{{}}'::jsonb END,
+                   'png', timestamptz '2024-01-01 00:00:00+00' + random() * interval '365 days', NULL, 0
+            FROM generate_series(1, %s) AS i""", [n_images])
+        cursor.execute(f"""
+            INSERT INTO image_tags (tag_name, image_hash, created_at)
+            SELECT DISTINCT ({tags})[1 + floor(30 * power(random(), 2.2))::int], images.hash, now()
+            FROM images, LATERAL generate_series(1, floor(random() * 6)::int + (images.width * 0)) AS k""")
+    return n_model_tags, ImageTag.objects.count()
+
+
 # Hand-written SQL: (page ids statement, total statement, follow-up statements given the page ids).
 TAG_IDS = "SELECT name FROM tags WHERE folded IN ({})"
 IMAGE_COLS = "hash, task_id, width, height, size, seed, metadata, format, created_at"
@@ -130,9 +175,9 @@ def include_tags_followup(table, column):
         return [
             f"SELECT {column}, tag_name FROM {table} WHERE {column} IN ({quoted(ids)}) ORDER BY id",
             f"SELECT t.name, t.description, t.created_at, t.updated_at, "
-            f"(SELECT COUNT(*) FROM model_tags WHERE tag_name = t.name), "
-            f"(SELECT COUNT(*) FROM image_tags WHERE tag_name = t.name), "
-            f"(SELECT COUNT(*) FROM task_tags WHERE tag_name = t.name) "
+            f"(SELECT uses FROM tag_usage WHERE tag_name = t.name AND link = 'model_tags'), "
+            f"(SELECT uses FROM tag_usage WHERE tag_name = t.name AND link = 'image_tags'), "
+            f"(SELECT uses FROM tag_usage WHERE tag_name = t.name AND link = 'task_tags') "
             f"FROM tags t WHERE t.name IN (SELECT tag_name FROM {table} WHERE {column} IN ({quoted(ids)}))",
         ]
     return followup
@@ -185,8 +230,20 @@ CASES = [
         "name": "images: sort=-tag_count",
         "url": "/api/images?sort=-tag_count",
         "where": "1", "table": "images", "cols": IMAGE_COLS,
-        "order": "(SELECT COUNT(*) FROM image_tags WHERE image_hash = images.hash) DESC, hash",
+        "order": "tag_count DESC, hash",
         "offset": 0, "limit": 50, "followup": image_tags_followup,
+    },
+    {
+        "name": "images: default sort, page 500",
+        "url": "/api/images?page[number]=500",
+        "where": "1", "table": "images", "cols": IMAGE_COLS, "order": "created_at DESC, hash", "offset": 24950,
+        "limit": 50, "followup": image_tags_followup,
+    },
+    {
+        "name": "images: include=tags,task",
+        "url": "/api/images?include=tags,task",
+        "where": "1", "table": "images", "cols": IMAGE_COLS, "order": "created_at DESC, hash", "offset": 0,
+        "limit": 50, "followup": include_tags_followup("image_tags", "image_hash"),
     },
     {
         "name": "models: lora, tags any anime, sort name",
@@ -208,10 +265,9 @@ CASES = [
         "name": "tags: sort=-image_count",
         "url": "/api/tags?sort=-image_count",
         "where": "1", "table": "tags",
-        "cols": "name, description, created_at, updated_at, "
-                "(SELECT COUNT(*) FROM model_tags WHERE tag_name = tags.name) AS mc, "
-                "(SELECT COUNT(*) FROM image_tags WHERE tag_name = tags.name) AS ic, "
-                "(SELECT COUNT(*) FROM task_tags WHERE tag_name = tags.name) AS tc",
+        "cols": "name, description, created_at, updated_at, " + ", ".join(
+            f"COALESCE((SELECT uses FROM tag_usage WHERE tag_name = tags.name AND link = '{link}'), 0) AS {alias}"
+            for link, alias in (("model_tags", "mc"), ("image_tags", "ic"), ("task_tags", "tc"))),
         "order": "ic DESC, name", "offset": 0, "limit": 50, "followup": lambda ids: [],
     },
 ]
@@ -238,6 +294,52 @@ def run_hand(db, case):
 def page_statement(statements):
     """The engine's page query among a request's statements (tag filters look up tag names first)."""
     return next(statement for statement in statements if " LIMIT " in statement)
+
+
+def write_figures(session, base, batch=1000, inserts=200):
+    """Write costs with the maintained counts: one batch update tagging (then untagging) `batch` images through
+    the API, and `inserts` image rows inserted one transaction each (a render completion's insert), in ms."""
+    from django.db import connection, transaction
+
+    from images_app.models import Image
+
+    connection.close()  # the server wrote since; start from a fresh connection
+    hashes = list(Image.objects.order_by("hash").values_list("hash", flat=True)[:batch])
+    figures = {}
+    for label, value in (("tag", True), ("untag", False)):
+        body = {sha: {"tag_bench-a": value, "tag_bench-b": value} for sha in hashes}
+        start = time.perf_counter()
+        response = session.post(f"{base}/api/images", json=body)
+        figures[f"{label} {batch} images (2 tags), one batch"] = (time.perf_counter() - start) * 1000
+        assert response.status_code == 200 and not response.json()["failed"], response.text[:300]
+    rng = random.Random(7)
+    samples = []
+    for n in range(inserts):
+        image = Image(hash=f"{rng.getrandbits(256):064x}", width=512, height=512, size=1000 + n,
+                      metadata={"rating": n % 5})
+        start = time.perf_counter()
+        with transaction.atomic():
+            image.save(force_insert=True)
+        samples.append((time.perf_counter() - start) * 1000)
+    Image.objects.filter(size__gte=1000, size__lt=1000 + inserts, width=512, height=512).delete()
+    samples.sort()
+    figures["image insert p50"] = statistics.median(samples)
+    figures["image insert p95"] = samples[int(0.95 * len(samples)) - 1]
+    connection.close()
+    return figures
+
+
+def print_writes(figures):
+    print("\nWrites (ms):")
+    for label, value in figures.items():
+        print(f"    {label:<45} {value:>8.2f}")
+
+
+def page_ids(cursor):
+    """The resource ids (column `hash`, or `name` for tags) of the engine's page query's rows."""
+    names = [column[0] for column in cursor.description]
+    index = names.index("hash") if "hash" in names else names.index("name")
+    return [row[index] for row in cursor.fetchall()]
 
 
 def app_connection(path):
@@ -308,11 +410,17 @@ def main():
     parser.add_argument("--no-analyze", action="store_true", help="skip ANALYZE after seeding")
     parser.add_argument("--keep", action="store_true", help="keep the seeded data folder")
     parser.add_argument("--postgres", help="PostgreSQL server URL: run on a throw-away database there (D40)")
+    parser.add_argument("--sql-seed", action="store_true",
+                        help="PostgreSQL: seed the images by INSERT ... SELECT (for 1M), not through the ORM")
+    parser.add_argument("--reuse", metavar="DIR_OR_DB", help="SQLite: a data folder, PostgreSQL: a database name; "
+                        "seeded on first use and kept, reused (migrated forward, not reseeded) later")
     args = parser.parse_args()
     if args.postgres:
         return main_postgres(args)
 
-    data_dir = tempfile.mkdtemp(prefix="sdhost-query-bench-")
+    data_dir = args.reuse or tempfile.mkdtemp(prefix="sdhost-query-bench-")
+    reused = bool(args.reuse) and (Path(data_dir) / "sdhost.sqlite3").exists()
+    os.makedirs(data_dir, exist_ok=True)
     os.environ["SDHOST_DATA_DIR"] = data_dir
     os.environ["SDHOST_RENDER_WORKER"] = "0"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sdhost.settings")
@@ -327,9 +435,9 @@ def main():
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    call_command("migrate", verbosity=0)
     started = time.perf_counter()
-    n_model_tags, n_image_tags = seed(args.models, args.images)
+    call_command("migrate", verbosity=0)
+    n_model_tags, n_image_tags = seed_once(reused, args)
     db_path = settings.DATABASES["default"]["NAME"]
     if not args.no_analyze:
         with connection.cursor() as cursor:
@@ -358,7 +466,7 @@ def main():
             body = session.get(url).json()
             api_ids = [obj["id"] for obj in body["data"]]
             hand_ids = run_hand(db, case)
-            engine_ids = [row[0] for row in db.execute(page_statement(engine_sql[case["name"]])).fetchall()]
+            engine_ids = page_ids(db.execute(page_statement(engine_sql[case["name"]])))
             assert api_ids == hand_ids == engine_ids, (case["name"], api_ids[:3], hand_ids[:3], engine_ids[:3])
             assert api_ids, f"{case['name']}: empty page, pick other parameters"
             api_p50, api_p95 = timed(lambda: session.get(url).json(), args.runs)
@@ -366,6 +474,7 @@ def main():
             hand_p50, hand_p95 = timed(lambda: run_hand(db, case), args.runs)
             results.append((case, body["meta"]["total"], len(engine_sql[case["name"]]),
                             api_p50, api_p95, eng_p50, eng_p95, hand_p50, hand_p95))
+        writes = write_figures(session, f"http://127.0.0.1:{port}")
     finally:
         server.terminate()
         server.wait(10)
@@ -397,9 +506,10 @@ def main():
         for detail in details:
             print(f"    {detail}")
     db.close()
+    print_writes(writes)
     print("\nTargets: API p95 < 25 ms, engine SQL <= 1.5x hand-written SQL:",
           "met" if not failures else "MISSED\n  " + "\n  ".join(failures))
-    if args.keep:
+    if args.keep or args.reuse:
         print(f"data kept in {data_dir}")
     else:
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -409,9 +519,11 @@ def main_postgres(args):
     """The API and engine-SQL columns on PostgreSQL (see the module docstring)."""
     import psycopg
 
-    name = f"sdhost_query_bench_{os.getpid()}"
+    name = args.reuse or f"sdhost_query_bench_{os.getpid()}"
     with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        reused = bool(conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone())
+        if not reused:
+            conn.execute(f'CREATE DATABASE "{name}"')
     data_dir = tempfile.mkdtemp(prefix="sdhost-query-bench-")
     os.environ.update(SDHOST_DATA_DIR=data_dir, SDHOST_RENDER_WORKER="0", SDHOST_DATABASE_URL=f"{args.postgres}/{name}")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sdhost.settings")
@@ -425,14 +537,14 @@ def main_postgres(args):
         from django.test import Client
         from django.test.utils import CaptureQueriesContext
 
-        call_command("migrate", verbosity=0)
         started = time.perf_counter()
-        n_model_tags, n_image_tags = seed(args.models, args.images)
+        call_command("migrate", verbosity=0)
+        n_model_tags, n_image_tags = seed_once(reused, args)
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+            cursor.execute("VACUUM ANALYZE")  # what autovacuum does to a settled library: visibility map, statistics
         print(f"seeded {args.models} models ({n_model_tags} tag links), {args.images} images ({n_image_tags} tag "
-              f"links) in {time.perf_counter() - started:.1f}s on PostgreSQL; ANALYZE run")
-        client = Client()
+              f"links) in {time.perf_counter() - started:.1f}s on PostgreSQL; VACUUM ANALYZE run")
+        client = Client(HTTP_HOST="localhost")  # a served Host name (ALLOWED_HOSTS)
         engine_sql = {}
         for case in CASES:
             with CaptureQueriesContext(connection) as ctx:
@@ -450,11 +562,12 @@ def main_postgres(args):
                     url = f"http://127.0.0.1:{port}{case['url']}"
                     body = session.get(url).json()
                     api_ids = [obj["id"] for obj in body["data"]]
-                    engine_ids = [row[0] for row in db.execute(page_statement(engine_sql[case["name"]])).fetchall()]
+                    engine_ids = page_ids(db.execute(page_statement(engine_sql[case["name"]])))
                     assert api_ids == engine_ids and api_ids, (case["name"], api_ids[:3], engine_ids[:3])
                     api = timed(lambda: session.get(url).json(), args.runs)
                     eng = timed(lambda: [db.execute(q).fetchall() for q in engine_sql[case["name"]]], args.runs)
                     results.append((case, body["meta"]["total"], len(engine_sql[case["name"]]), *api, *eng))
+            writes = write_figures(session, f"http://127.0.0.1:{port}")
         finally:
             server.terminate()
             server.wait(10)
@@ -466,10 +579,12 @@ def main_postgres(args):
         for case, total, stmts, api_p50, api_p95, eng_p50, eng_p95 in results:
             print(f"{case['name']:<52} {total:>6} {stmts:>5} {api_p50:>8.2f} {api_p95:>8.2f} {eng_p50:>8.2f} "
                   f"{eng_p95:>8.2f}")
+        print_writes(writes)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
-        with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not args.reuse:
+            with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

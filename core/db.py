@@ -46,7 +46,7 @@ class SQLiteNullsOrderBy(models.OrderBy):
     answers are the same on both; an explicit `nulls_first`/`nulls_last` still wins."""
 
     def as_postgresql(self, compiler, connection, **extra):
-        if self.nulls_first or self.nulls_last:
+        if self.nulls_first or self.nulls_last or not self._nullable():
             return self.as_sql(compiler, connection, **extra)
         clone = self.copy()
         if self.descending:
@@ -54,3 +54,9 @@ class SQLiteNullsOrderBy(models.OrderBy):
         else:
             clone.nulls_first = True
         return clone.as_sql(compiler, connection, **extra)
+
+    def _nullable(self):
+        """False for a NOT NULL column: its order then needs no NULLS clause, so a plain b-tree index
+        (`-created_at`) serves it on PostgreSQL too."""
+        target = getattr(self.expression, "target", None)
+        return target is None or target.null

@@ -35,7 +35,8 @@ def get_or_create_tags(tag_model, names):
         seen.add(key)
         tag = tag_model._default_manager.filter(folded=key).first()
         if tag is None:
-            tag = tag_model(name=name)
-            tag.save()
+            # a concurrent writer may be creating the same tag: its row then wins (PostgreSQL waits for it)
+            tag_model._default_manager.bulk_create([tag_model(name=name, folded=key)], ignore_conflicts=True)
+            tag = tag_model._default_manager.get(folded=key)
         tags.append(tag)
     return tags

@@ -12,10 +12,12 @@ Bodies are validated completely before anything is written, and applied in one t
 an error changes nothing.
 """
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable
 
-from django.db import transaction
+from django.db import OperationalError, transaction
+from django.db.models import Q
 
 from core.content_store import is_sha256
 from core.errors import invalid_request, json_pointer, not_found
@@ -142,8 +144,9 @@ def validate_update(target: UpdateTarget, update, prefix=()) -> UpdatePlan:
 
 # --- application -------------------------------------------------------------------------------
 
-def apply_update(target: UpdateTarget, instance, plan: UpdatePlan) -> None:
-    """Write a validated plan to `instance` (call inside a transaction)."""
+def apply_update(target: UpdateTarget, instance, plan: UpdatePlan, *, tags=True) -> None:
+    """Write a validated plan to `instance` (call inside a transaction); `tags=False` leaves its tag operations to
+    the caller (`apply_tag_ops` for many entities at once)."""
     if not plan.keys:
         return
     update_fields = []
@@ -159,48 +162,61 @@ def apply_update(target: UpdateTarget, instance, plan: UpdatePlan) -> None:
                 metadata[key] = value
         instance.metadata = metadata
         update_fields.append("metadata")
-    if plan.tag_ops:
-        apply_tag_ops(target, instance, plan.tag_ops)
+    if plan.tag_ops and tags:
+        apply_tag_ops(target, [(instance, plan.tag_ops)])
     if target.touch:
         update_fields.append(target.touch)  # auto_now fields refresh on save()
     if update_fields:
         instance.save(update_fields=update_fields)
 
 
-def apply_tag_ops(target: UpdateTarget, instance, ops) -> None:
-    """Replace/add/remove tags in body order; names compare case-insensitively, tags are created on first use."""
-    tag_model = target.tag_link._meta.get_field("tag").related_model
-    links = target.tag_link.objects.filter(**{target.tag_link_field: instance}).select_related("tag")
-    current = {link.tag.folded: link.tag.name for link in links}
-    wanted = dict(current)
-    for op, names in ops:
-        if op == "set":
-            wanted = {}
-        for name in names:
-            key = fold_tag_name(name)
-            if op == "remove":
-                wanted.pop(key, None)
-            else:
-                wanted.setdefault(key, current.get(key, name))
-    removed = current.keys() - wanted.keys()
-    if removed:
-        target.tag_link.objects.filter(**{target.tag_link_field: instance, "tag__folded__in": removed}).delete()
-    added = [name for key, name in wanted.items() if key not in current]
-    target.tag_link.objects.bulk_create(
-        target.tag_link(**{target.tag_link_field: instance, "tag": tag}) for tag in get_or_create_tags(tag_model, added)
-    )
+def apply_tag_ops(target: UpdateTarget, changes) -> None:
+    """Replace/add/remove tags of several entities, `changes` = [(instance, ops)], each in body order; names compare
+    case-insensitively, tags are created on first use. A fixed number of statements for the whole batch."""
+    link, field = target.tag_link, target.tag_link_field
+    tag_model = link._meta.get_field("tag").related_model
+    current = defaultdict(dict)
+    rows = link.objects.filter(**{f"{field}__in": [instance.pk for instance, _ in changes]})
+    for pk, folded, name in rows.values_list(field, "tag__folded", "tag__name"):
+        current[pk][folded] = name
+    removed_by_tag, added = defaultdict(list), []
+    for instance, ops in changes:
+        have = current[instance.pk]
+        wanted = dict(have)
+        for op, names in ops:
+            if op == "set":
+                wanted = {}
+            for name in names:
+                key = fold_tag_name(name)
+                if op == "remove":
+                    wanted.pop(key, None)
+                else:
+                    wanted.setdefault(key, have.get(key, name))
+        for key in have.keys() - wanted.keys():
+            removed_by_tag[key].append(instance.pk)
+        added += [(instance, name) for key, name in wanted.items() if key not in have]
+    if removed_by_tag:
+        removals = Q()
+        for key, pks in removed_by_tag.items():
+            removals |= Q(tag__folded=key, **{f"{field}__in": pks})
+        link.objects.filter(removals).delete()
+    tags = {tag.folded: tag for tag in get_or_create_tags(tag_model, [name for _, name in added])}
+    link.objects.bulk_create(link(**{field: instance, "tag": tags[fold_tag_name(name)]}) for instance, name in added)
 
 
 # --- the two request forms ---------------------------------------------------------------------
 
 def update_one(target: UpdateTarget, pk, update) -> dict:
     """POST /api/<entity>/{hash}: {"success": true, "updated_fields": [...]}."""
-    with transaction.atomic():
-        instance = target.model.objects.filter(pk=pk).first() if is_sha256(pk) else None
+    def write():
+        instance = target.model.objects.select_for_update().filter(pk=pk).first() if is_sha256(pk) else None
         if instance is None:
             raise not_found(f"{target.label} {pk} not found")
         plan = validate_update(target, update)
         apply_update(target, instance, plan)
+        return plan
+
+    plan = in_transaction(write)
     return {"success": True, "updated_fields": plan.keys}
 
 
@@ -209,15 +225,45 @@ def update_many(target: UpdateTarget, body: dict) -> dict:
 
     The whole body is validated before anything is written; unknown hashes are reported, not errors.
     """
-    with transaction.atomic():
-        plans = {pk: validate_update(target, update, prefix=(pk,)) for pk, update in body.items()}
-        known = target.model.objects.in_bulk([pk for pk in plans if is_sha256(pk)])
+    plans = {pk: validate_update(target, update, prefix=(pk,)) for pk, update in body.items()}
+
+    def write():
+        known = locked(target.model, [pk for pk in plans if is_sha256(pk)])
         success, failed = [], []
+        tag_changes = []
         for pk, plan in plans.items():
             instance = known.get(pk)
             if instance is None:
                 failed.append({"hash": pk, "error": f"{target.label} not found"})
                 continue
-            apply_update(target, instance, plan)
+            apply_update(target, instance, plan, tags=False)
+            if plan.tag_ops:
+                tag_changes.append((instance, plan.tag_ops))
             success.append(pk)
-    return {"success": success, "failed": failed}
+        if tag_changes:
+            apply_tag_ops(target, tag_changes)
+        return {"success": success, "failed": failed}
+
+    return in_transaction(write)
+
+
+def locked(model, pks) -> dict:
+    """The rows of `pks` by pk, locked until the transaction ends (PostgreSQL; SQLite writers take turns anyway)
+    in pk order, so concurrent batches wait for each other instead of reading the same tags and adding twice."""
+    return {row.pk: row for row in model.objects.select_for_update().filter(pk__in=pks).order_by("pk")}
+
+
+DEADLOCK_ATTEMPTS = 3
+
+
+def in_transaction(write: Callable):
+    """`write()` in one transaction, run again (up to DEADLOCK_ATTEMPTS times) when PostgreSQL aborts it as a
+    deadlock victim: two writers touching the same rows in a different order (see core/tag_counts.py)."""
+    for attempt in range(DEADLOCK_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return write()
+        except OperationalError as error:
+            deadlock = getattr(error.__cause__, "sqlstate", None) == "40P01"
+            if not deadlock or attempt == DEADLOCK_ATTEMPTS - 1 or transaction.get_connection().in_atomic_block:
+                raise

@@ -3,10 +3,10 @@
 from django.db import models
 from django.utils import timezone
 
-from system_app.models import TagLink
+from system_app.models import TagCounted, TagLink
 
 
-class Image(models.Model):
+class Image(TagCounted):
     """One stored image file; its id is the SHA256 of its bytes (D4)."""
 
     FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
@@ -29,8 +29,9 @@ class Image(models.Model):
         db_table = "images"
         indexes = [
             models.Index(fields=["width", "height"], name="idx_images_size"),
-            models.Index(fields=["-created_at"], name="idx_images_created"),
+            models.Index(fields=["-created_at", "hash"], name="idx_images_created_hash"),
             models.Index(fields=["seed"], name="idx_images_seed"),
+            models.Index(fields=["-tag_count", "hash"], name="idx_images_tag_count"),  # sort=-tag_count
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(width__gt=0), name="images_width_positive"),

@@ -3,13 +3,13 @@
 from django.db import models
 from django.utils import timezone
 
-from system_app.models import TagLink
+from system_app.models import TagCounted, TagLink
 
 MODEL_TYPES = ["checkpoint", "lora", "controlnet", "vae", "embedding", "upscaler"]
 MODEL_STATUSES = ["downloading", "ready", "failed"]
 
 
-class SDModel(models.Model):
+class SDModel(TagCounted):
     """One weights file, identified by its SHA256."""
 
     hash = models.CharField(primary_key=True, max_length=64)
@@ -43,8 +43,9 @@ class SDModel(models.Model):
         indexes = [
             models.Index(fields=["model_type"], name="idx_models_type"),
             models.Index(fields=["base_model"], name="idx_models_base_model"),
-            models.Index(fields=["-created_at"], name="idx_models_created"),
+            models.Index(fields=["-created_at", "hash"], name="idx_models_created_hash"),
             models.Index(fields=["name"], name="idx_models_name"),
+            models.Index(fields=["-tag_count", "hash"], name="idx_models_tag_count"),  # sort=-tag_count
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(model_type__in=MODEL_TYPES), name="models_type_valid"),

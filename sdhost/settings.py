@@ -40,6 +40,8 @@ except OSError as exc:  # one clear line from every command instead of a traceba
     raise SystemExit(f"SD-Host cannot create its data directory {DATA_DIR}: {exc.strerror}; set SDHOST_DATA_DIR") from None
 
 SDHOST = {
+    # metadata keys with expression indexes for their filters and sorts (core/jsonapi/metadata_indexes.py)
+    "METADATA_INDEXES": [key.strip() for key in env("METADATA_INDEXES", "rating").split(",") if key.strip()],
     "HOST": env("HOST", "127.0.0.1"),
     "PORT": env_int("PORT", 8000),
     "API_TOKEN": env("API_TOKEN") or None,
@@ -134,18 +136,19 @@ INSTALLED_APPS = [
     "sdhost",  # the composition root: serve, doctor, version and config
 ]
 
+# Django's and corsheaders' middleware as sync-only subclasses (sdhost/middleware.py says why).
 MIDDLEWARE = [
-    "corsheaders.middleware.CorsMiddleware",  # outermost: CORS headers on every answer, JSON errors included
+    "sdhost.middleware.CorsMiddleware",  # outermost: CORS headers on every answer, JSON errors included
     "core.middleware.ApiErrorMiddleware",  # before the others: also turns their HTML errors into JSON
     "core.middleware.AllowedHostMiddleware",
     "core.middleware.ApiTokenMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "sdhost.middleware.SecurityMiddleware",
+    "sdhost.middleware.SessionMiddleware",
+    "sdhost.middleware.CommonMiddleware",
+    "sdhost.middleware.CsrfViewMiddleware",
+    "sdhost.middleware.AuthenticationMiddleware",
+    "sdhost.middleware.MessageMiddleware",
+    "sdhost.middleware.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "sdhost.urls"
@@ -179,8 +182,9 @@ DATABASES = {
             # lock up front so they queue rather than deadlock on upgrade.
             "timeout": 30,
             "transaction_mode": "IMMEDIATE",
+            # journal_mode=WAL is kept by the database file; setting it costs ~1.5 ms a connection,
+            # so it is set once per process (sdhost/apps.py), not here on each request's connection.
             "init_command": (
-                "PRAGMA journal_mode=WAL;"
                 "PRAGMA synchronous=NORMAL;"
                 "PRAGMA foreign_keys=ON;"
                 "PRAGMA busy_timeout=30000;"
@@ -200,7 +204,8 @@ DATABASES = {
 if env("DATABASE_URL"):  # scale-out (D40): PostgreSQL, `pip install -e '.[scale]'`; docs/deployment.md
     from sdhost.database import database_from_url
 
-    DATABASES = {"default": database_from_url(env("DATABASE_URL"), env_int("DATABASE_CONN_MAX_AGE", 0))}
+    DATABASES = {"default": database_from_url(
+        env("DATABASE_URL"), env_int("DATABASE_CONN_MAX_AGE", 0), env_int("DATABASE_POOL", 0))}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -55,6 +55,18 @@ class Tag(models.Model):
         """The concrete TagLink tables of the installed apps, in app order (found through the relations)."""
         return [rel.related_model for rel in cls._meta.related_objects if issubclass(rel.related_model, TagLink)]
 
+    @classmethod
+    def counted_links(cls):
+        """core.tag_counts.CountedLink of each link table: the triggers that keep the counts."""
+        from core.tag_counts import CountedLink
+
+        counted = []
+        for link in cls.link_models():
+            entity = next(field for field in link._meta.fields if field.is_relation and field.name != "tag")
+            counted.append(CountedLink(link._meta.db_table, entity.column, entity.related_model._meta.db_table,
+                                       entity.related_model._meta.pk.column))
+        return counted
+
 
 class TagLink(models.Model):
     """Base of the tables that attach tags to an entity (model_tags, image_tags, task_tags).
@@ -70,6 +82,66 @@ class TagLink(models.Model):
 
     class Meta:
         abstract = True
+
+
+class DerivedRows(models.Manager):
+    """The default manager of a table the triggers derive from others: it lists nothing, so `dumpdata`
+    leaves the rows out and `loaddata` rebuilds them from the link rows it loads."""
+
+    def get_queryset(self):
+        return super().get_queryset().none()
+
+
+class DerivedTable(models.Model):
+    """A table the triggers derive from others: `objects` reads it, the default manager (`derived`) lists nothing."""
+
+    objects = models.Manager()
+    derived = DerivedRows()
+
+    class Meta:
+        abstract = True
+        default_manager_name = "derived"
+
+
+class TagUsage(DerivedTable):
+    """How many rows of one link table carry a tag: kept by triggers (core/tag_counts.py), read by the tag
+    resource's usage counts. A tag without links has no row (count 0)."""
+
+    tag_name = models.CharField(max_length=TAG_NAME_MAX)  # no foreign key: the tags delete trigger removes rows
+    link = models.CharField(max_length=40)  # the link table, e.g. "image_tags"
+    uses = models.IntegerField(default=0)
+
+    class Meta(DerivedTable.Meta):
+        db_table = "tag_usage"
+        constraints = [models.UniqueConstraint(fields=["tag_name", "link"], name="tag_usage_pair")]
+
+
+class RowCount(DerivedTable):
+    """How many rows an entity table holds (images, models, tasks): kept by triggers (core/tag_counts.py), the
+    exact `meta.total` of an unfiltered list without counting."""
+
+    table_name = models.CharField(primary_key=True, max_length=40)
+    row_total = models.BigIntegerField(default=0)
+
+    class Meta(DerivedTable.Meta):
+        db_table = "row_counts"
+
+
+class TagCounted(models.Model):
+    """An entity with tags: `tag_count` is its number of tag links, kept by triggers (core/tag_counts.py).
+
+    Saving a stored row never writes `tag_count` (the value in memory may be stale); only the triggers do.
+    """
+
+    # Not serialized: `loaddata` inserts 0 and the triggers count the link rows it loads after.
+    tag_count = models.IntegerField(default=0, editable=False, serialize=False)
+
+    class Meta:
+        abstract = True
+
+    def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
+        values = [value for value in values if value[0].attname != "tag_count"]
+        return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
 
 
 FACT_TYPES = ["string", "number", "boolean", "json"]

@@ -7,7 +7,7 @@ from datetime import timezone as dt_timezone
 from django.db import models
 from django.utils import timezone
 
-from system_app.models import TagLink
+from system_app.models import TagCounted, TagLink
 from tasks_app.engine.samplers import DEFAULT_SAMPLER
 
 MAX_STEPS = 200  # D9; the API and the CHECK constraint both use it
@@ -21,7 +21,7 @@ def new_task_id():
     return str(uuid.uuid4())
 
 
-class Task(models.Model):
+class Task(TagCounted):
     """One generation request yielding `batch_size` images, or one upscale of a stored image (kind `upscale`)."""
 
     id = models.CharField(primary_key=True, max_length=36, default=new_task_id)
@@ -96,6 +96,7 @@ class Task(models.Model):
             models.Index(fields=["-created_at"], name="idx_tasks_created"),
             models.Index(fields=["-promoted_at"], name="idx_tasks_promoted"),
             models.Index(fields=["-completed_at"], name="idx_tasks_completed"),
+            models.Index(fields=["-tag_count", "id"], name="idx_tasks_tag_count"),  # sort=-tag_count
             models.Index(
                 "status", models.F("promoted_at").desc(), models.F("created_at").asc(),
                 name="idx_tasks_queue", condition=models.Q(status="pending"),

@@ -6,8 +6,7 @@ group that is ANDed with the rest; `not` negates one condition.
 """
 
 
-from django.db.models import BooleanField, Case, CharField, F, FloatField, Func, Q, TextField, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import BooleanField, Case, CharField, Exists, F, FloatField, Func, Q, TextField, Value, When
 from django.db.models.lookups import (
     Exact,
     GreaterThan,
@@ -22,6 +21,7 @@ from django.db.models.lookups import (
 
 from core.errors import APIError
 from core.metadata import METADATA_KEY_RE
+from core.tag_counts import usage
 from core.tags import fold_tag_name
 
 from .types import (
@@ -128,6 +128,9 @@ def parse_value(parameter, op, value, parse):
         raise invalid_filter(parameter, f"Cannot read '{value}': {exc}") from None
 
 
+PROBE_FROM_LINKS = 2000  # tag conditions over at least this many link rows are probed per row in pages
+
+
 def tags_q(resource, parameter, op, value):
     """any / all / none of the listed tags, compared case-insensitively (D3)."""
     if op not in TAG_OPS:
@@ -141,37 +144,55 @@ def tags_q(resource, parameter, op, value):
     # Resolved to their stored spelling up front (one small query on tags.folded), so each
     # condition is a plain `tag_name IN (...)` answered by the link table's covering index.
     tag_model = relationship.through._meta.get_field("tag").related_model
-    stored = dict(tag_model._default_manager.filter(folded__in=names).order_by().values_list("folded", "name"))
-    carrying = relationship.sources_q
+    # With their link counts (tag_usage): pages probe row by row where the tags are common (resource.Carrying).
+    rows = list(tag_model._default_manager.filter(folded__in=names).order_by()
+                .annotate(link_rows=usage(tag_model, relationship.through._meta.db_table))
+                .values_list("folded", "name", "link_rows"))
+    stored = {folded: name for folded, name, _ in rows}
+    link_rows = {name: count for _, name, count in rows}
     tag_in = f"{relationship.target_key}__in"
+
+    def carrying(through_filter):
+        tag_names = through_filter.children[0][1]
+        tag_names = tag_names if isinstance(tag_names, list) else [tag_names]
+        common = sum(link_rows[name] for name in tag_names) >= PROBE_FROM_LINKS
+        return relationship.sources_q(through_filter, probe=common)
+
     if op == "any":
         return carrying(Q(**{tag_in: list(stored.values())})) if stored else NOTHING
     if op == "none":
         return ~carrying(Q(**{tag_in: list(stored.values())})) if stored else EVERYTHING
     if len(stored) < len(names):
         return NOTHING  # an unknown tag is carried by nothing
-    q = Q()
-    for folded in sorted(stored):
-        q &= carrying(Q(**{relationship.target_key: stored[folded]}))
+    # all: the rarest tag's rows are listed once, each of them is probed for the other tags
+    rarest_first = sorted(stored.values(), key=lambda name: (link_rows[name], name))
+    q = relationship.sources_q(Q(**{relationship.target_key: rarest_first[0]}))
+    for name in rarest_first[1:]:
+        q &= Q(Exists(relationship.own_links(Q(**{relationship.target_key: name}))))
     return q
 
 
 class MetadataKeyFunc(Func):
-    """One top-level key of a JSON column: SQLite's JSON functions, PostgreSQL's jsonb operators."""
+    """One top-level key of a JSON column: SQLite's JSON functions, PostgreSQL's jsonb operators.
+
+    The key is written into the SQL as a literal, not bound: a database matches an expression index
+    (core/jsonapi/metadata_indexes.py) only to the same expression with the same constant. Keys are
+    `[A-Za-z0-9_]{1,64}` (checked here too), so the literal needs no escaping."""
 
     def __init__(self, column, key, **extra):
+        if not METADATA_KEY_RE.match(key):
+            raise ValueError(f"Not a metadata key: {key!r}")
         super().__init__(column, Value(key), **extra)
 
     def as_sqlite(self, compiler, connection, **extra):
         column, key = self.get_source_expressions()
         column_sql, params = compiler.compile(column)
-        return self.sqlite_template % column_sql, (*params, f'$."{key.value}"')
+        return self.sqlite_template % column_sql % f"""'$."{key.value}"'""", params
 
     def as_postgresql(self, compiler, connection, **extra):
         column, key = self.get_source_expressions()
         column_sql, params = compiler.compile(column)
-        template = self.postgresql_template
-        return template.replace("%(column)s", column_sql), (*params, *[key.value] * template.count("%s"))
+        return self.postgresql_template.replace("%(column)s", column_sql).replace("%s", f"'{key.value}'"), params
 
 
 class JSONExtract(MetadataKeyFunc):
@@ -221,13 +242,15 @@ def metadata_value(resource, key, output_field):
 def metadata_q(resource, parameter, key, op, value):
     """A condition on one metadata key; the value's type is inferred (number, boolean, else text).
 
-    Each condition first checks the stored JSON type, so it is never NULL: an entity lacking the
-    key matches only `not_null=false` (and negations)."""
+    Each condition first checks the stored JSON type (NULL, so false, for a missing key): an entity
+    lacking the key matches only `not_null=false` (and negations)."""
     if not METADATA_KEY_RE.match(key):
         raise invalid_filter(parameter, "Metadata keys are 1-64 characters of A-Z, a-z, 0-9 and _")
     if op not in OPERATORS:
         raise invalid_filter(parameter, f"Unknown filter operator '{op}'")
-    json_type = Coalesce(JSONType(F(resource.metadata), key), Value("missing"))
+    # NULL for a missing key, so false in a condition: `negate` counts NULL as false, and the bare
+    # expression matches the (type, value) expression indexes (core/jsonapi/metadata_indexes.py)
+    json_type = JSONType(F(resource.metadata), key)
     if op == "not_null":
         present = Q(In(json_type, ["integer", "real", "text", "true", "false", "array", "object"]))
         return present if parse_value(parameter, op, value, None) else negate(present)

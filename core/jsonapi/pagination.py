@@ -6,10 +6,35 @@ from urllib.parse import quote
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
+from core.tag_counts import table_rows
+
 from .filters import jsonapi_query, parameter
 from .query import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from .resource import PAGE_READ
 
 MAX_OFFSET = 2**62  # beyond any table; larger offsets are answered without a query
+
+
+DEFERRED_OFFSET = 1000  # from here on, pages are found by id first (`page_rows`)
+
+
+def page_rows(queryset, offset, limit):
+    """The rows of one page. Deep pages skip `offset` ids only (from an index holding the sort key and the id,
+    such as `idx_images_created_hash`) and read the page's rows after, instead of reading every skipped row."""
+    if offset < DEFERRED_OFFSET:
+        return queryset[offset:offset + limit]
+    rows = queryset.filter(pk__in=queryset.values("pk")[offset:offset + limit])
+    setattr(rows.query, PAGE_READ, True)  # the conditions only check the page's rows (resource.Carrying)
+    return rows
+
+
+def total(queryset):
+    """The exact number of rows: an unfiltered list of a counted table reads `row_counts` (core/tag_counts.py)."""
+    if not queryset.query.where:
+        rows = table_rows(queryset.model._meta.db_table)
+        if rows is not None:
+            return rows
+    return queryset.count()
 
 
 class JSONAPIPagination(BasePagination):
@@ -18,8 +43,8 @@ class JSONAPIPagination(BasePagination):
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
         self.page = page = jsonapi_query(request, view.resource).page
-        rows = list(queryset[page.offset:page.offset + page.limit]) if page.offset < MAX_OFFSET else []
-        self.total = len(rows) if page.offset == 0 and len(rows) < page.limit else queryset.count()
+        rows = list(page_rows(queryset, page.offset, page.limit)) if page.offset < MAX_OFFSET else []
+        self.total = len(rows) if page.offset == 0 and len(rows) < page.limit else total(queryset)
         return rows
 
     def get_paginated_response(self, document):

@@ -98,9 +98,7 @@ def parse_sort(resource, value):
         descending = key.startswith("-")
         name = key[1:] if descending else key
         if name == "tag_count" and resource.tags:
-            relationship = resource.relationships[resource.tags]
-            annotations["api_tag_count"] = link_count(relationship.through, relationship.source)
-            expression = F("api_tag_count")
+            expression = tag_count(resource, annotations)
         elif name.startswith("metadata.") and resource.metadata and METADATA_KEY_RE.match(name[9:]):
             expression = metadata_order(resource, name[9:])
         else:
@@ -115,6 +113,16 @@ def parse_sort(resource, value):
         order_by.append(SQLiteNullsOrderBy(expression, descending=descending, nulls_last=nulls_last))
     order_by.append(F("pk").asc())
     return order_by, annotations
+
+
+def tag_count(resource, annotations):
+    """The entity's number of tags: its maintained `tag_count` column where it has one (core/tag_counts.py),
+    else counted per row."""
+    if any(field.name == "tag_count" for field in resource.model._meta.concrete_fields):
+        return F("tag_count")
+    relationship = resource.relationships[resource.tags]
+    annotations["api_tag_count"] = link_count(relationship.through, relationship.source)
+    return F("api_tag_count")
 
 
 def parse_include(resource, value):

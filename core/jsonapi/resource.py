@@ -8,7 +8,8 @@ resources.
 
 import re
 
-from django.db.models import Func, IntegerField, OuterRef, Q, Subquery
+from django.db.models import Exists, F, Func, IntegerField, OuterRef, Q, Subquery
+from django.db.models.lookups import In
 from django.utils.module_loading import autodiscover_modules
 
 from .types import OBJECT
@@ -119,9 +120,44 @@ class ToMany:
             .values_list(self.source_attname, self.target_key, *self.id_columns)
         )
 
-    def sources_q(self, through_filter):
-        """`pk IN (sources of link rows matching through_filter)`, an uncorrelated subquery."""
-        return Q(pk__in=self.through._default_manager.filter(through_filter).values(self.source_attname))
+    def sources_q(self, through_filter, probe=False):
+        """`pk IN (sources of link rows matching through_filter)`, an uncorrelated subquery; with `probe`,
+        pages probe their rows instead (`Carrying`)."""
+        sources = self.through._default_manager.filter(through_filter).values(self.source_attname)
+        if not probe:
+            return Q(pk__in=sources)
+        return Q(Carrying(self.own_links(through_filter), sources))
+
+    def own_links(self, through_filter):
+        """The row's own link rows matching through_filter (for a correlated EXISTS)."""
+        return self.through._default_manager.filter(through_filter, **{self.source_attname: OuterRef("pk")})
+
+
+PAGE_READ = "jsonapi_page_read"  # a Query attribute: this query reads the rows of one page (pagination.py)
+
+
+class Carrying(Exists):
+    """Whether a row has matching link rows, in the form that suits the query it is in.
+
+    A COUNT (or any whole read) uses `pk IN (SELECT source FROM link WHERE ...)`: the list is built once
+    from the link table's covering index, a pass over the matches. A page (LIMIT, or marked PAGE_READ)
+    uses `EXISTS (SELECT 1 FROM link WHERE source = row AND ...)`: rows are read in the sort index's order
+    and probed one by one until the page is full, instead of first listing every match (~170 ms for
+    45,000 text keys at 100k images). Used for tag conditions that match many rows (filtering.py)."""
+
+    def __init__(self, links, sources):
+        super().__init__(links)
+        self.sources = sources
+
+    def as_sql(self, compiler, connection, **extra):
+        if compiler.query.is_sliced or getattr(compiler.query, PAGE_READ, False):
+            return super().as_sql(compiler, connection, **extra)
+        return compiler.compile(self.in_form)
+
+    def resolve_expression(self, query=None, *args, **kwargs):
+        clone = super().resolve_expression(query, *args, **kwargs)
+        clone.in_form = In(F("pk"), self.sources).resolve_expression(query, *args, **kwargs)
+        return clone
 
 
 class Resource:

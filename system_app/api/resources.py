@@ -1,12 +1,12 @@
 """The `tag` resource of the query protocol (query-protocol.md §8, system-api.md, D6)."""
 
-from django.db.models import Q
+from django.db.models import IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from core.jsonapi import Attribute, Resource
-from core.jsonapi.resource import link_count
 from core.jsonapi.types import INTEGER, TEXT, TIMESTAMP, Text
 from core.tags import fold_tag_name
-from system_app.models import Tag
+from system_app.models import Tag, TagUsage
 
 
 class TagNameText(Text):
@@ -21,9 +21,15 @@ class TagNameText(Text):
         return super().q(path, op, value)
 
 
+def usage_count(link):
+    """How many rows of `link` carry the tag: its maintained `tag_usage` row (core/tag_counts.py), else 0."""
+    uses = TagUsage.objects.filter(tag_name=OuterRef("pk"), link=link._meta.db_table).values("uses")[:1]
+    return Coalesce(Subquery(uses, output_field=IntegerField()), Value(0))
+
+
 def usage_counts():
     """One count attribute per tag link table of the installed apps (model_count, image_count, ...)."""
-    return {link.usage_count: Attribute(INTEGER, expression=link_count(link, "tag")) for link in Tag.link_models()}
+    return {link.usage_count: Attribute(INTEGER, expression=usage_count(link)) for link in Tag.link_models()}
 
 
 class TagResource(Resource):

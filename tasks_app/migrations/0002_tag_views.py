@@ -4,7 +4,6 @@ The API computes the same values with ORM annotations."""
 
 from django.db import migrations
 
-from core.db import run_sql_per_vendor
 
 VIEWS = [
     ("models_with_tags", "models", "hash", "model_tags", "model_hash"),
@@ -18,29 +17,47 @@ DIALECTS = {
 }
 
 
-def create_sql(vendor="sqlite", views=VIEWS):
+def create_sql(vendor="sqlite", views=VIEWS, counted=()):
+    """The views' SQL; an entity table in `counted` has its own maintained `tag_count` column (core/tag_counts.py)."""
     create, concat = DIALECTS[vendor]
     return [
         f"""{create} {view} AS
-        SELECT e.*, (SELECT {concat} FROM {link} l WHERE l.{col} = e.{pk}) AS tag_names,
-               (SELECT count(*) FROM {link} l WHERE l.{col} = e.{pk}) AS tag_count
+        SELECT e.*, (SELECT {concat} FROM {link} l WHERE l.{col} = e.{pk}) AS tag_names"""
+        + ("" if table in counted else f""",
+               (SELECT count(*) FROM {link} l WHERE l.{col} = e.{pk}) AS tag_count""")
+        + f"""
         FROM {table} e"""
         for view, table, pk, link, col in views
     ]
 
 
+def _create(views):
+    def run(apps, schema_editor):
+        connection = schema_editor.connection
+        with connection.cursor() as cursor:
+            counted = {table for _, table, *_ in views
+                       if any(column.name == "tag_count"
+                              for column in connection.introspection.get_table_description(cursor, table))}
+        for sql in create_sql(connection.vendor, views, counted):
+            schema_editor.execute(sql)
+    return run
+
+
+def _drop(views):
+    def run(apps, schema_editor):
+        for sql in drop_sql(views):
+            schema_editor.execute(sql)
+    return run
+
+
 def create_views(views=VIEWS):
-    """Create `views` (reverse: drop them) with the running database's SQL."""
-    return run_sql_per_vendor(
-        {vendor: create_sql(vendor, views) for vendor in DIALECTS}, {vendor: drop_sql(views) for vendor in DIALECTS}
-    )
+    """Create `views` (reverse: drop them) with the running database's SQL and columns."""
+    return migrations.RunPython(_create(views), _drop(views))
 
 
 def drop_views(views=VIEWS):
     """Drop `views` (reverse: create them)."""
-    return run_sql_per_vendor(
-        {vendor: drop_sql(views) for vendor in DIALECTS}, {vendor: create_sql(vendor, views) for vendor in DIALECTS}
-    )
+    return migrations.RunPython(_drop(views), _create(views))
 
 
 def drop_sql(views):

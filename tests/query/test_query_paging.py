@@ -206,3 +206,28 @@ def test_paging_stays_stable_with_ties(api, lib):
     flat = [i for page in pages for i in page]
     assert flat[0] == sha(5007)
     assert flat[1:] == sorted(set(flat) - {sha(5007)}) and len(set(flat)) == 30
+
+
+def test_deep_pages_read_ids_first_and_match_the_order(api):
+    """Offsets from DEFERRED_OFFSET on find the page's ids first: same rows, same order, same total."""
+    from core.jsonapi.pagination import DEFERRED_OFFSET
+
+    start = at("2025-01-01T00:00:00")
+    count = 2 * DEFERRED_OFFSET + 100
+    Image.objects.bulk_create(
+        Image(hash=sha(5000 + n), width=64, height=64 + n % 2, size=100 + n, created_at=start + timedelta(minutes=n // 3))
+        for n in range(count)  # three images per timestamp: the id breaks ties
+    )
+    ImageTag.objects.bulk_create(ImageTag(image_id=sha(5000 + n), tag=Tag.objects.named(["x"])[0])
+                                 for n in range(0, count, 7))
+    newest_first = sorted(range(count), key=lambda n: (-(n // 3), sha(5000 + n)))
+    response = api.get(f"/api/images?page[offset]={DEFERRED_OFFSET + 5}&page[limit]=30")
+    body = response.json()
+    assert ids(response) == [sha(5000 + n) for n in newest_first[DEFERRED_OFFSET + 5:DEFERRED_OFFSET + 35]]
+    assert body["meta"]["total"] == count
+    tagged_first = sorted(range(count), key=lambda n: (-(n % 7 == 0), sha(5000 + n)))
+    response = api.get(f"/api/images?sort=-tag_count&filter[height][eq]=64&page[offset]={DEFERRED_OFFSET + 10}")
+    body = response.json()
+    even = [n for n in tagged_first if n % 2 == 0]
+    assert ids(response) == [sha(5000 + n) for n in even[DEFERRED_OFFSET + 10:DEFERRED_OFFSET + 60]]
+    assert body["meta"]["total"] == len(even)

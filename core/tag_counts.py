@@ -1,0 +1,256 @@
+"""Maintained counts: database triggers keep `<entity>.tag_count` and `tag_usage` equal to the link rows, and
+`row_counts` equal to the number of rows of the entity tables (exact unfiltered totals without a COUNT).
+
+Every write path (the update engine, bulk_create, cascades, the admin, raw SQL) goes through the link
+tables, so the counts are kept by triggers on those tables, one mechanism on both databases (D40):
+a link insert adds 1 to its entity's `tag_count` and to the (tag, link table) row of `tag_usage`, a
+delete subtracts 1, an update of either key moves the count. SQLite runs row-level triggers;
+PostgreSQL statement-level ones over the statement's transition tables (one UPDATE per entity and
+one upsert per tag per statement). The counters are updated in the writing transaction, so they
+commit or roll back with the links; on PostgreSQL the row lock that `UPDATE ... SET n = n + d` takes
+makes concurrent writers add up instead of overwriting each other. TRUNCATE fires no trigger:
+truncate a link table together with `tag_usage` and reset the entities' counts (Django's test
+`flush` truncates every table, so it stays consistent).
+
+A migration that remakes a link table on SQLite (Django copies the table) must run
+`create_triggers` for it again: triggers live on their table.
+"""
+
+from dataclasses import dataclass
+
+from django.db import migrations, models
+
+from core.db import run_sql_per_vendor
+
+# PostgreSQL: a transaction writing tag links holds this advisory lock until it ends, so tag writers take
+# turns (as every writer does on SQLite) and the shared `tag_usage` rows are never locked in opposite
+# orders by two transactions. A writer that locked an entity row before its first link can still
+# meet another one in a deadlock; PostgreSQL aborts one and the update engine runs it again.
+TAG_WRITERS_LOCK = 7_246_512_001
+
+
+@dataclass(frozen=True)
+class CountedLink:
+    """A tag link table (`link`, foreign key column `column`) and the entity table it counts on."""
+
+    link: str
+    column: str
+    entity: str
+    entity_key: str
+
+
+def _sqlite_sql(c: CountedLink):
+    plus = (f"UPDATE {c.entity} SET tag_count = tag_count + 1 WHERE {c.entity_key} = NEW.{c.column}; "
+            f"INSERT INTO tag_usage (tag_name, link, uses) VALUES (NEW.tag_name, '{c.link}', 1) "
+            f"ON CONFLICT (tag_name, link) DO UPDATE SET uses = uses + 1;")
+    minus = (f"UPDATE {c.entity} SET tag_count = tag_count - 1 WHERE {c.entity_key} = OLD.{c.column}; "
+             f"UPDATE tag_usage SET uses = uses - 1 WHERE tag_name = OLD.tag_name AND link = '{c.link}';")
+    return [
+        f"CREATE TRIGGER {c.link}_count_insert AFTER INSERT ON {c.link} BEGIN {plus} END",
+        f"CREATE TRIGGER {c.link}_count_delete AFTER DELETE ON {c.link} BEGIN {minus} END",
+        f"CREATE TRIGGER {c.link}_count_update AFTER UPDATE OF tag_name, {c.column} ON {c.link} "
+        f"BEGIN {minus} {plus} END",
+    ]
+
+
+def _postgresql_sql(c: CountedLink):
+    """Statement-level triggers over the transition tables: one UPDATE per entity and one upsert per tag for
+    each statement, however many links it writes (a row-level UPDATE would make a row version per link)."""
+
+    def change(rows, sign):
+        return f"""
+            UPDATE {c.entity} e SET tag_count = e.tag_count {sign} d.n
+                FROM (SELECT {c.column} AS k, COUNT(*) AS n FROM {rows} GROUP BY 1) d WHERE e.{c.entity_key} = d.k;
+            INSERT INTO tag_usage (tag_name, link, uses)
+                SELECT tag_name, '{c.link}', {sign}COUNT(*) FROM {rows} GROUP BY 1 ORDER BY 1
+                ON CONFLICT (tag_name, link) DO UPDATE SET uses = tag_usage.uses + EXCLUDED.uses;"""
+
+    bodies = {"insert": change("new_rows", "+"), "delete": change("old_rows", "-"),
+              "update": change("old_rows", "-") + change("new_rows", "+")}
+    transitions = {"insert": "NEW TABLE AS new_rows", "delete": "OLD TABLE AS old_rows",
+                   "update": "OLD TABLE AS old_rows NEW TABLE AS new_rows"}
+    statements = []
+    for op, body in bodies.items():
+        statements += [
+            f"""CREATE OR REPLACE FUNCTION {c.link}_count_{op}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM pg_advisory_xact_lock({TAG_WRITERS_LOCK});{body}
+                RETURN NULL;
+            END $$""",
+            f"CREATE TRIGGER {c.link}_count_{op} AFTER {op.upper()} ON {c.link} REFERENCING {transitions[op]} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {c.link}_count_{op}()",
+        ]
+    return statements
+
+
+def _drop_sql(vendor, c: CountedLink):
+    if vendor == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS {c.link}_count_{op}" for op in ("insert", "delete", "update")]
+    return [sql for op in ("insert", "delete", "update")
+            for sql in (f"DROP TRIGGER IF EXISTS {c.link}_count_{op} ON {c.link}",
+                        f"DROP FUNCTION IF EXISTS {c.link}_count_{op}()")]
+
+
+def _backfill_sql(c: CountedLink):
+    """Counts of the rows already there (a library migrated in place)."""
+    return [
+        f"UPDATE {c.entity} SET tag_count = (SELECT COUNT(*) FROM {c.link} WHERE {c.link}.{c.column} = "
+        f"{c.entity}.{c.entity_key})",
+        f"DELETE FROM tag_usage WHERE link = '{c.link}'",
+        f"INSERT INTO tag_usage (tag_name, link, uses) SELECT tag_name, '{c.link}', COUNT(*) FROM {c.link} "
+        f"GROUP BY tag_name",
+    ]
+
+
+CREATE = {"sqlite": _sqlite_sql, "postgresql": _postgresql_sql}
+
+
+def create_triggers(counted: CountedLink):
+    """A migration step: count the existing links, then keep counting them by trigger (reverse: drop them)."""
+    return run_sql_per_vendor(
+        {vendor: _drop_sql(vendor, counted) + _backfill_sql(counted) + make(counted)
+         for vendor, make in CREATE.items()},
+        {vendor: _drop_sql(vendor, counted) for vendor in CREATE},
+    )
+
+
+# The tag's own row goes with it (its links are deleted first, by Django's cascade, which counts them down).
+TAG_DELETE_SQL = {
+    "sqlite": ["CREATE TRIGGER tags_usage_delete AFTER DELETE ON tags "
+               "BEGIN DELETE FROM tag_usage WHERE tag_name = OLD.name; END"],
+    "postgresql": [
+        """CREATE OR REPLACE FUNCTION tags_usage_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN DELETE FROM tag_usage WHERE tag_name = OLD.name; RETURN NULL; END $$""",
+        "CREATE TRIGGER tags_usage_delete AFTER DELETE ON tags FOR EACH ROW EXECUTE FUNCTION tags_usage_delete()",
+    ],
+}
+TAG_DELETE_DROP_SQL = {
+    "sqlite": ["DROP TRIGGER IF EXISTS tags_usage_delete"],
+    "postgresql": ["DROP TRIGGER IF EXISTS tags_usage_delete ON tags", "DROP FUNCTION IF EXISTS tags_usage_delete()"],
+}
+
+
+
+def usage(tag_model, link_table: str):
+    """Per tag row: how many rows of `link_table` carry it (its `tag_usage` row, else 0), as an ORM expression."""
+    from django.db.models import IntegerField
+    from django.db.models.expressions import RawSQL
+
+    return RawSQL(f"COALESCE((SELECT uses FROM tag_usage WHERE tag_usage.tag_name = {tag_model._meta.db_table}.name "
+                  f"AND tag_usage.link = %s), 0)", [link_table], output_field=IntegerField())
+
+
+# --- rows per entity table ---------------------------------------------------------------------
+
+def _row_sql(vendor, table):
+    if vendor == "sqlite":
+        return [
+            f"CREATE TRIGGER {table}_rows_insert AFTER INSERT ON {table} BEGIN "
+            f"INSERT INTO row_counts (table_name, row_total) VALUES ('{table}', 1) "
+            f"ON CONFLICT (table_name) DO UPDATE SET row_total = row_total + 1; END",
+            f"CREATE TRIGGER {table}_rows_delete AFTER DELETE ON {table} BEGIN "
+            f"UPDATE row_counts SET row_total = row_total - 1 WHERE table_name = '{table}'; END",
+        ]
+    return [
+        f"""CREATE OR REPLACE FUNCTION {table}_rows_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO row_counts (table_name, row_total) SELECT '{table}', COUNT(*) FROM new_rows
+                ON CONFLICT (table_name) DO UPDATE SET row_total = row_counts.row_total + EXCLUDED.row_total;
+            RETURN NULL;
+        END $$""",
+        f"CREATE TRIGGER {table}_rows_insert AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_rows_insert()",
+        f"""CREATE OR REPLACE FUNCTION {table}_rows_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE row_counts SET row_total = row_total - (SELECT COUNT(*) FROM old_rows) WHERE table_name = '{table}';
+            RETURN NULL;
+        END $$""",
+        f"CREATE TRIGGER {table}_rows_delete AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_rows_delete()",
+    ]
+
+
+def _row_drop_sql(vendor, table):
+    if vendor == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS {table}_rows_{op}" for op in ("insert", "delete")]
+    return [sql for op in ("insert", "delete") for sql in (f"DROP TRIGGER IF EXISTS {table}_rows_{op} ON {table}",
+                                                         f"DROP FUNCTION IF EXISTS {table}_rows_{op}()")]
+
+
+def _row_backfill_sql(table):
+    return [f"DELETE FROM row_counts WHERE table_name = '{table}'",
+            f"INSERT INTO row_counts (table_name, row_total) SELECT '{table}', COUNT(*) FROM {table}"]
+
+
+def count_rows(table: str):
+    """A migration step: count `table`'s rows now, then keep counting them by trigger (reverse: drop them).
+    Run it after any step that remakes the table on SQLite (triggers live on their table)."""
+    return run_sql_per_vendor(
+        {vendor: _row_drop_sql(vendor, table) + _row_backfill_sql(table) + _row_sql(vendor, table) for vendor in CREATE},
+        {vendor: _row_drop_sql(vendor, table) for vendor in CREATE},
+    )
+
+
+def table_rows(table: str):
+    """The maintained number of rows of `table`, or None where it is not counted."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT row_total FROM row_counts WHERE table_name = %s", [table])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+# --- repair after migrations ---------------------------------------------------------------------
+
+def _existing_triggers(connection):
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        else:
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def ensure_triggers(connection, links, tables):
+    """Recreate (and recount) the triggers of `links` (CountedLink) and `tables` that are missing: a later
+    migration that remakes a table on SQLite drops its triggers. Run after every `migrate` (sdhost/apps.py)."""
+    vendor = connection.vendor
+    if vendor not in CREATE:
+        return []
+    existing = _existing_triggers(connection)
+    repaired = []
+    with connection.schema_editor() as editor:
+        for counted in links:
+            if not {f"{counted.link}_count_{op}" for op in ("insert", "delete", "update")} <= existing:
+                for sql in _drop_sql(vendor, counted) + _backfill_sql(counted) + CREATE[vendor](counted):
+                    editor.execute(sql)
+                repaired.append(counted.link)
+        for table in tables:
+            if not {f"{table}_rows_insert", f"{table}_rows_delete"} <= existing:
+                for sql in (_row_drop_sql(vendor, table) + _row_backfill_sql(table) + _row_sql(vendor, table)):
+                    editor.execute(sql)
+                repaired.append(table)
+    return repaired
+
+
+def counted_entity_operations(model_name: str, counted: CountedLink, view_steps, *, covering_created_index=False):
+    """The migration steps that give an entity its counts: `tag_count` (indexed for `sort=-tag_count`), the
+    triggers of its link table and of its rows, each counted first; `view_steps` = (drop, create) of the
+    views reading the table. `covering_created_index` replaces `idx_<table>_created` by `(-created_at, pk)`."""
+    table, pk = counted.entity, counted.entity_key
+    drop_views, create_views = view_steps
+    steps = [
+        drop_views,
+        migrations.AddField(model_name=model_name, name="tag_count",
+                            field=models.IntegerField(default=0, editable=False, serialize=False)),
+        migrations.AddIndex(model_name=model_name,
+                            index=models.Index(fields=["-tag_count", pk], name=f"idx_{table}_tag_count")),
+    ]
+    if covering_created_index:  # the default sort with its tie-breaker: deep pages skip ids in the index alone
+        steps += [
+            migrations.RemoveIndex(model_name=model_name, name=f"idx_{table}_created"),
+            migrations.AddIndex(model_name=model_name,
+                                index=models.Index(fields=["-created_at", pk], name=f"idx_{table}_created_hash")),
+        ]
+    return steps + [create_triggers(counted), count_rows(table), create_views]  # triggers after any table remake

@@ -1,0 +1,35 @@
+"""The middleware stack, synchronous only (settings.MIDDLEWARE).
+
+Under ASGI, Django runs an async-capable middleware's `process_request`/`process_response` through
+`sync_to_async`, a hop to a thread and back for each, and adapts again wherever a sync-only one (ours)
+sits between them. With every middleware sync-only the whole stack runs in one hop: a trivial GET
+takes ~3 ms less on the 2-vCPU VM (docs/performance.md, "Request floor"). Streaming responses (SSE,
+downloads) are still sent by the ASGI handler, so nothing else changes.
+"""
+
+from corsheaders.middleware import CorsMiddleware as _CorsMiddleware
+from django.contrib.auth.middleware import AuthenticationMiddleware as _AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware as _MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware as _SessionMiddleware
+from django.middleware.clickjacking import XFrameOptionsMiddleware as _XFrameOptionsMiddleware
+from django.middleware.common import CommonMiddleware as _CommonMiddleware
+from django.middleware.csrf import CsrfViewMiddleware as _CsrfViewMiddleware
+from django.middleware.security import SecurityMiddleware as _SecurityMiddleware
+
+
+def sync_only(middleware):
+    """`middleware` (a sync-and-async MiddlewareMixin class) as a sync-only subclass of the same name."""
+    return type(middleware.__name__, (middleware,), {
+        "async_capable": False, "__module__": __name__, "__qualname__": middleware.__name__,
+        "__doc__": f"{middleware.__module__}.{middleware.__name__}, sync only.",
+    })
+
+
+CorsMiddleware = sync_only(_CorsMiddleware)
+SecurityMiddleware = sync_only(_SecurityMiddleware)
+SessionMiddleware = sync_only(_SessionMiddleware)
+CommonMiddleware = sync_only(_CommonMiddleware)
+CsrfViewMiddleware = sync_only(_CsrfViewMiddleware)
+AuthenticationMiddleware = sync_only(_AuthenticationMiddleware)
+MessageMiddleware = sync_only(_MessageMiddleware)
+XFrameOptionsMiddleware = sync_only(_XFrameOptionsMiddleware)
