@@ -3,13 +3,14 @@
 
 from urllib.parse import quote
 
+from django.conf import settings
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
 from core.tag_counts import table_rows
 
 from .filters import jsonapi_query, parameter
-from .query import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from .query import COUNT_MODES, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from .resource import PAGE_READ
 
 MAX_OFFSET = 2**62  # beyond any table; larger offsets are answered without a query
@@ -30,11 +31,24 @@ def page_rows(queryset, offset, limit):
 
 def total(queryset):
     """The exact number of rows: an unfiltered list of a counted table reads `row_counts` (core/tag_counts.py)."""
-    if not queryset.query.where:
-        rows = table_rows(queryset.model._meta.db_table)
-        if rows is not None:
-            return rows
-    return queryset.count()
+    return counted_total(queryset) or queryset.count()
+
+
+def counted_total(queryset):
+    """The exact number of rows from `row_counts` when nothing filters a counted table, else None."""
+    return None if queryset.query.where else table_rows(queryset.model._meta.db_table)
+
+
+def estimated_total(queryset, page):
+    """`(total, exact)` for `page[count]=estimate`: rows are counted only up to a cap,
+    `SDHOST_ESTIMATE_COUNT_CAP` rows past the page's end (one `COUNT(*)` over a LIMITed, unordered
+    subquery); reaching the cap gives that lower bound, `exact` False."""
+    rows = counted_total(queryset)
+    if rows is not None or page.offset >= MAX_OFFSET:
+        return (rows if rows is not None else queryset.count()), True
+    cap = page.offset + page.limit + settings.SDHOST["ESTIMATE_COUNT_CAP"]
+    rows = queryset.order_by().values("pk")[:cap].count()
+    return rows, rows < cap
 
 
 class JSONAPIPagination(BasePagination):
@@ -44,14 +58,20 @@ class JSONAPIPagination(BasePagination):
         self.request = request
         self.page = page = jsonapi_query(request, view.resource).page
         rows = list(page_rows(queryset, page.offset, page.limit)) if page.offset < MAX_OFFSET else []
-        self.total = len(rows) if page.offset == 0 and len(rows) < page.limit else total(queryset)
+        self.exact = True
+        if page.offset == 0 and len(rows) < page.limit:
+            self.total = len(rows)
+        elif page.count == "estimate":
+            self.total, self.exact = estimated_total(queryset, page)
+        else:
+            self.total = total(queryset)
         return rows
 
     def get_paginated_response(self, document):
         """`document` ({"data", "included"?}) with `meta` and `links` after its data."""
         data, rest = document["data"], {key: value for key, value in document.items() if key != "data"}
-        return Response({"data": data, "meta": page_meta(self.page, self.total),
-                         "links": page_links(self.request, self.page, self.total), **rest})
+        return Response({"data": data, "meta": page_meta(self.page, self.total, self.exact),
+                         "links": page_links(self.request, self.page, self.total, self.exact), **rest})
 
     def get_paginated_response_schema(self, schema):
         # A list view's declared response is already the whole collection document (derived from its
@@ -67,17 +87,27 @@ class JSONAPIPagination(BasePagination):
                       "Items to skip; not with page[number]/page[size]."),
             parameter("page[limit]", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
                       f"Items to return (default {DEFAULT_PAGE_SIZE})."),
+            parameter("page[count]", {"type": "string", "enum": list(COUNT_MODES)},
+                      "`exact` (default): `meta.total` counts every match. `estimate`: matches are counted only up "
+                      "to a cap past the page's end; beyond it `meta.total` is a lower bound, `meta.total_is` "
+                      "says `at_least` and `links.last` is left out."),
         ]
 
 
-def page_meta(page, total):
+def page_meta(page, total, exact=True):
+    """`total` and the page; `total_is` ("exact" or "at_least", then so is the page count) when page[count] was
+    given."""
+    meta = {"total": total}
+    if page.count is not None:
+        meta["total_is"] = "exact" if exact else "at_least"
     if page.style == "offset":
-        return {"total": total, "page": {"offset": page.offset, "limit": page.limit}}
-    return {"total": total, "page": {"number": page.number, "size": page.limit, "total": -(-total // page.limit)}}
+        return {**meta, "page": {"offset": page.offset, "limit": page.limit}}
+    return {**meta, "page": {"number": page.number, "size": page.limit, "total": -(-total // page.limit)}}
 
 
-def page_links(request, page, total):
-    """self/first/prev/next/last in the request's paging style, keeping its other parameters.
+def page_links(request, page, total, exact=True):
+    """self/first/prev/next/last in the request's paging style, keeping its other parameters;
+    no `last` when the total is only a lower bound.
 
     Each link is a valid URI reference (RFC 3986): brackets, which a query may not hold literally,
     are percent-encoded like every other reserved character but `,` and `:`.
@@ -88,11 +118,12 @@ def page_links(request, page, total):
         for value in values
     )
     base = f"{quote(request.path)}?{kept}"
+    counting = "" if page.count is None else f"&page%5Bcount%5D={page.count}"
 
     def link(offset):
         if page.style == "offset":
-            return f"{base}page%5Boffset%5D={offset}&page%5Blimit%5D={page.limit}"
-        return f"{base}page%5Bnumber%5D={offset // page.limit + 1}&page%5Bsize%5D={page.limit}"
+            return f"{base}page%5Boffset%5D={offset}&page%5Blimit%5D={page.limit}{counting}"
+        return f"{base}page%5Bnumber%5D={offset // page.limit + 1}&page%5Bsize%5D={page.limit}{counting}"
 
     last = max(total - 1, 0) // page.limit * page.limit
     links = {"self": link(page.offset), "first": link(0)}
@@ -100,5 +131,6 @@ def page_links(request, page, total):
         links["prev"] = link(min(max(page.offset - page.limit, 0), last))
     if page.offset + page.limit < total:
         links["next"] = link(page.offset + page.limit)
-    links["last"] = link(last)
+    if exact:
+        links["last"] = link(last)
     return links

@@ -17,7 +17,8 @@ from .resource import all_type_names, link_count, resource_for
 from .types import parse_integer
 
 KEY_RE = re.compile(r"^([a-z]+)((?:\[[^\[\]]*\])*)$")
-PAGE_KEYS = {"number", "size", "offset", "limit"}
+PAGE_KEYS = {"number", "size", "offset", "limit", "count"}
+COUNT_MODES = ("exact", "estimate")  # page[count]: how `meta.total` is taken (docs/query-engine.md, Paging)
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 
@@ -28,11 +29,13 @@ def invalid_parameter(parameter, detail):
 
 @dataclass
 class Page:
-    """Either page[number]/page[size] ('number' style) or page[offset]/page[limit] ('offset')."""
+    """Either page[number]/page[size] ('number' style) or page[offset]/page[limit] ('offset'), and how the
+    total is counted (`count`; None when page[count] was not given, which counts exactly)."""
 
     style: str = "number"
     offset: int = 0
     limit: int = DEFAULT_PAGE_SIZE
+    count: str | None = None
 
     @property
     def number(self):
@@ -81,7 +84,8 @@ def parse_query(resource, params, *, collection=True):
             query.fields[type_name] = parse_fields(key, type_name, value)
         else:
             if segments[0] not in PAGE_KEYS:
-                raise invalid_parameter(key, "Paging uses page[number]/page[size] or page[offset]/page[limit]")
+                raise invalid_parameter(
+                    key, "Paging uses page[number]/page[size] or page[offset]/page[limit], and page[count]")
             page_params[segments[0]] = (key, value)
     if collection:
         if not query.order_by:
@@ -151,6 +155,15 @@ def parse_fields(key, type_name, value):
 
 
 def parse_page(page_params):
+    count = page_params.pop("count", None)
+    if count is not None and count[1] not in COUNT_MODES:
+        raise invalid_parameter(count[0], f"{count[0]} must be {' or '.join(COUNT_MODES)}")
+    page = parse_page_window(page_params)
+    page.count = count and count[1]
+    return page
+
+
+def parse_page_window(page_params):
     styles = {"number" if key in ("number", "size") else "offset" for key in page_params}
     if len(styles) > 1:
         key = next(k for name, (k, _) in page_params.items() if name in ("offset", "limit"))
