@@ -43,7 +43,7 @@ SDHOST = {
     # metadata keys with expression indexes for their filters and sorts (core/jsonapi/metadata_indexes.py)
     "METADATA_INDEXES": [key.strip() for key in env("METADATA_INDEXES", "rating").split(",") if key.strip()],
     # page[count]=estimate counts matches only this far past the page's end (core/jsonapi/pagination.py)
-    "ESTIMATE_COUNT_CAP": env_int("ESTIMATE_COUNT_CAP", 10_000),
+    "ESTIMATE_COUNT_CAP": env_int("ESTIMATE_COUNT_CAP", 1000),
     "HOST": env("HOST", "127.0.0.1"),
     "PORT": env_int("PORT", 8000),
     "API_TOKEN": env("API_TOKEN") or None,
