@@ -92,7 +92,7 @@ def test_list_query_parameters(schema):
     ops = operations(schema)
     for path in LISTS:
         params = {p["name"]: p for p in ops[("get", path)]["parameters"]}
-        assert {"sort", "page[number]", "page[size]", "page[offset]", "page[limit]"} <= set(params), path
+        assert {"sort", "page[number]", "page[size]", "page[offset]", "page[limit]", "page[count]"} <= set(params), path
         assert params["filter"]["style"] == "deepObject" and params["filter"]["explode"] is True
         entity = path.rsplit("/", 1)[1][:-1]
         assert f"fields[{entity}]" in params
