@@ -418,6 +418,23 @@ def start_server(env, port):
     raise SystemExit(f"uvicorn did not start: {process.stderr.read().decode()[-2000:]}")
 
 
+def capture_engine_sql():
+    """{case name: the SQL statements the engine runs for the case's request}, captured in-process."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_HOST="localhost")  # a served Host name (ALLOWED_HOSTS)
+    engine_sql = {}
+    for case in CASES:
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(case["url"])
+        assert response.status_code == 200, (case["url"], response.content[:500])
+        engine_sql[case["name"]] = [q["sql"] for q in ctx.captured_queries]
+    connection.close()
+    return engine_sql
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", type=int, default=10_000)
@@ -451,8 +468,6 @@ def main():
     from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     started = time.perf_counter()
     call_command("migrate", verbosity=0)
@@ -464,15 +479,7 @@ def main():
     print(f"seeded {args.models} models ({n_model_tags} tag links), {args.images} images ({n_image_tags} tag links) "
           f"in {time.perf_counter() - started:.1f}s; ANALYZE {'skipped' if args.no_analyze else 'run'}; db {db_path}")
 
-    # The engine's own SQL for each request, captured in-process on the same database file.
-    client = Client(HTTP_HOST="localhost")  # a served Host name (ALLOWED_HOSTS)
-    engine_sql = {}
-    for case in CASES:
-        with CaptureQueriesContext(connection) as ctx:
-            response = client.get(case["url"])
-        assert response.status_code == 200, (case["url"], response.content[:500])
-        engine_sql[case["name"]] = [q["sql"] for q in ctx.captured_queries]
-    connection.close()
+    engine_sql = capture_engine_sql()  # the engine's own SQL, captured in-process on the same database file
 
     port = free_port()
     server = start_server(dict(os.environ), port)
@@ -553,8 +560,6 @@ def main_postgres(args):
         import requests
         from django.core.management import call_command
         from django.db import connection
-        from django.test import Client
-        from django.test.utils import CaptureQueriesContext
 
         started = time.perf_counter()
         call_command("migrate", verbosity=0)
@@ -563,14 +568,7 @@ def main_postgres(args):
             cursor.execute("VACUUM ANALYZE")  # what autovacuum does to a settled library: visibility map, statistics
         print(f"seeded {args.models} models ({n_model_tags} tag links), {args.images} images ({n_image_tags} tag "
               f"links) in {time.perf_counter() - started:.1f}s on PostgreSQL; VACUUM ANALYZE run")
-        client = Client(HTTP_HOST="localhost")  # a served Host name (ALLOWED_HOSTS)
-        engine_sql = {}
-        for case in CASES:
-            with CaptureQueriesContext(connection) as ctx:
-                response = client.get(case["url"])
-            assert response.status_code == 200, (case["url"], response.content[:500])
-            engine_sql[case["name"]] = [q["sql"] for q in ctx.captured_queries]
-        connection.close()
+        engine_sql = capture_engine_sql()
         port = free_port()
         server = start_server(dict(os.environ), port)
         session = requests.Session()
