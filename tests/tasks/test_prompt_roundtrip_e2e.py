@@ -9,13 +9,11 @@ import io
 import pytest
 from PIL import Image as PILImage
 
-from images_app.models import Image
 from images_app.storage import image_file_path
 from models_app.services import import_model_file
 from tasks_app.engine.tiny_models import write_model_file
-from tasks_app.models import Task
 from tests.support.api import assert_error
-from tests.support.worker import wait_done
+from tests.support.worker import render_task
 
 
 @pytest.fixture
@@ -30,21 +28,11 @@ def library(transactional_db, tmp_path):
 
 
 
-def submit_and_wait(api, body):
-    """(task, its images) of a submitted body, once completed."""
-    response = api.post_json("/api/tasks", body)
-    assert response.status_code == 202, response.content
-    task_id = response.json()["task_id"]
-    status = wait_done(task_id)
-    task = Task.objects.get(id=task_id)
-    assert status == "completed", task.error_message
-    return task, list(Image.objects.filter(task_id=task_id))
-
 
 def render(api, library, **fields):
     body = {"checkpoint_hash": library["checkpoint"].hash, "prompt": "a tiny valley", "width": 64, "height": 64,
             "steps": 2, "sampler": "Euler", "seed": 42, **fields}
-    return submit_and_wait(api, body)
+    return render_task(api, body)
 
 
 def _pixels(image) -> bytes:
@@ -79,6 +67,6 @@ def test_parameters_round_trip_renders_the_same_png(api, library, render_worker)
     first_bytes, first_pixels = image_file_path(first).read_bytes(), _pixels(first)
     assert api.delete(f"/api/images/{first.hash}").status_code == 200  # else D4 keeps the first task's row
 
-    _, [again] = submit_and_wait(api, body)
+    _, [again] = render_task(api, body)
     assert _pixels(again) == first_pixels
     assert image_file_path(again).read_bytes() == first_bytes

@@ -10,12 +10,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
-from images_app.models import Image
 from images_app.storage import image_file_path
 from models_app.services import import_model_file
 from tasks_app.engine.tiny_models import write_model_file
-from tasks_app.models import Task
-from tests.support.worker import wait_done
+from tests.support.worker import render_task
 
 PROMPT = "a tiny valley"
 
@@ -39,13 +37,7 @@ def render(api, library, **fields):
     """Submit a 64x64 two-step task, wait for it and return (task, images ordered by seed)."""
     body = {"checkpoint_hash": library["checkpoint"].hash, "prompt": PROMPT, "width": 64, "height": 64,
             "steps": 2, "sampler": "Euler", "seed": 42, **fields}
-    response = api.post_json("/api/tasks", body)
-    assert response.status_code == 202, response.content
-    task_id = response.json()["task_id"]
-    status = wait_done(task_id)
-    task = Task.objects.get(id=task_id)
-    assert status == "completed", task.error_message
-    return task, list(Image.objects.filter(task_id=task_id).order_by("seed"))
+    return render_task(api, body)
 
 
 def png_parameters(image):

@@ -18,7 +18,7 @@ from tasks_app.engine.tiny_models import write_model_file
 from tasks_app.models import Task
 from tests.support.api import assert_error
 from tests.support.factories import make_model
-from tests.support.worker import wait_done
+from tests.support.worker import render_task, wait_done
 
 TIMEOUT = 120
 
@@ -176,15 +176,6 @@ def library(transactional_db, tmp_path):
 
 
 
-def run(api, body, url="/api/tasks"):
-    response = api.post_json(url, body)
-    assert response.status_code == 202, response.content
-    task_id = response.json()["task_id"]
-    status = wait_done(task_id)
-    task = Task.objects.get(id=task_id)
-    assert status == "completed", task.error_message
-    return task, list(Image.objects.filter(task_id=task_id))
-
 
 def test_img2img_and_inpainting_end_to_end(api, library, render_worker):
     init = stored(png(size=(96, 64)))  # another aspect: scaled and centre-cropped
@@ -192,11 +183,11 @@ def test_img2img_and_inpainting_end_to_end(api, library, render_worker):
     control = stored(png(color=(255, 255, 255)))
     body = {"checkpoint_hash": library["checkpoint"].hash, "prompt": "a valley", "width": 64, "height": 64,
             "steps": 4, "sampler": "Euler", "seed": 5, "init_image": init.hash, "denoising_strength": 0.5}
-    _, [image] = run(api, body)
+    _, [image] = render_task(api, body)
     assert (image.width, image.height) == (64, 64)
     assert "Denoising strength: 0.5" in parameters(image) and "Mask blur" not in parameters(image)
 
-    _, [painted] = run(api, {**body, "mask_image": mask.hash, "mask_blur": 2, "denoising_strength": 0.9,
+    _, [painted] = render_task(api, {**body, "mask_image": mask.hash, "mask_blur": 2, "denoising_strength": 0.9,
                              "additional_models": [{"model_hash": library["controlnet"].hash,
                                                     "control_image": control.hash}]})
     with PILImage.open(image_file_path(init)) as source:
@@ -210,11 +201,11 @@ def test_img2img_and_inpainting_end_to_end(api, library, render_worker):
 def test_hires_end_to_end_latent_and_model(api, library, render_worker):
     body = {"checkpoint_hash": library["checkpoint"].hash, "prompt": "a valley", "width": 64, "height": 64,
             "steps": 3, "sampler": "Euler", "seed": 9}
-    task, [latent] = run(api, {**body, "hires": {"scale": 2}})
+    task, [latent] = render_task(api, {**body, "hires": {"scale": 2}})
     assert (latent.width, latent.height) == (128, 128) and pixels(latent).shape == (128, 128, 3)
     assert "Size: 64x64" in parameters(latent)
     assert "Hires upscale: 2, Hires upscaler: Latent" in parameters(latent)
-    _, [model] = run(api, {**body, "hires": {"width": 128, "height": 96, "steps": 2, "denoising_strength": 0.5,
+    _, [model] = render_task(api, {**body, "hires": {"width": 128, "height": 96, "steps": 2, "denoising_strength": 0.5,
                                              "upscaler": library["upscaler"].hash}})
     assert (model.width, model.height) == (128, 96)
     assert "Hires resize: 128x96, Hires steps: 2, Hires upscaler: 4x-tiny" in parameters(model)
@@ -222,12 +213,12 @@ def test_hires_end_to_end_latent_and_model(api, library, render_worker):
 
 def test_upscale_task_end_to_end(api, library, render_worker):
     source = stored(png())
-    task, [image] = run(api, {"upscaler": library["upscaler"].hash, "scale": 4},
+    task, [image] = render_task(api, {"upscaler": library["upscaler"].hash, "scale": 4},
                         url=f"/api/images/{source.hash}/upscale")
     assert (task.kind, task.checkpoint_id, task.init_image_id) == ("upscale", None, source.hash)
     assert (image.width, image.height) == (256, 256) and image.task_id == task.id
     assert parameters(image) == "Postprocess upscale by: 4, Postprocess upscaler: 4x-tiny"
-    _, [lanczos] = run(api, {"scale": 1.5}, url=f"/api/images/{source.hash}/upscale")
+    _, [lanczos] = render_task(api, {"scale": 1.5}, url=f"/api/images/{source.hash}/upscale")
     assert (lanczos.width, lanczos.height) == (96, 96)
     document = api.get(f"/api/tasks/{task.id}").json()["data"]
     assert document["attributes"]["kind"] == "upscale" and document["attributes"]["upscale_scale"] == 4
