@@ -1,4 +1,5 @@
-"""Shared fixtures: every test gets its own data directory and a JSON API client."""
+"""Shared fixtures: every test gets its own data directory and a JSON API client; a live server and the
+in-process render worker on request."""
 
 import os
 
@@ -33,6 +34,16 @@ def live_url(transactional_db):
     from tests.support.live_server import live_asgi_server
 
     return live_asgi_server()
+
+
+@pytest.fixture
+def render_worker(transactional_db):
+    """The render worker, running in this process for the test."""
+    from tasks_app import worker
+
+    started = worker.start_in_process()
+    yield started
+    worker.stop_in_process()
 
 
 def pytest_configure(config):

@@ -5,7 +5,6 @@ import pytest
 
 from models_app.services import import_model_file
 from tasks_app.engine.tiny_models import write_model_file
-from tests.tasks.conftest import render_worker  # noqa: F401  (the in-process worker fixture)
 
 TOKEN = "a1111-s3cret"
 

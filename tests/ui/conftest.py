@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.tasks.conftest import render_worker  # noqa: F401 (fixture: the in-process render worker)
 
 PAGES = ("gallery", "compose", "queue", "models")
 OUTPUT = Path(os.environ.get("SDHOST_TEST_OUTPUT", Path(__file__).resolve().parents[2] / "test-output")) / "ui"
