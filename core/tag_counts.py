@@ -203,7 +203,7 @@ def table_rows(table: str):
 
 # --- repair after migrations ---------------------------------------------------------------------
 
-def _existing_triggers(connection):
+def existing_triggers(connection):
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
@@ -218,7 +218,7 @@ def ensure_triggers(connection, links, tables):
     vendor = connection.vendor
     if vendor not in CREATE:
         return []
-    existing = _existing_triggers(connection)
+    existing = existing_triggers(connection)
     repaired = []
     with connection.schema_editor() as editor:
         for counted in links:

@@ -3,7 +3,7 @@
 from django.db import models
 from django.utils import timezone
 
-from system_app.models import TagCounted, TagLink
+from system_app.models import TagCounted, TagLink, keyed_indexes, seq_constraint
 
 
 class Image(TagCounted):
@@ -34,6 +34,7 @@ class Image(TagCounted):
             models.Index(fields=["-tag_count", "hash"], name="idx_images_tag_count"),  # sort=-tag_count
         ]
         constraints = [
+            seq_constraint("images"),
             models.CheckConstraint(condition=models.Q(width__gt=0), name="images_width_positive"),
             models.CheckConstraint(condition=models.Q(height__gt=0), name="images_height_positive"),
             models.CheckConstraint(condition=models.Q(size__gt=0), name="images_size_positive"),
@@ -59,5 +60,4 @@ class ImageTag(TagLink):
     class Meta:
         db_table = "image_tags"
         constraints = [models.UniqueConstraint(fields=["image", "tag"], name="image_tags_pair")]
-        # (tag, image) covers tag filters: "images carrying tag X" never touches the table rows
-        indexes = [models.Index(fields=["tag", "image"], name="idx_image_tags_tag_image")]
+        indexes = keyed_indexes("image_tags")

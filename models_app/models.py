@@ -3,7 +3,7 @@
 from django.db import models
 from django.utils import timezone
 
-from system_app.models import TagCounted, TagLink
+from system_app.models import TagCounted, TagLink, keyed_indexes, seq_constraint
 
 MODEL_TYPES = ["checkpoint", "lora", "controlnet", "vae", "embedding", "upscaler"]
 MODEL_STATUSES = ["downloading", "ready", "failed"]
@@ -48,6 +48,7 @@ class SDModel(TagCounted):
             models.Index(fields=["-tag_count", "hash"], name="idx_models_tag_count"),  # sort=-tag_count
         ]
         constraints = [
+            seq_constraint("models"),
             models.CheckConstraint(condition=models.Q(model_type__in=MODEL_TYPES), name="models_type_valid"),
             models.CheckConstraint(condition=models.Q(status__in=MODEL_STATUSES), name="models_status_valid"),
             models.CheckConstraint(condition=models.Q(size__gt=0), name="models_size_positive"),
@@ -65,8 +66,7 @@ class ModelTag(TagLink):
     class Meta:
         db_table = "model_tags"
         constraints = [models.UniqueConstraint(fields=["model", "tag"], name="model_tags_pair")]
-        # (tag, model) covers tag filters: "models carrying tag X" never touches the table rows
-        indexes = [models.Index(fields=["tag", "model"], name="idx_model_tags_tag_model")]
+        indexes = keyed_indexes("model_tags")
 
 
 class CivitaiImport(models.Model):

@@ -16,13 +16,15 @@ class SDHostConfig(AppConfig):
 
 
 def after_migrate(using="default", **kwargs):
-    """After `migrate`: the count triggers a later migration may have dropped (core/tag_counts.py) and the
+    """After `migrate`: the count and row-key triggers a later migration may have dropped (core/tag_counts.py,
+    core/row_keys.py) and the
     expression indexes of the configured metadata keys (core/jsonapi/metadata_indexes.py)."""
     from django.conf import settings
     from django.db import connections
 
     from core.jsonapi import metadata_indexes
     from core.metadata import METADATA_KEY_RE
+    from core.row_keys import ensure_row_keys
     from core.tag_counts import ensure_triggers
     from system_app.models import Tag
 
@@ -32,6 +34,7 @@ def after_migrate(using="default", **kwargs):
         links = [counted for counted in Tag.counted_links()
                  if {counted.link, counted.entity} <= tables and has_column(connection, counted.entity, "tag_count")]
         ensure_triggers(connection, links, [counted.entity for counted in links])
+        ensure_row_keys(connection, [counted for counted in links if has_column(connection, counted.entity, "seq")])
 
     keys = settings.SDHOST["METADATA_INDEXES"]
     if bad := [key for key in keys if not METADATA_KEY_RE.fullmatch(key)]:

@@ -5,6 +5,7 @@ from django.db.models.functions import Length
 from django.utils import timezone
 
 from core.db import NoCaseCharField
+from core.row_keys import keyed_indexes, seq_constraint
 from core.tags import TAG_NAME_MAX, fold_tag_name, get_or_create_tags
 from core.text import LABEL_DB_REGEX
 
@@ -77,6 +78,8 @@ class TagLink(models.Model):
 
     tag = models.ForeignKey("system_app.Tag", on_delete=models.CASCADE, db_column="tag_name")
     created_at = models.DateTimeField(default=timezone.now)
+    # The entity's integer `seq`, copied by a trigger on insert (core/row_keys.py): tag conditions compare it
+    entity_seq = models.BigIntegerField(null=True, editable=False, serialize=False)
 
     usage_count = None
 
@@ -130,17 +133,21 @@ class RowCount(DerivedTable):
 class TagCounted(models.Model):
     """An entity with tags: `tag_count` is its number of tag links, kept by triggers (core/tag_counts.py).
 
-    Saving a stored row never writes `tag_count` (the value in memory may be stale); only the triggers do.
+    Saving a stored row never writes `tag_count` or `seq` (the value in memory may be stale); only the triggers do.
     """
 
     # Not serialized: `loaddata` inserts 0 and the triggers count the link rows it loads after.
     tag_count = models.IntegerField(default=0, editable=False, serialize=False)
+    # The integer key the link rows refer to (`entity_seq`), assigned by a trigger on insert (core/row_keys.py).
+    seq = models.BigIntegerField(null=True, editable=False, serialize=False)
+
+    MAINTAINED = ("tag_count", "seq")  # written by the database only
 
     class Meta:
         abstract = True
 
     def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
-        values = [value for value in values if value[0].attname != "tag_count"]
+        values = [value for value in values if value[0].attname not in self.MAINTAINED]
         return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
 
 

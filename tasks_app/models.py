@@ -7,7 +7,7 @@ from datetime import timezone as dt_timezone
 from django.db import models
 from django.utils import timezone
 
-from system_app.models import TagCounted, TagLink
+from system_app.models import TagCounted, TagLink, keyed_indexes, seq_constraint
 from tasks_app.engine.samplers import DEFAULT_SAMPLER
 
 MAX_STEPS = 200  # D9; the API and the CHECK constraint both use it
@@ -103,6 +103,7 @@ class Task(TagCounted):
             ),
         ]
         constraints = [
+            seq_constraint("tasks"),
             models.CheckConstraint(condition=models.Q(status__in=TASK_STATUSES), name="tasks_status_valid"),
             models.CheckConstraint(condition=models.Q(width__gt=0), name="tasks_width_positive"),
             models.CheckConstraint(condition=models.Q(height__gt=0), name="tasks_height_positive"),
@@ -169,7 +170,7 @@ class TaskTag(TagLink):
     class Meta:
         db_table = "task_tags"
         constraints = [models.UniqueConstraint(fields=["task", "tag"], name="task_tags_pair")]
-        indexes = [models.Index(fields=["tag", "task"], name="idx_task_tags_tag_task")]
+        indexes = keyed_indexes("task_tags")
 
 
 class TaskImage(models.Model):

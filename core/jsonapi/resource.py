@@ -94,22 +94,26 @@ class ToMany:
 
     `source` is the link row's foreign key to this resource, `target` the path to the related
     row's primary key, `id_columns` the link columns that make up the related resource's id
-    (default: the target key alone), `order_by` the order of the linkage.
+    (default: the target key alone), `order_by` the order of the linkage. `keyed_by` =
+    (row field, link field): the integer keys that conditions on the links compare instead of the
+    primary key and the foreign key (core/row_keys.py).
     """
 
     many = True
 
-    def __init__(self, target, *, through, source, target_key, id_columns=None, order_by=("pk",)):
+    def __init__(self, target, *, through, source, target_key, id_columns=None, order_by=("pk",), keyed_by=None):
         self.target = target
         self.through = through
         self.source = source
         self.target_key = target_key
         self.id_columns = tuple(id_columns or (target_key,))
         self.order_by = tuple(order_by)
+        self.keyed_by = keyed_by
 
     def bind(self, name, model):
         self.name = name
         self.source_attname = self.through._meta.get_field(self.source).attname
+        self.row_key, self.link_key = self.keyed_by or ("pk", self.source_attname)
         return self
 
     def links(self, source_pks):
@@ -121,16 +125,19 @@ class ToMany:
         )
 
     def sources_q(self, through_filter, probe=False):
-        """`pk IN (sources of link rows matching through_filter)`, an uncorrelated subquery; with `probe`,
+        """`key IN (keys of the link rows matching through_filter)`, an uncorrelated subquery; with `probe`,
         pages probe their rows instead (`Carrying`)."""
-        sources = self.through._default_manager.filter(through_filter).values(self.source_attname)
+        links = self.through._default_manager.filter(through_filter)
+        if self.keyed_by:  # never a NULL in the list: `NOT IN` a list holding one matches nothing
+            links = links.filter(**{f"{self.link_key}__isnull": False})
+        sources = links.values(self.link_key)
         if not probe:
-            return Q(pk__in=sources)
-        return Q(Carrying(self.own_links(through_filter), sources))
+            return Q(**{f"{self.row_key}__in": sources})
+        return Q(Carrying(self.own_links(through_filter), sources, self.row_key))
 
     def own_links(self, through_filter):
         """The row's own link rows matching through_filter (for a correlated EXISTS)."""
-        return self.through._default_manager.filter(through_filter, **{self.source_attname: OuterRef("pk")})
+        return self.through._default_manager.filter(through_filter, **{self.link_key: OuterRef(self.row_key)})
 
 
 PAGE_READ = "jsonapi_page_read"  # a Query attribute: this query reads the rows of one page (pagination.py)
@@ -139,15 +146,16 @@ PAGE_READ = "jsonapi_page_read"  # a Query attribute: this query reads the rows 
 class Carrying(Exists):
     """Whether a row has matching link rows, in the form that suits the query it is in.
 
-    A COUNT (or any whole read) uses `pk IN (SELECT source FROM link WHERE ...)`: the list is built once
+    A COUNT (or any whole read) uses `key IN (SELECT source key FROM link WHERE ...)`: the list is built once
     from the link table's covering index, a pass over the matches. A page (LIMIT, or marked PAGE_READ)
     uses `EXISTS (SELECT 1 FROM link WHERE source = row AND ...)`: rows are read in the sort index's order
     and probed one by one until the page is full, instead of first listing every match (~170 ms for
     45,000 text keys at 100k images). Used for tag conditions that match many rows (filtering.py)."""
 
-    def __init__(self, links, sources):
+    def __init__(self, links, sources, row_key="pk"):
         super().__init__(links)
         self.sources = sources
+        self.row_key = row_key
 
     def as_sql(self, compiler, connection, **extra):
         if compiler.query.is_sliced or getattr(compiler.query, PAGE_READ, False):
@@ -156,7 +164,7 @@ class Carrying(Exists):
 
     def resolve_expression(self, query=None, *args, **kwargs):
         clone = super().resolve_expression(query, *args, **kwargs)
-        clone.in_form = In(F("pk"), self.sources).resolve_expression(query, *args, **kwargs)
+        clone.in_form = In(F(self.row_key), self.sources).resolve_expression(query, *args, **kwargs)
         return clone
 
 

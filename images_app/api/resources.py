@@ -1,6 +1,7 @@
 """The `image` resource of the query protocol (query-protocol.md §8, images-api.md)."""
 
 from core.jsonapi import Attribute, Resource, ToMany, ToOne
+from core.row_keys import ROW_KEYS
 from core.jsonapi.types import INTEGER, OBJECT, TEXT, TIMESTAMP
 from images_app.models import Image, ImageTag
 
@@ -21,7 +22,7 @@ class ImageResource(Resource):
     filter_only = {"task_id": Attribute(TEXT, source="task_links__task_id", sort=False, many=True)}
     relationships = {
         "task": ToOne("task", "task"),
-        "tags": ToMany("tag", through=ImageTag, source="image", target_key="tag"),
+        "tags": ToMany("tag", through=ImageTag, source="image", target_key="tag", keyed_by=ROW_KEYS),
     }
     include_paths = ("tags", "task")
     tags = "tags"

@@ -1,6 +1,7 @@
 """The `model` resource of the query protocol (query-protocol.md §8, models-api.md)."""
 
 from core.jsonapi import Attribute, Resource, ToMany, ToOne
+from core.row_keys import ROW_KEYS
 from core.jsonapi.types import INTEGER, OBJECT, TEXT, TIMESTAMP, Enum
 from models_app.models import MODEL_STATUSES, MODEL_TYPES, ModelTag, SDModel
 
@@ -24,7 +25,7 @@ class ModelResource(Resource):
     }
     aliases = {"type": "model_type"}  # D1, D22
     relationships = {
-        "tags": ToMany("tag", through=ModelTag, source="model", target_key="tag"),
+        "tags": ToMany("tag", through=ModelTag, source="model", target_key="tag", keyed_by=ROW_KEYS),
         "cover_image": ToOne("image", "cover_image"),
     }
     include_paths = ("tags", "cover_image")

@@ -4,6 +4,7 @@ from django.db.models import F, Value
 from django.db.models.functions import NullIf
 
 from core.jsonapi import Attribute, Resource, ToMany, ToOne
+from core.row_keys import ROW_KEYS
 from core.jsonapi.types import INTEGER, NUMBER, TEXT, TIMESTAMP, Enum, JSONObject
 from tasks_app.models import NEVER_PROMOTED, TASK_KINDS, TASK_STATUSES, Task, TaskModel, TaskTag
 
@@ -58,7 +59,7 @@ class TaskResource(Resource):
             "task_model", through=TaskModel, source="task", target_key="pk",
             id_columns=("task_id", "model_id"), order_by=("position", "pk"),
         ),
-        "tags": ToMany("tag", through=TaskTag, source="task", target_key="tag"),
+        "tags": ToMany("tag", through=TaskTag, source="task", target_key="tag", keyed_by=ROW_KEYS),
     }
     include_paths = ("tags", "checkpoint", "vae", "additional_models", "additional_models.model", "init_image",
                      "mask_image", "upscaler")

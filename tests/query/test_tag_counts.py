@@ -1,6 +1,7 @@
-"""Maintained counts (core/tag_counts.py): every entity's `tag_count`, every tag's usage and every entity table's
-row count equal the rows after each kind of write, under concurrent writers, after an existing library is migrated
-in place, and after a later migration dropped the triggers."""
+"""Maintained counts and keys (core/tag_counts.py, core/row_keys.py): every entity's `tag_count`, every tag's usage
+and every entity table's row count equal the rows, and every entity has a unique integer `seq` that its link rows
+carry as `entity_seq`, after each kind of write, under concurrent writers, after an existing library is migrated in
+place, and after a later migration dropped the triggers."""
 
 import random
 import threading
@@ -33,6 +34,15 @@ def assert_counts_match_links():
         usage = {name: uses for name, uses in TagUsage.objects.filter(link=table).values_list("tag_name", "uses")
                  if uses}
         assert usage == dict(Counter(link.objects.values_list("tag_id", flat=True))), table
+        assert_row_keys(model, link, field)
+
+
+def assert_row_keys(model, link, field):
+    """Every row has its own `seq`; every link row carries its entity's."""
+    seqs = dict(model.objects.values_list("pk", "seq"))
+    assert None not in seqs.values() and len(set(seqs.values())) == len(seqs), model.__name__
+    for entity, entity_seq in link.objects.values_list(f"{field}_id", "entity_seq"):
+        assert entity_seq == seqs[entity], link.__name__
 
 
 def tag_list(api):
@@ -76,6 +86,28 @@ def test_counts_follow_every_write_path(api):
     assert api.get("/api/images?page[size]=1").json()["meta"]["total"] == 3  # from row_counts
 
 
+def test_row_keys_follow_every_write_path(api):
+    """The database gives every row its key, whatever wrote it: the ORM (save, bulk_create), raw SQL, a later save
+    of the instance that was created (its `seq` in memory is unknown and is not written back), a link moved."""
+    images = [make_image() for _ in range(3)]
+    images[0].metadata = {"rating": 3}
+    images[0].save()  # the created instance, whose seq the database set
+    Image.objects.bulk_create([Image(hash=f"{n:064x}", width=8, height=8, size=10) for n in (1, 2)])
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO images (hash, width, height, size, metadata, format, created_at, tag_count) "
+                       "VALUES (%s, 8, 8, 10, '{}', 'png', %s, 0)", [f"{3:064x}", "2026-01-01T00:00:00Z"])
+        tag = Tag.objects.named(["raw"])[0]
+        cursor.execute("INSERT INTO image_tags (image_hash, tag_name, created_at) VALUES (%s, %s, %s)",
+                       [f"{3:064x}", tag.name, "2026-01-01T00:00:00Z"])
+    ImageTag.objects.bulk_create([ImageTag(image_id=f"{1:064x}", tag=tag), ImageTag(image=images[1], tag=tag)])
+    ImageTag.objects.filter(image_id=f"{1:064x}").update(image_id=f"{2:064x}")  # moved to another image
+    assert_row_keys(Image, ImageTag, "image")
+    assert Image.objects.get(pk=images[0].hash).seq is not None
+    found = {image["id"] for image in api.get("/api/images?filter[tags][any]=raw").json()["data"]}
+    assert found == {f"{3:064x}", f"{2:064x}", images[1].hash}
+    assert api.get("/api/images?filter[tags][none]=raw").json()["meta"]["total"] == 3
+
+
 @pytest.mark.django_db(transaction=True)
 def test_migrate_restores_dropped_triggers(api):
     """A later migration that remakes a table on SQLite drops its triggers; `migrate` puts them back, recounted."""
@@ -84,19 +116,24 @@ def test_migrate_restores_dropped_triggers(api):
     hashes = [make_image().hash for _ in range(3)]
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
-            for name in ("images_rows_insert", "images_rows_delete", "image_tags_count_insert"):
+            for name in ("images_rows_insert", "images_rows_delete", "image_tags_count_insert", "images_seq_insert",
+                         "image_tags_seq_insert"):
                 cursor.execute(f"DROP TRIGGER {name}")
         else:
-            cursor.execute("DROP TRIGGER images_rows_insert ON images")
-            cursor.execute("DROP TRIGGER image_tags_count_insert ON image_tags")
+            for table, name in (("images", "images_rows_insert"), ("image_tags", "image_tags_count_insert"),
+                                ("images", "images_seq_insert"), ("image_tags", "image_tags_seq_insert")):
+                cursor.execute(f"DROP TRIGGER {name} ON {table}")
     make_image()
-    api.post_json(f"/api/images/{hashes[0]}", {"tags": ["one", "two"]})  # uncounted while the triggers are gone
+    api.post_json(f"/api/images/{hashes[0]}", {"tags": ["one", "two"]})  # uncounted, unkeyed while the triggers are gone
+    assert Image.objects.filter(seq__isnull=True).count() == 1
     call_command("migrate", verbosity=0)
     assert_counts_match_links()
     assert api.get("/api/images?page[size]=1").json()["meta"]["total"] == 4
     api.post_json(f"/api/images/{hashes[1]}", {"tags": ["one"]})
     make_image()
     assert_counts_match_links()
+    assert [image["id"] for image in api.get("/api/images?filter[tags][any]=one").json()["data"]] == [
+        hashes[1], hashes[0]]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,0 +1,135 @@
+"""Integer row keys: the tag link tables find their entities by a maintained integer, not the 64-character key.
+
+Every tagged entity table (images, models, tasks) has a `seq` column, an integer unique per row that the database
+assigns on insert, and every link row an `entity_seq`, its entity's `seq`, which the database copies on insert.
+The public keys (hash, task id) stay the primary keys and the link tables keep their foreign keys to them (the
+spec's schema); tag conditions compare the integers instead (core/jsonapi/resource.py, `ToMany(keyed_by=...)`):
+a set of 30,000 integers is built and probed several times faster than one of 64-character strings.
+
+Assigned by triggers on both databases, like the counts (core/tag_counts.py), so every write path gets them,
+raw SQL included: SQLite sets `seq = MAX(seq) + 1` (a seek on the unique index) after the insert and copies
+`entity_seq` after a link's insert; PostgreSQL takes `seq` from a sequence and copies `entity_seq` in BEFORE
+triggers. Neither column is written by Django after an insert (system_app.models.TagCounted) nor serialized.
+"""
+
+from django.db import migrations, models
+
+from core.db import run_sql_per_vendor
+from core.tag_counts import CountedLink, existing_triggers
+
+VENDORS = ("sqlite", "postgresql")
+ROW_KEYS = ("seq", "entity_seq")  # (entity field, link field): `ToMany(keyed_by=ROW_KEYS)`
+
+
+def seq_constraint(table):
+    """`seq` is unique (a partial index: on SQLite the row is inserted without it, then the trigger sets it)."""
+    return models.UniqueConstraint(fields=["seq"], condition=models.Q(seq__isnull=False), name=f"{table}_seq_unique")
+
+
+def keyed_indexes(table):
+    """A link table's indexes for tag conditions: (tag, entity) lists a tag's entities from the index alone,
+    (entity, tag) probes one entity's tags."""
+    return [models.Index(fields=["tag", "entity_seq"], name=f"idx_{table}_tag_seq"),
+            models.Index(fields=["entity_seq", "tag"], name=f"idx_{table}_seq_tag")]
+
+
+def _entity_sql(vendor, c: CountedLink):
+    table = c.entity
+    if vendor == "sqlite":
+        return [f"CREATE TRIGGER {table}_seq_insert AFTER INSERT ON {table} WHEN NEW.seq IS NULL BEGIN "
+                f"UPDATE {table} SET seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM {table} WHERE seq IS NOT NULL) "
+                f"WHERE rowid = NEW.rowid; END"]
+    return [
+        f"CREATE SEQUENCE IF NOT EXISTS {table}_seq_seq",
+        f"SELECT setval('{table}_seq_seq', GREATEST((SELECT MAX(seq) FROM {table}), 0) + 1, false)",
+        f"""CREATE OR REPLACE FUNCTION {table}_seq_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.seq IS NULL THEN NEW.seq := nextval('{table}_seq_seq'); END IF;
+            RETURN NEW;
+        END $$""",
+        f"CREATE TRIGGER {table}_seq_insert BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION {table}_seq_insert()",
+    ]
+
+
+def _link_sql(vendor, c: CountedLink):
+    entity_seq = f"(SELECT seq FROM {c.entity} WHERE {c.entity_key} = NEW.{c.column})"
+    if vendor == "sqlite":
+        copy = f"UPDATE {c.link} SET entity_seq = {entity_seq} WHERE rowid = NEW.rowid;"
+        return [f"CREATE TRIGGER {c.link}_seq_insert AFTER INSERT ON {c.link} BEGIN {copy} END",
+                f"CREATE TRIGGER {c.link}_seq_update AFTER UPDATE OF {c.column} ON {c.link} BEGIN {copy} END"]
+    return [
+        f"""CREATE OR REPLACE FUNCTION {c.link}_seq_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            NEW.entity_seq := {entity_seq};
+            RETURN NEW;
+        END $$""",
+        f"CREATE TRIGGER {c.link}_seq_insert BEFORE INSERT OR UPDATE OF {c.column} ON {c.link} FOR EACH ROW "
+        f"EXECUTE FUNCTION {c.link}_seq_insert()",
+    ]
+
+
+def _drop_sql(vendor, c: CountedLink):
+    triggers = [(c.entity, f"{c.entity}_seq_insert"), (c.link, f"{c.link}_seq_insert"), (c.link, f"{c.link}_seq_update")]
+    if vendor == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS {name}" for _, name in triggers]
+    return [sql for table, name in triggers for sql in (f"DROP TRIGGER IF EXISTS {name} ON {table}",
+                                                        f"DROP FUNCTION IF EXISTS {name}()")]
+
+
+def _backfill_sql(vendor, c: CountedLink):
+    """Keys for the rows already there (a library migrated in place), in the order of their rowid / physical order."""
+    if vendor == "sqlite":
+        # above every key given so far (the subquery runs once): unique however rows were deleted
+        return [f"UPDATE {c.entity} SET seq = rowid + (SELECT COALESCE(MAX(seq), 0) FROM {c.entity} "
+                f"WHERE seq IS NOT NULL) WHERE seq IS NULL",
+                f"UPDATE {c.link} SET entity_seq = (SELECT seq FROM {c.entity} WHERE {c.entity_key} = "
+                f"{c.link}.{c.column}) WHERE entity_seq IS NULL"]
+    return [f"CREATE SEQUENCE IF NOT EXISTS {c.entity}_seq_seq",
+            f"UPDATE {c.entity} SET seq = nextval('{c.entity}_seq_seq') WHERE seq IS NULL",
+            f"UPDATE {c.link} l SET entity_seq = e.seq FROM {c.entity} e WHERE e.{c.entity_key} = l.{c.column} "
+            f"AND l.entity_seq IS NULL"]
+
+
+def _install_sql(vendor, c: CountedLink):
+    """Drop, fill in the missing keys, create: what a migration and a repair run."""
+    return _drop_sql(vendor, c) + _backfill_sql(vendor, c) + _entity_sql(vendor, c) + _link_sql(vendor, c)
+
+
+def create_row_keys(counted: CountedLink):
+    """A migration step: give the existing rows their keys, then assign them by trigger (reverse: drop them).
+    Run it after any step that remakes the entity or link table on SQLite (triggers live on their table)."""
+    return run_sql_per_vendor({vendor: _install_sql(vendor, counted) for vendor in VENDORS},
+                              {vendor: _drop_sql(vendor, counted) for vendor in VENDORS})
+
+
+def ensure_row_keys(connection, links):
+    """Recreate the triggers of `links` (CountedLink) that are missing, filling in the keys of rows written
+    meanwhile: a later migration that remakes a table on SQLite drops its triggers (sdhost/apps.py)."""
+    vendor = connection.vendor
+    if vendor not in VENDORS:
+        return []
+    existing, repaired = existing_triggers(connection), []
+    with connection.schema_editor() as editor:
+        for counted in links:
+            names = {f"{counted.entity}_seq_insert", f"{counted.link}_seq_insert"}
+            if not (names | ({f"{counted.link}_seq_update"} if vendor == "sqlite" else set())) <= existing:
+                for sql in _install_sql(vendor, counted):
+                    editor.execute(sql)
+                repaired.append(counted.link)
+    return repaired
+
+
+def row_key_operations(entity_model: str, link_model: str, counted: CountedLink, replaced_index: str):
+    """The migration steps that give an entity and its link table their integer keys: the two columns, the keys of
+    the existing rows and the triggers, then the unique index on `seq` and the link table's keyed indexes (built
+    once, after the backfill), which replace its `(tag, entity key)` index `replaced_index`."""
+    return [
+        migrations.RemoveIndex(model_name=link_model, name=replaced_index),
+        migrations.AddField(model_name=entity_model, name="seq",
+                            field=models.BigIntegerField(editable=False, null=True, serialize=False)),
+        migrations.AddField(model_name=link_model, name="entity_seq",
+                            field=models.BigIntegerField(editable=False, null=True, serialize=False)),
+        create_row_keys(counted),
+        migrations.AddConstraint(model_name=entity_model, constraint=seq_constraint(counted.entity)),
+        *(migrations.AddIndex(model_name=link_model, index=index) for index in keyed_indexes(counted.link)),
+    ]
