@@ -185,14 +185,15 @@ def include_tags_followup(table, column):
     return followup
 
 
-def has_tag(table, fk, names):
-    """`hash IN (entities carrying any of these tags)`, tag names compared case-folded."""
-    return f"hash IN (SELECT {fk} FROM {table} WHERE tag_name IN ({TAG_IDS.format(quoted(names))}))"
+def has_tag(table, names):
+    """`seq IN (entities carrying any of these tags)` by the integer row keys (core/row_keys.py), tag names
+    compared case-folded."""
+    return f"seq IN (SELECT entity_seq FROM {table} WHERE tag_name IN ({TAG_IDS.format(quoted(names))}))"
 
 
-IMG_ANY = has_tag("image_tags", "image_hash", ["portrait", "landscape"])
-IMG_NONE = "NOT " + has_tag("image_tags", "image_hash", ["nsfw"])
-IMG_ALL = " AND ".join(has_tag("image_tags", "image_hash", [name]) for name in ("anime", "detailed"))
+IMG_ANY = has_tag("image_tags", ["portrait", "landscape"])
+IMG_NONE = "NOT " + has_tag("image_tags", ["nsfw"])
+IMG_ALL = " AND ".join(has_tag("image_tags", [name]) for name in ("anime", "detailed"))
 
 CASES = [
     {
@@ -251,7 +252,7 @@ CASES = [
         "name": "models: lora, tags any anime, sort name",
         "url": "/api/models?" + urlencode({"filter[type]": "lora", "filter[tags][any]": "anime", "sort": "name"},
                                           safe="[],"),
-        "where": "type = 'lora' AND " + has_tag("model_tags", "model_hash", ["anime"]),
+        "where": "type = 'lora' AND " + has_tag("model_tags", ["anime"]),
         "table": "models", "cols": MODEL_COLS, "order": "name, hash", "offset": 0, "limit": 50,
         "followup": model_tags_followup,
     },

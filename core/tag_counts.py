@@ -140,6 +140,14 @@ def usage(tag_model, link_table: str):
                   f"AND tag_usage.link = %s), 0)", [link_table], output_field=IntegerField())
 
 
+def rows_of(table: str):
+    """The maintained number of rows of `table` (its `row_counts` row, else NULL), as an ORM expression."""
+    from django.db.models import BigIntegerField
+    from django.db.models.expressions import RawSQL
+
+    return RawSQL("(SELECT row_total FROM row_counts WHERE table_name = %s)", [table], output_field=BigIntegerField())
+
+
 # --- rows per entity table ---------------------------------------------------------------------
 
 def _row_sql(vendor, table):

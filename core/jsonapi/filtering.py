@@ -21,7 +21,7 @@ from django.db.models.lookups import (
 
 from core.errors import APIError
 from core.metadata import METADATA_KEY_RE
-from core.tag_counts import usage
+from core.tag_counts import rows_of, usage
 from core.tags import fold_tag_name
 
 from .types import (
@@ -128,7 +128,7 @@ def parse_value(parameter, op, value, parse):
         raise invalid_filter(parameter, f"Cannot read '{value}': {exc}") from None
 
 
-PROBE_FROM_LINKS = 2000  # tag conditions over at least this many link rows are probed per row in pages
+PROBE_FROM_SHARE = 0.05  # tag conditions expected to hold for at least this share of the rows are probed per row
 
 
 def tags_q(resource, parameter, op, value):
@@ -144,32 +144,38 @@ def tags_q(resource, parameter, op, value):
     # Resolved to their stored spelling up front (one small query on tags.folded), so each
     # condition is a plain `tag_name IN (...)` answered by the link table's covering index.
     tag_model = relationship.through._meta.get_field("tag").related_model
-    # With their link counts (tag_usage): pages probe row by row where the tags are common (resource.Carrying).
+    # With their link counts (tag_usage) and the entity table's rows (row_counts): pages probe row by row where
+    # many rows match (resource.Carrying).
     rows = list(tag_model._default_manager.filter(folded__in=names).order_by()
-                .annotate(link_rows=usage(tag_model, relationship.through._meta.db_table))
-                .values_list("folded", "name", "link_rows"))
-    stored = {folded: name for folded, name, _ in rows}
-    link_rows = {name: count for _, name, count in rows}
+                .annotate(link_rows=usage(tag_model, relationship.through._meta.db_table),
+                          entities=rows_of(resource.model._meta.db_table))
+                .values_list("folded", "name", "link_rows", "entities"))
+    stored = {folded: name for folded, name, _, _ in rows}
+    link_rows = {name: count for _, name, count, _ in rows}
+    entities = max(rows[0][3] or 1, 1) if rows else 1
     tag_in = f"{relationship.target_key}__in"
 
-    def carrying(through_filter):
-        tag_names = through_filter.children[0][1]
-        tag_names = tag_names if isinstance(tag_names, list) else [tag_names]
-        common = sum(link_rows[name] for name in tag_names) >= PROBE_FROM_LINKS
-        return relationship.sources_q(through_filter, probe=common)
+    def carrying(through_filter, share):
+        """Rows with link rows matching through_filter; `share`: the expected share of rows that have them."""
+        return relationship.sources_q(through_filter, probe=share >= PROBE_FROM_SHARE)
 
+    listed = min(1.0, sum(link_rows.values()) / entities)  # share of the rows carrying any of the tags (at most)
     if op == "any":
-        return carrying(Q(**{tag_in: list(stored.values())})) if stored else NOTHING
+        return carrying(Q(**{tag_in: list(stored.values())}), listed) if stored else NOTHING
     if op == "none":
-        return ~carrying(Q(**{tag_in: list(stored.values())})) if stored else EVERYTHING
+        return ~carrying(Q(**{tag_in: list(stored.values())}), 1 - listed) if stored else EVERYTHING
     if len(stored) < len(names):
         return NOTHING  # an unknown tag is carried by nothing
-    # all: the rarest tag's rows are listed once, each of them is probed for the other tags
-    rarest_first = sorted(stored.values(), key=lambda name: (link_rows[name], name))
-    q = relationship.sources_q(Q(**{relationship.target_key: rarest_first[0]}))
-    for name in rarest_first[1:]:
-        q &= Q(Exists(relationship.own_links(Q(**{relationship.target_key: name}))))
-    return q
+    # all: the rarest tag's link rows, each probed in the link table's (entity, tag) index for the entity's other
+    # tags, so the list holds only the rows carrying all of them
+    rarest, *others = sorted(stored.values(), key=lambda name: (link_rows[name], name))
+    through_filter = Q(**{relationship.target_key: rarest})
+    for name in others:
+        through_filter &= Q(Exists(relationship.sibling_links(Q(**{relationship.target_key: name}))))
+    share = 1.0
+    for name in stored.values():  # as if the tags were independent
+        share *= min(1.0, link_rows[name] / entities)
+    return carrying(through_filter, share)
 
 
 class MetadataKeyFunc(Func):

@@ -139,6 +139,11 @@ class ToMany:
         """The row's own link rows matching through_filter (for a correlated EXISTS)."""
         return self.through._default_manager.filter(through_filter, **{self.link_key: OuterRef(self.row_key)})
 
+    def sibling_links(self, through_filter):
+        """Link rows matching through_filter of the same row as the link row of the enclosing query (an EXISTS
+        inside a `through_filter`: "this link's row also has ...")."""
+        return self.through._default_manager.filter(through_filter, **{self.link_key: OuterRef(self.link_key)})
+
 
 PAGE_READ = "jsonapi_page_read"  # a Query attribute: this query reads the rows of one page (pagination.py)
 
@@ -150,7 +155,9 @@ class Carrying(Exists):
     from the link table's covering index, a pass over the matches. A page (LIMIT, or marked PAGE_READ)
     uses `EXISTS (SELECT 1 FROM link WHERE source = row AND ...)`: rows are read in the sort index's order
     and probed one by one until the page is full, instead of first listing every match (~170 ms for
-    45,000 text keys at 100k images). Used for tag conditions that match many rows (filtering.py)."""
+    45,000 text keys at 100k images). Only where the rows come in an index's order (or in none, as for a
+    capped count): sorted by an unindexed column, every row would be probed, so the list is built.
+    Used for tag conditions that match many rows (filtering.py)."""
 
     def __init__(self, links, sources, row_key="pk"):
         super().__init__(links)
@@ -158,7 +165,8 @@ class Carrying(Exists):
         self.row_key = row_key
 
     def as_sql(self, compiler, connection, **extra):
-        if compiler.query.is_sliced or getattr(compiler.query, PAGE_READ, False):
+        query = compiler.query
+        if getattr(query, PAGE_READ, False) or (query.is_sliced and sorted_by_an_index(query)):
             return super().as_sql(compiler, connection, **extra)
         return compiler.compile(self.in_form)
 
@@ -166,6 +174,24 @@ class Carrying(Exists):
         clone = super().resolve_expression(query, *args, **kwargs)
         clone.in_form = In(F(self.row_key), self.sources).resolve_expression(query, *args, **kwargs)
         return clone
+
+
+def sorted_by_an_index(query):
+    """Whether the rows of `query` come in no order or in that of an index: its first sort key is a column that
+    leads an index of the table (or is its key)."""
+    if not query.order_by:
+        return True
+    first = query.order_by[0]
+    expression = getattr(first, "expression", first)  # an OrderBy's expression, an F, or a "-name" string
+    name = expression.name if isinstance(expression, F) else expression.lstrip("-") if isinstance(expression, str) else None
+    meta = query.model._meta
+    if name == "pk":
+        return True
+    field = next((field for field in meta.concrete_fields if field.name == name), None)
+    if field is None:  # an annotation or another expression: no index known
+        return False
+    return (field.primary_key or field.unique or field.db_index
+            or any(index.fields and index.fields[0].lstrip("-") == field.name for index in meta.indexes))
 
 
 class Resource:
