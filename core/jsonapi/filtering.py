@@ -227,17 +227,20 @@ class JSONType(MetadataKeyFunc):
 
 class JSONSortKey(MetadataKeyFunc):
     """The key's value ordered like SQLite orders JSON_EXTRACT: numbers (true = 1, false = 0)
-    before text, NULL when missing or null. On PostgreSQL a jsonb [class, value] pair."""
+    before text, NULL when missing or null. On PostgreSQL a jsonb [class, value] pair, built from
+    IMMUTABLE functions and constants only (`||`, casts, replace), so an expression index can hold it
+    (metadata_indexes.py); arrays and objects sort by their JSON text, a string made by escaping it."""
 
     output_field = TextField()
     sqlite_template = "JSON_EXTRACT(%s, %%s)"
+    _json_text_as_string = r"""('[1, "' || replace(replace((%(column)s -> %s)::text, '\', '\\'), '"', '\"') || '"]')::jsonb"""
     postgresql_template = (
         "CASE jsonb_typeof(%(column)s -> %s)"
-        " WHEN 'number' THEN jsonb_build_array(0, %(column)s -> %s)"
-        " WHEN 'boolean' THEN jsonb_build_array(0, CASE WHEN (%(column)s ->> %s) = 'true' THEN 1 ELSE 0 END)"
-        " WHEN 'string' THEN jsonb_build_array(1, %(column)s -> %s)"
-        " WHEN 'array' THEN jsonb_build_array(1, to_jsonb((%(column)s -> %s)::text))"
-        " WHEN 'object' THEN jsonb_build_array(1, to_jsonb((%(column)s -> %s)::text)) END"
+        " WHEN 'number' THEN '[0]'::jsonb || (%(column)s -> %s)"
+        " WHEN 'boolean' THEN CASE WHEN (%(column)s ->> %s) = 'true' THEN '[0, 1]'::jsonb ELSE '[0, 0]'::jsonb END"
+        " WHEN 'string' THEN '[1]'::jsonb || (%(column)s -> %s)"
+        f" WHEN 'array' THEN {_json_text_as_string}"
+        f" WHEN 'object' THEN {_json_text_as_string} END"
     )
 
 

@@ -7,8 +7,8 @@ them to the queries:
 
 - `(JSON type, numeric value)`: a comparison such as `filter[metadata.rating][gte]=4` and its exact
   total are answered from the index alone;
-- `(sort key DESC, id)`: `sort=-metadata.KEY` reads its first page from the index (SQLite only:
-  PostgreSQL's sort key, a jsonb [class, value] pair, is built by functions it cannot index).
+- `(sort key DESC, id)`: `sort=-metadata.KEY` reads its first page from the index (on PostgreSQL the sort
+  key is a jsonb [class, value] pair built from immutable functions, filtering.JSONSortKey).
 
 Other keys still work, reading the JSON of every row. `sync_metadata_indexes` creates the indexes of
 the listed keys and drops those of keys no longer listed; it runs after every `migrate` (post_migrate,
@@ -55,9 +55,10 @@ def wanted_indexes(schema_editor, keys):
             sort_sql = _expression_sql(resource, JSONSortKey(column, key), schema_editor)
             wanted[f"{PREFIX}{table}_{key}_value"] = (
                 f"CREATE INDEX {PREFIX}{table}_{key}_value ON {table} (({type_sql}), ({value_sql}))")
-            if schema_editor.connection.vendor == "sqlite":  # PostgreSQL's sort key uses STABLE jsonb builders
-                wanted[f"{PREFIX}{table}_{key}_sort"] = (
-                    f"CREATE INDEX {PREFIX}{table}_{key}_sort ON {table} (({sort_sql}) DESC, {pk})")
+            # missing keys sort last (query.parse_sort): SQLite's NULL is the smallest value, PostgreSQL's the largest
+            nulls = "" if schema_editor.connection.vendor == "sqlite" else " NULLS LAST"
+            wanted[f"{PREFIX}{table}_{key}_sort"] = (
+                f"CREATE INDEX {PREFIX}{table}_{key}_sort ON {table} (({sort_sql}) DESC{nulls}, {pk})")
     return wanted
 
 
