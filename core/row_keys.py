@@ -119,10 +119,43 @@ def ensure_row_keys(connection, links):
     return repaired
 
 
-def row_key_operations(entity_model: str, link_model: str, counted: CountedLink, replaced_index: str):
+def _drop_single_column_indexes(table, columns):
+    """A migration step dropping the plain one-column indexes on `columns` (Django's foreign key indexes), which
+    the composite indexes that lead with those columns make redundant (reverse: create them again)."""
+
+    def drop(apps, schema_editor):
+        connection = schema_editor.connection
+        with connection.cursor() as cursor:
+            constraints = connection.introspection.get_constraints(cursor, table)
+        for name, info in sorted(constraints.items()):
+            if info["index"] and not info["unique"] and not info["primary_key"] and info["columns"] in [[c] for c in columns]:
+                schema_editor.execute(f"DROP INDEX {schema_editor.quote_name(name)}")
+
+    def create(apps, schema_editor):
+        for column in columns:
+            schema_editor.execute(f"CREATE INDEX {table}_{column}_fk ON {table} ({column})")
+
+    return migrations.RunPython(drop, create)
+
+
+def link_foreign_keys(entity_field, entity_model, entity_column):
+    """A link table's two foreign keys as the models declare them: not indexed on their own (the pair's unique
+    index leads with the entity, `(tag, entity_seq)` with the tag)."""
+    return {
+        "tag": models.ForeignKey("system_app.Tag", on_delete=models.CASCADE, db_column="tag_name", db_index=False),
+        entity_field: models.ForeignKey(entity_model, on_delete=models.CASCADE, db_column=entity_column,
+                                        db_index=False),
+    }
+
+
+def row_key_operations(entity_model: str, link_model: str, counted: CountedLink, replaced_index: str,
+                       entity_field: tuple):
     """The migration steps that give an entity and its link table their integer keys: the two columns, the keys of
     the existing rows and the triggers, then the unique index on `seq` and the link table's keyed indexes (built
-    once, after the backfill), which replace its `(tag, entity key)` index `replaced_index`."""
+    once, after the backfill), which replace its `(tag, entity key)` index `replaced_index` and the one-column
+    indexes of its foreign keys. `entity_field`: (name, model label) of the link's foreign key to the entity."""
+    name, label = entity_field
+    foreign_keys = link_foreign_keys(name, label, counted.column)
     return [
         migrations.RemoveIndex(model_name=link_model, name=replaced_index),
         migrations.AddField(model_name=entity_model, name="seq",
@@ -132,4 +165,9 @@ def row_key_operations(entity_model: str, link_model: str, counted: CountedLink,
         create_row_keys(counted),
         migrations.AddConstraint(model_name=entity_model, constraint=seq_constraint(counted.entity)),
         *(migrations.AddIndex(model_name=link_model, index=index) for index in keyed_indexes(counted.link)),
+        migrations.SeparateDatabaseAndState(  # no table remake on SQLite (it would drop the triggers)
+            database_operations=[_drop_single_column_indexes(counted.link, ["tag_name", counted.column])],
+            state_operations=[migrations.AlterField(model_name=link_model, name=field_name, field=field)
+                              for field_name, field in foreign_keys.items()],
+        ),
     ]

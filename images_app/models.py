@@ -53,7 +53,8 @@ class Image(TagCounted):
 
 
 class ImageTag(TagLink):
-    image = models.ForeignKey(Image, on_delete=models.CASCADE, db_column="image_hash")
+    # not indexed alone: the pair's unique index leads with it
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, db_column="image_hash", db_index=False)
 
     usage_count = "image_count"
 

@@ -59,7 +59,8 @@ class SDModel(TagCounted):
 
 
 class ModelTag(TagLink):
-    model = models.ForeignKey(SDModel, on_delete=models.CASCADE, db_column="model_hash")
+    # not indexed alone: the pair's unique index leads with it
+    model = models.ForeignKey(SDModel, on_delete=models.CASCADE, db_column="model_hash", db_index=False)
 
     usage_count = "model_count"
 

@@ -76,7 +76,8 @@ class TagLink(models.Model):
     their rows (`usage_count`, e.g. "image_count"), so tag usage is counted without importing them.
     """
 
-    tag = models.ForeignKey("system_app.Tag", on_delete=models.CASCADE, db_column="tag_name")
+    # not indexed alone: `(tag, entity_seq)` leads with it (core/row_keys.py)
+    tag = models.ForeignKey("system_app.Tag", on_delete=models.CASCADE, db_column="tag_name", db_index=False)
     created_at = models.DateTimeField(default=timezone.now)
     # The entity's integer `seq`, copied by a trigger on insert (core/row_keys.py): tag conditions compare it
     entity_seq = models.BigIntegerField(null=True, editable=False, serialize=False)

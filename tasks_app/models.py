@@ -163,7 +163,8 @@ class TaskModel(models.Model):
 
 
 class TaskTag(TagLink):
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, db_column="task_id")
+    # not indexed alone: the pair's unique index leads with it
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, db_column="task_id", db_index=False)
 
     usage_count = "task_count"
 

@@ -14,4 +14,4 @@ class Migration(migrations.Migration):
     ]
 
     operations = row_key_operations("image", "imagetag", CountedLink("image_tags", "image_hash", "images", "hash"),
-                                    "idx_image_tags_tag_image")
+                                    "idx_image_tags_tag_image", ("image", "images_app.image"))

@@ -14,4 +14,4 @@ class Migration(migrations.Migration):
     ]
 
     operations = row_key_operations("sdmodel", "modeltag", CountedLink("model_tags", "model_hash", "models", "hash"),
-                                    "idx_model_tags_tag_model")
+                                    "idx_model_tags_tag_model", ("model", "models_app.sdmodel"))

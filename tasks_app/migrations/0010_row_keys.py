@@ -14,4 +14,4 @@ class Migration(migrations.Migration):
     ]
 
     operations = row_key_operations("task", "tasktag", CountedLink("task_tags", "task_id", "tasks", "id"),
-                                    "idx_task_tags_tag_task")
+                                    "idx_task_tags_tag_task", ("task", "tasks_app.task"))

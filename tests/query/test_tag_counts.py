@@ -86,6 +86,18 @@ def test_counts_follow_every_write_path(api):
     assert api.get("/api/images?page[size]=1").json()["meta"]["total"] == 3  # from row_counts
 
 
+def test_link_tables_have_the_keyed_indexes_only(db):
+    """Each link table is indexed by the pair (entity, tag) (unique), (tag, entity_seq) and (entity_seq, tag); no
+    one-column index duplicates the first column of those."""
+    for _, link, field in LINKS:
+        table, column = link._meta.db_table, link._meta.get_field(field).column
+        with connection.cursor() as cursor:
+            constraints = connection.introspection.get_constraints(cursor, table)
+        indexed = sorted({tuple(info["columns"]) for info in constraints.values()
+                          if (info["index"] or info["unique"]) and not info["primary_key"]})
+        assert indexed == sorted([(column, "tag_name"), ("tag_name", "entity_seq"), ("entity_seq", "tag_name")]), table
+
+
 def test_row_keys_follow_every_write_path(api):
     """The database gives every row its key, whatever wrote it: the ORM (save, bulk_create), raw SQL, a later save
     of the instance that was created (its `seq` in memory is unknown and is not written back), a link moved."""
