@@ -5,13 +5,13 @@ from the library itself."""
 
 from datetime import timedelta
 
-from core.jsonapi.filtering import PROBE_FROM_SHARE
+from core.jsonapi.filtering import PROBE_FROM_LINKS, PROBE_FROM_SHARE
 from core.jsonapi.pagination import DEFERRED_OFFSET
 from images_app.models import Image, ImageTag
 from system_app.models import Tag
 from tests.support.query_seed import at, ids, sha
 
-COUNT = 2 * DEFERRED_OFFSET + 300
+COUNT = 6000  # past DEFERRED_OFFSET and PROBE_FROM_LINKS
 
 
 def carries(n):
@@ -27,8 +27,9 @@ def seed():
     tags = {tag.name: tag for tag in Tag.objects.named(["common", "skip", "rare"])}
     ImageTag.objects.bulk_create(ImageTag(image_id=sha(20000 + n), tag=tags[name])
                                  for n in range(COUNT) for name, on in carries(n).items() if on)
-    for name in ("common", "skip", "rare"):  # each probed (all of common and rare too: 90 % x 14 % of the rows)
-        assert ImageTag.objects.filter(tag_id=name).count() >= PROBE_FROM_SHARE * COUNT
+    for name in ("common", "skip"):  # probed; rare is listed (all of common and rare too)
+        assert ImageTag.objects.filter(tag_id=name).count() >= max(PROBE_FROM_SHARE * COUNT, PROBE_FROM_LINKS)
+    assert ImageTag.objects.filter(tag_id="rare").count() < PROBE_FROM_LINKS
 
 
 def expect(api, url, matching, key, offset, limit=50):
@@ -54,6 +55,10 @@ def test_common_rare_and_deep_pages_agree(api):
     expect(api, "/api/images?filter[tags][all]=common,rare&sort=-size", both,
            lambda n: (-(1000 + (n * 7919) % 5000), sha(20000 + n)), 0)
     expect(api, "/api/images?filter[tags][all]=common,rare&page[number]=3", both, newest, 100)
+    common_skip = lambda n: carries(n)["common"] and carries(n)["skip"]  # noqa: E731  (probed: both common)
+    expect(api, "/api/images?filter[tags][all]=skip,common&page[number]=7", common_skip, newest, 300)
+    expect(api, "/api/images?filter[tags][all]=skip,common&sort=-size", common_skip,
+           lambda n: (-(1000 + (n * 7919) % 5000), sha(20000 + n)), 0)
     expect(api, "/api/images?filter[tags][all]=rare,common&filter[or][tags][none]=skip"
                 "&filter[or][width][eq]=512&page[offset]=5",
            lambda n: both(n) and (not carries(n)["skip"] or n % 2 == 0), newest, 5)
