@@ -70,6 +70,7 @@ def _link_sql(vendor, c: CountedLink):
 
 def _drop_sql(vendor, c: CountedLink):
     triggers = [(c.entity, f"{c.entity}_seq_insert"), (c.link, f"{c.link}_seq_insert"), (c.link, f"{c.link}_seq_update")]
+    # (PostgreSQL has no _seq_update: its insert trigger also fires on updates of the key)
     if vendor == "sqlite":
         return [f"DROP TRIGGER IF EXISTS {name}" for _, name in triggers]
     return [sql for table, name in triggers for sql in (f"DROP TRIGGER IF EXISTS {name} ON {table}",
@@ -88,6 +89,11 @@ def _backfill_sql(vendor, c: CountedLink):
             f"UPDATE {c.entity} SET seq = nextval('{c.entity}_seq_seq') WHERE seq IS NULL",
             f"UPDATE {c.link} l SET entity_seq = e.seq FROM {c.entity} e WHERE e.{c.entity_key} = l.{c.column} "
             f"AND l.entity_seq IS NULL"]
+
+
+def _trigger_names(vendor, c: CountedLink):
+    names = {f"{c.entity}_seq_insert", f"{c.link}_seq_insert"}
+    return names | {f"{c.link}_seq_update"} if vendor == "sqlite" else names
 
 
 def _install_sql(vendor, c: CountedLink):
@@ -111,8 +117,7 @@ def ensure_row_keys(connection, links):
     existing, repaired = existing_triggers(connection), []
     with connection.schema_editor() as editor:
         for counted in links:
-            names = {f"{counted.entity}_seq_insert", f"{counted.link}_seq_insert"}
-            if not (names | ({f"{counted.link}_seq_update"} if vendor == "sqlite" else set())) <= existing:
+            if not _trigger_names(vendor, counted) <= existing:
                 for sql in _install_sql(vendor, counted):
                     editor.execute(sql)
                 repaired.append(counted.link)

@@ -212,6 +212,27 @@ def test_infinite_scroll_pages_through_the_library(ui):
     assert tiles.first.get_attribute("data-hash") == hashes[-1]  # newest first
 
 
+def test_gallery_counts_past_the_cap_as_at_least(ui, settings):
+    """The gallery asks page[count]=estimate: past the cap the count reads "N+" until the pages reach the end."""
+    settings.SDHOST = {**settings.SDHOST, "ESTIMATE_COUNT_CAP": 10}
+    for _ in range(130):
+        make_image(width=16, height=16)
+    page = ui.page
+    ui.open("gallery")
+    expect(page.locator("main")).to_contain_text("130 images")  # unfiltered: the maintained row count, exact
+    page.get_by_label("Min width").fill("8")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("main")).to_contain_text("110+ images")  # the first page (100) and 10 past it
+    tiles = page.locator("button.thumb")
+    for _ in range(20):
+        page.mouse.wheel(0, 20_000)
+        page.wait_for_timeout(200)
+        if tiles.count() == 130:
+            break
+    expect(tiles).to_have_count(130)
+    expect(page.locator("main")).to_contain_text("130 images")  # counted to the end: exact
+
+
 def test_token_login_then_images_load_with_the_header(ui, settings):
     image = make_image(width=40, height=20)
     settings.SDHOST = {**settings.SDHOST, "API_TOKEN": "s3cret-token"}

@@ -20,8 +20,15 @@ export function imageQuery(values, extra = {}) {
     "filter[created_at][lte]": values.to ? `${values.to}T23:59:59Z` : "",
     "filter[width][gte]": values.minWidth, "filter[height][gte]": values.minHeight,
     "filter[metadata.rating][gte]": values.rating,
-    sort: values.sort, "fields[image]": "width,height,created_at", "page[size]": PAGE_SIZE, ...extra,
+    sort: values.sort, "fields[image]": "width,height,created_at", "page[size]": PAGE_SIZE,
+    "page[count]": "estimate", ...extra,  // a capped count: broad filters answer fast (a total past the cap is "N+")
   });
+}
+
+function countText(meta) {
+  if (!meta.total) return "No images match.";
+  const more = meta.total_is === "at_least" ? "+" : "";
+  return `${meta.total}${more} image${meta.total === 1 && !more ? "" : "s"}`;
 }
 
 async function loadCheckpoints() {
@@ -97,8 +104,7 @@ export async function render(main, [openHash]) {
       if (mine !== generation) return;  // the filters changed meanwhile
       doc.data.forEach((image) => tile(image));
       next = doc.links && doc.links.next ? doc.links.next : null;
-      status.textContent = `${doc.meta.total} image${doc.meta.total === 1 ? "" : "s"}`;
-      if (!doc.meta.total) status.textContent = "No images match.";
+      status.textContent = countText(doc.meta);
     } catch (error) {
       status.textContent = `Could not load images: ${error.message}`;
       await new Promise((resolve) => setTimeout(resolve, 2000));  // then try again if still in view
@@ -127,7 +133,7 @@ export async function render(main, [openHash]) {
     try {
       const doc = await api(`/api/images${imageQuery(filters, { "page[size]": 20 })}`);
       doc.data.slice().reverse().forEach((image) => tile(image, true));
-      status.textContent = `${doc.meta.total} image${doc.meta.total === 1 ? "" : "s"}`;
+      if (doc.meta.total_is === "exact" || !status.textContent.includes("+")) status.textContent = countText(doc.meta);
     } catch { /* the next scroll or reload shows them */ }
   }
 
