@@ -196,6 +196,16 @@ def test_model_metadata_and_tags_are_edited(ui):
     expect(page.locator("article.model")).to_have_count(0)
 
 
+def scroll_until(page, tiles, count):
+    """Scroll the gallery down until it shows `count` tiles (each scroll may load the next page)."""
+    for _ in range(20):
+        page.mouse.wheel(0, 20_000)
+        page.wait_for_timeout(200)
+        if tiles.count() == count:
+            break
+    expect(tiles).to_have_count(count)
+
+
 def test_infinite_scroll_pages_through_the_library(ui):
     hashes = [make_image(width=16, height=16).hash for _ in range(230)]
     page = ui.page
@@ -203,12 +213,7 @@ def test_infinite_scroll_pages_through_the_library(ui):
     expect(page.locator("main")).to_contain_text("230 images")
     tiles = page.locator("button.thumb")
     assert tiles.count() < 230  # pages of 100, loaded as the grid nears the bottom
-    for _ in range(20):
-        page.mouse.wheel(0, 20_000)
-        page.wait_for_timeout(200)
-        if tiles.count() == 230:
-            break
-    expect(tiles).to_have_count(230)
+    scroll_until(page, tiles, 230)
     assert tiles.first.get_attribute("data-hash") == hashes[-1]  # newest first
 
 
@@ -223,13 +228,7 @@ def test_gallery_counts_past_the_cap_as_at_least(ui, settings):
     page.get_by_label("Min width").fill("8")
     page.get_by_role("button", name="Apply").click()
     expect(page.locator("main")).to_contain_text("110+ images")  # the first page (100) and 10 past it
-    tiles = page.locator("button.thumb")
-    for _ in range(20):
-        page.mouse.wheel(0, 20_000)
-        page.wait_for_timeout(200)
-        if tiles.count() == 130:
-            break
-    expect(tiles).to_have_count(130)
+    scroll_until(page, page.locator("button.thumb"), 130)
     expect(page.locator("main")).to_contain_text("130 images")  # counted to the end: exact
 
 
