@@ -14,10 +14,9 @@ triggers. Neither column is written by Django after an insert (system_app.models
 
 from django.db import migrations, models
 
-from core.db import run_sql_per_vendor
-from core.tag_counts import CountedLink, existing_triggers
+from core.tag_counts import CountedLink
+from core.triggers import TriggerSet
 
-VENDORS = ("sqlite", "postgresql")
 ROW_KEYS = ("seq", "entity_seq")  # (entity field, link field): `ToMany(keyed_by=ROW_KEYS)`
 
 
@@ -68,60 +67,34 @@ def _link_sql(vendor, c: CountedLink):
     ]
 
 
-def _drop_sql(vendor, c: CountedLink):
-    triggers = [(c.entity, f"{c.entity}_seq_insert"), (c.link, f"{c.link}_seq_insert"), (c.link, f"{c.link}_seq_update")]
-    # (PostgreSQL has no _seq_update: its insert trigger also fires on updates of the key)
-    if vendor == "sqlite":
-        return [f"DROP TRIGGER IF EXISTS {name}" for _, name in triggers]
-    return [sql for table, name in triggers for sql in (f"DROP TRIGGER IF EXISTS {name} ON {table}",
-                                                        f"DROP FUNCTION IF EXISTS {name}()")]
+class RowKeys(TriggerSet):
+    """`seq` of one entity table and `entity_seq` of its link table, assigned by triggers."""
 
+    def __init__(self, counted: CountedLink):
+        self.counted = counted
 
-def _backfill_sql(vendor, c: CountedLink):
-    """Keys for the rows already there (a library migrated in place), in the order of their rowid / physical order."""
-    if vendor == "sqlite":
-        # above every key given so far (the subquery runs once): unique however rows were deleted
-        return [f"UPDATE {c.entity} SET seq = rowid + (SELECT COALESCE(MAX(seq), 0) FROM {c.entity} "
-                f"WHERE seq IS NOT NULL) WHERE seq IS NULL",
-                f"UPDATE {c.link} SET entity_seq = (SELECT seq FROM {c.entity} WHERE {c.entity_key} = "
-                f"{c.link}.{c.column}) WHERE entity_seq IS NULL"]
-    return [f"CREATE SEQUENCE IF NOT EXISTS {c.entity}_seq_seq",
-            f"UPDATE {c.entity} SET seq = nextval('{c.entity}_seq_seq') WHERE seq IS NULL",
-            f"UPDATE {c.link} l SET entity_seq = e.seq FROM {c.entity} e WHERE e.{c.entity_key} = l.{c.column} "
-            f"AND l.entity_seq IS NULL"]
+    def triggers(self, vendor):
+        c = self.counted
+        triggers = [(c.entity, f"{c.entity}_seq_insert"), (c.link, f"{c.link}_seq_insert")]
+        # PostgreSQL's link trigger also fires on updates of the key; SQLite needs a second one
+        return triggers + [(c.link, f"{c.link}_seq_update")] if vendor == "sqlite" else triggers
 
+    def backfill_sql(self, vendor):
+        """Keys for the rows already there (a library migrated in place, or rows written while the triggers were
+        missing), above every key given so far."""
+        c = self.counted
+        if vendor == "sqlite":  # the MAX subquery runs once: unique however rows were deleted
+            return [f"UPDATE {c.entity} SET seq = rowid + (SELECT COALESCE(MAX(seq), 0) FROM {c.entity} "
+                    f"WHERE seq IS NOT NULL) WHERE seq IS NULL",
+                    f"UPDATE {c.link} SET entity_seq = (SELECT seq FROM {c.entity} WHERE {c.entity_key} = "
+                    f"{c.link}.{c.column}) WHERE entity_seq IS NULL"]
+        return [f"CREATE SEQUENCE IF NOT EXISTS {c.entity}_seq_seq",
+                f"UPDATE {c.entity} SET seq = nextval('{c.entity}_seq_seq') WHERE seq IS NULL",
+                f"UPDATE {c.link} l SET entity_seq = e.seq FROM {c.entity} e WHERE e.{c.entity_key} = l.{c.column} "
+                f"AND l.entity_seq IS NULL"]
 
-def _trigger_names(vendor, c: CountedLink):
-    names = {f"{c.entity}_seq_insert", f"{c.link}_seq_insert"}
-    return names | {f"{c.link}_seq_update"} if vendor == "sqlite" else names
-
-
-def _install_sql(vendor, c: CountedLink):
-    """Drop, fill in the missing keys, create: what a migration and a repair run."""
-    return _drop_sql(vendor, c) + _backfill_sql(vendor, c) + _entity_sql(vendor, c) + _link_sql(vendor, c)
-
-
-def create_row_keys(counted: CountedLink):
-    """A migration step: give the existing rows their keys, then assign them by trigger (reverse: drop them).
-    Run it after any step that remakes the entity or link table on SQLite (triggers live on their table)."""
-    return run_sql_per_vendor({vendor: _install_sql(vendor, counted) for vendor in VENDORS},
-                              {vendor: _drop_sql(vendor, counted) for vendor in VENDORS})
-
-
-def ensure_row_keys(connection, links):
-    """Recreate the triggers of `links` (CountedLink) that are missing, filling in the keys of rows written
-    meanwhile: a later migration that remakes a table on SQLite drops its triggers (sdhost/apps.py)."""
-    vendor = connection.vendor
-    if vendor not in VENDORS:
-        return []
-    existing, repaired = existing_triggers(connection), []
-    with connection.schema_editor() as editor:
-        for counted in links:
-            if not _trigger_names(vendor, counted) <= existing:
-                for sql in _install_sql(vendor, counted):
-                    editor.execute(sql)
-                repaired.append(counted.link)
-    return repaired
+    def create_sql(self, vendor):
+        return _entity_sql(vendor, self.counted) + _link_sql(vendor, self.counted)
 
 
 def _drop_single_column_indexes(table, columns):
@@ -143,7 +116,7 @@ def _drop_single_column_indexes(table, columns):
     return migrations.RunPython(drop, create)
 
 
-def link_foreign_keys(entity_field, entity_model, entity_column):
+def _link_foreign_keys(entity_field, entity_model, entity_column):
     """A link table's two foreign keys as the models declare them: not indexed on their own (the pair's unique
     index leads with the entity, `(tag, entity_seq)` with the tag)."""
     return {
@@ -160,14 +133,14 @@ def row_key_operations(entity_model: str, link_model: str, counted: CountedLink,
     once, after the backfill), which replace its `(tag, entity key)` index `replaced_index` and the one-column
     indexes of its foreign keys. `entity_field`: (name, model label) of the link's foreign key to the entity."""
     name, label = entity_field
-    foreign_keys = link_foreign_keys(name, label, counted.column)
+    foreign_keys = _link_foreign_keys(name, label, counted.column)
     return [
         migrations.RemoveIndex(model_name=link_model, name=replaced_index),
         migrations.AddField(model_name=entity_model, name="seq",
                             field=models.BigIntegerField(editable=False, null=True, serialize=False)),
         migrations.AddField(model_name=link_model, name="entity_seq",
                             field=models.BigIntegerField(editable=False, null=True, serialize=False)),
-        create_row_keys(counted),
+        RowKeys(counted).migration_step(),
         migrations.AddConstraint(model_name=entity_model, constraint=seq_constraint(counted.entity)),
         *(migrations.AddIndex(model_name=link_model, index=index) for index in keyed_indexes(counted.link)),
         migrations.SeparateDatabaseAndState(  # no table remake on SQLite (it would drop the triggers)

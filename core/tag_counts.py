@@ -12,15 +12,17 @@ makes concurrent writers add up instead of overwriting each other. TRUNCATE fire
 truncate a link table together with `tag_usage` and reset the entities' counts (Django's test
 `flush` truncates every table, so it stays consistent).
 
-A migration that remakes a link table on SQLite (Django copies the table) must run
-`create_triggers` for it again: triggers live on their table.
+The link counts and the row counts are trigger sets (core/triggers.py): a migration that remakes a link or
+entity table on SQLite (Django copies the table) must install its set again, since triggers live on their
+table, and `migrate` repairs any set a migration left without its triggers.
 """
 
 from dataclasses import dataclass
 
-from django.db import migrations, models
+from django.db import connection, migrations, models
+from django.db.models.expressions import RawSQL
 
-from core.db import run_sql_per_vendor
+from core.triggers import TriggerSet
 
 # PostgreSQL: a transaction writing tag links holds this advisory lock until it ends, so tag writers take
 # turns (as every writer does on SQLite) and the shared `tag_usage` rows are never locked in opposite
@@ -83,35 +85,28 @@ def _postgresql_sql(c: CountedLink):
     return statements
 
 
-def _drop_sql(vendor, c: CountedLink):
-    if vendor == "sqlite":
-        return [f"DROP TRIGGER IF EXISTS {c.link}_count_{op}" for op in ("insert", "delete", "update")]
-    return [sql for op in ("insert", "delete", "update")
-            for sql in (f"DROP TRIGGER IF EXISTS {c.link}_count_{op} ON {c.link}",
-                        f"DROP FUNCTION IF EXISTS {c.link}_count_{op}()")]
+class LinkCounts(TriggerSet):
+    """`tag_count` of the entities and `tag_usage` of the tags, kept by triggers on one link table."""
 
+    def __init__(self, counted: CountedLink):
+        self.counted = counted
 
-def _backfill_sql(c: CountedLink):
-    """Counts of the rows already there (a library migrated in place)."""
-    return [
-        f"UPDATE {c.entity} SET tag_count = (SELECT COUNT(*) FROM {c.link} WHERE {c.link}.{c.column} = "
-        f"{c.entity}.{c.entity_key})",
-        f"DELETE FROM tag_usage WHERE link = '{c.link}'",
-        f"INSERT INTO tag_usage (tag_name, link, uses) SELECT tag_name, '{c.link}', COUNT(*) FROM {c.link} "
-        f"GROUP BY tag_name",
-    ]
+    def triggers(self, vendor):
+        return [(self.counted.link, f"{self.counted.link}_count_{op}") for op in ("insert", "delete", "update")]
 
+    def backfill_sql(self, vendor):
+        """Counts of the rows already there (a library migrated in place)."""
+        c = self.counted
+        return [
+            f"UPDATE {c.entity} SET tag_count = (SELECT COUNT(*) FROM {c.link} WHERE {c.link}.{c.column} = "
+            f"{c.entity}.{c.entity_key})",
+            f"DELETE FROM tag_usage WHERE link = '{c.link}'",
+            f"INSERT INTO tag_usage (tag_name, link, uses) SELECT tag_name, '{c.link}', COUNT(*) FROM {c.link} "
+            f"GROUP BY tag_name",
+        ]
 
-CREATE = {"sqlite": _sqlite_sql, "postgresql": _postgresql_sql}
-
-
-def create_triggers(counted: CountedLink):
-    """A migration step: count the existing links, then keep counting them by trigger (reverse: drop them)."""
-    return run_sql_per_vendor(
-        {vendor: _drop_sql(vendor, counted) + _backfill_sql(counted) + make(counted)
-         for vendor, make in CREATE.items()},
-        {vendor: _drop_sql(vendor, counted) for vendor in CREATE},
-    )
+    def create_sql(self, vendor):
+        return _sqlite_sql(self.counted) if vendor == "sqlite" else _postgresql_sql(self.counted)
 
 
 # The tag's own row goes with it (its links are deleted first, by Django's cascade, which counts them down).
@@ -130,22 +125,16 @@ TAG_DELETE_DROP_SQL = {
 }
 
 
-
 def usage(tag_model, link_table: str):
     """Per tag row: how many rows of `link_table` carry it (its `tag_usage` row, else 0), as an ORM expression."""
-    from django.db.models import IntegerField
-    from django.db.models.expressions import RawSQL
-
     return RawSQL(f"COALESCE((SELECT uses FROM tag_usage WHERE tag_usage.tag_name = {tag_model._meta.db_table}.name "
-                  f"AND tag_usage.link = %s), 0)", [link_table], output_field=IntegerField())
+                  f"AND tag_usage.link = %s), 0)", [link_table], output_field=models.IntegerField())
 
 
 def rows_of(table: str):
     """The maintained number of rows of `table` (its `row_counts` row, else NULL), as an ORM expression."""
-    from django.db.models import BigIntegerField
-    from django.db.models.expressions import RawSQL
-
-    return RawSQL("(SELECT row_total FROM row_counts WHERE table_name = %s)", [table], output_field=BigIntegerField())
+    return RawSQL("(SELECT row_total FROM row_counts WHERE table_name = %s)", [table],
+                  output_field=models.BigIntegerField())
 
 
 # --- rows per entity table ---------------------------------------------------------------------
@@ -178,68 +167,29 @@ def _row_sql(vendor, table):
     ]
 
 
-def _row_drop_sql(vendor, table):
-    if vendor == "sqlite":
-        return [f"DROP TRIGGER IF EXISTS {table}_rows_{op}" for op in ("insert", "delete")]
-    return [sql for op in ("insert", "delete") for sql in (f"DROP TRIGGER IF EXISTS {table}_rows_{op} ON {table}",
-                                                         f"DROP FUNCTION IF EXISTS {table}_rows_{op}()")]
+class RowCounts(TriggerSet):
+    """The number of rows of one entity table in `row_counts`, kept by triggers on it."""
 
+    def __init__(self, table: str):
+        self.table = table
 
-def _row_backfill_sql(table):
-    return [f"DELETE FROM row_counts WHERE table_name = '{table}'",
-            f"INSERT INTO row_counts (table_name, row_total) SELECT '{table}', COUNT(*) FROM {table}"]
+    def triggers(self, vendor):
+        return [(self.table, f"{self.table}_rows_{op}") for op in ("insert", "delete")]
 
+    def backfill_sql(self, vendor):
+        return [f"DELETE FROM row_counts WHERE table_name = '{self.table}'",
+                f"INSERT INTO row_counts (table_name, row_total) SELECT '{self.table}', COUNT(*) FROM {self.table}"]
 
-def count_rows(table: str):
-    """A migration step: count `table`'s rows now, then keep counting them by trigger (reverse: drop them).
-    Run it after any step that remakes the table on SQLite (triggers live on their table)."""
-    return run_sql_per_vendor(
-        {vendor: _row_drop_sql(vendor, table) + _row_backfill_sql(table) + _row_sql(vendor, table) for vendor in CREATE},
-        {vendor: _row_drop_sql(vendor, table) for vendor in CREATE},
-    )
+    def create_sql(self, vendor):
+        return _row_sql(vendor, self.table)
 
 
 def table_rows(table: str):
     """The maintained number of rows of `table`, or None where it is not counted."""
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute("SELECT row_total FROM row_counts WHERE table_name = %s", [table])
         row = cursor.fetchone()
     return row[0] if row else None
-
-
-# --- repair after migrations ---------------------------------------------------------------------
-
-def existing_triggers(connection):
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-        else:
-            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
-        return {row[0] for row in cursor.fetchall()}
-
-
-def ensure_triggers(connection, links, tables):
-    """Recreate (and recount) the triggers of `links` (CountedLink) and `tables` that are missing: a later
-    migration that remakes a table on SQLite drops its triggers. Run after every `migrate` (sdhost/apps.py)."""
-    vendor = connection.vendor
-    if vendor not in CREATE:
-        return []
-    existing = existing_triggers(connection)
-    repaired = []
-    with connection.schema_editor() as editor:
-        for counted in links:
-            if not {f"{counted.link}_count_{op}" for op in ("insert", "delete", "update")} <= existing:
-                for sql in _drop_sql(vendor, counted) + _backfill_sql(counted) + CREATE[vendor](counted):
-                    editor.execute(sql)
-                repaired.append(counted.link)
-        for table in tables:
-            if not {f"{table}_rows_insert", f"{table}_rows_delete"} <= existing:
-                for sql in (_row_drop_sql(vendor, table) + _row_backfill_sql(table) + _row_sql(vendor, table)):
-                    editor.execute(sql)
-                repaired.append(table)
-    return repaired
 
 
 def counted_entity_operations(model_name: str, counted: CountedLink, view_steps, *, covering_created_index=False):
@@ -261,4 +211,5 @@ def counted_entity_operations(model_name: str, counted: CountedLink, view_steps,
             migrations.AddIndex(model_name=model_name,
                                 index=models.Index(fields=["-created_at", pk], name=f"idx_{table}_created_hash")),
         ]
-    return steps + [create_triggers(counted), count_rows(table), create_views]  # triggers after any table remake
+    # the triggers after any table remake
+    return steps + [LinkCounts(counted).migration_step(), RowCounts(table).migration_step(), create_views]

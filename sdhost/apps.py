@@ -24,8 +24,9 @@ def after_migrate(using="default", **kwargs):
 
     from core.jsonapi import metadata_indexes
     from core.metadata import METADATA_KEY_RE
-    from core.row_keys import ensure_row_keys
-    from core.tag_counts import ensure_triggers
+    from core.row_keys import RowKeys
+    from core.tag_counts import LinkCounts, RowCounts
+    from core.triggers import ensure_triggers
     from system_app.models import Tag
 
     connection = connections[using]
@@ -33,8 +34,10 @@ def after_migrate(using="default", **kwargs):
     if {"tag_usage", "row_counts"} <= tables:  # not when migrated back before the counts
         links = [counted for counted in Tag.counted_links()
                  if {counted.link, counted.entity} <= tables and has_column(connection, counted.entity, "tag_count")]
-        ensure_triggers(connection, links, [counted.entity for counted in links])
-        ensure_row_keys(connection, [counted for counted in links if has_column(connection, counted.entity, "seq")])
+        ensure_triggers(connection, [*(LinkCounts(counted) for counted in links),
+                                     *(RowCounts(counted.entity) for counted in links),
+                                     *(RowKeys(counted) for counted in links
+                                       if has_column(connection, counted.entity, "seq"))])
 
     keys = settings.SDHOST["METADATA_INDEXES"]
     if bad := [key for key in keys if not METADATA_KEY_RE.fullmatch(key)]:

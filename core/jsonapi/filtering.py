@@ -156,7 +156,7 @@ def tags_q(resource, parameter, op, value):
                 .values_list("folded", "name", "link_rows", "entities"))
     stored = {folded: name for folded, name, _, _ in rows}
     link_rows = {name: count for _, name, count, _ in rows}
-    entities = max(rows[0][3] or 1, 1) if rows else 1
+    entities = (rows[0][3] if rows else None) or 1  # the same for every tag row
     tag_in = f"{relationship.target_key}__in"
 
     def carrying(through_filter, share, links):
