@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import re
 
+from engine.hires import UPSCALER_NAMES
+from engine.samplers import SAMPLER_NAMES
 from models_app.inspect import tensor_shapes
 from models_app.models import SDModel
 from models_app.storage import model_file_path
 from tasks_app.api.parameters import model_by_autov2, model_by_name
-from tasks_app.engine.hires import UPSCALER_NAMES
-from tasks_app.engine.samplers import SAMPLER_NAMES
 
 TITLE = re.compile(r"^(?P<name>.*?)\s*\[(?P<digest>[0-9a-fA-F]{8,64})\]$")
 FULL_HASH = re.compile(r"[0-9a-fA-F]{64}")

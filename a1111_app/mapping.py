@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from engine.interface import random_seed
+from engine.prompts import extract_lora_tags
 from images_app.storage import inspect_image
 from tasks_app.api.inline_loras import library_loras
 from tasks_app.api.parameters import sampler_name as our_sampler
-from tasks_app.engine.interface import random_seed
-from tasks_app.engine.prompts import extract_lora_tags
 
 from . import catalogue, options
 from .errors import A1111Error, ValidationFailed

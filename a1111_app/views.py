@@ -10,8 +10,8 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from core.parsers import StrictJSONParser
+from engine.infotext import parse_infotext, parse_size
 from images_app.storage import inspect_image
-from tasks_app.engine.infotext import parse_infotext, parse_size
 
 from . import jobs, mapping, options
 from .errors import ValidationFailed, a1111_errors, methods

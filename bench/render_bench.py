@@ -57,8 +57,8 @@ def setup_django(data_dir):
 
 
 def make_checkpoints(folder, count, full_size):
+    from engine.tiny_models import write_model_file
     from models_app.services import import_model_file
-    from tasks_app.engine.tiny_models import write_model_file
 
     models = []
     for i in range(count):
@@ -110,11 +110,11 @@ def bench_end_to_end(checkpoint, params, repeats):
     import torch
     from django.test import Client
 
+    from engine import loader
+    from engine.interface import ModelFile, RenderRequest
+    from engine.samplers import make_scheduler
     from models_app.storage import model_file_path
     from tasks_app import worker
-    from tasks_app.engine import loader
-    from tasks_app.engine.interface import ModelFile, RenderRequest
-    from tasks_app.engine.samplers import make_scheduler
 
     client = Client(HTTP_HOST="localhost")  # a served Host name (ALLOWED_HOSTS)
     prompt = "a lighthouse on a cliff at dusk"
@@ -179,12 +179,12 @@ def bench_image_to_image(checkpoint, params, repeats):
     from django.test import Client
     from PIL import Image
 
+    from engine import loader
+    from engine.interface import HiresSpec, ModelFile, RenderRequest
+    from engine.samplers import make_scheduler
     from images_app.storage import image_file_path, store_image_bytes
     from models_app.storage import model_file_path
     from tasks_app import worker
-    from tasks_app.engine import loader
-    from tasks_app.engine.interface import HiresSpec, ModelFile, RenderRequest
-    from tasks_app.engine.samplers import make_scheduler
 
     client = Client()
     prompt = "a lighthouse on a cliff at dusk"
@@ -259,9 +259,9 @@ def bench_image_to_image(checkpoint, params, repeats):
 
 def bench_switch(checkpoints, device, repeats):
     """(b): extra seconds of a render right after a checkpoint switch, with and without the RAM cache."""
+    from engine.engine import RenderEngine
+    from engine.interface import ModelFile, RenderRequest
     from models_app.storage import model_file_path
-    from tasks_app.engine.engine import RenderEngine
-    from tasks_app.engine.interface import ModelFile, RenderRequest
 
     files = [ModelFile(path=str(model_file_path(c)), sha256=c.hash, name=c.name, kind="checkpoint")
              for c in checkpoints[:2]]
@@ -295,10 +295,10 @@ PLAIN_PROMPT = "a lighthouse on a cliff at dusk, oil painting"
 
 def bench_conditioning(checkpoint, params, device, repeats):
     """(d): median ms to build the conditioning of each prompt, and a render of each (same steps)."""
+    from engine.conditioning import encode_prompts
+    from engine.engine import RenderEngine
+    from engine.interface import ModelFile, RenderRequest
     from models_app.storage import model_file_path
-    from tasks_app.engine.conditioning import encode_prompts
-    from tasks_app.engine.engine import RenderEngine
-    from tasks_app.engine.interface import ModelFile, RenderRequest
 
     model_file = ModelFile(path=str(model_file_path(checkpoint)), sha256=checkpoint.hash, name=checkpoint.name,
                            kind="checkpoint")
@@ -485,11 +485,11 @@ def bench_stream(checkpoint, params, merged_batch, rounds, lone_repeats):
     from django.db import connections
     from django.test import Client
 
+    from engine import loader
+    from engine.engine import pick_device
+    from engine.samplers import make_scheduler
     from models_app.storage import model_file_path
     from tasks_app import worker
-    from tasks_app.engine import loader
-    from tasks_app.engine.engine import pick_device
-    from tasks_app.engine.samplers import make_scheduler
 
     params = {**params, "batch_size": 1}
 
@@ -595,7 +595,7 @@ def main():
     print(f"data in {data_dir}; building 3 {'full-size' if args.full_size else 'tiny'} SD1.5 checkpoints", flush=True)
     checkpoints = make_checkpoints(data_dir / "src", 3, args.full_size)
 
-    from tasks_app.engine.engine import pick_device
+    from engine.engine import pick_device
 
     device = pick_device(args.device)
     size = f"{params['width']}x{params['height']}, {params['steps']} steps, {params['sampler']}, batch 1"

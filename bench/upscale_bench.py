@@ -26,7 +26,7 @@ def run_case(size: int, tile: int, blocks: int, device: str) -> dict:
     import torch
     from PIL import Image
 
-    from tasks_app.engine.upscale import Upscaler, rrdbnet_class
+    from engine.upscale import Upscaler, rrdbnet_class
 
     torch.manual_seed(0)
     model = rrdbnet_class()(3, 3, features=64, blocks=blocks, growth=32, upsamples=2).eval().to(device)
@@ -60,7 +60,7 @@ def main():
     if args.case:
         print(json.dumps(run_case(args.size, int(args.case), args.blocks, args.device)))
         return
-    from tasks_app.engine.upscale import TILE
+    from engine.upscale import TILE
 
     tile = args.tile or TILE
     print(f"4x RRDBNet, 64 features, {args.blocks} blocks, {args.size}x{args.size} input, {args.device}")

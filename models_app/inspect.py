@@ -172,7 +172,7 @@ def classify(shapes: dict, metadata: dict | None = None) -> Inspection:
 
 
 # Keys that identify an ESRGAN/RRDBNet state dict in its old, new (basicsr) and BSRGAN namings. The engine's loader
-# (tasks_app/engine/upscale.py) recognises the same layouts; it may not be imported from here (layering).
+# (engine/upscale.py) recognises the same layouts; it may not be imported from here (layering).
 ESRGAN_KEY_SETS = (
     {"model.0.weight", "model.1.sub.0.RDB1.conv1.0.weight"},
     {"conv_first.weight", "body.0.rdb1.conv1.weight", "conv_last.weight"},

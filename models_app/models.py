@@ -3,7 +3,8 @@
 from django.db import models
 from django.utils import timezone
 
-from system_app.models import TagCounted, TagLink, keyed_indexes, seq_constraint
+from core.row_keys import keyed_indexes, seq_constraint
+from system_app.models import TagCounted, TagLink
 
 MODEL_TYPES = ["checkpoint", "lora", "controlnet", "vae", "embedding", "upscaler"]
 MODEL_STATUSES = ["downloading", "ready", "failed"]

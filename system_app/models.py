@@ -5,7 +5,6 @@ from django.db.models.functions import Length
 from django.utils import timezone
 
 from core.db import NoCaseCharField
-from core.row_keys import keyed_indexes, seq_constraint
 from core.tags import TAG_NAME_MAX, fold_tag_name, get_or_create_tags
 from core.text import LABEL_DB_REGEX
 

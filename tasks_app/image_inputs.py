@@ -10,9 +10,9 @@ from __future__ import annotations
 from django.conf import settings
 
 from core.errors import invalid_request, json_pointer
+from engine.hires import UPSCALER_NAMES
 from images_app.models import Image
 from models_app.models import SDModel
-from tasks_app.engine.hires import UPSCALER_NAMES
 from tasks_app.models import MAX_STEPS
 
 IMAGE_KEYS = {"init_image", "denoising_strength", "mask_image", "mask_blur", "hires"}
@@ -170,8 +170,8 @@ def validate_upscale(body, image) -> dict:
 
 def engine_inputs(task, model_file) -> dict:
     """RenderRequest fields for a render task's image inputs; `model_file(SDModel)` makes a ModelFile."""
+    from engine.interface import HiresSpec
     from images_app.storage import image_file_path
-    from tasks_app.engine.interface import HiresSpec
 
     fields = {}
     if task.init_image_id is not None or task.denoising_strength is not None:
@@ -198,8 +198,8 @@ def engine_inputs(task, model_file) -> dict:
 
 def upscale_request(task, model_file):
     """The engine's UpscaleRequest for a claimed upscale task."""
+    from engine.interface import UpscaleRequest
     from images_app.storage import image_file_path
-    from tasks_app.engine.interface import UpscaleRequest
 
     if task.init_image is None:
         raise ValueError("The image to upscale no longer exists")

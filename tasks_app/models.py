@@ -7,8 +7,9 @@ from datetime import timezone as dt_timezone
 from django.db import models
 from django.utils import timezone
 
-from system_app.models import TagCounted, TagLink, keyed_indexes, seq_constraint
-from tasks_app.engine.samplers import DEFAULT_SAMPLER
+from core.row_keys import keyed_indexes, seq_constraint
+from engine.samplers import DEFAULT_SAMPLER
+from system_app.models import TagCounted, TagLink
 
 MAX_STEPS = 200  # D9; the API and the CHECK constraint both use it
 TASK_STATUSES = ["pending", "running", "completed", "failed", "cancelled"]

@@ -51,7 +51,7 @@ def megapixels(task) -> float:
 
 def passes(task) -> list[tuple[int, float]]:
     """(denoising steps, megapixels of the batch) of each pass `task` runs."""
-    from tasks_app.engine.img2img import denoising_steps
+    from engine.img2img import denoising_steps
 
     if getattr(task, "kind", "render") == "upscale":
         return [(1, megapixels(task))]

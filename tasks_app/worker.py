@@ -126,7 +126,7 @@ class RenderWorker:
     @property
     def device(self) -> str:
         """The torch device this worker renders on (SDHOST_DEVICE, else the best one present)."""
-        from tasks_app.engine.engine import pick_device
+        from engine.engine import pick_device
 
         return self.engine.device if self.engine is not None else pick_device(settings.SDHOST["DEVICE"])
 
@@ -167,8 +167,8 @@ class RenderWorker:
 
     def _engine(self):
         if self.engine is None:
-            from tasks_app.engine.engine import RenderEngine
-            from tasks_app.engine.fast_paths import FastPaths
+            from engine.engine import RenderEngine
+            from engine.fast_paths import FastPaths
 
             cfg = settings.SDHOST
             fast_paths = FastPaths(compile=cfg["COMPILE_UNET"], compile_mode=cfg["COMPILE_MODE"],
@@ -180,7 +180,7 @@ class RenderWorker:
 
     def _process(self, tasks) -> None:
         """Render the claimed tasks (several only when they share one pipeline call) and store each one's images."""
-        from tasks_app.engine.errors import RenderCancelled
+        from engine.errors import RenderCancelled
 
         started = time.monotonic()
         for task in tasks:
@@ -277,8 +277,8 @@ class RenderWorker:
 
 def model_file(model):
     """The engine's ModelFile for a library model."""
+    from engine.interface import ModelFile
     from models_app.storage import model_file_path
-    from tasks_app.engine.interface import ModelFile
 
     return ModelFile(
         path=str(model_file_path(model)), sha256=model.hash, name=model.name, kind=model.model_type,
@@ -288,14 +288,14 @@ def model_file(model):
 
 def build_request(task):
     """The engine's RenderRequest for a claimed task (seed -1 resolved, model files located)."""
-    from images_app.storage import image_file_path
-    from tasks_app.engine.interface import (
+    from engine.interface import (
         ControlNetSpec,
         EmbeddingSpec,
         LoraSpec,
         RenderRequest,
         random_seed,
     )
+    from images_app.storage import image_file_path
 
     loras, embeddings, controlnets = [], [], []
     for extra in task.task_models.select_related("model", "control_image").order_by("position"):
@@ -328,7 +328,7 @@ def batch_key(task):
     """What must be equal for tasks to render in one pipeline call (engine.batch_key); None: never merged."""
     if task.kind != "render":
         return None
-    from tasks_app.engine.engine import batch_key as engine_batch_key
+    from engine.engine import batch_key as engine_batch_key
 
     try:
         return engine_batch_key(build_request(task))

@@ -1,8 +1,8 @@
 """The `image` resource of the query protocol (query-protocol.md §8, images-api.md)."""
 
 from core.jsonapi import Attribute, Resource, ToMany, ToOne
-from core.row_keys import ROW_KEYS
 from core.jsonapi.types import INTEGER, OBJECT, TEXT, TIMESTAMP
+from core.row_keys import ROW_KEYS
 from images_app.models import Image, ImageTag
 
 

@@ -1,8 +1,8 @@
 """The `model` resource of the query protocol (query-protocol.md §8, models-api.md)."""
 
 from core.jsonapi import Attribute, Resource, ToMany, ToOne
-from core.row_keys import ROW_KEYS
 from core.jsonapi.types import INTEGER, OBJECT, TEXT, TIMESTAMP, Enum
+from core.row_keys import ROW_KEYS
 from models_app.models import MODEL_STATUSES, MODEL_TYPES, ModelTag, SDModel
 
 

@@ -83,8 +83,8 @@ class VersionView(APIView):
 
 class ConfigView(APIView):
     def get(self, request):
-        from tasks_app.engine.hires import UPSCALER_NAMES
-        from tasks_app.engine.samplers import SAMPLER_NAMES
+        from engine.hires import UPSCALER_NAMES
+        from engine.samplers import SAMPLER_NAMES
         from tasks_app.worker import worker_is_running
 
         cfg = settings.SDHOST

@@ -9,8 +9,8 @@ from pathlib import PurePath
 from django.db.models import Q
 
 from core.errors import invalid_request
+from engine.prompts import extract_lora_tags
 from models_app.models import SDModel
-from tasks_app.engine.prompts import extract_lora_tags
 
 AUTOV2 = re.compile(r"[0-9a-fA-F]{10,64}")
 

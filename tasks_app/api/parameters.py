@@ -14,11 +14,11 @@ from rest_framework.views import APIView
 
 from core.bodies import json_object
 from core.errors import APIError, invalid_request, json_pointer, not_found
+from engine.infotext import parse_hash_list, parse_infotext, parse_size
+from engine.prompts import extract_lora_tags
+from engine.samplers import SAMPLER_NAMES
 from images_app.models import Image
 from models_app.models import SDModel
-from tasks_app.engine.infotext import parse_hash_list, parse_infotext, parse_size
-from tasks_app.engine.prompts import extract_lora_tags
-from tasks_app.engine.samplers import SAMPLER_NAMES
 
 from .inline_loras import AUTOV2, library_loras
 
@@ -130,7 +130,7 @@ class _Builder:
     def _hires(self) -> None:
         """`Hires upscale` or `Hires resize`, `Hires steps`, `Hires upscaler`, `Denoising strength` -> `hires` (D37).
         An upscaler model is found by name among the library's ready upscalers, else listed as unresolved."""
-        from tasks_app.engine.hires import UPSCALER_NAMES
+        from engine.hires import UPSCALER_NAMES
 
         params = self.params
         if not HIRES_KEYS & set(params):

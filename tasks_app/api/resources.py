@@ -4,8 +4,8 @@ from django.db.models import F, Value
 from django.db.models.functions import NullIf
 
 from core.jsonapi import Attribute, Resource, ToMany, ToOne
-from core.row_keys import ROW_KEYS
 from core.jsonapi.types import INTEGER, NUMBER, TEXT, TIMESTAMP, Enum, JSONObject
+from core.row_keys import ROW_KEYS
 from tasks_app.models import NEVER_PROMOTED, TASK_KINDS, TASK_STATUSES, Task, TaskModel, TaskTag
 
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"

@@ -3,8 +3,8 @@ live server and the real `webuiapi` client pointed at it."""
 
 import pytest
 
+from engine.tiny_models import write_model_file
 from models_app.services import import_model_file
-from tasks_app.engine.tiny_models import write_model_file
 
 TOKEN = "a1111-s3cret"
 

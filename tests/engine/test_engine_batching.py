@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tasks_app.engine import HiresSpec, LoraSpec, RenderCancelled, RenderEngine, RenderRequest
-from tasks_app.engine.engine import batch_key
-from tasks_app.engine.tiny_models import write_model_file
+from engine import HiresSpec, LoraSpec, RenderCancelled, RenderEngine, RenderRequest
+from engine.engine import batch_key
+from engine.tiny_models import write_model_file
 from tests.support.engine import model_file
 
 # per-channel difference allowed between a batched and a solo render (8-bit): batched matrix products round
@@ -109,6 +109,6 @@ def test_only_compatible_requests_batch(engine, models):
 
 
 def test_default_merge_limit_on_the_cpu_is_fixed(engine):
-    from tasks_app.engine.engine import CPU_MERGED_BATCH
+    from engine.engine import CPU_MERGED_BATCH
 
     assert engine.default_merged_batch() == CPU_MERGED_BATCH == 4

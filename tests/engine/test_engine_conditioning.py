@@ -2,8 +2,8 @@
 
 import pytest
 
-from tasks_app.engine.conditioning import _Encoder
-from tasks_app.engine.tokenizer import clip_tokenizer
+from engine.conditioning import _Encoder
+from engine.tokenizer import clip_tokenizer
 
 BOS, EOS = 49406, 49407
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tasks_app.engine import FastPaths, RenderEngine, RenderRequest
-from tasks_app.engine.tiny_models import write_model_file
+from engine import FastPaths, RenderEngine, RenderRequest
+from engine.tiny_models import write_model_file
 from tests.support.engine import model_file
 
 TOLERANCE = 3  # 8-bit levels: fused or reordered kernels round differently
@@ -45,7 +45,7 @@ def assert_same(results, plain):
 
 
 def fast_log(caplog):
-    return [r.getMessage() for r in caplog.records if r.name == "tasks_app.engine.fast_paths"]
+    return [r.getMessage() for r in caplog.records if r.name == "engine.fast_paths"]
 
 
 @pytest.mark.parametrize("paths", [FastPaths(channels_last=True), FastPaths(sdpa_backend="math"),

@@ -14,11 +14,11 @@ from diffusers.loaders.single_file_utils import (
 )
 from safetensors.torch import save_file
 
-from tasks_app.engine import SAMPLER_NAMES, CheckpointError, architecture, ldm_keys, tiny_models
-from tasks_app.engine.files import read_shapes
-from tasks_app.engine.png import format_number
-from tasks_app.engine.samplers import make_scheduler
-from tasks_app.engine.tokenizer import clip_tokenizer
+from engine import SAMPLER_NAMES, CheckpointError, architecture, ldm_keys, tiny_models
+from engine.files import read_shapes
+from engine.png import format_number
+from engine.samplers import make_scheduler
+from engine.tokenizer import clip_tokenizer
 
 
 def _assert_same_tensors(actual: dict, expected: dict):
@@ -33,9 +33,9 @@ def _without_position_ids(state: dict) -> dict:
 
 
 def test_engine_package_does_not_import_django():
-    code = ("import sys, tasks_app.engine; "
+    code = ("import sys, engine; "
             "assert 'torch' not in sys.modules, 'the package import stays light (GET /api/config uses it)'; "
-            "import tasks_app.engine.tiny_models, tasks_app.engine.loader, tasks_app.engine.engine; "
+            "import engine.tiny_models, engine.loader, engine.engine; "
             "assert 'django' not in sys.modules, 'django imported'")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=".")
     assert result.returncode == 0, result.stderr

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tasks_app.engine import (
+from engine import (
     ControlNetSpec,
     EmbeddingSpec,
     HiresSpec,
@@ -19,7 +19,7 @@ from tasks_app.engine import (
     RenderRequest,
     loader,
 )
-from tasks_app.engine.tiny_models import write_model_file
+from engine.tiny_models import write_model_file
 from tests.support.engine import model_file as _model_file
 
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-from tasks_app.engine import EmbeddingSpec, LoraSpec, RenderEngine, RenderRequest
-from tasks_app.engine.conditioning import encode_prompts
-from tasks_app.engine.tiny_models import write_model_file
+from engine import EmbeddingSpec, LoraSpec, RenderEngine, RenderRequest
+from engine.conditioning import encode_prompts
+from engine.tiny_models import write_model_file
 from tests.support.engine import model_file as _model_file
 
 WORDS = "red green blue yellow purple orange black white silver golden".split()

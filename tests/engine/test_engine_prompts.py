@@ -1,10 +1,10 @@
-"""The A1111 prompt parser (tasks_app/engine/prompts.py) against A1111's own documented examples and edge cases."""
+"""The A1111 prompt parser (engine/prompts.py) against A1111's own documented examples and edge cases."""
 
 import math
 
 import pytest
 
-from tasks_app.engine.prompts import (
+from engine.prompts import (
     BREAK_WEIGHT,
     extract_lora_tags,
     parse_attention,

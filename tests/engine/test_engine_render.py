@@ -6,7 +6,7 @@ import io
 import pytest
 from PIL import Image
 
-from tasks_app.engine import (
+from engine import (
     SAMPLER_NAMES,
     CheckpointError,
     ControlNetSpec,
@@ -18,7 +18,7 @@ from tasks_app.engine import (
     RenderRequest,
     random_seed,
 )
-from tasks_app.engine.tiny_models import write_model_file
+from engine.tiny_models import write_model_file
 from tests.support.engine import model_file as _model_file
 
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from tasks_app.engine import CheckpointError, ModelFile, RenderCancelled, RenderEngine, UpscaleRequest, upscale
-from tasks_app.engine.tiny_models import upscaler_state_dict, write_model_file
+from engine import CheckpointError, ModelFile, RenderCancelled, RenderEngine, UpscaleRequest, upscale
+from engine.tiny_models import upscaler_state_dict, write_model_file
 
 
 class NotATensor:

@@ -6,9 +6,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from tasks_app.engine import architecture
-from tasks_app.engine.files import read_shapes
-from tasks_app.engine.tiny_models import model_configs
+from engine import architecture
+from engine.files import read_shapes
+from engine.tiny_models import model_configs
 
 
 def _make(*args) -> str:

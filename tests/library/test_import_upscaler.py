@@ -8,9 +8,9 @@ import torch
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from engine.files import read_shapes
+from engine.tiny_models import upscaler_state_dict, write_model_file
 from models_app.models import SDModel
-from tasks_app.engine.files import read_shapes
-from tasks_app.engine.tiny_models import upscaler_state_dict, write_model_file
 from tests.support.civitai import URL, civitai, client, wait_final  # noqa: F401 (fixtures)
 
 

@@ -173,7 +173,7 @@ class SSEClient:
 def make_checkpoints(cluster, count):
     """Import `count` tiny random-weight SD1.5 checkpoints into the cluster's library; their hashes."""
     script = (
-        "from pathlib import Path; from tasks_app.engine.tiny_models import write_model_file; "
+        "from pathlib import Path; from engine.tiny_models import write_model_file; "
         "from models_app.services import import_model_file\n"
         f"for i in range({count}):\n"
         f"    print('HASH', import_model_file(write_model_file(Path({str(cluster.data_dir)!r}) / f'c{{i}}.safetensors',"

@@ -2,7 +2,7 @@
 
 import hashlib
 
-from tasks_app.engine import ModelFile
+from engine import ModelFile
 
 
 def model_file(path, kind, name):

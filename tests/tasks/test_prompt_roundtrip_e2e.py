@@ -9,9 +9,9 @@ import io
 import pytest
 from PIL import Image as PILImage
 
+from engine.tiny_models import write_model_file
 from images_app.storage import image_file_path
 from models_app.services import import_model_file
-from tasks_app.engine.tiny_models import write_model_file
 from tests.support.api import assert_error
 from tests.support.worker import render_task
 

@@ -54,10 +54,10 @@ def test_queue_stream_accepts_token_parameter(live_url, settings):
 
 
 def test_queue_stream_reports_progress_then_idle(live_url, tmp_path):
+    from engine.tiny_models import write_model_file
     from images_app.models import Image
     from models_app.services import import_model_file
     from tasks_app import worker
-    from tasks_app.engine.tiny_models import write_model_file
 
     checkpoint, _ = import_model_file(write_model_file(tmp_path / "tiny.safetensors"), name="tiny")
     worker.start_in_process()

@@ -10,9 +10,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
+from engine.tiny_models import write_model_file
 from images_app.storage import image_file_path
 from models_app.services import import_model_file
-from tasks_app.engine.tiny_models import write_model_file
 from tests.support.worker import render_task
 
 PROMPT = "a tiny valley"

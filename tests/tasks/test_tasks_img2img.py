@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
+from engine.tiny_models import write_model_file
 from images_app.models import Image
 from images_app.storage import image_file_path, store_image_bytes
 from models_app.services import import_model_file
 from tasks_app import worker
-from tasks_app.engine.tiny_models import write_model_file
 from tasks_app.models import Task
 from tests.support.api import assert_error
 from tests.support.factories import make_model

@@ -6,12 +6,12 @@ import time
 import pytest
 from PIL import Image as PILImage
 
+from engine.tiny_models import write_model_file
 from images_app.models import Image
 from images_app.storage import image_file_path
 from models_app.services import import_model_file
 from models_app.storage import model_file_path
 from tasks_app import queue, worker
-from tasks_app.engine.tiny_models import write_model_file
 from tasks_app.models import RenderWorkerState, Task
 
 TIMEOUT = 120

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
+from engine.tiny_models import write_model_file
 from images_app.models import Image
 from images_app.storage import image_file_path
 from models_app.services import import_model_file
 from tasks_app import queue
-from tasks_app.engine.tiny_models import write_model_file
 from tasks_app.models import Task
 from tests.support.worker import wait_done
 

@@ -12,10 +12,10 @@ counts down from its own measured rate.
 
 import pytest
 
+from engine.tiny_models import write_model_file
 from models_app.services import import_model_file
 from system_app.models import SystemFact
 from tasks_app import throughput, worker
-from tasks_app.engine.tiny_models import write_model_file
 from tasks_app.models import Task
 from tests.tasks.test_worker import submit, wait_done, wait_for
 

@@ -17,8 +17,8 @@ RENDER = {"width": "64", "height": "64", "steps": "2", "seed": "7"}
 
 @pytest.fixture
 def tiny_checkpoint(tmp_path, transactional_db):
+    from engine.tiny_models import write_model_file
     from models_app.services import import_model_file
-    from tasks_app.engine.tiny_models import write_model_file
 
     checkpoint, _ = import_model_file(write_model_file(tmp_path / "tiny.safetensors"), name="tiny")
     return checkpoint

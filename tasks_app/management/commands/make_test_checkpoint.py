@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tasks_app.engine.tiny_models import ARCHS, KINDS, write_model_file
+from engine.tiny_models import ARCHS, KINDS, write_model_file
 
 
 class Command(BaseCommand):
