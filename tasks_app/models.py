@@ -89,6 +89,9 @@ class Task(TagCounted):
         related_name="upscaler_tasks",
     )
     upscale_scale = models.FloatField(null=True, blank=True)  # upscale tasks
+    # What must be equal for tasks to share a pipeline call, as a digest (tasks_app.render_requests), stored at
+    # submit so that a claim compares strings; null: never merged (upscale tasks, tasks from before 0011).
+    batch_signature = models.CharField(max_length=64, null=True, blank=True, editable=False)
 
     class Meta:
         db_table = "tasks"

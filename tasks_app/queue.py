@@ -14,7 +14,6 @@ back in front of the queue, or fails them once they used up their attempts.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Callable, Hashable
 
 from django.conf import settings
 from django.db import transaction
@@ -24,6 +23,7 @@ from django.utils import timezone
 from system_app.models import SystemFact, Tag
 
 from . import throughput
+from .render_requests import batch_signature
 from .models import ACTIVE_STATUSES, NEVER_PROMOTED, RenderWorkerState, Task, TaskModel, TaskTag
 from .scheduler import QueueEntry, pick_batch, place_new, start_order
 
@@ -42,6 +42,7 @@ def entry_of(task: Task) -> QueueEntry:
     return QueueEntry(
         id=task.id, checkpoint=task.checkpoint_id, queue_order=task.queue_order, overtaken=task.overtaken,
         promoted_at=promoted_at, promote_rank=task.promote_rank, resumed=task.resumed, images=task.batch_size,
+        signature=task.batch_signature,
     )
 
 
@@ -83,6 +84,9 @@ def submit(fields: dict, extras=(), tag_names=()) -> Task:
             for i, (model, weight, control_image) in enumerate(extras)
         )
         TaskTag.objects.bulk_create(TaskTag(task=task, tag=tag) for tag in Tag.objects.named(tag_names))
+        task.batch_signature = batch_signature(task)  # its models are linked now
+        if task.batch_signature is not None:
+            Task.objects.filter(id=task.id).update(batch_signature=task.batch_signature)
     return task
 
 
@@ -137,27 +141,16 @@ def claim_next(worker_id: str | None = None, loaded_checkpoint: str | None = Non
     return claimed[0] if claimed else None
 
 
-def claim_batch(worker_id: str | None = None, loaded_checkpoint: str | None = None, max_images: int = 1,
-                batch_key: Callable[[Task], Hashable | None] | None = None) -> list[Task]:
+def claim_batch(worker_id: str | None = None, loaded_checkpoint: str | None = None,
+                max_images: int = 1) -> list[Task]:
     """Atomically mark the next pending task running for `worker_id`, with the tasks right behind it that
-    render in the same pipeline call (scheduler.pick_batch: equal, non-None `batch_key`, at most `max_images`
+    render in the same pipeline call (scheduler.pick_batch: equal stored batch signatures, at most `max_images`
     images in all); [] when the queue is empty. Every claimed task gets its own lease."""
     lease = timedelta(seconds=settings.SDHOST["TASK_LEASE_SECONDS"])
-    keys: dict[str, Hashable | None] = {}
     with transaction.atomic():
-        tasks = {t.id: t for t in Task.objects.filter(status="pending").select_related("checkpoint", "vae")}
-        entries = [entry_of(t) for t in tasks.values()]
-
-        def key(entry: QueueEntry):
-            if entry.id not in keys:
-                keys[entry.id] = batch_key(tasks[entry.id]) if batch_key is not None else None
-            return keys[entry.id]
-
-        def compatible(lead: QueueEntry, entry: QueueEntry) -> bool:
-            return entry.checkpoint == lead.checkpoint and key(lead) is not None and key(lead) == key(entry)
-
-        while (pick := pick_batch(entries, loaded_checkpoint, settings.SDHOST["MAX_OVERTAKE"], max_images,
-                                  compatible)) is not None:
+        entries = [entry_of(t) for t in Task.objects.filter(status="pending")]
+        while (pick := pick_batch(entries, loaded_checkpoint, settings.SDHOST["MAX_OVERTAKE"],
+                                  max_images)) is not None:
             claimed = []
             for task_id in pick.ids:
                 # SKIP LOCKED (PostgreSQL; SQLite's IMMEDIATE transaction already excludes everyone):

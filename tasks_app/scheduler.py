@@ -34,6 +34,7 @@ class QueueEntry:
     promote_rank: int = 0
     resumed: bool = False
     images: int = 1  # batch_size: what a merged batch (pick_batch) counts
+    signature: str | None = None  # batch signature: equal ones may share a pipeline call; None never merges
 
     @property
     def promoted(self) -> bool:
@@ -95,12 +96,12 @@ def apply_placement(entries: Iterable[QueueEntry], new: QueueEntry, placement: P
     updated = [
         QueueEntry(
             e.id, e.checkpoint, e.queue_order + 1, e.overtaken + 1, e.promoted_at, e.promote_rank, e.resumed,
-            e.images,
+            e.images, e.signature,
         ) if e.id in passed else e
         for e in entries
     ]
     updated.append(
-        QueueEntry(new.id, new.checkpoint, placement.queue_order, 0, None, 0, False, new.images)
+        QueueEntry(new.id, new.checkpoint, placement.queue_order, 0, None, 0, False, new.images, new.signature)
     )
     return updated
 
@@ -140,8 +141,14 @@ def pick_for_worker(entries: Iterable[QueueEntry], loaded: str | None, max_overt
     return Pick(head.id)
 
 
+def same_signature(lead: QueueEntry, entry: QueueEntry) -> bool:
+    """Whether `entry` may share `lead`'s pipeline call: equal batch signatures (stored at submit), same checkpoint;
+    a task without a signature is never merged."""
+    return lead.signature is not None and lead.signature == entry.signature and lead.checkpoint == entry.checkpoint
+
+
 def pick_batch(entries: Iterable[QueueEntry], loaded: str | None, max_overtake: int, max_images: int,
-               compatible: Callable[[QueueEntry, QueueEntry], bool]) -> Pick | None:
+               compatible: Callable[[QueueEntry, QueueEntry], bool] = same_signature) -> Pick | None:
     """`pick_for_worker`'s task and the tasks right behind it in start order that can share its pipeline call.
 
     The merged tasks are the entries directly following the pick (the tasks it passed stay behind), taken while

@@ -123,24 +123,20 @@ def test_cancel_reaches_the_worker_through_the_database(ckpts):
     assert queue.report_progress(claimed, 0.3) is False  # the worker's next poll stops the render
 
 
-def same_checkpoint(task):
-    return task.checkpoint_id
-
-
 def test_a_merged_claim_leases_each_task_and_recovers_each(ckpts, settings):
     a, b = ckpts
     alive("w1", "w2")
     tasks = [add(a) for _ in range(3)] + [add(b)]
-    claimed = queue.claim_batch("w1", None, max_images=2, batch_key=same_checkpoint)
+    claimed = queue.claim_batch("w1", None, max_images=2)
     assert [t.id for t in claimed] == [t.id for t in tasks[:2]]
     assert all((t.status, t.worker_id, t.attempts) == ("running", "w1", 1) for t in claimed)
     # another worker goes on behind the batch, in order
-    assert [t.id for t in queue.claim_batch("w2", None, 8, same_checkpoint)] == [tasks[2].id]
+    assert [t.id for t in queue.claim_batch("w2", None, 8)] == [tasks[2].id]
     assert queue.renew_leases("w1") == 2
     Task.objects.filter(worker_id="w1").update(lease_expires_at=timezone.now() - timedelta(seconds=1))
     assert sorted(queue.recover_interrupted()) == sorted(t.id for t in claimed)
     assert [t.id for t in queue.pending_tasks()] == [tasks[0].id, tasks[1].id, tasks[3].id]
-    again = queue.claim_batch("w2", None, 8, same_checkpoint)  # resumed ones first, together again
+    again = queue.claim_batch("w2", None, 8)  # resumed ones first, together again
     assert [t.id for t in again] == [tasks[0].id, tasks[1].id]
     assert [t.attempts for t in again] == [2, 2]
     assert queue.finish(claimed[0], "completed") is False  # the old worker holds nothing any more
@@ -151,13 +147,18 @@ def test_a_merged_affinity_claim_counts_an_overtake_per_task(ckpts):
     a, b = ckpts
     alive("w1", "w2")
     a1, b1, b2 = add(a), add(b), add(b)
-    claimed = queue.claim_batch("w1", b.hash, 4, same_checkpoint)
+    claimed = queue.claim_batch("w1", b.hash, 4)
     assert [t.id for t in claimed] == [b1.id, b2.id]
     assert Task.objects.get(id=a1.id).overtaken == 2
 
 
-def test_no_batch_key_means_no_merging(ckpts):
+def test_the_batch_signature_is_stored_at_submit_and_decides_merging(ckpts):
     a, _ = ckpts
-    tasks = [add(a) for _ in range(3)]
-    assert [t.id for t in queue.claim_batch("w1", None, 8, lambda task: None)] == [tasks[0].id]
+    tasks = [add(a) for _ in range(4)] + [add(a, steps=7), add(a)]
+    signatures = [Task.objects.get(id=t.id).batch_signature for t in tasks]
+    assert signatures[0] and len(set(signatures[:4])) == 1 and signatures[4] != signatures[0] == signatures[5]
+    Task.objects.filter(id=tasks[1].id).update(batch_signature=None)  # e.g. a task from before the column
+    assert [t.id for t in queue.claim_batch("w1", None, 8)] == [tasks[0].id]  # never merged with a None
     assert [t.id for t in queue.claim_batch("w1", None, 8)] == [tasks[1].id]
+    assert [t.id for t in queue.claim_batch("w1", None, 8)] == [tasks[2].id, tasks[3].id]  # other steps end it
+    assert [t.id for t in queue.claim_batch("w1", None, 1)] == [tasks[4].id]

@@ -1,0 +1,330 @@
+"""The render worker's loop: claims tasks in queue order, renders them, stores the images.
+
+Compatible tasks right behind the one it starts are claimed with it and rendered as one pipeline
+call (cross-task batching, up to SDHOST_MAX_MERGED_BATCH images; docs/queue.md): their batch
+signatures, stored when they were submitted (tasks_app.render_requests), are equal. Each keeps its
+own images, progress and cancel through its `TaskHandle`.
+
+A `RenderWorker` holds one RenderEngine (and its pipeline cache) and runs on daemon threads: the
+render loop, the heartbeat and the snapshot publisher. Between tasks it waits for a wake-up (a
+direct call, a `render` channel message) or a short database poll, so a worker in another process
+also notices new tasks. Several workers (D41) share one queue: each has a row in `render_workers`
+(device, loaded checkpoint, heartbeat; GET /api/health), renews the lease of its running task with
+every heartbeat, and recovers tasks whose worker stopped (tasks_app.queue.recover_interrupted). A
+cancel reaches the worker through the database, whichever process received the DELETE.
+
+The process's one worker and the API the views use live in tasks_app.worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+from django.utils import timezone
+
+from core.sse import publish
+from engine.engine import RenderEngine, pick_device
+from engine.errors import RenderCancelled
+from engine.fast_paths import FastPaths
+
+from . import queue, throughput
+from .image_inputs import upscale_request
+from .models import RenderWorkerState
+from .render_requests import build_request, model_file
+from .results import store_results
+
+log = logging.getLogger(__name__)
+
+QUEUE_CHANNEL = "queue"  # SSE channel of queue snapshots
+RENDER_CHANNEL = "render"  # Channels channel that wakes the worker
+POLL_SECONDS = 2.0
+HEARTBEAT_SECONDS = 2.0
+PROGRESS_INTERVAL = 0.1  # at most ~10 progress snapshots per second
+CANCEL_POLL_INTERVAL = 0.5  # how often a running render checks the database for a cancel
+
+
+class RenderWorker:
+    """Runs the render loop on a daemon thread; see the module docstring."""
+
+    def __init__(self, poll_seconds: float = POLL_SECONDS):
+        self.id = uuid.uuid4().hex
+        self.poll_seconds = poll_seconds
+        self.engine = None
+        self.loaded_checkpoint = None  # of the last task rendered: its pipeline sits on the device
+        self.progress: dict[str, float] = {}
+        self.live: dict[str, throughput.LiveEstimate] = {}  # the running task's fraction and measured time left
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._snapshot_due = threading.Event()
+        self._cancel: set[str] = set()
+        self._threads: list[threading.Thread] = []
+
+    # -- control --------------------------------------------------------------------------
+
+    def start(self) -> "RenderWorker":
+        self._beat()  # registered before its first claim
+        threads = ((self._run, "render-worker"), (self._beat_loop, "render-heartbeat"),
+                   (self._publish_loop, "render-snapshots"))
+        for target, name in threads:
+            thread = threading.Thread(target=self._with_db(target), name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self, timeout: float = 30) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._snapshot_due.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        if not any(t.is_alive() for t in self._threads):
+            # gone: a task it left running is recovered at once by any worker
+            RenderWorkerState.objects.filter(id=self.id).delete()
+
+    @property
+    def alive(self) -> bool:
+        return any(t.is_alive() for t in self._threads) and not self._stop.is_set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def request_cancel(self, task_id: str) -> None:
+        self._cancel.add(task_id)
+
+    def cancel_requested(self, task_id: str) -> bool:
+        """A cancel of `task_id` reached this process, or the worker is stopping."""
+        return task_id in self._cancel or self._stop.is_set()
+
+    # -- threads --------------------------------------------------------------------------
+
+    @staticmethod
+    def _with_db(target):
+        def run():
+            try:
+                target()
+            except Exception:
+                log.exception("render worker thread crashed")
+            finally:
+                connections.close_all()
+        return run
+
+    def _beat_loop(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            try:
+                self._beat()
+                self._recover_orphans()
+            except Exception:  # e.g. the database restarting: beat again next time
+                log.exception("render worker heartbeat failed")
+
+    def _beat(self) -> None:
+        """Report this worker alive (device, loaded checkpoint) and renew its task's lease."""
+        close_old_connections()
+        RenderWorkerState.objects.update_or_create(id=self.id, defaults={
+            "host": socket.gethostname(), "pid": os.getpid(), "device": self.device,
+            "checkpoint_hash": self.loaded_checkpoint, "heartbeat_at": timezone.now(),
+        })
+        queue.renew_leases(self.id)
+
+    @property
+    def device(self) -> str:
+        """The torch device this worker renders on (SDHOST_DEVICE, else the best one present)."""
+        return self.engine.device if self.engine is not None else pick_device(settings.SDHOST["DEVICE"])
+
+    def _run(self) -> None:
+        self._recover_orphans()
+        self.publish()
+        while not self._stop.is_set():
+            close_old_connections()
+            tasks = queue.claim_batch(self.id, self._affinity(), self._merge_limit())
+            if not tasks:
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+                continue
+            self._process(tasks)
+
+    def _affinity(self) -> str | None:
+        """The checkpoint to prefer: the loaded one while other workers share the queue (D41); a
+        lone worker keeps the announced start order exactly (D7)."""
+        if self.loaded_checkpoint and queue.live_workers().exclude(id=self.id).exists():
+            return self.loaded_checkpoint
+        return None
+
+    def _merge_limit(self) -> int:
+        """How many images one pipeline call may render for several tasks (SDHOST_MAX_MERGED_BATCH, else the
+        engine's default for its device; 1 turns merging off)."""
+        configured = settings.SDHOST["MAX_MERGED_BATCH"]
+        return max(1, configured) if configured is not None else self._engine().default_merged_batch()
+
+    def _recover_orphans(self) -> None:
+        """Put tasks whose worker stopped back in front of the queue (or fail them, D41)."""
+        recovered = queue.recover_interrupted()
+        if recovered:
+            log.info("Resuming %d interrupted task(s) first: %s", len(recovered), ", ".join(recovered))
+            self.publish()
+            self.wake()
+
+    # -- one task -------------------------------------------------------------------------
+
+    def _engine(self):
+        if self.engine is None:
+            cfg = settings.SDHOST
+            fast_paths = FastPaths(compile=cfg["COMPILE_UNET"], compile_mode=cfg["COMPILE_MODE"],
+                                   compile_backend=cfg["COMPILE_BACKEND"], compile_cache=cfg["COMPILE_CACHE"],
+                                   channels_last=cfg["CHANNELS_LAST"], sdpa_backend=cfg["SDPA_BACKEND"])
+            self.engine = RenderEngine(device=cfg["DEVICE"], cache_size=cfg["PIPELINE_CACHE_SIZE"],
+                                       fast_paths=fast_paths)
+        return self.engine
+
+    def _process(self, tasks) -> None:
+        """Render the claimed tasks (several only when they share one pipeline call) and store each one's images."""
+        started = time.monotonic()
+        for task in tasks:
+            self.progress[task.id] = 0.0
+        self._publish_now()  # every start reaches the streams, however short the render (D41)
+        try:
+            engine = self._engine()
+            loads_before = _checkpoint_loads(engine)
+            renders = [TaskHandle(task, self, engine.device) for task in tasks]
+            if tasks[0].kind == "upscale":
+                [render] = renders
+                results = [[engine.upscale(upscale_request(render.task, model_file), on_progress=render.report,
+                                           should_cancel=render.should_cancel)]]
+            else:
+                renders = [render for render in renders if render.build()]
+                if not renders:
+                    return
+                results = engine.render_batch([render.request for render in renders],
+                                              [render.report for render in renders],
+                                              [render.should_cancel for render in renders])
+            switched = _checkpoint_loads(engine) > loads_before
+            self.loaded_checkpoint = tasks[0].checkpoint_id
+            for render, images in zip(renders, results):
+                render.timing.finished(switched=switched)
+                if images is None:
+                    log.info("Task %s cancelled while rendering with others; its images discarded", render.task.id)
+                elif store_results(render.task, images) and len(tasks) == 1:
+                    # estimates are of a task rendered alone: claim to completion, less a switch
+                    finished = time.monotonic()
+                    throughput.record(render.task, finished - started - (render.timing.load_seconds or 0.0),
+                                      render.timing.load_seconds, device=engine.device,
+                                      step_seconds=render.clock.step_seconds,
+                                      tail_seconds=render.clock.tail_seconds(finished))
+        except RenderCancelled:
+            log.info("Task(s) %s cancelled while rendering; partial images discarded",
+                     ", ".join(task.id for task in tasks))
+        except Exception as exc:  # the tasks fail, the worker goes on
+            log.exception("Task(s) %s failed", ", ".join(task.id for task in tasks))
+            for task in tasks:
+                queue.finish(task, "failed", f"{type(exc).__name__}: {exc}")
+        finally:
+            for task in tasks:
+                self.progress.pop(task.id, None)
+                self.live.pop(task.id, None)
+                self._cancel.discard(task.id)
+            self.publish()
+
+    def publish(self) -> None:
+        """Ask for a queue snapshot to be sent; cheap, so the render loop never waits on it."""
+        self._snapshot_due.set()
+
+    def _publish_now(self) -> None:
+        """Send the current snapshot from this thread (a task start: once per task, not per step)."""
+        try:
+            publish(QUEUE_CHANNEL, queue.snapshot({**self.progress, **self.live}))
+        except Exception:
+            log.exception("could not publish the queue snapshot")
+
+    def _publish_loop(self) -> None:
+        """Sends the current snapshot when one is due, at most every PROGRESS_INTERVAL (coalescing)."""
+        while True:
+            self._snapshot_due.wait()
+            if self._stop.is_set():
+                return
+            self._snapshot_due.clear()
+            close_old_connections()
+            self._publish_now()
+            self._stop.wait(PROGRESS_INTERVAL)
+
+
+class TaskHandle:
+    """One claimed task within a render: the engine's progress and cancel callbacks (`report`,
+    `should_cancel`), its RenderRequest and its timings."""
+
+    def __init__(self, task, worker: RenderWorker, device: str):
+        self.task, self.worker = task, worker
+        self.request = None
+        model = throughput.current().model(task, device)
+        self.clock = throughput.StepClock(model.seconds(task), model.tail_seconds)
+        self.timing = _Timing()
+        self._last_poll = time.monotonic()
+
+    def build(self) -> bool:
+        """Build the engine request; a task whose request cannot be built fails alone (False)."""
+        try:
+            self.request = build_request(self.task)
+        except Exception as exc:
+            log.exception("Task %s failed", self.task.id)
+            queue.finish(self.task, "failed", f"{type(exc).__name__}: {exc}")
+            return False
+        return True
+
+    def report(self, done: int, total: int) -> None:
+        """Progress from the engine: `done` of `total` steps."""
+        self.timing.step(done, total)
+        self.worker.live[self.task.id] = self.clock.step(done, total)
+        self.worker.progress[self.task.id] = done / total if total else 0.0
+        self.worker.publish()
+
+    def should_cancel(self) -> bool:
+        """True once the task was cancelled (by any process), recovered elsewhere, or the worker stops."""
+        if self.worker.cancel_requested(self.task.id):
+            return True
+        now = time.monotonic()
+        if now - self._last_poll >= CANCEL_POLL_INTERVAL:
+            self._last_poll = now
+            # cancelled (by any process) or recovered elsewhere: this task is no longer ours
+            return not queue.report_progress(self.task, self.worker.progress.get(self.task.id, 0.0))
+        return False
+
+
+def _checkpoint_loads(engine) -> int:
+    stats = engine.stats()
+    return stats.get("disk_loads", 0) + stats.get("ram_hits", 0)
+
+
+class _Timing:
+    """Measures the checkpoint switch time within a render's wall time.
+
+    The first progress call comes after loading, prompt encoding and one step; when the engine
+    had to switch checkpoints, the switch cost is that delay minus one average step.
+    """
+
+    def __init__(self):
+        self.start = time.monotonic()
+        self.first_step = None
+        self.first_done = 0
+        self.total = 0
+        self.end = None
+        self.switched = False
+
+    def step(self, done: int, total: int) -> None:
+        self.total = total
+        if self.first_step is None and done > 0:
+            self.first_step, self.first_done = time.monotonic(), done
+
+    def finished(self, switched: bool) -> None:
+        self.end, self.switched = time.monotonic(), switched
+
+    @property
+    def load_seconds(self):
+        if not self.switched or self.first_step is None:
+            return None
+        step = (self.end - self.first_step) / max(self.total - self.first_done, 1)
+        return max(self.first_step - self.start - step, 0.0)
