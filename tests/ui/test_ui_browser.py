@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from images_app.models import Image
 from tasks_app.models import Task
-from tests.support.civitai import SHA, civitai  # noqa: F401 (fixture)
+from tests.support.civitai import SHA
 from tests.support.factories import make_image, make_model, make_task
 from tests.support.worker import wait_done
 
