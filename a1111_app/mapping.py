@@ -15,18 +15,20 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from engine.interface import random_seed
+from core.jsondata import integral
+from engine.interface import DEFAULT_HIRES_STRENGTH, random_seed
 from engine.prompts import extract_lora_tags
 from images_app.storage import inspect_image
 from tasks_app.api.inline_loras import library_loras
 from tasks_app.api.parameters import sampler_name as our_sampler
+from tasks_app.api.validation import MAX_SEED as TASK_MAX_SEED
 
 from . import catalogue, options
 from .errors import A1111Error, ValidationFailed
 
 TASK_TAG = "sdapi"  # every task this API submits carries it (interrupt and progress find them by it)
 MAX_IMAGES = 100  # n_iter x batch_size of one request
-MAX_SEED = 2**63 - 10 - MAX_IMAGES  # tasks_app.api.validation.MAX_SEED less the seeds of the images after the first
+MAX_SEED = TASK_MAX_SEED - MAX_IMAGES  # less the seeds of the images after the first
 
 # A1111's request defaults for the fields we map (StableDiffusionProcessing / ...Txt2Img / ...Img2Img)
 COMMON_DEFAULTS = {
@@ -39,7 +41,6 @@ TXT2IMG_DEFAULTS = {**COMMON_DEFAULTS, "enable_hr": False, "denoising_strength":
 IMG2IMG_DEFAULTS = {**COMMON_DEFAULTS, "init_images": None, "denoising_strength": 0.75, "mask": None,
                     "mask_blur": 4, "inpainting_mask_invert": 0}
 DEFAULT_SAMPLER = "Euler"  # A1111's sampler_index default
-DEFAULT_HIRES_STRENGTH = 0.7
 # Fields A1111 defines that we do not honour, with the values that ask for nothing
 UNSUPPORTED = {
     "styles": ([],), "subseed": (-1, 0), "subseed_strength": (0,), "seed_resize_from_h": (-1, 0),
@@ -79,10 +80,8 @@ class Job:
 
 
 def integer(body, key, low, high) -> int:
-    value = body[key]
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
+    value = integral(body[key])
+    if value is None:
         raise ValidationFailed([key], "value is not a valid integer", "type_error.integer")
     if not low <= value <= high:
         raise ValidationFailed([key], f"ensure this value is from {low} to {high}", "value_error.number.not_in_range")
@@ -242,10 +241,8 @@ class _Mapper:
         return prompt
 
     def seed(self) -> int:
-        seed = self.values["seed"]
-        if isinstance(seed, float) and seed.is_integer():
-            seed = int(seed)
-        if isinstance(seed, bool) or not isinstance(seed, int):
+        seed = integral(self.values["seed"])
+        if seed is None:
             raise ValidationFailed(["seed"], "value is not a valid integer", "type_error.integer")
         if seed == -1 or seed < 0:
             return random_seed()

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 
+from core.jsondata import integral
 from system_app.models import SystemFact
+from tasks_app.api.validation import MAX_CLIP_SKIP
 
 from . import catalogue
 from .errors import A1111Error
 
 FACT_KEY = "a1111.options"
 VAE_AUTOMATIC, VAE_NONE = "Automatic", "None"
-MAX_CLIP_SKIP = 12
 
 
 def stored() -> dict:
@@ -55,11 +56,11 @@ def vae_named(value):
 
 
 def clip_skip_value(value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) \
-            or not 1 <= value <= MAX_CLIP_SKIP:
+    value = integral(value)
+    if value is None or not 1 <= value <= MAX_CLIP_SKIP:
         raise A1111Error(422, f"CLIP_stop_at_last_layers must be an integer from 1 to {MAX_CLIP_SKIP}",
                          "ValueError")
-    return int(value)
+    return value
 
 
 def apply(changes: dict) -> None:

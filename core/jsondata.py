@@ -18,3 +18,16 @@ def scalars(data):
             stack.extend(((*path, index), item, False) for index, item in reversed(list(enumerate(value))))
         else:
             yield path, value
+
+
+def is_int(value) -> bool:
+    """Whether a parsed JSON value is an integer (true and false parse to bool, a kind of int in Python: not integers)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def integral(value) -> int | None:
+    """`value` as an int when it is an integer or a float with an integral value (A1111's clients send 20.0 for
+    20), else None."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if is_int(value) else None

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 from .samplers import DEFAULT_SAMPLER
 
+DEFAULT_HIRES_STRENGTH = 0.7  # the hires fix's second pass, when a request names none (D37)
+
 
 @dataclass(frozen=True)
 class ModelFile:
@@ -45,7 +47,7 @@ class HiresSpec:
     upscaler: str = "Latent"        # "Latent" | "Latent (nearest-exact)" | "Lanczos" | an upscaler model's name
     upscaler_model: ModelFile | None = None
     steps: int = 0                  # 0: the request's steps
-    denoising_strength: float = 0.7
+    denoising_strength: float = DEFAULT_HIRES_STRENGTH
     scale: float | None = None      # as submitted, for the PNG chunk (None when a size was given)
 
 

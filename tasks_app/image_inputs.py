@@ -10,7 +10,9 @@ from __future__ import annotations
 from django.conf import settings
 
 from core.errors import invalid_request, json_pointer
+from core.jsondata import is_int
 from engine.hires import UPSCALER_NAMES
+from engine.interface import DEFAULT_HIRES_STRENGTH
 from images_app.models import Image
 from models_app.models import SDModel
 from tasks_app.models import MAX_STEPS
@@ -19,7 +21,6 @@ IMAGE_KEYS = {"init_image", "denoising_strength", "mask_image", "mask_blur", "hi
 HIRES_KEYS = {"scale", "width", "height", "steps", "denoising_strength", "upscaler"}
 UPSCALE_KEYS = {"upscaler", "scale"}
 DEFAULT_STRENGTH = 0.75
-DEFAULT_HIRES_STRENGTH = 0.7
 MAX_MASK_BLUR = 64
 MAX_SCALE = 4
 
@@ -51,12 +52,8 @@ IMAGE_FIELD_SCHEMAS = {
 }
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _number(value, pointer, low, high, label):
-    if not (_is_int(value) or isinstance(value, float)) or value != value or not low <= value <= high:
+    if not (is_int(value) or isinstance(value, float)) or value != value or not low <= value <= high:
         raise invalid_request(f"{label} must be a number from {low} to {high}", pointer)
     return float(value)
 
@@ -101,7 +98,7 @@ def validate_image_fields(body: dict, width: int, height: int) -> dict:
             raise invalid_request("'mask_image' needs 'init_image' (inpainting repaints an image)", "/mask_image")
         fields["mask_image"] = _image(body["mask_image"], "/mask_image", "'mask_image'")
     mask_blur = body.get("mask_blur", 4)
-    if not _is_int(mask_blur) or not 0 <= mask_blur <= MAX_MASK_BLUR:
+    if not is_int(mask_blur) or not 0 <= mask_blur <= MAX_MASK_BLUR:
         raise invalid_request(f"'mask_blur' must be an integer from 0 to {MAX_MASK_BLUR}", "/mask_blur")
     fields["mask_blur"] = mask_blur
     if body.get("hires") is not None:
@@ -133,14 +130,14 @@ def _hires(value, width: int, height: int):
         final = []
         for key, first in (("width", width), ("height", height)):
             side = value[key]
-            if not _is_int(side) or side % 8 or not first <= side <= max_side:
+            if not is_int(side) or side % 8 or not first <= side <= max_side:
                 raise invalid_request(f"'{key}' must be a multiple of 8 from the first pass's {first} to {max_side}",
                                       json_pointer("hires", key))
             final.append(side)
     else:
         raise invalid_request("'hires' needs 'scale', or 'width' and 'height'", "/hires")
     steps = value.get("steps", 0)
-    if not _is_int(steps) or not 0 <= steps <= MAX_STEPS:
+    if not is_int(steps) or not 0 <= steps <= MAX_STEPS:
         raise invalid_request(f"'steps' must be an integer from 0 (the task's steps) to {MAX_STEPS}", "/hires/steps")
     strength = _number(value.get("denoising_strength", DEFAULT_HIRES_STRENGTH), "/hires/denoising_strength", 0, 1,
                        "'denoising_strength'")

@@ -7,6 +7,9 @@ import pytest
 
 from tests.support.api import ApiClient
 
+# Fixture modules shared across test folders (a folder's own fixtures are in its conftest.py).
+pytest_plugins = ["tests.support.civitai"]
+
 
 @pytest.fixture(autouse=True)
 def data_dirs(settings, tmp_path):

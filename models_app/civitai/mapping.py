@@ -6,6 +6,7 @@ from pathlib import PurePosixPath
 from markdownify import markdownify
 
 from core.errors import APIError, invalid_request
+from core.jsondata import is_int
 from core.tags import tag_name_problem
 
 MODEL_TYPES = {
@@ -43,7 +44,7 @@ def parse_id(value, key, required=True):
     """A positive catalogue id from a JSON value (integer or digit string); 400 naming the key otherwise."""
     if value is None and not required:
         return None
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+    if is_int(value) and value > 0:
         return value
     if isinstance(value, str) and value.strip().isdigit() and int(value) > 0:
         return int(value)

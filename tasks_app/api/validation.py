@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from core.errors import invalid_request, json_pointer
+from core.jsondata import is_int
 from core.tags import TAG_NAME_MAX, tag_name_problem
 from core.text import FREE_TEXT_PATTERN, LABEL_PATTERN, control_character_problem
 from engine.samplers import DEFAULT_SAMPLER, SAMPLER_NAMES
@@ -48,10 +49,6 @@ class Submission:
     fields: dict  # Task constructor arguments
     extras: list = field(default_factory=list)  # (SDModel, weight, Image | None)
     tag_names: list = field(default_factory=list)
-
-
-def is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def is_number(value) -> bool:

@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 
 from models_app.models import SDModel
 from models_app.storage import model_file_path
-from tests.support.civitai import DATA, SHA, civitai, client  # noqa: F401 (fixtures)
+from tests.support.civitai import DATA, SHA
 
 
 def run(*args):

@@ -13,16 +13,7 @@ from models_app.civitai import manager
 from models_app.models import CivitaiImport, SDModel
 from models_app.storage import model_file_path
 from tests.support.api import assert_error
-from tests.support.civitai import (  # noqa: F401 (fixtures)
-    DATA,
-    SHA,
-    URL,
-    civitai,
-    client,
-    prepare_interrupted_import,
-    wait_final,
-    wait_for,
-)
+from tests.support.civitai import DATA, SHA, URL, prepare_interrupted_import, wait_final, wait_for
 from tests.support.fake_civitai import png_bytes
 
 

@@ -6,15 +6,7 @@ from django.utils import timezone
 
 from models_app.civitai import lease, manager
 from models_app.models import CivitaiImport, SDModel
-from tests.support.civitai import (  # noqa: F401 (fixtures)
-    DATA,
-    SHA,
-    civitai,
-    client,
-    prepare_interrupted_import,
-    wait_final,
-    wait_for,
-)
+from tests.support.civitai import SHA, prepare_interrupted_import, wait_final, wait_for
 
 
 def held_by(owner, seconds):

@@ -10,7 +10,7 @@ import torch
 from models_app.civitai import manager
 from models_app.models import SDModel
 from models_app.storage import model_file_path
-from tests.support.civitai import URL, civitai, client, wait_final  # noqa: F401 (fixtures)
+from tests.support.civitai import URL, wait_final
 
 
 class Evil:
@@ -29,7 +29,7 @@ def ckpt_bytes(payload) -> bytes:
 STATE = {"state_dict": {"model.diffusion_model.x.weight": torch.zeros(2)}}
 
 
-def test_malicious_pickle_from_civitai_fails_with_the_reason_and_never_runs(client, civitai, tmp_path):  # noqa: F811
+def test_malicious_pickle_from_civitai_fails_with_the_reason_and_never_runs(client, civitai, tmp_path):
     Evil.marker = tmp_path / "pwned"
     for version_id, data in ((5001, ckpt_bytes({**STATE, "boom": Evil()})),
                              (5002, pickle.dumps({**STATE, "boom": Evil()}))):
@@ -45,7 +45,7 @@ def test_malicious_pickle_from_civitai_fails_with_the_reason_and_never_runs(clie
     assert not Evil.marker.exists()
 
 
-def test_plain_weights_pickle_from_civitai_is_imported(client, civitai):  # noqa: F811
+def test_plain_weights_pickle_from_civitai_is_imported(client, civitai):
     data = ckpt_bytes(STATE)
     civitai.add_model(5003, "Plain")
     civitai.add_version(5003, 5003, data, file_name="plain.ckpt")

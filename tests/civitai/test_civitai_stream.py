@@ -8,7 +8,7 @@ import time
 
 import requests
 
-from tests.support.civitai import DATA, SHA, URL, civitai, wait_final  # noqa: F401 (fixtures)
+from tests.support.civitai import DATA, SHA, URL, wait_final
 
 SPEED = re.compile(r"^\d+(\.\d)?(B|KB|MB|GB)/s$")
 ETA = re.compile(r"^\d{2,}:\d{2}:\d{2}$")

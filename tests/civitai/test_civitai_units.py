@@ -10,7 +10,7 @@ from models_app.civitai import manager
 from models_app.civitai.downloader import Download, DownloadFailed
 from models_app.civitai.hashing import HashingWriter
 from models_app.civitai.mapping import html_to_markdown, map_base_model, map_model_type, parse_id
-from tests.support.civitai import DATA, SHA, civitai, client, prepare_interrupted_import, wait_final  # noqa: F401
+from tests.support.civitai import DATA, SHA, prepare_interrupted_import, wait_final
 from tests.support.fake_civitai import FakeCivitai
 
 

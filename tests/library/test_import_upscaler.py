@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from engine.files import read_shapes
 from engine.tiny_models import upscaler_state_dict, write_model_file
 from models_app.models import SDModel
-from tests.support.civitai import URL, civitai, client, wait_final  # noqa: F401 (fixtures)
+from tests.support.civitai import URL, wait_final
 
 
 class Evil:
@@ -61,13 +61,14 @@ def test_make_test_checkpoint_writes_a_tiny_esrgan(tmp_path):
     assert {"conv_up1.weight", "conv_up2.weight", "conv_hr.weight", "conv_last.weight"} <= set(shapes)
 
 
-def test_civitai_upscaler_import(client, civitai, tmp_path):  # noqa: F811
+@pytest.mark.django_db(transaction=True)  # the download thread uses its own connection
+def test_civitai_upscaler_import(api, civitai, tmp_path):
     data = write_model_file(tmp_path / "4x_tiny.pth", kind="upscaler").read_bytes()
     civitai.add_model(7001, "4x Tiny", type="Upscaler")
     civitai.add_version(7001, 7002, data, base_model="Other", file_name="4x_tiny.pth")
-    response = client.post_json(URL, {"model_id": 7001})
+    response = api.post_json(URL, {"model_id": 7001})
     assert response.status_code == 202, response.content
     model = wait_final(hashlib.sha256(data).hexdigest())
     assert (model.status, model.model_type, model.file_ext) == ("ready", "upscaler", ".pth"), model.error_message
-    listed = client.get("/api/models?filter[model_type]=upscaler").json()["data"]
+    listed = api.get("/api/models?filter[model_type]=upscaler").json()["data"]
     assert [entry["id"] for entry in listed] == [model.hash]

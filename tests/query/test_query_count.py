@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from images_app.models import Image, ImageTag
 from system_app.models import Tag
 from tests.support.api import assert_error
-from tests.support.query_seed import at, lib, sha  # noqa: F401 (lib is a fixture)
+from tests.support.query_seed import at, sha
 
 COMMON = "/api/images?filter[tags][any]=common"  # 45 of the 60 images
 

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.support.api import assert_error
-from tests.support.query_seed import ids, lib, sha  # noqa: F401 (lib is a fixture)
+from tests.support.query_seed import ids, sha
 
 
 def id_set(response):

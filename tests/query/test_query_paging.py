@@ -7,7 +7,7 @@ import pytest
 from images_app.models import Image, ImageTag
 from system_app.models import Tag
 from tests.support.api import assert_error
-from tests.support.query_seed import at, ids, lib, sha  # noqa: F401 (lib is a fixture)
+from tests.support.query_seed import at, ids, sha
 
 
 @pytest.fixture

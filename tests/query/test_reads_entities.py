@@ -11,7 +11,7 @@ from models_app.models import ModelTag, SDModel
 from system_app.models import Tag
 from tasks_app.models import Task, TaskModel, TaskTag
 from tests.support.api import assert_error
-from tests.support.query_seed import at, lib, sha  # noqa: F401 (lib is a fixture)
+from tests.support.query_seed import at, sha
 
 
 def get(api, url):

@@ -1,4 +1,5 @@
-"""Shared fixtures and helpers of the Civitai tests: a fake Civitai per test, waiting for imports."""
+"""The `civitai` fixture (a fake Civitai per test; registered for every test by tests/conftest.py) and the helpers of
+the Civitai tests: waiting for imports, an interrupted import."""
 
 import hashlib
 import os
@@ -8,18 +9,11 @@ import pytest
 
 from models_app.civitai import manager
 from models_app.models import CivitaiImport, SDModel
-from tests.support.api import ApiClient
 from tests.support.fake_civitai import FakeCivitai, png_bytes
 
 URL = "/api/models/add-from-civitai"
 DATA = os.urandom(2 * 1024 * 1024 + 12345)
 SHA = hashlib.sha256(DATA).hexdigest()
-
-
-@pytest.fixture
-def client(transactional_db):
-    """API client on a committed database: download threads use their own connections."""
-    return ApiClient()
 
 
 @pytest.fixture

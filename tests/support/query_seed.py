@@ -3,8 +3,6 @@
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
-import pytest
-
 from images_app.models import Image, ImageTag
 from models_app.models import ModelTag, SDModel
 from system_app.models import Tag
@@ -112,12 +110,6 @@ def seed():
     link(ImageTag, "image", i.i4, tags.anime, tags.favorite, tags.nsfw)
     link(ImageTag, "image", i.i5, tags.scenery)
     return SimpleNamespace(tags=tags, models=m, images=i, tasks=t)
-
-
-@pytest.fixture
-def lib(api):
-    """The seeded library (import this fixture into a test module to use it)."""
-    return seed()
 
 
 def ids(response):

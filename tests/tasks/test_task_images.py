@@ -2,7 +2,7 @@
 `filter[task_id]` on /api/images finds them; the image's `task` relationship stays its first producer."""
 
 from images_app.models import Image
-from tests.tasks.test_worker import checkpoints, submit, wait_done  # noqa: F401 (fixtures)
+from tests.tasks.test_worker import submit, wait_done
 
 
 def images_of(api, task_id):
@@ -10,7 +10,7 @@ def images_of(api, task_id):
     return body["data"]
 
 
-def test_identical_renders_both_list_the_image(api, checkpoints, render_worker):  # noqa: F811
+def test_identical_renders_both_list_the_image(api, checkpoints, render_worker):
     first = submit(api, checkpoints[0], seed=77)["task_id"]
     assert wait_done(first) == "completed"
     second = submit(api, checkpoints[0], seed=77)["task_id"]
@@ -27,7 +27,7 @@ def test_identical_renders_both_list_the_image(api, checkpoints, render_worker):
     assert others["data"] == []
 
 
-def test_deleting_the_first_task_keeps_the_link_of_the_second(api, checkpoints, render_worker):  # noqa: F811
+def test_deleting_the_first_task_keeps_the_link_of_the_second(api, checkpoints, render_worker):
     from tasks_app.models import Task
 
     first = submit(api, checkpoints[0], seed=5)["task_id"]

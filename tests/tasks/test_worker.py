@@ -6,10 +6,8 @@ import time
 import pytest
 from PIL import Image as PILImage
 
-from engine.tiny_models import write_model_file
 from images_app.models import Image
 from images_app.storage import image_file_path
-from models_app.services import import_model_file
 from models_app.storage import model_file_path
 from tasks_app import queue, worker
 from tasks_app.models import RenderWorkerState, Task
@@ -35,17 +33,6 @@ def status_of(task_id):
 def wait_done(task_id):
     return wait_for(lambda: status_of(task_id) in ("completed", "failed", "cancelled") and status_of(task_id),
                     what=f"task {task_id} to finish")
-
-
-@pytest.fixture
-def checkpoints(transactional_db, tmp_path):
-    """Three tiny SD1.5 checkpoints imported into the library."""
-    return [
-        import_model_file(write_model_file(tmp_path / f"ckpt-{i}.safetensors", seed=i), name=f"tiny-{i}")[0]
-        for i in range(3)
-    ]
-
-
 
 
 def submit(api, checkpoint, **fields):

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from images_app.models import Image
 from tasks_app.models import Task
-from tests.support.civitai import SHA, civitai  # noqa: F401 (fixture)
+from tests.support.civitai import SHA
 from tests.support.factories import make_image, make_model, make_task
 from tests.support.worker import wait_done
 
@@ -251,6 +251,55 @@ def test_token_login_then_images_load_with_the_header(ui, settings):
     ui.wait_for_queue_stream()  # EventSource cannot send the header: the stream took ?token=
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_label("API token")).to_be_visible()
+
+
+BLOB_CACHE = """async (limit) => {
+  const { blobCache } = await import(new URL("api.js", document.querySelector("script[type=module]").src));
+  if (limit) blobCache.limit = limit;
+  return Array.from(blobCache.entries.values(), (entry) => entry.objectUrl);
+}"""
+LOADS = """(url) => new Promise((resolve) => {
+  const img = new Image();
+  img.onload = () => resolve(true);
+  img.onerror = () => resolve(false);
+  img.src = url;
+})"""  # an <img> (the page's policy lets images, not fetch(), read blob: URLs)
+
+
+def test_the_tokened_image_cache_revokes_what_it_drops_but_never_a_shown_image(ui, settings):
+    """With a token, images are blob: URLs (above); past the cache's bound the least recently used are revoked,
+    those still on the page kept; one asked for again is fetched again. The bound is shrunk to 3 here."""
+    wide = make_image(width=40, height=20)
+    narrow = [make_image(width=16, height=16) for _ in range(7)]
+    settings.SDHOST = {**settings.SDHOST, "API_TOKEN": "s3cret-token"}
+    page = ui.page
+    ui.open("gallery")
+    page.evaluate(BLOB_CACHE, 3)
+    page.get_by_label("API token").fill("s3cret-token")
+    page.keyboard.press("Enter")
+    images = page.locator("button.thumb img")
+    expect(images).to_have_count(8)
+    for i in range(8):
+        expect(images.nth(i)).to_have_attribute("src", re.compile("^blob:"))
+    cached = page.evaluate(BLOB_CACHE)
+    assert len(cached) == 8  # past the bound, but every one is shown
+
+    page.get_by_label("Min width").fill("24")  # the wide image only: the other seven leave the page
+    page.get_by_role("button", name="Apply").click()
+    expect(images).to_have_count(1)
+    shown = page.locator(f'button.thumb[data-hash="{wide.hash}"] img')
+    page.wait_for_function("img => img.complete && img.naturalWidth === 40", arg=shown.element_handle())
+    kept = page.evaluate(BLOB_CACHE)
+    assert len(kept) == 3 and shown.get_attribute("src") in kept
+    for url in cached:
+        assert page.evaluate(LOADS, url) == (url in kept), url  # what the cache dropped is revoked
+
+    page.get_by_role("button", name="Reset").click()  # all eight again: the dropped ones are fetched again
+    expect(images).to_have_count(8)
+    for image in [wide, *narrow]:
+        tile = page.locator(f'button.thumb[data-hash="{image.hash}"] img')
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=tile.element_handle())
+    assert len(page.evaluate(BLOB_CACHE)) == 8
 
 
 def test_every_page_fits_a_phone_and_works_from_the_keyboard(phone):

@@ -63,19 +63,46 @@ export function includedIndex(doc) {
 export const thumbnailUrl = (hash, size = 256) => `/api/images/${hash}/thumbnail?size=${size}`;
 export const contentUrl = (hash) => `/api/images/${hash}/content`;
 
-const blobUrls = new Map();
+/** The blob: URLs of images fetched with the token, least recently used first: url -> {objectUrl, promise, users}.
+ *  Past `limit` entries the least recently used are revoked, except those an <img> of the page still shows or
+ *  a showImage() call is still waiting for; showImage() fetches a revoked one again when it is asked for. */
+export const blobCache = { limit: 300, entries: new Map() };
+
+function evictBlobs() {
+  const { entries, limit } = blobCache;
+  if (entries.size <= limit) return;
+  const shown = new Set(Array.from(document.images, (img) => img.getAttribute("src")));
+  for (const [url, entry] of entries) {
+    if (entries.size <= limit) break;
+    if (entry.users || !entry.objectUrl || shown.has(entry.objectUrl)) continue;
+    entries.delete(url);
+    URL.revokeObjectURL(entry.objectUrl);
+  }
+}
 
 /** Shows an API image in `img`. Without a token the browser loads it (and caches it, the ETag and
  *  Cache-Control allow); with one, an <img> cannot send the header, so it is fetched and shown as a blob. */
 export async function showImage(img, url) {
   if (!token.get()) { img.src = url; return; }
-  if (!blobUrls.has(url)) {
-    blobUrls.set(url, fetch(url, { headers: headers() }).then((r) => {
+  const { entries } = blobCache;
+  let entry = entries.get(url);
+  if (entry) entries.delete(url); // set again below: the most recently used is last
+  else {
+    entry = { objectUrl: null, users: 0 };
+    entry.promise = fetch(url, { headers: headers() }).then((r) => {
       if (!r.ok) throw new Error(`HTTP ${r.status}`);
       return r.blob();
-    }).then((blob) => URL.createObjectURL(blob)));
+    }).then((blob) => (entry.objectUrl = URL.createObjectURL(blob)));
   }
-  try { img.src = await blobUrls.get(url); } catch { blobUrls.delete(url); img.alt = "(image unavailable)"; }
+  entries.set(url, entry);
+  entry.users += 1;
+  try { img.src = await entry.promise; } catch {
+    if (entries.get(url) === entry) entries.delete(url);
+    img.alt = "(image unavailable)";
+  } finally {
+    entry.users -= 1;
+    evictBlobs();
+  }
 }
 
 /** An EventSource on an SSE endpoint; EventSource cannot send headers, so the token goes as `?token=`
