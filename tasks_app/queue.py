@@ -23,8 +23,8 @@ from django.utils import timezone
 from system_app.models import SystemFact, Tag
 
 from . import throughput
-from .render_requests import batch_signature
 from .models import ACTIVE_STATUSES, NEVER_PROMOTED, RenderWorkerState, Task, TaskModel, TaskTag
+from .render_requests import batch_signature
 from .scheduler import QueueEntry, pick_batch, place_new, start_order
 
 WORKER_STALE = timedelta(seconds=10)  # a worker silent this long is gone
