@@ -24,6 +24,7 @@ from core.metadata import METADATA_KEY_RE
 from core.tag_counts import rows_of, usage
 from core.tags import fold_tag_name
 
+from .resource import Carrying
 from .types import (
     COMPARISON_OPS,
     EVERYTHING,
@@ -44,24 +45,45 @@ def invalid_filter(parameter, detail):
 
 
 def filter_q(resource, conditions, annotations):
-    """The combined condition of all `(parameter, segments, value)` filter entries; computed
+    """The combined condition of all `(parameter, segments, value)` filter entries (a `Filter`); computed
     attributes it refers to are added to `annotations`."""
-    required, alternatives = Q(), []
+    required, alternatives = [], []
     for parameter, segments, value in conditions:
         prefixes, rest = split_prefixes(parameter, segments)
-        q = condition_q(resource, parameter, rest, value, annotations)
-        if "not" in prefixes:
-            q = negate(q)
-        if "or" in prefixes:
-            alternatives.append(q)
-        else:
-            required &= q
-    if alternatives:
-        group = Q()
-        for q in alternatives:
-            group |= q
-        required &= group
-    return required
+        condition = condition_q(resource, parameter, rest, value, annotations)
+        (alternatives if "or" in prefixes else required).append((condition, "not" in prefixes))
+    return Filter(required, alternatives)
+
+
+class Filter:
+    """The conditions of a read's `filter[...]` entries, ANDed, with the `or`-prefixed ones as one group ANDed with
+    the rest. Tag conditions keep both of their SQL forms (resource.Carrying) until a query asks for the whole
+    condition in one form (`q(form)`: resource.LIST, PROBE or PAGE); pagination.py picks the form of each statement.
+
+    `required` and `alternatives` hold `(condition, negated)` pairs, a condition being a `Q` or a `Carrying`."""
+
+    def __init__(self, required=(), alternatives=()):
+        self.required = list(required)
+        self.alternatives = list(alternatives)
+
+    def __bool__(self):
+        return bool(self.required or self.alternatives)
+
+    def q(self, form):
+        """One `Q`, its tag conditions in `form`."""
+        def one(condition, negated):
+            q = condition.q(form) if isinstance(condition, Carrying) else condition
+            return negate(q) if negated else q
+
+        combined = Q()
+        for condition in self.required:
+            combined &= one(*condition)
+        if self.alternatives:
+            group = Q()
+            for condition in self.alternatives:
+                group |= one(*condition)
+            combined &= group
+        return combined
 
 
 def split_prefixes(parameter, segments):
@@ -129,14 +151,15 @@ def parse_value(parameter, op, value, parse):
 
 
 # Tag conditions expected to hold for at least this share of the rows, whose list would hold at least this many
-# link rows, are probed per row in pages (resource.Carrying); a shorter list costs less to build (~2 ms) than the
-# probes can save where the planner reads another index first.
+# link rows, are probed per row in pages read in an index's order (resource.Carrying.probe_pays, the PAGE form); a
+# shorter list costs less to build (~2 ms) than the probes can save where the planner reads another index first.
 PROBE_FROM_SHARE = 0.05
 PROBE_FROM_LINKS = 5000
 
 
 def tags_q(resource, parameter, op, value):
-    """any / all / none of the listed tags, compared case-insensitively (D3)."""
+    """any / all / none of the listed tags, compared case-insensitively (D3): a `resource.Carrying` with both SQL
+    forms of the condition, or a plain `Q` where unknown tags decide it (NOTHING, EVERYTHING)."""
     if op not in TAG_OPS:
         raise APIError(
             400, "invalid_tag_filter", f"Tag filters accept 'any', 'all' or 'none', not '{op}'", parameter=parameter
@@ -149,7 +172,7 @@ def tags_q(resource, parameter, op, value):
     # condition is a plain `tag_name IN (...)` answered by the link table's covering index.
     tag_model = relationship.through._meta.get_field("tag").related_model
     # With their link counts (tag_usage) and the entity table's rows (row_counts): pages probe row by row where
-    # many rows match (resource.Carrying).
+    # many rows match (resource.Carrying.probe_pays).
     rows = list(tag_model._default_manager.filter(folded__in=names).order_by()
                 .annotate(link_rows=usage(tag_model, relationship.through._meta.db_table),
                           entities=rows_of(resource.model._meta.db_table))
@@ -160,9 +183,9 @@ def tags_q(resource, parameter, op, value):
     tag_in = f"{relationship.target_key}__in"
 
     def carrying(through_filter, share, links):
-        """Rows with link rows matching through_filter; `share`: the expected share of rows that have them,
-        `links`: the link rows of their list."""
-        return relationship.sources_q(through_filter, probe=share >= PROBE_FROM_SHARE and links >= PROBE_FROM_LINKS)
+        """Rows with link rows matching through_filter, in both forms (resource.Carrying); `share`: the expected
+        share of rows that have them, `links`: the link rows of their list."""
+        return relationship.carrying(through_filter, probe_pays=share >= PROBE_FROM_SHARE and links >= PROBE_FROM_LINKS)
 
     links = sum(link_rows.values())
     listed = min(1.0, links / entities)  # share of the rows carrying any of the tags (at most)

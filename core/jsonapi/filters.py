@@ -1,8 +1,9 @@
 """The JSON:API query string as a DRF filter backend (query-protocol.md §2–§6).
 
 The whole query string of a read is parsed once (`jsonapi_query`), so its errors come in one order
-whichever component asks first; the filter backend applies `filter[...]`, `sort` and the annotations
-they need, the pagination class applies `page[...]`, the document builder `fields` and `include`.
+whichever component asks first; the filter backend applies `sort` and the annotations that it and `filter[...]`
+need and hands the pagination class a `Listing`, which applies `filter[...]` in the SQL form each of its statements
+needs together with `page[...]`; the document builder applies `fields` and `include`.
 """
 
 import re
@@ -22,14 +23,35 @@ def jsonapi_query(request, resource, *, collection=True):
     return cache[key]
 
 
-class JSONAPIFilterBackend(BaseFilterBackend):
-    """`filter[...]` and `sort` on the view's `resource`."""
+class Listing:
+    """A collection read before paging: the resource's rows with the annotations the filter and the sort need, in
+    the sort's order (`order_by`, the parsed expressions), and the filter (filtering.Filter), whose tag conditions
+    have two SQL forms (resource.Carrying). Whoever runs a statement over it picks the form (`rows(form)`): the
+    paginator, which knows the sort and the slice of each statement."""
 
-    def filter_queryset(self, request, queryset, view):
-        query = jsonapi_query(request, view.resource)
+    def __init__(self, queryset, filter, order_by):
+        self.queryset = queryset.order_by(*order_by)
+        self.filter = filter
+        self.order_by = list(order_by)
+        self.model = queryset.model
+
+    @classmethod
+    def of(cls, queryset, query):
+        """The listing of `queryset` for a parsed `query` (query.Query): its filter, its sort and their annotations."""
         present = queryset.query.annotations
         extra = {alias: expression for alias, expression in query.annotations.items() if alias not in present}
-        return queryset.annotate(**extra).filter(query.filter).order_by(*query.order_by)
+        return cls(queryset.annotate(**extra), query.filter, query.order_by)
+
+    def rows(self, form):
+        """The matching rows, sorted, with the tag conditions in `form` (resource.LIST, PROBE or PAGE)."""
+        return self.queryset.filter(self.filter.q(form))
+
+
+class JSONAPIFilterBackend(BaseFilterBackend):
+    """`filter[...]` and `sort` on the view's `resource`, as a `Listing`: the paginator (pagination.py) runs it."""
+
+    def filter_queryset(self, request, queryset, view):
+        return Listing.of(queryset, jsonapi_query(request, view.resource))
 
     def get_schema_operation_parameters(self, view):
         return collection_parameters(view.resource) + document_parameters(view.resource)

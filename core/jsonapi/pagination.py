@@ -4,6 +4,7 @@
 from urllib.parse import quote
 
 from django.conf import settings
+from django.db.models import F
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
@@ -11,27 +12,51 @@ from core.tag_counts import table_rows
 
 from .filters import jsonapi_query, parameter
 from .query import COUNT_MODES, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from .resource import PAGE_READ
+from .resource import LIST, PAGE
 
 MAX_OFFSET = 2**62  # beyond any table; larger offsets are answered without a query
 
 
 DEFERRED_OFFSET = 1000  # from here on, pages are found by id first (`page_rows`)
 
+# Each statement below asks for the filter's tag conditions (resource.Carrying) in one form, by what it reads:
+# a page in an index's order (or a capped count, in no order) stops early, so it probes each row where probing pays
+# (PAGE); a page in another order or an exact count visits every match, so it builds the lists once (LIST).
 
-def page_rows(queryset, offset, limit):
-    """The rows of one page. Deep pages skip `offset` ids only (from an index holding the sort key and the id,
-    such as `idx_images_created_hash`) and read the page's rows after, instead of reading every skipped row."""
+
+def page_rows(listing, offset, limit):
+    """The rows of one page of a `Listing` (filters.py). Deep pages skip `offset` ids only (from an index holding the
+    sort key and the id, such as `idx_images_created_hash`) and read the page's rows after, instead of reading every
+    skipped row."""
+    form = PAGE if sorted_by_an_index(listing.model, listing.order_by) else LIST
     if offset < DEFERRED_OFFSET:
-        return queryset[offset:offset + limit]
-    rows = queryset.filter(pk__in=queryset.values("pk")[offset:offset + limit])
-    setattr(rows.query, PAGE_READ, True)  # the conditions only check the page's rows (resource.Carrying)
-    return rows
+        return listing.rows(form)[offset:offset + limit]
+    ids = listing.rows(form).values("pk")[offset:offset + limit]
+    return listing.rows(PAGE).filter(pk__in=ids)  # the conditions only check the page's rows
 
 
-def total(queryset):
+def sorted_by_an_index(model, order_by):
+    """Whether rows sorted by `order_by` (order expressions, F or "-name") come in no order or in that of an index of
+    `model`'s table: the first sort key is a column that leads an index of the table (or is its key)."""
+    if not order_by:
+        return True
+    first = order_by[0]
+    expression = getattr(first, "expression", first)  # an OrderBy's expression, an F, or a "-name" string
+    name = expression.name if isinstance(expression, F) else expression.lstrip("-") if isinstance(expression, str) else None
+    meta = model._meta
+    if name == "pk":
+        return True
+    field = next((field for field in meta.concrete_fields if field.name == name), None)
+    if field is None:  # an annotation or another expression: no index known
+        return False
+    return (field.primary_key or field.unique or field.db_index
+            or any(index.fields and index.fields[0].lstrip("-") == field.name for index in meta.indexes))
+
+
+def total(listing):
     """The exact number of rows: an unfiltered list of a counted table reads `row_counts` (core/tag_counts.py)."""
-    return counted_total(queryset) or queryset.count()
+    rows = listing.rows(LIST)
+    return counted_total(rows) or rows.count()
 
 
 def counted_total(queryset):
@@ -39,22 +64,25 @@ def counted_total(queryset):
     return None if queryset.query.where else table_rows(queryset.model._meta.db_table)
 
 
-def estimated_total(queryset, page):
+def estimated_total(listing, page):
     """`(total, exact)` for `page[count]=estimate`: rows are counted only up to a cap,
     `SDHOST_ESTIMATE_COUNT_CAP` rows past the page's end (one `COUNT(*)` over a LIMITed, unordered
-    subquery); reaching the cap gives that lower bound, `exact` False."""
-    rows = counted_total(queryset)
-    if rows is not None or page.offset >= MAX_OFFSET:
-        return (rows if rows is not None else queryset.count()), True
+    subquery, whose tag conditions are probed where that pays); reaching the cap gives that lower bound,
+    `exact` False."""
+    rows = listing.rows(LIST)
+    counted = counted_total(rows)
+    if counted is not None or page.offset >= MAX_OFFSET:
+        return (counted if counted is not None else rows.count()), True
     cap = page.offset + page.limit + settings.SDHOST["ESTIMATE_COUNT_CAP"]
-    rows = queryset.order_by().values("pk")[:cap].count()
-    return rows, rows < cap
+    counted = listing.rows(PAGE).order_by().values("pk")[:cap].count()
+    return counted, counted < cap
 
 
 class JSONAPIPagination(BasePagination):
     """One page of rows; the total is counted only when the page does not reveal it."""
 
     def paginate_queryset(self, queryset, request, view=None):
+        """The rows of the page of `queryset`, a `Listing` (the filter backend's, filters.py)."""
         self.request = request
         self.page = page = jsonapi_query(request, view.resource).page
         rows = list(page_rows(queryset, page.offset, page.limit)) if page.offset < MAX_OFFSET else []

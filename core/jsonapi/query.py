@@ -7,12 +7,12 @@ on collections); anything else is a 400 `invalid_parameter` naming it.
 import re
 from dataclasses import dataclass, field
 
-from django.db.models import F, Q
+from django.db.models import F
 
 from core.db import SQLiteNullsOrderBy
 from core.errors import APIError
 
-from .filtering import METADATA_KEY_RE, filter_q, metadata_order
+from .filtering import METADATA_KEY_RE, Filter, filter_q, metadata_order
 from .resource import all_type_names, link_count, resource_for
 from .types import parse_integer
 
@@ -44,7 +44,7 @@ class Page:
 
 @dataclass
 class Query:
-    filter: Q = field(default_factory=Q)
+    filter: Filter = field(default_factory=Filter)  # its tag conditions in both SQL forms (filtering.Filter)
     order_by: list = field(default_factory=list)
     annotations: dict = field(default_factory=dict)
     page: Page = field(default_factory=Page)

@@ -8,8 +8,7 @@ resources.
 
 import re
 
-from django.db.models import Exists, F, Func, IntegerField, OuterRef, Q, Subquery
-from django.db.models.lookups import In
+from django.db.models import Exists, Func, IntegerField, OuterRef, Q, Subquery
 from django.utils.module_loading import autodiscover_modules
 
 from .types import OBJECT
@@ -124,16 +123,14 @@ class ToMany:
             .values_list(self.source_attname, self.target_key, *self.id_columns)
         )
 
-    def sources_q(self, through_filter, probe=False):
-        """`key IN (keys of the link rows matching through_filter)`, an uncorrelated subquery; with `probe`,
-        pages probe their rows instead (`Carrying`)."""
+    def carrying(self, through_filter, probe_pays=False):
+        """Rows with link rows matching through_filter, in both SQL forms (`Carrying`); `probe_pays`: probing the
+        rows of a page in an index's order costs less than listing every match (filtering.tags_q)."""
         links = self.through._default_manager.filter(through_filter)
         if self.keyed_by:  # never a NULL in the list: `NOT IN` a list holding one matches nothing
             links = links.filter(**{f"{self.link_key}__isnull": False})
-        sources = links.values(self.link_key)
-        if not probe:
-            return Q(**{f"{self.row_key}__in": sources})
-        return Q(Carrying(self.own_links(through_filter), sources, self.row_key))
+        listed = Q(**{f"{self.row_key}__in": links.values(self.link_key)})
+        return Carrying(listed, Q(Exists(self.own_links(through_filter))), probe_pays)
 
     def own_links(self, through_filter):
         """The row's own link rows matching through_filter (for a correlated EXISTS)."""
@@ -145,53 +142,37 @@ class ToMany:
         return self.through._default_manager.filter(through_filter, **{self.link_key: OuterRef(self.link_key)})
 
 
-PAGE_READ = "jsonapi_page_read"  # a Query attribute: this query reads the rows of one page (pagination.py)
+# How a query asks for its tag conditions (`Carrying.q`, filtering.Filter.q): every one as its list, every one as
+# per-row probes, or the page form: probes where they pay, lists elsewhere (pagination.py picks per statement).
+LIST, PROBE, PAGE = "list", "probe", "page"
 
 
-class Carrying(Exists):
-    """Whether a row has matching link rows, in the form that suits the query it is in.
+class Carrying:
+    """Whether a row has matching link rows, in both of its SQL forms; the query that uses it picks one (`q`).
 
-    A COUNT (or any whole read) uses `key IN (SELECT source key FROM link WHERE ...)`: the list is built once
-    from the link table's covering index, a pass over the matches. A page (LIMIT, or marked PAGE_READ)
-    uses `EXISTS (SELECT 1 FROM link WHERE source = row AND ...)`: rows are read in the sort index's order
-    and probed one by one until the page is full, instead of first listing every match (~170 ms for
-    45,000 text keys at 100k images). Only where the rows come in an index's order (or in none, as for a
-    capped count): sorted by an unindexed column, every row would be probed, so the list is built.
-    Used for tag conditions that match many rows (filtering.py)."""
+    - `listed`: `key IN (SELECT source key FROM link WHERE ...)`: the list is built once from the link table's
+      covering index, a pass over the matches. What a count (any whole read) needs.
+    - `probed`: `EXISTS (SELECT 1 FROM link WHERE source = row AND ...)`: rows are read in the sort index's order
+      and probed one by one until the page is full, instead of first listing every match (~170 ms for 45,000
+      text keys at 100k images). Only for rows read in an index's order (or in none, as for a capped count):
+      sorted by an unindexed column, every row would be probed.
 
-    def __init__(self, links, sources, row_key="pk"):
-        super().__init__(links)
-        self.sources = sources
-        self.row_key = row_key
+    `probe_pays`: the condition holds for many rows and its list would be long (filtering.tags_q), so the page form
+    (`PAGE`) probes it; otherwise even a page lists it. `~` negates both forms. Used for tag conditions."""
 
-    def as_sql(self, compiler, connection, **extra):
-        query = compiler.query
-        if getattr(query, PAGE_READ, False) or (query.is_sliced and sorted_by_an_index(query)):
-            return super().as_sql(compiler, connection, **extra)
-        return compiler.compile(self.in_form)
+    def __init__(self, listed, probed, probe_pays=False):
+        self.listed = listed
+        self.probed = probed
+        self.probe_pays = probe_pays
 
-    def resolve_expression(self, query=None, *args, **kwargs):
-        clone = super().resolve_expression(query, *args, **kwargs)
-        clone.in_form = In(F(self.row_key), self.sources).resolve_expression(query, *args, **kwargs)
-        return clone
+    def q(self, form):
+        """The condition in `form`: LIST, PROBE, or PAGE (probed where that pays, else listed)."""
+        if form not in (LIST, PROBE, PAGE):
+            raise ValueError(f"Unknown form of a tag condition: {form!r}")
+        return self.probed if form == PROBE or (form == PAGE and self.probe_pays) else self.listed
 
-
-def sorted_by_an_index(query):
-    """Whether the rows of `query` come in no order or in that of an index: its first sort key is a column that
-    leads an index of the table (or is its key)."""
-    if not query.order_by:
-        return True
-    first = query.order_by[0]
-    expression = getattr(first, "expression", first)  # an OrderBy's expression, an F, or a "-name" string
-    name = expression.name if isinstance(expression, F) else expression.lstrip("-") if isinstance(expression, str) else None
-    meta = query.model._meta
-    if name == "pk":
-        return True
-    field = next((field for field in meta.concrete_fields if field.name == name), None)
-    if field is None:  # an annotation or another expression: no index known
-        return False
-    return (field.primary_key or field.unique or field.db_index
-            or any(index.fields and index.fields[0].lstrip("-") == field.name for index in meta.indexes))
+    def __invert__(self):
+        return Carrying(~self.listed, ~self.probed, self.probe_pays)
 
 
 class Resource:
