@@ -13,13 +13,16 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 
 from core.errors import APIError, is_disk_full
+from engine.parameters import A1111_OPTIONS, RENDER_PARAMETERS
 
 log = logging.getLogger("sdhost")
 
-# Our submission's fields (JSON pointers of tasks_app/api/validation.py) -> the A1111 field that set them
+# Our submission's fields (JSON pointers of tasks_app/api/validation.py) -> the A1111 field that set them: the render
+# parameters' A1111 fields and options (engine/parameters.py), then the others
 FIELD_NAMES = {
+    **{p.name: [p.a1111.field] for p in RENDER_PARAMETERS if p.a1111.field and p.a1111.field != p.name},
+    **{p.name: ["override_settings", option] for option, p in A1111_OPTIONS.items()},
     "checkpoint_hash": ["override_settings", "sd_model_checkpoint"], "vae_hash": ["override_settings", "sd_vae"],
-    "clip_skip": ["override_settings", "CLIP_stop_at_last_layers"], "sampler": ["sampler_name"],
     "init_image": ["init_images", 0], "mask_image": ["mask"], "hires": ["enable_hr"],
 }
 HIRES_FIELD_NAMES = {"scale": "hr_scale", "width": "hr_resize_x", "height": "hr_resize_y",

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from engine.parameters import RENDER_PARAMETERS
 from images_app.storage import delete_image_file, image_file_path, store_image_bytes
 from tasks_app import queue, worker
 from tasks_app.api.validation import validate_submission
@@ -97,11 +98,10 @@ def result(job: Job, task_ids: list[str]) -> dict:
     first = job.bodies[0]
     seeds = [image.seed for image in images]
     info = {
-        "prompt": first["prompt"], "all_prompts": [first["prompt"]] * len(images),
-        "negative_prompt": first["negative_prompt"], "all_negative_prompts": [first["negative_prompt"]] * len(images),
+        **{p.a1111.info: first[p.name] for p in RENDER_PARAMETERS if p.a1111.info},
+        "all_prompts": [first["prompt"]] * len(images), "all_negative_prompts": [first["negative_prompt"]] * len(images),
         "seed": seeds[0] if seeds else job.seed, "all_seeds": seeds, "subseed": -1, "all_subseeds": [-1] * len(images),
-        "subseed_strength": 0, "width": first["width"], "height": first["height"], "sampler_name": first["sampler"],
-        "cfg_scale": first["cfg_scale"], "steps": first["steps"], "batch_size": job.parameters["batch_size"],
+        "subseed_strength": 0, "batch_size": job.parameters["batch_size"],
         "restore_faces": False, "face_restoration_model": None,
         "sd_model_name": job.checkpoint.name, "sd_model_hash": catalogue.autov2(job.checkpoint),
         "sd_vae_name": catalogue.file_name(job.vae) if job.vae else None,
@@ -110,7 +110,7 @@ def result(job: Job, task_ids: list[str]) -> dict:
         "denoising_strength": first.get("denoising_strength", (first.get("hires") or {}).get("denoising_strength")),
         "extra_generation_params": {}, "index_of_first_image": 0,
         "infotexts": [(image.metadata or {}).get("parameters", "") for image in images],
-        "styles": [], "job_timestamp": datetime.now().strftime("%Y%m%d%H%M%S"), "clip_skip": first["clip_skip"],
+        "styles": [], "job_timestamp": datetime.now().strftime("%Y%m%d%H%M%S"),
         "is_using_inpainting_conditioning": False, "version": "sd-host",
         "ignored": job.ignored, "task_ids": task_ids,
         "interrupted": any(task.status == "cancelled" for task in tasks.values()),

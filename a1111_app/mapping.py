@@ -17,11 +17,12 @@ from django.conf import settings
 
 from core.jsondata import integral
 from engine.interface import DEFAULT_HIRES_STRENGTH, random_seed
+from engine.parameters import A1111_OPTIONS, RENDER_PARAMETERS
+from engine.parameters import MAX_SEED as TASK_MAX_SEED
 from engine.prompts import extract_lora_tags
 from images_app.storage import inspect_image
 from tasks_app.api.inline_loras import library_loras
 from tasks_app.api.parameters import sampler_name as our_sampler
-from tasks_app.api.validation import MAX_SEED as TASK_MAX_SEED
 
 from . import catalogue, options
 from .errors import A1111Error, ValidationFailed
@@ -30,12 +31,15 @@ TASK_TAG = "sdapi"  # every task this API submits carries it (interrupt and prog
 MAX_IMAGES = 100  # n_iter x batch_size of one request
 MAX_SEED = TASK_MAX_SEED - MAX_IMAGES  # less the seeds of the images after the first
 
-# A1111's request defaults for the fields we map (StableDiffusionProcessing / ...Txt2Img / ...Img2Img)
+# A1111's request defaults for the fields we map (StableDiffusionProcessing / ...Txt2Img / ...Img2Img): those of
+# the render parameters (engine/parameters.py) and the request's own
 COMMON_DEFAULTS = {
-    "prompt": "", "negative_prompt": "", "seed": -1, "sampler_name": None, "scheduler": None, "batch_size": 1,
-    "n_iter": 1, "steps": 50, "cfg_scale": 7.0, "width": 512, "height": 512, "override_settings": {},
-    "alwayson_scripts": {}, "send_images": True, "save_images": False,
+    **{p.a1111.field: p.a1111.default for p in RENDER_PARAMETERS if p.a1111.field},
+    "scheduler": None, "n_iter": 1, "override_settings": {}, "alwayson_scripts": {}, "send_images": True,
+    "save_images": False,
 }
+# The render parameters whose A1111 field goes into the submission as it is (seed, batch_size and sampler are mapped)
+DIRECT_FIELDS = {p.name: p.a1111.field for p in RENDER_PARAMETERS if p.a1111.field and p.a1111.direct}
 TXT2IMG_DEFAULTS = {**COMMON_DEFAULTS, "enable_hr": False, "denoising_strength": None, "hr_scale": 2.0,
                     "hr_upscaler": None, "hr_second_pass_steps": 0, "hr_resize_x": 0, "hr_resize_y": 0}
 IMG2IMG_DEFAULTS = {**COMMON_DEFAULTS, "init_images": None, "denoising_strength": 0.75, "mask": None,
@@ -55,7 +59,7 @@ UNSUPPORTED = {
     "comments": ({},), "disable_extra_networks": (False,), "firstpass_image": (),
 }
 # Options a request may override (override_settings) and the ones we keep (POST /options)
-HONOURED_OVERRIDES = {"sd_model_checkpoint", "sd_vae", "CLIP_stop_at_last_layers"}
+HONOURED_OVERRIDES = {"sd_model_checkpoint", "sd_vae", *A1111_OPTIONS}
 
 
 def asks_for_something(value, neutral) -> bool:
@@ -161,8 +165,8 @@ class _Mapper:
                 raise ValidationFailed(["override_settings", "sd_vae"], exc.detail) from None
         else:
             vae = options.current_vae(self.stored)
-        clip_skip = overrides.get("CLIP_stop_at_last_layers", self.stored["clip_skip"])
-        job_fields.update(checkpoint_hash=checkpoint.hash, vae_hash=vae.hash if vae else None, clip_skip=clip_skip)
+        job_fields.update(checkpoint_hash=checkpoint.hash, vae_hash=vae.hash if vae else None)
+        job_fields.update({p.name: overrides.get(option, self.stored[p.name]) for option, p in A1111_OPTIONS.items()})
         return checkpoint, vae
 
     def sampler(self) -> str:
@@ -257,7 +261,7 @@ class _Mapper:
         n_iter = integer(values, "n_iter", 1, MAX_IMAGES)
         if batch_size * n_iter > MAX_IMAGES:
             raise ValidationFailed(["n_iter"], f"n_iter x batch_size must be at most {MAX_IMAGES}")
-        base = {key: values[key] for key in ("prompt", "negative_prompt", "width", "height", "steps", "cfg_scale")}
+        base = {name: values[a1111_field] for name, a1111_field in DIRECT_FIELDS.items()}
         base["prompt"] = self.without_unknown_loras(base["prompt"])
         base["sampler"] = self.sampler()
         checkpoint, vae = self.models(base)

@@ -1,4 +1,5 @@
-"""The API's defaults that A1111 keeps as options (D39): checkpoint, VAE, clip skip; stored in the database
+"""The API's defaults that A1111 keeps as options (D39): checkpoint, VAE, and the render parameters that A1111 sets
+through options (engine/parameters.py: `A1111(option=...)`, e.g. CLIP_stop_at_last_layers); stored in the database
 (the `metadata` table), so every process and every restart sees the same."""
 
 from __future__ import annotations
@@ -6,8 +7,8 @@ from __future__ import annotations
 import json
 
 from core.jsondata import integral
+from engine.parameters import A1111_OPTIONS
 from system_app.models import SystemFact
-from tasks_app.api.validation import MAX_CLIP_SKIP
 
 from . import catalogue
 from .errors import A1111Error
@@ -17,10 +18,11 @@ VAE_AUTOMATIC, VAE_NONE = "Automatic", "None"
 
 
 def stored() -> dict:
-    """{"checkpoint": hash | None, "vae": hash | None, "clip_skip": int}."""
+    """{"checkpoint": hash | None, "vae": hash | None, and each option's render parameter by its name}."""
     fact = SystemFact.objects.filter(key=FACT_KEY).first()
     values = json.loads(fact.value) if fact and fact.value else {}
-    return {"checkpoint": values.get("checkpoint"), "vae": values.get("vae"), "clip_skip": values.get("clip_skip", 1)}
+    return {"checkpoint": values.get("checkpoint"), "vae": values.get("vae"),
+            **{p.name: values.get(p.name, p.a1111.default) for p in A1111_OPTIONS.values()}}
 
 
 def save(values: dict) -> None:
@@ -55,11 +57,12 @@ def vae_named(value):
     return model
 
 
-def clip_skip_value(value) -> int:
+def option_value(option: str, value) -> int:
+    """The value of a render parameter's A1111 option (an integer parameter), checked against its limits."""
+    parameter = A1111_OPTIONS[option]
     value = integral(value)
-    if value is None or not 1 <= value <= MAX_CLIP_SKIP:
-        raise A1111Error(422, f"CLIP_stop_at_last_layers must be an integer from 1 to {MAX_CLIP_SKIP}",
-                         "ValueError")
+    if value is None or not parameter.low <= value <= parameter.high:
+        raise A1111Error(422, f"{option} must be an integer from {parameter.low} to {parameter.high}", "ValueError")
     return value
 
 
@@ -71,8 +74,9 @@ def apply(changes: dict) -> None:
     if "sd_vae" in changes:
         vae = vae_named(changes["sd_vae"])
         values["vae"] = vae.hash if vae else None
-    if "CLIP_stop_at_last_layers" in changes:
-        values["clip_skip"] = clip_skip_value(changes["CLIP_stop_at_last_layers"])
+    for option, parameter in A1111_OPTIONS.items():
+        if option in changes:
+            values[parameter.name] = option_value(option, changes[option])
     save(values)
 
 
@@ -84,7 +88,7 @@ def as_a1111() -> dict:
         "sd_model_checkpoint": catalogue.title(checkpoint) if checkpoint else None,
         "sd_checkpoint_hash": checkpoint.hash if checkpoint else None,
         "sd_vae": catalogue.file_name(vae) if vae else VAE_AUTOMATIC,
-        "CLIP_stop_at_last_layers": values["clip_skip"],
+        **{option: values[parameter.name] for option, parameter in A1111_OPTIONS.items()},
         "samples_format": "png", "grid_format": "png", "return_grid": False, "enable_pnginfo": True,
         "sd_checkpoint_cache": 0, "sd_vae_checkpoint_cache": 0,
     }

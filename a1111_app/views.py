@@ -10,7 +10,8 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from core.parsers import StrictJSONParser
-from engine.infotext import parse_infotext, parse_size
+from engine.infotext import parse_infotext
+from engine.parameters import parse_size
 from images_app.storage import inspect_image
 
 from . import jobs, mapping, options

@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass, field
 
 _PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
-_SIZE = re.compile(r"^(\d+)x(\d+)$")
 NEGATIVE_PREFIX = "Negative prompt:"
 
 
@@ -60,11 +59,6 @@ def parse_infotext(text: str) -> Infotext:
         if value:  # A1111 skips a key with an empty value
             params[key] = unquote(value)
     return Infotext("\n".join(prompt), "\n".join(negative), params)
-
-
-def parse_size(value: str) -> tuple[int, int] | None:
-    match = _SIZE.match(value.strip())
-    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 def parse_hash_list(value: str) -> list[tuple[str, str]]:

@@ -5,12 +5,9 @@ import io
 from .img2img import parameter_fields
 from .infotext import quote
 from .interface import RenderRequest
+from .parameters import NAMES, format_number, infotext_fields
 
-
-def format_number(value: float) -> str:
-    """WebUI style: 7.0 -> '7', 6.5 -> '6.5'."""
-    value = float(value)
-    return str(int(value)) if value.is_integer() else repr(value)
+__all__ = ["encode_png", "format_number", "format_parameters", "short_hash"]
 
 
 def short_hash(sha256: str) -> str:
@@ -27,16 +24,13 @@ def format_parameters(request: RenderRequest, seed: int) -> str:
     lines = [request.prompt]
     if request.negative_prompt:
         lines.append(f"Negative prompt: {request.negative_prompt}")
+    values = {name: getattr(request, name) for name in NAMES} | {"seed": seed}
     checkpoint = request.checkpoint
-    fields = [
-        ("Steps", str(request.steps)), ("Sampler", request.sampler), ("CFG scale", format_number(request.cfg_scale)),
-        ("Seed", str(seed)), ("Size", f"{request.width}x{request.height}"),
-        ("Model hash", short_hash(checkpoint.sha256)), ("Model", checkpoint.name),
-    ]
+    fields = infotext_fields(values, after_models=False)
+    fields += [("Model hash", short_hash(checkpoint.sha256)), ("Model", checkpoint.name)]
     if request.vae is not None:
         fields += [("VAE hash", short_hash(request.vae.sha256)), ("VAE", request.vae.name)]
-    if request.clip_skip > 1:
-        fields.append(("Clip skip", str(request.clip_skip)))
+    fields += infotext_fields(values, after_models=True)
     fields += parameter_fields(request)
     if request.loras:
         hashes = ", ".join(f"{_hash_name(spec.model.name)}: {short_hash(spec.model.sha256)}" for spec in request.loras)

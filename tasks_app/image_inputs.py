@@ -13,9 +13,9 @@ from core.errors import invalid_request, json_pointer
 from core.jsondata import is_int
 from engine.hires import UPSCALER_NAMES
 from engine.interface import DEFAULT_HIRES_STRENGTH
+from engine.parameters import MAX_STEPS
 from images_app.models import Image
 from models_app.models import SDModel
-from tasks_app.models import MAX_STEPS
 
 IMAGE_KEYS = {"init_image", "denoising_strength", "mask_image", "mask_blur", "hires"}
 HIRES_KEYS = {"scale", "width", "height", "steps", "denoising_strength", "upscaler"}
@@ -90,7 +90,7 @@ def validate_image_fields(body: dict, width: int, height: int) -> dict:
         fields["init_image"] = _image(body["init_image"], "/init_image", "'init_image'")
         fields["denoising_strength"] = _number(body.get("denoising_strength", DEFAULT_STRENGTH),
                                                "/denoising_strength", 0, 1, "'denoising_strength'")
-    elif body.get("denoising_strength") is not None:
+    elif "denoising_strength" in body:  # null too: the schema's type is number
         raise invalid_request("'denoising_strength' applies to image to image: give 'init_image' too",
                               "/denoising_strength")
     if body.get("mask_image") is not None:

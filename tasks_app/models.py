@@ -8,10 +8,10 @@ from django.db import models
 from django.utils import timezone
 
 from core.row_keys import keyed_indexes, seq_constraint
+from engine.parameters import MAX_STEPS
 from engine.samplers import DEFAULT_SAMPLER
 from system_app.models import TagCounted, TagLink
 
-MAX_STEPS = 200  # D9; the API and the CHECK constraint both use it
 TASK_STATUSES = ["pending", "running", "completed", "failed", "cancelled"]
 ACTIVE_STATUSES = ["pending", "running"]
 TASK_KINDS = ["render", "upscale"]  # upscale: POST /api/images/{hash}/upscale (D38)

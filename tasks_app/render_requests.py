@@ -11,6 +11,7 @@ import hashlib
 
 from engine.engine import batch_key
 from engine.interface import ControlNetSpec, EmbeddingSpec, LoraSpec, ModelFile, RenderRequest, random_seed
+from engine.parameters import RENDER_PARAMETERS
 from images_app.storage import image_file_path
 from models_app.storage import model_file_path
 
@@ -45,14 +46,13 @@ def build_request(task) -> RenderRequest:
             controlnets.append(
                 ControlNetSpec(model_file(model), str(image_file_path(extra.control_image)), weight=weight)
             )
+    parameters = {parameter.name: getattr(task, parameter.name) for parameter in RENDER_PARAMETERS}
+    parameters.update(negative_prompt=task.negative_prompt or "",
+                      seed=task.seed if task.seed is not None and task.seed >= 0 else random_seed())
     return RenderRequest(
-        checkpoint=model_file(task.checkpoint), prompt=task.prompt, negative_prompt=task.negative_prompt or "",
-        width=task.width, height=task.height, steps=task.steps, cfg_scale=task.cfg_scale, sampler=task.sampler,
-        seed=task.seed if task.seed is not None and task.seed >= 0 else random_seed(),
-        batch_size=task.batch_size, vae=model_file(task.vae) if task.vae else None,
+        checkpoint=model_file(task.checkpoint), vae=model_file(task.vae) if task.vae else None,
         loras=tuple(loras), embeddings=tuple(embeddings), controlnets=tuple(controlnets),
-        clip_skip=task.clip_skip,
-        **engine_inputs(task, model_file),
+        **parameters, **engine_inputs(task, model_file),
     )
 
 

@@ -52,6 +52,17 @@ CONFIG = component("Config", {
             max_image_size=INTEGER, safety_checker=BOOLEAN, samplers={"type": "array", "items": STRING},
             upscalers={"type": "array", "items": STRING,
                        "description": "Built-in hires upscalers (D37); upscaler models go by hash"},
+            parameters={"type": "array", "description": (
+                "The render parameters of POST /api/tasks with their limits and defaults as configured, the key "
+                "that writes each into a PNG's `parameters` chunk, and hints for a form (label, widget, step, hint); "
+                "the web UI builds its composer from this list"),
+                "items": {"type": "object", "required": ["name", "type"], "properties": {
+                    "name": STRING, "type": {"type": "string", "enum": ["text", "integer", "number", "seed"]},
+                    "default": {}, "required": BOOLEAN, "minimum": {"type": "number"}, "maximum": {"type": "number"},
+                    "multiple_of": INTEGER, "choices": {"type": "array", "items": STRING}, "description": STRING,
+                    "infotext_key": STRING, "label": STRING,
+                    "widget": {"type": "string", "enum": ["prompt", "textarea", "number", "select"]},
+                    "step": {"type": "number"}, "hint": STRING}}},
         ),
         "hardware": section(device={**STRING, "example": "cuda"}, gpu_count=INTEGER,
                             memory_gb={"type": "number"}),

@@ -14,6 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import sdhost
+from engine.parameters import RENDER_PARAMETERS, ui_description
+from tasks_app.api.validation import resolve
 
 from .hardware import hardware_facts
 
@@ -103,6 +105,8 @@ class ConfigView(APIView):
                 "safety_checker": cfg["SAFETY_CHECKER"],
                 "samplers": list(SAMPLER_NAMES),
                 "upscalers": list(UPSCALER_NAMES),  # built in; upscaler models are given by hash (D37)
+                # the render parameters, their limits and UI hints (engine/parameters.py): the web UI's composer
+                "parameters": [ui_description(parameter, resolve) for parameter in RENDER_PARAMETERS],
             },
             "hardware": hardware_facts(cfg["DEVICE"]),
             "features": {

@@ -14,7 +14,8 @@ from rest_framework.views import APIView
 
 from core.bodies import json_object
 from core.errors import APIError, invalid_request, json_pointer, not_found
-from engine.infotext import parse_hash_list, parse_infotext, parse_size
+from engine.infotext import parse_hash_list, parse_infotext
+from engine.parameters import INFOTEXT_KEYS, INTEGER_TEXT, NUMBER_TEXT, parse_size, read_infotext
 from engine.prompts import extract_lora_tags
 from engine.samplers import SAMPLER_NAMES
 from images_app.models import Image
@@ -26,11 +27,8 @@ from .inline_loras import AUTOV2, library_loras
 AUTOMATIC_SCHEDULES = {"DPM++ 2M": "Karras", "DPM++ SDE": "Karras", "DPM++ 2M SDE": "Exponential",
                        "DPM++ 2S a": "Karras", "DPM++ 3M SDE": "Exponential"}
 SCHEDULE_SUFFIXES = {"Karras": " Karras"}
-USED_KEYS = {"Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Model hash", "Model",
-             "VAE hash", "VAE", "Lora hashes", "TI hashes", "Clip skip"}
+USED_KEYS = {*INFOTEXT_KEYS, "Schedule type", "Model hash", "Model", "VAE hash", "VAE", "Lora hashes", "TI hashes"}
 HIRES_KEYS = {"Hires upscale", "Hires resize", "Hires steps", "Hires upscaler"}
-INTEGER = re.compile(r"[+-]?\d+")
-NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def sampler_name(sampler: str, schedule: str | None) -> str | None:
@@ -77,35 +75,13 @@ class _Builder:
     def ignore(self, *keys: str) -> None:
         self.ignored += [key for key in keys if key in self.params and key not in self.ignored]
 
-    def integer(self, key: str, field: str) -> None:
-        value = self.params.get(key)
-        if value is None:
-            return
-        if INTEGER.fullmatch(value.strip()):
-            self.task[field] = int(value)
-        else:
-            self.ignore(key)
-
     def build(self) -> dict:
         params = self.params
         if self.info.negative_prompt:
             self.task["negative_prompt"] = self.info.negative_prompt
-        self.integer("Steps", "steps")
-        self.integer("Seed", "seed")
-        self.integer("Clip skip", "clip_skip")
-        if "CFG scale" in params:
-            value = params["CFG scale"].strip()
-            if NUMBER.fullmatch(value):
-                number = float(value)
-                self.task["cfg_scale"] = int(number) if number.is_integer() else number
-            else:
-                self.ignore("CFG scale")
-        if "Size" in params:
-            size = parse_size(params["Size"])
-            if size:
-                self.task["width"], self.task["height"] = size
-            else:
-                self.ignore("Size")
+        values, unusable = read_infotext(params)  # the render parameters (engine/parameters.py)
+        self.task.update(values)
+        self.ignore(*unusable)
         if "Sampler" in params:
             name = sampler_name(params["Sampler"].strip(), params.get("Schedule type"))
             if name:
@@ -138,7 +114,7 @@ class _Builder:
         hires = {}
         scale = params.get("Hires upscale", "").strip()
         resize = parse_size(params["Hires resize"]) if "Hires resize" in params else None
-        if NUMBER.fullmatch(scale):
+        if NUMBER_TEXT.fullmatch(scale):
             hires["scale"] = float(scale)
         elif resize:
             hires["width"], hires["height"] = resize
@@ -146,10 +122,10 @@ class _Builder:
             self.ignore(*HIRES_KEYS, "Denoising strength")
             return
         steps = params.get("Hires steps", "0").strip()
-        if INTEGER.fullmatch(steps):
+        if INTEGER_TEXT.fullmatch(steps):
             hires["steps"] = int(steps)
         strength = params.get("Denoising strength", "").strip()
-        if NUMBER.fullmatch(strength):
+        if NUMBER_TEXT.fullmatch(strength):
             hires["denoising_strength"] = float(strength)
         upscaler = params.get("Hires upscaler", "Latent").strip()
         if upscaler in UPSCALER_NAMES:

@@ -6,7 +6,16 @@ from django.db.models.functions import NullIf
 from core.jsonapi import Attribute, Resource, ToMany, ToOne
 from core.jsonapi.types import INTEGER, NUMBER, TEXT, TIMESTAMP, Enum, JSONObject
 from core.row_keys import ROW_KEYS
+from engine.parameters import RENDER_PARAMETERS
 from tasks_app.models import NEVER_PROMOTED, TASK_KINDS, TASK_STATUSES, Task, TaskModel, TaskTag
+
+
+def render_attribute(parameter) -> Attribute:
+    """A render parameter (engine/parameters.py) as a task attribute: free text is not sortable."""
+    if parameter.type == "text":
+        return Attribute(TEXT, sort=parameter.choices is not None)
+    return Attribute(NUMBER if parameter.type == "number" else INTEGER)
+
 
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
@@ -26,16 +35,7 @@ class TaskResource(Resource):
     id_pattern = UUID_PATTERN
     attributes = {
         "status": Attribute(Enum(TASK_STATUSES)),
-        "prompt": Attribute(TEXT, sort=False),
-        "negative_prompt": Attribute(TEXT, sort=False),
-        "width": Attribute(INTEGER),
-        "height": Attribute(INTEGER),
-        "seed": Attribute(INTEGER),
-        "steps": Attribute(INTEGER),
-        "cfg_scale": Attribute(NUMBER),
-        "sampler": Attribute(TEXT),
-        "batch_size": Attribute(INTEGER),
-        "clip_skip": Attribute(INTEGER),
+        **{parameter.name: render_attribute(parameter) for parameter in RENDER_PARAMETERS},
         "error_message": Attribute(TEXT, sort=False),
         "created_at": Attribute(TIMESTAMP),
         # the epoch stored for "never promoted" reads, filters and sorts as null (D30)

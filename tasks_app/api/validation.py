@@ -1,9 +1,10 @@
-"""POST /api/tasks bodies, declared once (tasks-api.md, D9, D17, D23, D26, D30).
+"""POST /api/tasks bodies (tasks-api.md, D9, D17, D23, D26, D30).
 
-`SUBMISSION` lists every field with its type, limits and default; `validate_submission(body)` checks a body
-against it and the OpenAPI component `TaskSubmission` is generated from it (`submission_schema()`), so the
-limits and defaults are stated here and nowhere else. The first problem is raised as a 400 `invalid_request`
-whose `source.pointer` names the field.
+`SUBMISSION` lists every field with its type, limits and default: the render parameters come from the engine's
+table (engine/parameters.py, one declaration per parameter), the model references, additional models, tags and
+image inputs are declared here. `validate_submission(body)` checks a body against it and the OpenAPI component
+`TaskSubmission` is generated from it (`submission_schema()`). The first problem is raised as a 400
+`invalid_request` whose `source.pointer` names the field.
 """
 
 from __future__ import annotations
@@ -17,31 +18,21 @@ from core.errors import invalid_request, json_pointer
 from core.jsondata import is_int
 from core.tags import TAG_NAME_MAX, tag_name_problem
 from core.text import FREE_TEXT_PATTERN, LABEL_PATTERN, control_character_problem
-from engine.samplers import DEFAULT_SAMPLER, SAMPLER_NAMES
+from engine.parameters import MAX_SEED, RENDER_PARAMETERS, REQUIRED, Setting
 from images_app.models import Image
 from models_app.models import SDModel
 from tasks_app.image_inputs import IMAGE_FIELD_SCHEMAS, validate_image_fields
-from tasks_app.models import MAX_STEPS
 
 from .inline_loras import inline_loras
 
 EXTRA_KEYS = {"model_hash", "weight", "control_image"}
 EXTRA_TYPES = ("lora", "controlnet", "embedding")
-MIN_SIDE, SIDE_STEP = 64, 8
-MAX_CFG_SCALE = 30
-MAX_SEED = 2**63 - 10  # image i uses seed + i, which must fit a signed 64-bit column
 MAX_WEIGHT = 2.0
-MAX_CLIP_SKIP = 12
-REQUIRED = object()
-
-
-def setting(name):
-    """A limit or default read from SDHOST settings when used (so tests and deployments can change it)."""
-    return lambda: settings.SDHOST[name]
 
 
 def resolve(value):
-    return value() if callable(value) else value
+    """A limit or default: a Setting is read from SDHOST when used (so tests and deployments can change it)."""
+    return settings.SDHOST[value.name] if isinstance(value, Setting) else value
 
 
 @dataclass
@@ -76,7 +67,7 @@ class Field:
     def schema(self) -> dict:
         schema = self.base_schema()
         default = resolve(self.default)
-        if default is not REQUIRED and default is not None and not callable(self.default):
+        if default is not REQUIRED and default is not None and not isinstance(self.default, Setting):
             schema["default"] = default
         if self.description:
             schema["description"] = self.description
@@ -239,35 +230,28 @@ class TagNames(Field):
 
 # --- the submission ------------------------------------------------------------------------------
 
-SIDE_RULE = f"a multiple of {SIDE_STEP} from {MIN_SIDE} to {{high}}"
+def render_field(parameter) -> Field:
+    """The check of one render parameter of engine/parameters.py."""
+    common = {"default": parameter.default, "description": parameter.description}
+    if parameter.type == "integer":
+        return Integer(parameter.low, parameter.high, parameter.rule, multiple_of=parameter.multiple_of, **common)
+    if parameter.type == "number":
+        return Number(parameter.high, **common)
+    if parameter.type == "seed":
+        return Seed(**common)
+    return Text(non_empty=parameter.non_empty, choices=parameter.choices, **common)
 
+
+RENDER_FIELDS = {parameter.name: render_field(parameter) for parameter in RENDER_PARAMETERS}
 SUBMISSION = {
     "checkpoint_hash": ModelReference(("checkpoint",), default=REQUIRED, description="A `ready` checkpoint (D9)"),
-    "prompt": Text(non_empty=True, default=REQUIRED, description=(
-        "A1111 syntax (D31, D32): `(word:1.2)`, `[word]`, `\\(`, `BREAK`, `[from:to:when]`, `[a|b]`, any length. "
-        "`<lora:NAME:WEIGHT>` tags add that LoRA (NAME: model name, file name without extension or AutoV2; D34)")),
-    "negative_prompt": Text(default=""),
-    "width": Integer(MIN_SIDE, setting("MAX_IMAGE_SIDE"), SIDE_RULE, multiple_of=SIDE_STEP, default=512,
-                     description="Up to the configured max_image_size (D30)"),
-    "height": Integer(MIN_SIDE, setting("MAX_IMAGE_SIDE"), SIDE_RULE, multiple_of=SIDE_STEP, default=512,
-                      description="Up to the configured max_image_size (D30)"),
-    "steps": Integer(1, MAX_STEPS, f"from 1 to {MAX_STEPS}", default=setting("DEFAULT_STEPS"),
-                     description="Default: the configured default_steps"),
-    "cfg_scale": Number(MAX_CFG_SCALE, default=setting("DEFAULT_CFG_SCALE"),
-                        description="Default: the configured default_cfg_scale"),
-    "seed": Seed(default=-1, description="-1 = random (D10); image i of a batch uses seed + i"),
-    "batch_size": Integer(1, setting("MAX_BATCH_SIZE"), "from 1 to {high} (the configured max_batch_size)",
-                          default=1, description="Up to the configured max_batch_size (D17)"),
-    "sampler": Text(choices=SAMPLER_NAMES, default=DEFAULT_SAMPLER, description="A name listed by GET /api/config (D8)"),
+    **RENDER_FIELDS,
     "vae_hash": ModelReference(("vae",), nullable=True, description="A `ready` VAE (D9)"),
-    "clip_skip": Integer(1, MAX_CLIP_SKIP, f"from 1 to {MAX_CLIP_SKIP}", default=1,
-                         description="A1111's Clip skip (D33): 1 = last text-encoder layer, 2 = penultimate"),
     "additional_models": AdditionalModels(default=[]),
     "tags": TagNames(default=[], description="Tag names (D3, D26)"),
     **{key: CheckedTogether(schema) for key, schema in IMAGE_FIELD_SCHEMAS.items()},
 }
-TASK_FIELDS = ("checkpoint_hash", "prompt", "negative_prompt", "width", "height", "steps", "cfg_scale", "seed",
-               "batch_size", "sampler", "vae_hash", "clip_skip")
+TASK_FIELDS = ("checkpoint_hash", *RENDER_FIELDS, "vae_hash")
 
 
 def validate_submission(body: dict) -> Submission:

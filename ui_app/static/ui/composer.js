@@ -70,7 +70,14 @@ export async function render(main) {
   const paintPreview = () => preview.replaceChildren(...highlightPrompt(prompt.value));
   prompt.addEventListener("input", paintPreview);
   paintPreview();
-  const sampler = h("select", { name: "sampler" }, config.samplers.map((s) => h("option", { value: s, selected: s === (start.sampler || "DPM++ 2M Karras") }, s)));
+  // The render parameters as GET /api/config lists them (engine/parameters.py): limits, defaults and labels
+  const parameters = config.parameters || [];
+  const samplerParameter = parameters.find((p) => p.widget === "select") || {};
+  const sampler = h("select", { name: "sampler" }, config.samplers.map((s) => h("option", { value: s, selected: s === (start.sampler || samplerParameter.default) }, s)));
+  const numberParameters = parameters.filter((p) => p.widget === "number");
+  const numberField = (p) => field(p.label, number(p.name, start[p.name] ?? p.default, {
+    min: p.minimum, max: p.type === "seed" ? undefined : p.maximum, step: p.step ?? p.multiple_of ?? (p.type === "number" ? "any" : 1),
+  }), { pointer: `/${p.name}`, hint: p.hint });
   const vae = h("select", { name: "vae_hash" }, h("option", { value: "" }, "Checkpoint's own"), vaes.map((v) => h("option", { value: v.hash, selected: v.hash === start.vae_hash }, v.name)));
 
   // Add-on models (LoRA, embedding, ControlNet): rows in additional_models order, so pointers match.
@@ -134,7 +141,6 @@ export async function render(main) {
     } catch (error) { toast(`Mask upload failed: ${error.message}`, "error"); }
   } });
 
-  const maxSide = config.max_image_size || 2048;
   form.append(...[
     h("h1", {}, "Create"),
     prefill && prefill.unresolved && prefill.unresolved.length ? h("p", { class: "notice", role: "status" }, `Not in the library: ${prefill.unresolved.map((u) => `${u.kind} ${u.name || u.autov2}`).join(", ")}`) : null,
@@ -143,14 +149,7 @@ export async function render(main) {
     field("Prompt", prompt, { pointer: "/prompt", hint: "A1111 syntax: (word:1.2), [word], BREAK, <lora:name:0.8>" }),
     preview,
     field("Negative prompt", negative, { pointer: "/negative_prompt" }),
-    h("div", { class: "row" },
-      field("Width", number("width", start.width ?? 512, { min: 64, max: maxSide, step: 8 }), { pointer: "/width" }),
-      field("Height", number("height", start.height ?? 512, { min: 64, max: maxSide, step: 8 }), { pointer: "/height" }),
-      field("Steps", number("steps", start.steps ?? config.default_steps ?? 20, { min: 1, max: 200 }), { pointer: "/steps" }),
-      field("CFG scale", number("cfg_scale", start.cfg_scale ?? config.default_cfg_scale ?? 7, { min: 0, max: 30, step: 0.5 }), { pointer: "/cfg_scale" }),
-      field("Seed", number("seed", start.seed ?? -1, { min: -1 }), { pointer: "/seed", hint: "-1 = random" }),
-      field("Batch", number("batch_size", start.batch_size ?? 1, { min: 1, max: config.max_batch_size || 4 }), { pointer: "/batch_size" }),
-      field("Clip skip", number("clip_skip", start.clip_skip ?? 1, { min: 1, max: 12 }), { pointer: "/clip_skip" })),
+    h("div", { class: "row" }, numberParameters.map(numberField)),
     h("div", { class: "row" }, field("Sampler", sampler, { pointer: "/sampler" }), field("VAE", vae, { pointer: "/vae_hash" })),
     h("fieldset", { dataset: { pointer: "/additional_models" } }, h("legend", {}, "LoRAs, embeddings, ControlNets"), h("div", { class: "row" }, addonPickers), extraRows,
       h("div", { class: "field-error", role: "alert" })),
@@ -169,8 +168,7 @@ export async function render(main) {
     const num = (name) => { const v = String(data.get(name) ?? "").trim(); return v === "" ? undefined : Number(v); };
     const task = {
       checkpoint_hash: data.get("checkpoint_hash") || "", prompt: data.get("prompt"), negative_prompt: data.get("negative_prompt"),
-      width: num("width"), height: num("height"), steps: num("steps"), cfg_scale: num("cfg_scale"), seed: num("seed"),
-      batch_size: num("batch_size"), clip_skip: num("clip_skip"), sampler: data.get("sampler") || undefined,
+      ...Object.fromEntries(numberParameters.map((p) => [p.name, num(p.name)])), sampler: data.get("sampler") || undefined,
       vae_hash: data.get("vae_hash") || null,
       additional_models: extras.map((e) => ({ model_hash: e.model_hash, weight: e.weight, ...(e.control_image ? { control_image: e.control_image } : {}) })),
       tags: tagList(String(data.get("tags") || "")),
