@@ -3,7 +3,7 @@
 import secrets
 from dataclasses import dataclass
 
-from .samplers import DEFAULT_SAMPLER
+from .a1111.names import DEFAULT_SAMPLER
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,10 @@ from __future__ import annotations
 from django.conf import settings
 
 from core.errors import invalid_request, json_pointer
-from engine.hires import UPSCALER_NAMES
+from engine.a1111.names import PIXEL_UPSCALERS, UPSCALER_NAMES
+from engine.interface import HiresSpec, UpscaleRequest
 from images_app.models import Image
+from images_app.storage import image_file_path
 from models_app.models import SDModel
 from tasks_app.models import MAX_STEPS
 
@@ -158,7 +160,7 @@ def validate_upscale(body, image) -> dict:
     for key in body:
         if key not in UPSCALE_KEYS:
             raise invalid_request(f"Unknown field '{key}'", json_pointer(key))
-    model = _upscaler(body.get("upscaler", "Lanczos"), "/upscaler", builtin=("Lanczos",))
+    model = _upscaler(body.get("upscaler", "Lanczos"), "/upscaler", builtin=PIXEL_UPSCALERS)
     scale = _number(body.get("scale", 2), "/scale", 1, MAX_SCALE, "'scale'")
     limit = MAX_SCALE * settings.SDHOST["MAX_IMAGE_SIDE"]
     if max(image.width, image.height) * scale > limit:
@@ -170,9 +172,6 @@ def validate_upscale(body, image) -> dict:
 
 def engine_inputs(task, model_file) -> dict:
     """RenderRequest fields for a render task's image inputs; `model_file(SDModel)` makes a ModelFile."""
-    from engine.interface import HiresSpec
-    from images_app.storage import image_file_path
-
     fields = {}
     if task.init_image_id is not None or task.denoising_strength is not None:
         if task.init_image is None:
@@ -198,9 +197,6 @@ def engine_inputs(task, model_file) -> dict:
 
 def upscale_request(task, model_file):
     """The engine's UpscaleRequest for a claimed upscale task."""
-    from engine.interface import UpscaleRequest
-    from images_app.storage import image_file_path
-
     if task.init_image is None:
         raise ValueError("The image to upscale no longer exists")
     return UpscaleRequest(image_path=str(image_file_path(task.init_image)), scale=task.upscale_scale,

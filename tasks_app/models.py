@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from core.row_keys import keyed_indexes, seq_constraint
-from engine.samplers import DEFAULT_SAMPLER
+from engine.a1111.names import DEFAULT_SAMPLER
 from system_app.models import TagCounted, TagLink
 
 MAX_STEPS = 200  # D9; the API and the CHECK constraint both use it

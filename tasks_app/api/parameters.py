@@ -14,36 +14,19 @@ from rest_framework.views import APIView
 
 from core.bodies import json_object
 from core.errors import APIError, invalid_request, json_pointer, not_found
-from engine.infotext import parse_hash_list, parse_infotext, parse_size
-from engine.prompts import extract_lora_tags
-from engine.samplers import SAMPLER_NAMES
+from engine.a1111.infotext import parse_hash_list, parse_infotext, parse_size
+from engine.a1111.names import UPSCALER_NAMES, sampler_name
+from engine.a1111.prompts import extract_lora_tags
 from images_app.models import Image
 from models_app.models import SDModel
 
 from .inline_loras import AUTOV2, library_loras
 
-# What "Schedule type: Automatic" means per sampler in A1111 1.9+ (its sampler defaults)
-AUTOMATIC_SCHEDULES = {"DPM++ 2M": "Karras", "DPM++ SDE": "Karras", "DPM++ 2M SDE": "Exponential",
-                       "DPM++ 2S a": "Karras", "DPM++ 3M SDE": "Exponential"}
-SCHEDULE_SUFFIXES = {"Karras": " Karras"}
 USED_KEYS = {"Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Model hash", "Model",
              "VAE hash", "VAE", "Lora hashes", "TI hashes", "Clip skip"}
 HIRES_KEYS = {"Hires upscale", "Hires resize", "Hires steps", "Hires upscaler"}
 INTEGER = re.compile(r"[+-]?\d+")
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-
-
-def sampler_name(sampler: str, schedule: str | None) -> str | None:
-    """Our sampler name for A1111's `Sampler` (+ `Schedule type` since 1.9), or None when we have none."""
-    if schedule == "Automatic":
-        schedule = AUTOMATIC_SCHEDULES.get(sampler)
-    if schedule is None or sampler.endswith(" Karras"):
-        name = sampler
-    elif schedule in SCHEDULE_SUFFIXES:
-        name = sampler + SCHEDULE_SUFFIXES[schedule]
-    else:
-        return None
-    return name if name in SAMPLER_NAMES else None
 
 
 def _autov2(digest: str | None) -> str | None:
@@ -130,8 +113,6 @@ class _Builder:
     def _hires(self) -> None:
         """`Hires upscale` or `Hires resize`, `Hires steps`, `Hires upscaler`, `Denoising strength` -> `hires` (D37).
         An upscaler model is found by name among the library's ready upscalers, else listed as unresolved."""
-        from engine.hires import UPSCALER_NAMES
-
         params = self.params
         if not HIRES_KEYS & set(params):
             return

@@ -16,7 +16,7 @@ from django.conf import settings
 from core.errors import invalid_request, json_pointer
 from core.tags import TAG_NAME_MAX, tag_name_problem
 from core.text import FREE_TEXT_PATTERN, LABEL_PATTERN, control_character_problem
-from engine.samplers import DEFAULT_SAMPLER, SAMPLER_NAMES
+from engine.a1111.names import DEFAULT_SAMPLER, SAMPLER_NAMES
 from images_app.models import Image
 from models_app.models import SDModel
 from tasks_app.image_inputs import IMAGE_FIELD_SCHEMAS, validate_image_fields
