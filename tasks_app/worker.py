@@ -30,6 +30,22 @@ from django.db import close_old_connections, connections, transaction
 from django.utils import timezone
 
 from core.sse import publish
+from engine import (
+    ControlNetSpec,
+    EmbeddingSpec,
+    FastPaths,
+    LoraSpec,
+    ModelFile,
+    RenderCancelled,
+    RenderEngine,
+    RenderRequest,
+    pick_device,
+    random_seed,
+)
+from engine.engine import batch_key as engine_batch_key
+from images_app.models import Image
+from images_app.storage import delete_image_file, image_file_path, store_image_bytes
+from models_app.storage import model_file_path
 
 from . import queue, throughput
 from .image_inputs import engine_inputs, upscale_request
@@ -126,8 +142,6 @@ class RenderWorker:
     @property
     def device(self) -> str:
         """The torch device this worker renders on (SDHOST_DEVICE, else the best one present)."""
-        from engine.engine import pick_device
-
         return self.engine.device if self.engine is not None else pick_device(settings.SDHOST["DEVICE"])
 
     def _run(self) -> None:
@@ -167,9 +181,6 @@ class RenderWorker:
 
     def _engine(self):
         if self.engine is None:
-            from engine.engine import RenderEngine
-            from engine.fast_paths import FastPaths
-
             cfg = settings.SDHOST
             fast_paths = FastPaths(compile=cfg["COMPILE_UNET"], compile_mode=cfg["COMPILE_MODE"],
                                    compile_backend=cfg["COMPILE_BACKEND"], compile_cache=cfg["COMPILE_CACHE"],
@@ -180,8 +191,6 @@ class RenderWorker:
 
     def _process(self, tasks) -> None:
         """Render the claimed tasks (several only when they share one pipeline call) and store each one's images."""
-        from engine.errors import RenderCancelled
-
         started = time.monotonic()
         for task in tasks:
             self.progress[task.id] = 0.0
@@ -277,9 +286,6 @@ class RenderWorker:
 
 def model_file(model):
     """The engine's ModelFile for a library model."""
-    from engine.interface import ModelFile
-    from models_app.storage import model_file_path
-
     return ModelFile(
         path=str(model_file_path(model)), sha256=model.hash, name=model.name, kind=model.model_type,
         base_model=model.base_model,
@@ -288,15 +294,6 @@ def model_file(model):
 
 def build_request(task):
     """The engine's RenderRequest for a claimed task (seed -1 resolved, model files located)."""
-    from engine.interface import (
-        ControlNetSpec,
-        EmbeddingSpec,
-        LoraSpec,
-        RenderRequest,
-        random_seed,
-    )
-    from images_app.storage import image_file_path
-
     loras, embeddings, controlnets = [], [], []
     for extra in task.task_models.select_related("model", "control_image").order_by("position"):
         model = extra.model
@@ -328,8 +325,6 @@ def batch_key(task):
     """What must be equal for tasks to render in one pipeline call (engine.batch_key); None: never merged."""
     if task.kind != "render":
         return None
-    from engine.engine import batch_key as engine_batch_key
-
     try:
         return engine_batch_key(build_request(task))
     except Exception:  # a task whose request cannot be built fails when it runs alone
@@ -370,9 +365,6 @@ def store_results(task, images) -> bool:
     row, which keeps its first producing task and seed (re-attached only if its task was deleted);
     a TaskImage row lists it among this task's images either way.
     """
-    from images_app.models import Image
-    from images_app.storage import delete_image_file, store_image_bytes
-
     created = []
     try:
         with transaction.atomic():
