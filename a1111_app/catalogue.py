@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import re
 
-from engine.hires import UPSCALER_NAMES
-from engine.samplers import SAMPLER_NAMES
+from engine.a1111.names import SAMPLER_NAMES, SCHEDULERS, UPSCALER_NAMES
 from models_app.inspect import tensor_shapes
 from models_app.models import SDModel
 from models_app.storage import model_file_path
@@ -14,12 +13,6 @@ from tasks_app.api.parameters import model_by_autov2, model_by_name
 
 TITLE = re.compile(r"^(?P<name>.*?)\s*\[(?P<digest>[0-9a-fA-F]{8,64})\]$")
 FULL_HASH = re.compile(r"[0-9a-fA-F]{64}")
-# A1111's schedulers (1.9+) we render: the sampler's own schedule ("automatic") and Karras sigmas
-SCHEDULERS = [("automatic", "Automatic"), ("karras", "Karras")]
-# A1111's built-in upscalers without a model, and what we render for each (hr_upscaler)
-BUILTIN_UPSCALERS = {"Latent": "Latent", "Latent (nearest-exact)": "Latent (nearest-exact)", "Lanczos": "Lanczos",
-                     "Latent (bicubic)": "Latent", "Latent (antialiased)": "Latent",
-                     "Latent (bicubic antialiased)": "Latent", "Latent (nearest)": "Latent (nearest-exact)"}
 
 
 def autov2(model: SDModel) -> str:

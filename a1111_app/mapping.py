@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from core.jsondata import integral
+from engine.a1111.names import BUILTIN_UPSCALERS, SCHEDULERS
+from engine.a1111.names import sampler_name as our_sampler
+from engine.a1111.prompts import extract_lora_tags
 from engine.interface import DEFAULT_HIRES_STRENGTH, random_seed
 from engine.parameters import A1111_OPTIONS, RENDER_PARAMETERS
 from engine.parameters import MAX_SEED as TASK_MAX_SEED
-from engine.prompts import extract_lora_tags
 from images_app.storage import inspect_image
 from tasks_app.api.inline_loras import library_loras
-from tasks_app.api.parameters import sampler_name as our_sampler
 
 from . import catalogue, options
 from .errors import A1111Error, ValidationFailed
@@ -174,7 +175,7 @@ class _Mapper:
         scheduler = self.values["scheduler"]
         if not isinstance(name, str):
             raise ValidationFailed(["sampler_name"], "str type expected", "type_error.str")
-        label = dict(catalogue.SCHEDULERS).get(scheduler.lower()) if isinstance(scheduler, str) else None
+        label = dict(SCHEDULERS).get(scheduler.lower()) if isinstance(scheduler, str) else None
         ours = our_sampler(name, label)
         if ours is None and label is not None:
             ours = our_sampler(name, None)
@@ -316,8 +317,8 @@ def hires_upscaler(mapper: _Mapper, name) -> str:
         return "Latent"
     if not isinstance(name, str):
         raise ValidationFailed(["hr_upscaler"], "str type expected", "type_error.str")
-    if name in catalogue.BUILTIN_UPSCALERS:
-        ours = catalogue.BUILTIN_UPSCALERS[name]
+    if name in BUILTIN_UPSCALERS:
+        ours = BUILTIN_UPSCALERS[name]
         if ours != name:
             mapper.ignore(f"hr_upscaler ({name} rendered as {ours})")
         return ours

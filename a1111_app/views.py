@@ -10,8 +10,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from core.parsers import StrictJSONParser
-from engine.infotext import parse_infotext
-from engine.parameters import parse_size
+from engine.a1111.infotext import generation_parameters
 from images_app.storage import inspect_image
 
 from . import jobs, mapping, options
@@ -109,14 +108,7 @@ def png_info(request):
     _, _, _, text = inspect_image(mapping.decode_image(body["image"], ["image"]))
     if not text:
         return answer({"info": "", "items": {}, "parameters": {}})
-    parsed = parse_infotext(text)
-    parameters = {"Prompt": parsed.prompt, "Negative prompt": parsed.negative_prompt}
-    for key, value in parsed.params.items():
-        parameters[key] = value
-        size = parse_size(value)
-        if size:  # A1111 splits sizes: "Size-1", "Size-2"
-            parameters[f"{key}-1"], parameters[f"{key}-2"] = (str(side) for side in size)
-    return answer({"info": text, "items": {}, "parameters": parameters})
+    return answer({"info": text, "items": {}, "parameters": generation_parameters(text)})
 
 
 @csrf_exempt

@@ -3,6 +3,7 @@
 The worker builds a RenderRequest from a task and calls `RenderEngine.render`; see docs/rendering.md.
 """
 
+from .a1111.names import SAMPLER_NAMES
 from .engine import RenderEngine, pick_device
 from .errors import CheckpointError, RenderCancelled
 from .fast_paths import FastPaths
@@ -17,7 +18,6 @@ from .interface import (
     UpscaleRequest,
     random_seed,
 )
-from .samplers import SAMPLER_NAMES
 
 __all__ = [
     "CheckpointError", "ControlNetSpec", "EmbeddingSpec", "FastPaths", "HiresSpec", "LoraSpec", "ModelFile", "RenderCancelled",

@@ -73,16 +73,52 @@ class Architecture:
 
 # ---------------------------------------------------------------------------------------------------- detection
 
-def detect_family(shapes: Shapes) -> str:
-    """sd15 / sd2 / sdxl from the text encoder keys; CheckpointError for anything else."""
-    if ldm_keys.SDXL_OPEN_CLIP_PREFIX + "positional_embedding" in shapes:
+# The width of the text conditioning each family's UNet (or ControlNet) cross-attends to, and the width of the
+# token embeddings of its (first) text encoder
+CONTEXT_WIDTH_FAMILY = {768: "sd15", 1024: "sd2", 2048: "sdxl"}
+TEXT_WIDTH_FAMILY = {768: "sd15", 1024: "sd2", 1280: "sdxl"}
+SDXL_SECOND_ENCODER = "conditioner.embedders.1."
+SDXL_REFINER_KEY = "conditioner.embedders.0.model.text_projection"
+TEXT_ENCODER_PREFIX = {"sd15": ldm_keys.CLIP_PREFIX, "sd2": ldm_keys.SD2_OPEN_CLIP_PREFIX,
+                       "sdxl": ldm_keys.SDXL_OPEN_CLIP_PREFIX}
+
+
+def checkpoint_family(shapes: Shapes) -> str | None:
+    """sd15 / sd2 / sdxl of a full checkpoint (single-file layout), None when its keys name no family.
+
+    The one detector for model import (which labels the file, `models_app/inspect.py`) and rendering
+    (`detect_family`): SDXL base by its second text encoder (`conditioner.embedders.1.…`), else the width the
+    UNet's cross-attention takes, else the text encoder's layout (CLIP: SD1.x, open_clip: SD2). An SDXL
+    refiner (one open_clip encoder, a 1280-wide context) is none of them.
+    """
+    if any(k.startswith(SDXL_SECOND_ENCODER) for k in shapes):
         return "sdxl"
-    if "conditioner.embedders.0.model.text_projection" in shapes:
-        raise CheckpointError("SDXL refiner checkpoints are not supported")
-    if ldm_keys.SD2_OPEN_CLIP_PREFIX + "token_embedding.weight" in shapes:
-        return "sd2"
-    if ldm_keys.CLIP_PREFIX + "text_model.embeddings.token_embedding.weight" in shapes:
+    family = CONTEXT_WIDTH_FAMILY.get(cross_attention_width(shapes))
+    if family is not None:
+        return family
+    if any(k.startswith(ldm_keys.CLIP_PREFIX) for k in shapes):
         return "sd15"
+    if any(k.startswith(ldm_keys.SD2_OPEN_CLIP_PREFIX) for k in shapes):
+        return "sd2"
+    return None
+
+
+def cross_attention_width(shapes: Shapes) -> int | None:
+    """The input width of the first cross-attention key projection (UNet, ControlNet or LoRA naming)."""
+    for key, shape in shapes.items():
+        if key.endswith(("attn2.to_k.weight", "attn2_to_k.weight")) and len(shape) == 2:
+            return shape[1]
+    return None
+
+
+def detect_family(shapes: Shapes) -> str:
+    """`checkpoint_family` of a checkpoint to render, which needs that family's text encoder; CheckpointError
+    saying what the file is otherwise."""
+    family = checkpoint_family(shapes)
+    if family is not None and any(k.startswith(TEXT_ENCODER_PREFIX[family]) for k in shapes):
+        return family
+    if SDXL_REFINER_KEY in shapes:
+        raise CheckpointError("SDXL refiner checkpoints are not supported")
     if any(k.startswith(ldm_keys.UNET_PREFIX) for k in shapes):
         raise CheckpointError("the checkpoint has no text encoder in a supported layout")
     raise CheckpointError(f"not a Stable Diffusion checkpoint ({describe_keys(shapes)})")

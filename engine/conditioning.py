@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .prompts import BREAK_WEIGHT, parse_attention, prompt_schedule, schedule_index
+from .a1111.prompts import BREAK_WEIGHT, parse_attention, prompt_schedule, schedule_index
 
 CHUNK_LENGTH = 75
 COMMA_BACKTRACK = 20

@@ -10,14 +10,16 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import hires, img2img, loader
+from .a1111.infotext import PNG_TEXT_KEY, format_parameters, parameters_after_upscale
+from .a1111.names import SAMPLER_NAMES
+from .a1111.prompts import extract_lora_tags
 from .conditioning import BatchConditioning, encode_prompts
 from .errors import CheckpointError, RenderCancelled
 from .fast_paths import FastPaths, FastRunner
 from .interface import ModelFile, RenderedImage, RenderRequest, UpscaleRequest
-from .png import encode_png, format_parameters
-from .prompts import extract_lora_tags
-from .samplers import SAMPLER_NAMES, make_scheduler
-from .upscale import Upscaler, load_upscaler, parameters_after_upscale
+from .png import encode_png
+from .samplers import make_scheduler
+from .upscale import Upscaler, load_upscaler
 
 MERGED_IMAGE_BYTES = 2 * 2**30
 MERGED_BATCH_CAP = 16
@@ -133,12 +135,9 @@ class RenderEngine:
             loaded = self._checkpoint(lead.checkpoint)
             pipe = self._pipeline_for(lead, loaded, img2img.mode_of(lead))
             with _Extras(pipe, requests, loaded.arch.family, self.dtype, loaded.arch.scheduler_config) as extras:
-                if lead.hires is not None:
-                    images = hires.render(self, loaded, pipe, lead, extras, members.seeds, members.report,
-                                          members.all_cancelled)
-                else:
-                    images = img2img.render(self, pipe, lead, extras, members.seeds, members.report,
-                                            members.all_cancelled)
+                passes = _Passes(loaded, extras, members, self._fast, self._pipeline_for, self._upscaler)
+                mode = hires if lead.hires is not None else img2img
+                images = mode.render(passes, pipe, lead)
             members.all_cancelled()  # a last look: a cancel during decoding drops that request's images too
             return members.results(images)
 
@@ -150,7 +149,7 @@ class RenderEngine:
         if not 1 <= request.scale <= 8:
             raise ValueError("scale must be from 1 to 8")
         with self._lock, Image.open(request.image_path) as source:
-            parameters = parameters_after_upscale(source.info.get("parameters"), request)
+            parameters = parameters_after_upscale(source.info.get(PNG_TEXT_KEY), request)
             image = source.convert("RGB")
             if request.upscaler_model is None:
                 size = (round(image.width * request.scale), round(image.height * request.scale))
@@ -216,72 +215,6 @@ class RenderEngine:
             import torch
 
             torch.cuda.empty_cache()
-
-    # ------------------------------------------------------------------------------------------------ running
-
-    def _run(self, pipe, request, extras, seeds, on_progress, should_cancel, inputs: dict):
-        """The pipeline call(s) of one pass for all of `extras.members`; `inputs` (img2img.pipeline_inputs) are
-        its size, image and output arguments. PIL images, or latents for output_type "latent".
-
-        Members whose conditioning differs in length (a prompt over 75 tokens) cannot share a call: each length
-        gets its own call, the images come back in member order."""
-        conditionings = [encode_prompts(pipe, extras.family, member.prompt, member.negative_prompt, request.steps,
-                                        request.clip_skip) for member in extras.members]
-        lengths = list(dict.fromkeys(c.length for c in conditionings))
-        first_row, rows_of = 0, []
-        for member in extras.members:
-            rows_of.append(list(range(first_row, first_row + member.count)))
-            first_row += member.count
-        outputs: list = [None] * len(extras.members)
-        for part, length in enumerate(lengths):
-            group = [i for i, c in enumerate(conditionings) if c.length == length]
-            rows = [row for i in group for row in rows_of[i]]
-
-            def part_progress(done, total, part=part):
-                if on_progress is not None:
-                    on_progress(part * total + done, len(lengths) * total)
-
-            images = self._call(
-                pipe, request, extras, BatchConditioning([conditionings[i] for i in group],
-                                                         [extras.members[i].count for i in group]),
-                [seeds[row] for row in rows], [extras.members[i].cfg_scale for i in group for _ in rows_of[i]],
-                part_progress, should_cancel, _take_rows(inputs, rows, len(seeds)))
-            offset = 0
-            for i in group:
-                outputs[i] = images[offset:offset + len(rows_of[i])]
-                offset += len(rows_of[i])
-        if len(outputs) == 1:
-            return outputs[0]
-        if isinstance(outputs[0], list):
-            return [image for images in outputs for image in images]
-        import torch
-
-        return torch.cat(outputs)
-
-    def _call(self, pipe, request, extras, conditioning, seeds, cfg_scales, on_progress, should_cancel,
-              inputs: dict):
-        """One pipeline call: one image per seed, each with its own generator and CFG scale."""
-        import torch
-
-        def step_end(pipeline, step, timestep, tensors):
-            if should_cancel is not None and should_cancel():
-                raise RenderCancelled()
-            if on_progress is not None:
-                on_progress(step + 1, pipeline.num_timesteps)
-            return conditioning.step_end(pipeline, step, tensors)
-
-        def call():
-            pipe.scheduler = make_scheduler(request.sampler, extras.scheduler_config, seeds)
-            with per_sample_guidance(pipe.unet, cfg_scales) as guidance_scale:
-                return pipe(
-                    **conditioning.pipeline_kwargs(),
-                    num_inference_steps=request.steps, guidance_scale=guidance_scale, num_images_per_prompt=1,
-                    generator=[torch.Generator("cpu").manual_seed(seed) for seed in seeds],
-                    callback_on_step_end=step_end, callback_on_step_end_tensor_inputs=conditioning.tensor_inputs,
-                    **inputs,
-                ).images
-
-        return self._fast.run(pipe, (request.checkpoint.sha256, request.width, request.height, len(seeds)), call)
 
 
 @contextmanager
@@ -349,6 +282,93 @@ def _with_used_embeddings(request: RenderRequest) -> RenderRequest:
     text = request.prompt + "\n" + request.negative_prompt
     return dataclasses.replace(request, embeddings=tuple(
         spec for spec in request.embeddings if spec.token.strip() and _token_pattern(spec.token).search(text)))
+
+
+class _Passes:
+    """One render_batch call as its mode sees it (`passes.Passes`): the loaded checkpoint, the batch's LoRAs and
+    embeddings (`_Extras`), its members' seeds, progress and cancel checks, and what the engine lends for it (its
+    fast-path runner, pipeline views and upscaler cache)."""
+
+    def __init__(self, loaded: loader.LoadedCheckpoint, extras: "_Extras", members: "_Members", fast: FastRunner,
+                 pipeline_for: Callable, upscaler: Callable[[ModelFile], Upscaler]):
+        self._loaded, self._extras, self._members, self._fast = loaded, extras, members, fast
+        self._pipeline_for, self._upscaler = pipeline_for, upscaler
+        self.seeds = members.seeds
+
+    def report(self, done: int, total: int) -> None:
+        self._members.report(done, total)
+
+    def cancelled(self) -> bool:
+        return self._members.all_cancelled()
+
+    def pipeline_for(self, request: RenderRequest, mode: str):
+        return self._pipeline_for(request, self._loaded, mode)
+
+    def upscaler(self, model: ModelFile) -> Upscaler:
+        return self._upscaler(model)
+
+    def run(self, pipe, request: RenderRequest, inputs: dict, on_progress=None) -> list:
+        """The pipeline call(s) of one pass for all of `extras.members`; `inputs` (img2img.pipeline_inputs) are
+        its size, image and output arguments. PIL images, or latents for output_type "latent".
+
+        Members whose conditioning differs in length (a prompt over 75 tokens) cannot share a call: each length
+        gets its own call, the images come back in member order."""
+        extras, seeds = self._extras, self.seeds
+        on_progress = on_progress or self.report
+        conditionings = [encode_prompts(pipe, extras.family, member.prompt, member.negative_prompt, request.steps,
+                                        request.clip_skip) for member in extras.members]
+        lengths = list(dict.fromkeys(c.length for c in conditionings))
+        first_row, rows_of = 0, []
+        for member in extras.members:
+            rows_of.append(list(range(first_row, first_row + member.count)))
+            first_row += member.count
+        outputs: list = [None] * len(extras.members)
+        for part, length in enumerate(lengths):
+            group = [i for i, c in enumerate(conditionings) if c.length == length]
+            rows = [row for i in group for row in rows_of[i]]
+
+            def part_progress(done, total, part=part):
+                on_progress(part * total + done, len(lengths) * total)
+
+            images = self._call(
+                pipe, request, BatchConditioning([conditionings[i] for i in group],
+                                                         [extras.members[i].count for i in group]),
+                [seeds[row] for row in rows], [extras.members[i].cfg_scale for i in group for _ in rows_of[i]],
+                part_progress, _take_rows(inputs, rows, len(seeds)))
+            offset = 0
+            for i in group:
+                outputs[i] = images[offset:offset + len(rows_of[i])]
+                offset += len(rows_of[i])
+        if len(outputs) == 1:
+            return outputs[0]
+        if isinstance(outputs[0], list):
+            return [image for images in outputs for image in images]
+        import torch
+
+        return torch.cat(outputs)
+
+    def _call(self, pipe, request, conditioning, seeds, cfg_scales, on_progress, inputs: dict):
+        """One pipeline call: one image per seed, each with its own generator and CFG scale."""
+        import torch
+
+        def step_end(pipeline, step, timestep, tensors):
+            if self.cancelled():
+                raise RenderCancelled()
+            on_progress(step + 1, pipeline.num_timesteps)
+            return conditioning.step_end(pipeline, step, tensors)
+
+        def call():
+            pipe.scheduler = make_scheduler(request.sampler, self._extras.scheduler_config, seeds)
+            with per_sample_guidance(pipe.unet, cfg_scales) as guidance_scale:
+                return pipe(
+                    **conditioning.pipeline_kwargs(),
+                    num_inference_steps=request.steps, guidance_scale=guidance_scale, num_images_per_prompt=1,
+                    generator=[torch.Generator("cpu").manual_seed(seed) for seed in seeds],
+                    callback_on_step_end=step_end, callback_on_step_end_tensor_inputs=conditioning.tensor_inputs,
+                    **inputs,
+                ).images
+
+        return self._fast.run(pipe, (request.checkpoint.sha256, request.width, request.height, len(seeds)), call)
 
 
 @dataclass
@@ -492,3 +512,4 @@ def _check_request(request: RenderRequest) -> None:
     if request.seed < 0 or request.seed + request.batch_size > 2**63:
         raise ValueError("seed must be a resolved seed >= 0")
     img2img.check_request(request)
+    hires.check_request(request)

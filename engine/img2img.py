@@ -1,6 +1,6 @@
 """Image to image and inpainting (D36): which pipeline, its image inputs, and the finishing of its output.
 
-Every mode runs on a pipeline view built from the checkpoint's loaded components (`RenderEngine._pipeline_for`),
+Every mode runs on a pipeline view built from the checkpoint's loaded components (`passes.Passes.pipeline_for`),
 never on a second copy of the weights. A1111's rules:
 
 - The init image and the mask are scaled to cover `width` x `height` and centre-cropped ("crop and resize"); a
@@ -13,6 +13,8 @@ never on a second copy of the weights. A1111's rules:
 """
 
 import math
+
+from .passes import Passes
 
 MODES = ("txt2img", "img2img", "inpaint")
 _SUFFIX = {"txt2img": "", "img2img": "Img2Img", "inpaint": "Inpaint"}
@@ -96,8 +98,8 @@ def pipeline_inputs(request, mode: str, image=None, mask=None, output_type: str 
     return inputs
 
 
-def render(engine, pipe, request, extras, seeds, on_progress, should_cancel) -> list:
-    """One pass of text to image, image to image or inpainting; PIL images."""
+def render(passes: Passes, pipe, request) -> list:
+    """One pass of text to image, image to image or inpainting on `pipe` (for `mode_of(request)`); PIL images."""
     mode = mode_of(request)
     init = mask = None
     if request.init_image_path is not None:
@@ -105,10 +107,9 @@ def render(engine, pipe, request, extras, seeds, on_progress, should_cancel) -> 
     if request.mask_path is not None:
         mask = load_mask(request.mask_path, request.width, request.height, request.mask_blur)
     if mode != "txt2img" and denoising_steps(request.steps, request.denoising_strength) == 0:
-        images = vae_round_trip(pipe, init, len(seeds))
+        images = vae_round_trip(pipe, init, len(passes.seeds))
     else:
-        images = engine._run(pipe, request, extras, seeds, on_progress, should_cancel,
-                             pipeline_inputs(request, mode, init, mask))
+        images = passes.run(pipe, request, pipeline_inputs(request, mode, init, mask))
     if mask is not None:
         from PIL import Image
 
@@ -137,46 +138,11 @@ def decode_latents(pipe, latents) -> list:
     return pipe.image_processor.postprocess(decoded, output_type="pil")
 
 
-def parameter_fields(request) -> list[tuple[str, str]]:
-    """The PNG `parameters` fields of D36/D37: denoising strength, mask blur, hires settings."""
-    from .png import format_number
-
-    fields = []
-    if request.init_image_path is not None:
-        fields.append(("Denoising strength", format_number(request.denoising_strength)))
-        if request.mask_path is not None:
-            fields.append(("Mask blur", str(request.mask_blur)))
-    hires = request.hires
-    if hires is not None:
-        fields.append(("Denoising strength", format_number(hires.denoising_strength)))
-        if hires.scale is not None:
-            fields.append(("Hires upscale", format_number(hires.scale)))
-        else:
-            fields.append(("Hires resize", f"{hires.width}x{hires.height}"))
-        if hires.steps:
-            fields.append(("Hires steps", str(hires.steps)))
-        fields.append(("Hires upscaler", hires.upscaler))
-    return fields
-
-
 def check_request(request) -> None:
-    """ValueError for image-to-image and hires settings the engine cannot honour."""
-    from .hires import UPSCALER_NAMES
-
+    """ValueError for image-to-image settings the engine cannot honour."""
     if not 0.0 <= request.denoising_strength <= 1.0:
         raise ValueError("denoising_strength must be from 0 to 1")
     if request.mask_path is not None and request.init_image_path is None:
         raise ValueError("a mask needs an init image")
     if not 0 <= request.mask_blur <= 64:
         raise ValueError("mask_blur must be from 0 to 64")
-    hires = request.hires
-    if hires is None:
-        return
-    if request.init_image_path is not None:
-        raise ValueError("hires fix applies to text to image only")
-    if hires.width % 8 or hires.height % 8 or hires.width < request.width or hires.height < request.height:
-        raise ValueError("the hires size must be multiples of 8, at least the first pass's size")
-    if hires.steps < 0 or not 0.0 <= hires.denoising_strength <= 1.0:
-        raise ValueError("hires steps must be >= 0 and its denoising_strength from 0 to 1")
-    if hires.upscaler_model is None and hires.upscaler not in UPSCALER_NAMES:
-        raise ValueError(f"unknown hires upscaler {hires.upscaler!r}; built in: {', '.join(UPSCALER_NAMES)}")

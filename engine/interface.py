@@ -3,7 +3,7 @@
 import secrets
 from dataclasses import dataclass
 
-from .samplers import DEFAULT_SAMPLER
+from .a1111.names import DEFAULT_SAMPLER
 
 DEFAULT_HIRES_STRENGTH = 0.7  # the hires fix's second pass, when a request names none (D37)
 

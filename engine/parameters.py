@@ -7,7 +7,7 @@ request field (or option) that sets it with A1111's default, its OpenAPI descrip
 Everything else derives from `RENDER_PARAMETERS`:
 - tasks_app/api/validation.py builds the submission's checks and its OpenAPI schema from it;
 - tasks_app/api/resources.py the `task` resource's attributes, tasks_app/render_requests.py the engine request;
-- engine/png.py writes the infotext and tasks_app/api/parameters.py reads it back;
+- engine/a1111/infotext.py writes the infotext and tasks_app/api/parameters.py reads it back;
 - a1111_app maps A1111 requests onto submissions, its 422 locations back, its options and its `info` echo;
 - GET /api/config lists the table (`generation.parameters`), and the web UI's composer builds its fields from it.
 
@@ -20,11 +20,11 @@ settings, the apps resolve them.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .samplers import DEFAULT_SAMPLER, SAMPLER_NAMES
+from .a1111.names import DEFAULT_SAMPLER, SAMPLER_NAMES
+from .a1111.values import format_number, parse_integer, parse_number, parse_size
 
 MAX_STEPS = 200  # D9; the API and the tasks table's CHECK constraint both use it
 MAX_CFG_SCALE = 30
@@ -32,39 +32,11 @@ MAX_SEED = 2**63 - 10  # image i uses seed + i, which must fit a signed 64-bit c
 MAX_CLIP_SKIP = 12
 MIN_SIDE, SIDE_STEP = 64, 8
 
-INTEGER_TEXT = re.compile(r"[+-]?\d+")
-NUMBER_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-SIZE_TEXT = re.compile(r"^(\d+)x(\d+)$")
-
-
 @dataclass(frozen=True)
 class Setting:
     """A limit or default the service configures: SDHOST[name], read when used."""
 
     name: str
-
-
-def format_number(value: float) -> str:
-    """WebUI style: 7.0 -> '7', 6.5 -> '6.5'."""
-    value = float(value)
-    return str(int(value)) if value.is_integer() else repr(value)
-
-
-def parse_integer(text: str):
-    return int(text) if INTEGER_TEXT.fullmatch(text.strip()) else None
-
-
-def parse_number(text: str):
-    """A number as infotext writes it; integral values come back as int (7, not 7.0), as A1111 reads them."""
-    if not NUMBER_TEXT.fullmatch(text.strip()):
-        return None
-    number = float(text)
-    return int(number) if number.is_integer() else number
-
-
-def parse_size(text: str) -> tuple[int, int] | None:
-    match = SIZE_TEXT.match(text.strip())
-    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 @dataclass(frozen=True)

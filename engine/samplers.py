@@ -1,16 +1,11 @@
-"""WebUI sampler names (D8) mapped to diffusers schedulers.
+"""WebUI sampler names (D8, `a1111/names.py`) mapped to diffusers schedulers.
 
 Timestep spacing: the k-diffusion samplers WebUI uses (Euler, DPM++, LMS, Heun, DPM2, UniPC) discretise the
 schedule as `linspace(999, 0, steps)`, which is diffusers' "linspace" spacing (first sigma 14.6 on SD1.5 at any
 step count); WebUI's DDIM and PLMS are the original CompVis samplers with "leading" spacing and offset 1.
 """
 
-SAMPLER_NAMES = [
-    "Euler", "Euler a", "DPM++ 2M", "DPM++ 2M Karras", "DPM++ 2M SDE", "DPM++ 2M SDE Karras",
-    "DPM++ SDE", "DPM++ SDE Karras", "DDIM", "UniPC", "LMS", "Heun", "DPM2", "DPM2 a", "PLMS",
-]
-
-DEFAULT_SAMPLER = "DPM++ 2M Karras"
+from .a1111.names import SAMPLER_NAMES
 
 _K_DIFFUSION = {"timestep_spacing": "linspace", "steps_offset": 1}  # offset unused by linspace
 _COMPVIS = {"timestep_spacing": "leading", "steps_offset": 1}

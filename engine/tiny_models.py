@@ -14,6 +14,7 @@ import torch
 from . import architecture as arch_mod
 from . import ldm_keys
 from .architecture import template, text_attention_heads, unet_attention_heads
+from .upscale import rrdbnet_class
 
 ARCHS = ("sd15", "sdxl")
 KINDS = ("checkpoint", "lora", "vae", "embedding", "controlnet", "upscaler")
@@ -173,8 +174,6 @@ def upscaler_state_dict(arch: str = "sd15", seed: int = 0, scale: int = 4) -> di
 
     8 features and one RRDB block; the dense blocks grow by 32 channels, the only growth spandrel accepts.
     """
-    from .upscale import rrdbnet_class
-
     with _seeded(seed):
         model = rrdbnet_class()(3, 3, features=8, blocks=1, growth=32, upsamples={2: 1, 4: 2}[scale])
     return model.state_dict()

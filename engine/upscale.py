@@ -124,12 +124,19 @@ _OLD_RDB = re.compile(r"^model\.1\.sub\.(\d+)\.RDB(\d)\.conv(\d)\.0\.(weight|bia
 _BSRGAN_RDB = re.compile(r"^RRDB_trunk\.(\d+)\.RDB(\d)\.conv(\d)\.(weight|bias)$")
 
 
+# Keys that identify an ESRGAN/RRDBNet state dict in its old, new (basicsr) and BSRGAN namings; model import
+# (models_app/inspect.py) recognises upscalers by them too
+ESRGAN_KEY_SETS = (
+    {"model.0.weight", "model.1.sub.0.RDB1.conv1.0.weight"},
+    {"conv_first.weight", "body.0.rdb1.conv1.weight", "conv_last.weight"},
+    {"conv_first.weight", "RRDB_trunk.0.RDB1.conv1.weight", "conv_last.weight"},
+)
+
+
 def is_esrgan(keys) -> bool:
     """Whether state-dict keys have an ESRGAN/RRDBNet layout (old, new or BSRGAN naming)."""
     keys = set(keys)
-    return bool({"model.0.weight", "model.1.sub.0.RDB1.conv1.0.weight"} <= keys
-                or {"conv_first.weight", "body.0.rdb1.conv1.weight", "conv_last.weight"} <= keys
-                or {"conv_first.weight", "RRDB_trunk.0.RDB1.conv1.weight", "conv_last.weight"} <= keys)
+    return any(key_set <= keys for key_set in ESRGAN_KEY_SETS)
 
 
 def to_new_layout(state: dict) -> dict:
@@ -238,11 +245,3 @@ def rrdbnet_class():
 
     return RRDBNet
 
-
-def parameters_after_upscale(parameters: str | None, request) -> str:
-    """The source image's `parameters` text with A1111's postprocessing fields appended (or just those)."""
-    from .png import format_number
-
-    name = request.upscaler_model.name if request.upscaler_model is not None else "Lanczos"
-    fields = f"Postprocess upscale by: {format_number(request.scale)}, Postprocess upscaler: {name}"
-    return f"{parameters}, {fields}" if parameters else fields

@@ -10,6 +10,7 @@ from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
 from core.content_store import ContentStore
+from core.store_sweep import SweptStore
 from images_app.models import Image
 
 log = logging.getLogger(__name__)
@@ -96,8 +97,6 @@ def referenced_images(hashes):
 
 def swept_stores():
     """The stores this app owns, for core.store_sweep: image files, and the thumbnail cache."""
-    from core.store_sweep import SweptStore
-
     return {
         "images": lambda: SweptStore("images", image_store(), referenced_images),
         "thumbnails": lambda: SweptStore(

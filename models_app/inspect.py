@@ -13,6 +13,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.architecture import CONTEXT_WIDTH_FAMILY, TEXT_WIDTH_FAMILY, checkpoint_family, cross_attention_width
+from engine.upscale import is_esrgan
+
 SAFETENSORS_EXTENSIONS = {".safetensors", ".sft"}
 PICKLE_EXTENSIONS = {".ckpt", ".pt", ".pth", ".bin"}
 MODEL_EXTENSIONS = SAFETENSORS_EXTENSIONS | PICKLE_EXTENSIONS
@@ -24,11 +27,12 @@ DTYPE_BITS = {
     "I64": 64, "U64": 64, "F64": 64, "C64": 64, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6,
 }
 
-SDXL_CHECKPOINT_KEY = "conditioner.embedders.1.model.transformer.resblocks.9.mlp.c_proj.bias"
 VAE_PREFIXES = ("encoder.", "decoder.", "quant_conv.", "post_quant_conv.")
-# Width of the text conditioning seen by cross-attention / text encoders, per family.
-CONTEXT_WIDTH_BASE = {768: "SD1.5", 1024: "SD2.1", 2048: "SDXL"}
-TEXT_WIDTH_BASE = {768: "SD1.5", 1024: "SD2.1", 1280: "SDXL"}
+# The library's base_model label of each of the engine's families (engine/architecture.py)
+BASE_MODELS = {"sd15": "SD1.5", "sd2": "SD2.1", "sdxl": "SDXL"}
+# Width of the text conditioning seen by cross-attention / text encoders, per base model.
+CONTEXT_WIDTH_BASE = {width: BASE_MODELS[family] for width, family in CONTEXT_WIDTH_FAMILY.items()}
+TEXT_WIDTH_BASE = {width: BASE_MODELS[family] for width, family in TEXT_WIDTH_FAMILY.items()}
 
 
 class InvalidModelFile(ValueError):
@@ -171,42 +175,23 @@ def classify(shapes: dict, metadata: dict | None = None) -> Inspection:
     return Inspection(None, hint)
 
 
-# Keys that identify an ESRGAN/RRDBNet state dict in its old, new (basicsr) and BSRGAN namings. The engine's loader
-# (engine/upscale.py) recognises the same layouts; it may not be imported from here (layering).
-ESRGAN_KEY_SETS = (
-    {"model.0.weight", "model.1.sub.0.RDB1.conv1.0.weight"},
-    {"conv_first.weight", "body.0.rdb1.conv1.weight", "conv_last.weight"},
-    {"conv_first.weight", "RRDB_trunk.0.RDB1.conv1.weight", "conv_last.weight"},
-)
-
-
 def is_upscaler(keys) -> bool:
     """ESRGAN-family super-resolution weights (D38), also inside basicsr's `params` / `params_ema` wrapper."""
     for wrapper in ("params_ema.", "params."):
         if keys and all(k.startswith(wrapper) for k in keys):
             keys = [k.removeprefix(wrapper) for k in keys]
-    return any(key_set <= set(keys) for key_set in ESRGAN_KEY_SETS)
+    return is_esrgan(keys)
 
 
 def checkpoint_base(shapes):
-    if SDXL_CHECKPOINT_KEY in shapes or any(k.startswith("conditioner.embedders.1.") for k in shapes):
-        return "SDXL"
-    base = context_width_base(shapes)
-    if base:
-        return base
-    if any(k.startswith("cond_stage_model.transformer.") for k in shapes):
-        return "SD1.5"
-    if any(k.startswith("cond_stage_model.model.") for k in shapes):
-        return "SD2.1"
-    return None
+    """The base model of a full checkpoint: the engine's family of it (the one the renderer uses)."""
+    family = checkpoint_family(shapes)
+    return BASE_MODELS[family] if family else None
 
 
 def context_width_base(shapes):
-    """Family from the cross-attention key projection's input width (UNet or ControlNet)."""
-    for key, shape in shapes.items():
-        if key.endswith(("attn2.to_k.weight", "attn2_to_k.weight")) and len(shape) == 2:
-            return CONTEXT_WIDTH_BASE.get(shape[1])
-    return None
+    """Base model from the cross-attention key projection's input width (UNet or ControlNet)."""
+    return CONTEXT_WIDTH_BASE.get(cross_attention_width(shapes))
 
 
 def lora_base(shapes):

@@ -18,6 +18,7 @@ from core.updates import (
     reference_or_null,
 )
 from images_app.models import Image
+from models_app.civitai.manager import cancel_import
 from models_app.inspect import MODEL_EXTENSIONS, InvalidModelFile, inspect_model_file
 from models_app.models import MODEL_TYPES, ModelTag, SDModel
 from models_app.storage import model_store
@@ -48,13 +49,7 @@ model_in_use = InUseChecks("model")
 
 
 def cancel_download(sha256):
-    """Abort a running Civitai import of `sha256` and drop its partial file (D28), if imports exist."""
-    try:
-        from models_app.civitai.manager import cancel_import
-    except ModuleNotFoundError as exc:
-        if exc.name != "models_app.civitai.manager":
-            raise
-        return
+    """Abort a running Civitai import of `sha256` and drop its partial file (D28)."""
     cancel_import(sha256)
 
 

@@ -3,6 +3,8 @@
 from django.conf import settings
 
 from core.content_store import ContentStore
+from core.store_sweep import SweptStore
+from models_app.models import SDModel
 
 
 def model_store() -> ContentStore:
@@ -14,13 +16,9 @@ def model_file_path(model):
 
 
 def referenced_models(hashes):
-    from models_app.models import SDModel
-
     return SDModel.objects.filter(hash__in=hashes).values_list("hash", flat=True)
 
 
 def swept_store():
     """The model store for core.store_sweep: a file is kept while a model row (any status) names its hash."""
-    from core.store_sweep import SweptStore
-
     return SweptStore("models", model_store(), referenced_models)

@@ -1,6 +1,14 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
+from django.conf import settings
+from django.db import connections
 from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
+
+from core.jsonapi import metadata_indexes
+from core.metadata import METADATA_KEY_RE
+from core.row_keys import RowKeys
+from core.tag_counts import LinkCounts, RowCounts
+from core.triggers import ensure_triggers
 
 
 class SDHostConfig(AppConfig):
@@ -19,16 +27,7 @@ def after_migrate(using="default", **kwargs):
     """After `migrate`: the count and row-key triggers a later migration may have dropped (core/tag_counts.py,
     core/row_keys.py) and the
     expression indexes of the configured metadata keys (core/jsonapi/metadata_indexes.py)."""
-    from django.conf import settings
-    from django.db import connections
-
-    from core.jsonapi import metadata_indexes
-    from core.metadata import METADATA_KEY_RE
-    from core.row_keys import RowKeys
-    from core.tag_counts import LinkCounts, RowCounts
-    from core.triggers import ensure_triggers
-    from system_app.models import Tag
-
+    Tag = apps.get_model("system_app", "Tag")  # the app's model class (this module loads before the models)
     connection = connections[using]
     tables = set(connection.introspection.table_names())
     if {"tag_usage", "row_counts"} <= tables:  # not when migrated back before the counts

@@ -4,6 +4,7 @@ import ipaddress
 from dataclasses import dataclass
 
 import sdhost
+from core.database import database_label
 
 ALL_ADDRESSES = {"0.0.0.0", "::", ""}
 
@@ -88,8 +89,6 @@ def collect_facts(host: str, port: int, *, loopback: bool, worker_in_process: bo
     """The facts of this server, read from settings and the (migrated) database."""
     from django.conf import settings
     from django.contrib.auth import get_user_model
-
-    from core.database import database_label
 
     cfg = settings.SDHOST
     return BannerFacts(

@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from core.database import database_label, pending_migrations
+from tasks_app.models import RenderWorkerState, Task
+from tasks_app.queue import WORKER_STALE
+
 OK, WARN, FAIL = "ok", "warn", "fail"
 MIN_PYTHON = (3, 11)
 DISK_WARN_BYTES = 10 * 1024**3  # an SDXL checkpoint is ~6.5 GiB
@@ -162,8 +166,6 @@ def check_disk(cfg) -> list[Check]:
 def check_database() -> Check:
     from django.db import DatabaseError, connection
 
-    from core.database import database_label, pending_migrations
-
     label = database_label()
     try:
         with connection.cursor() as cursor:
@@ -258,9 +260,6 @@ def check_worker(render_worker_in_serve: bool) -> Check:
     """The render workers' heartbeats (the `render_workers` table, D41), and how many tasks wait for them."""
     from django.db import DatabaseError
     from django.utils import timezone
-
-    from tasks_app.models import RenderWorkerState, Task
-    from tasks_app.queue import WORKER_STALE
 
     start = ("start 'python manage.py serve' (worker in-process)" if render_worker_in_serve else
              "SDHOST_RENDER_WORKER=false: start 'python manage.py runworker render'")

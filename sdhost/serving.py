@@ -11,6 +11,7 @@ from django.core.handlers.asgi import ASGIHandler
 
 from core.downloads import FileDownload
 from core.errors import APIError, error_response
+from sdhost.access_log import redact_access_log
 
 
 def request_body_limit() -> int:
@@ -83,8 +84,6 @@ def server_config(app, **options):
 def serve(host: str, port: int) -> None:
     """Serve SD-Host on host:port until interrupted (SIGINT/SIGTERM)."""
     import uvicorn
-
-    from sdhost.access_log import redact_access_log
 
     config = server_config("sdhost.asgi:application", host=host, port=port)  # configures uvicorn's loggers
     redact_access_log()

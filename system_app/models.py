@@ -5,6 +5,7 @@ from django.db.models.functions import Length
 from django.utils import timezone
 
 from core.db import NoCaseCharField
+from core.tag_counts import CountedLink
 from core.tags import TAG_NAME_MAX, fold_tag_name, get_or_create_tags
 from core.text import LABEL_DB_REGEX
 
@@ -58,8 +59,6 @@ class Tag(models.Model):
     @classmethod
     def counted_links(cls):
         """core.tag_counts.CountedLink of each link table: the triggers that keep the counts."""
-        from core.tag_counts import CountedLink
-
         counted = []
         for link in cls.link_models():
             entity = next(field for field in link._meta.fields if field.is_relation and field.name != "tag")

@@ -8,6 +8,10 @@ worker when the routes are built, and pending tasks are processed at once, not o
 import sys
 
 from channels.consumer import SyncConsumer
+from django.conf import settings
+
+from core.database import ensure_schema
+from core.store_sweep import sweep_all
 
 from . import worker
 
@@ -24,13 +28,7 @@ def launched_as_render_worker(argv=None) -> bool:
 
 def channel_routes():
     if launched_as_render_worker():
-        from core.database import ensure_schema
-
         ensure_schema()  # a fresh data directory: `runworker render` may be the first command run
-
-        from django.conf import settings
-
-        from core.store_sweep import sweep_all
 
         sweep_all(settings.SDHOST["SWEEP_GRACE_SECONDS"])  # what a crash left in the stores
         worker.start_in_process()

@@ -11,10 +11,11 @@ from django.conf import settings
 
 from core.errors import invalid_request, json_pointer
 from core.jsondata import is_int
-from engine.hires import UPSCALER_NAMES
-from engine.interface import DEFAULT_HIRES_STRENGTH
+from engine.a1111.names import PIXEL_UPSCALERS, UPSCALER_NAMES
+from engine.interface import DEFAULT_HIRES_STRENGTH, HiresSpec, UpscaleRequest
 from engine.parameters import MAX_STEPS
 from images_app.models import Image
+from images_app.storage import image_file_path
 from models_app.models import SDModel
 
 IMAGE_KEYS = {"init_image", "denoising_strength", "mask_image", "mask_blur", "hires"}
@@ -155,7 +156,7 @@ def validate_upscale(body, image) -> dict:
     for key in body:
         if key not in UPSCALE_KEYS:
             raise invalid_request(f"Unknown field '{key}'", json_pointer(key))
-    model = _upscaler(body.get("upscaler", "Lanczos"), "/upscaler", builtin=("Lanczos",))
+    model = _upscaler(body.get("upscaler", "Lanczos"), "/upscaler", builtin=PIXEL_UPSCALERS)
     scale = _number(body.get("scale", 2), "/scale", 1, MAX_SCALE, "'scale'")
     limit = MAX_SCALE * settings.SDHOST["MAX_IMAGE_SIDE"]
     if max(image.width, image.height) * scale > limit:
@@ -167,9 +168,6 @@ def validate_upscale(body, image) -> dict:
 
 def engine_inputs(task, model_file) -> dict:
     """RenderRequest fields for a render task's image inputs; `model_file(SDModel)` makes a ModelFile."""
-    from engine.interface import HiresSpec
-    from images_app.storage import image_file_path
-
     fields = {}
     if task.init_image_id is not None or task.denoising_strength is not None:
         if task.init_image is None:
@@ -195,9 +193,6 @@ def engine_inputs(task, model_file) -> dict:
 
 def upscale_request(task, model_file):
     """The engine's UpscaleRequest for a claimed upscale task."""
-    from engine.interface import UpscaleRequest
-    from images_app.storage import image_file_path
-
     if task.init_image is None:
         raise ValueError("The image to upscale no longer exists")
     return UpscaleRequest(image_path=str(image_file_path(task.init_image)), scale=task.upscale_scale,

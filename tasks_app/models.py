@@ -8,8 +8,8 @@ from django.db import models
 from django.utils import timezone
 
 from core.row_keys import keyed_indexes, seq_constraint
+from engine.a1111.names import DEFAULT_SAMPLER
 from engine.parameters import MAX_STEPS
-from engine.samplers import DEFAULT_SAMPLER
 from system_app.models import TagCounted, TagLink
 
 TASK_STATUSES = ["pending", "running", "completed", "failed", "cancelled"]

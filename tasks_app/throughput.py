@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from django.db import transaction
 
+from engine.img2img import denoising_steps
 from system_app.models import SystemFact
 
 FACT_KEY = "render_throughput"
@@ -51,8 +52,6 @@ def megapixels(task) -> float:
 
 def passes(task) -> list[tuple[int, float]]:
     """(denoising steps, megapixels of the batch) of each pass `task` runs."""
-    from engine.img2img import denoising_steps
-
     if getattr(task, "kind", "render") == "upscale":
         return [(1, megapixels(task))]
     steps = task.steps

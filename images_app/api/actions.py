@@ -10,7 +10,9 @@ from core.bodies import check_body_size
 from core.content_store import is_sha256
 from core.downloads import file_response
 from core.errors import APIError, invalid_request, not_found
+from core.jsonapi import single_document
 from core.mixins import LibraryActionsMixin
+from images_app.api.resources import ImageResource
 from images_app.models import Image
 from images_app.services import DELETE_REASONS, IMAGE_UPDATES, delete_image
 from images_app.storage import InvalidImage, image_file_path, store_image_bytes
@@ -83,9 +85,6 @@ class ImageActionsMixin(LibraryActionsMixin):
         return response
 
     def upload(self, request):
-        from core.jsonapi import single_document
-        from images_app.api.resources import ImageResource
-
         limit = settings.SDHOST["MAX_UPLOAD_BYTES"]
         check_body_size(request, limit=limit + 64 * 1024)  # multipart framing on top of the file
         try:

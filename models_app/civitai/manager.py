@@ -22,6 +22,7 @@ from django.utils import timezone
 from core.content_store import read_chunks
 from core.errors import APIError, invalid_request, not_found
 from core.sse import publish
+from images_app.storage import InvalidImage, store_image_bytes
 from models_app.inspect import PICKLE_EXTENSIONS, InvalidModelFile, pickle_shapes
 from models_app.models import CivitaiImport, SDModel
 from models_app.storage import model_store
@@ -395,8 +396,6 @@ def attach_preview(model, plan: ImportPlan, client: CivitaiClient):
     """Store the first preview image as the cover; a failure is logged, never fatal."""
     if not plan.preview_url:
         return
-    from images_app.storage import InvalidImage, store_image_bytes
-
     try:
         data = client.fetch_bytes(plan.preview_url, settings.SDHOST["MAX_UPLOAD_BYTES"])
         image, _ = store_image_bytes(data, metadata={"source_url": plan.preview_url},

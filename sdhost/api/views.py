@@ -14,8 +14,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import sdhost
+from engine.a1111.names import SAMPLER_NAMES, UPSCALER_NAMES
 from engine.parameters import RENDER_PARAMETERS, ui_description
 from tasks_app.api.validation import resolve
+from tasks_app.worker import worker_is_running
 
 from .hardware import hardware_facts
 
@@ -85,10 +87,6 @@ class VersionView(APIView):
 
 class ConfigView(APIView):
     def get(self, request):
-        from engine.hires import UPSCALER_NAMES
-        from engine.samplers import SAMPLER_NAMES
-        from tasks_app.worker import worker_is_running
-
         cfg = settings.SDHOST
         return Response({
             "server": {"host": cfg["HOST"], "port": cfg["PORT"], "workers": 1},

@@ -1,6 +1,10 @@
 """Tag names hold no control characters (core/text.py); names stored before the rule are cleaned first."""
 
+from django.apps import apps as current_apps
 from django.db import migrations, models
+
+from core.tags import TAG_NAME_MAX, fold_tag_name
+from core.text import CONTROL_RE
 
 
 def clean_tag_names(apps, schema_editor):
@@ -9,11 +13,6 @@ def clean_tag_names(apps, schema_editor):
 
     Uses the current models, not the historical ones: the link tables belong to apps migrated independently.
     """
-    from django.apps import apps as current_apps
-
-    from core.tags import TAG_NAME_MAX, fold_tag_name
-    from core.text import CONTROL_RE
-
     tag_model = current_apps.get_model("system_app", "Tag")
     for tag in [tag for tag in tag_model.objects.all() if CONTROL_RE.search(tag.name)]:
         base = " ".join(CONTROL_RE.sub(" ", tag.name).split())[:TAG_NAME_MAX] or "tag"

@@ -9,7 +9,7 @@ from pathlib import PurePath
 from django.db.models import Q
 
 from core.errors import invalid_request
-from engine.prompts import extract_lora_tags
+from engine.a1111.prompts import extract_lora_tags
 from models_app.models import SDModel
 
 AUTOV2 = re.compile(r"[0-9a-fA-F]{10,64}")

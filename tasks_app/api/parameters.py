@@ -14,34 +14,18 @@ from rest_framework.views import APIView
 
 from core.bodies import json_object
 from core.errors import APIError, invalid_request, json_pointer, not_found
-from engine.infotext import parse_hash_list, parse_infotext
-from engine.parameters import INFOTEXT_KEYS, INTEGER_TEXT, NUMBER_TEXT, parse_size, read_infotext
-from engine.prompts import extract_lora_tags
-from engine.samplers import SAMPLER_NAMES
+from engine.a1111.infotext import parse_hash_list, parse_infotext
+from engine.a1111.names import UPSCALER_NAMES, sampler_name
+from engine.a1111.prompts import extract_lora_tags
+from engine.a1111.values import INTEGER_TEXT, NUMBER_TEXT, parse_size
+from engine.parameters import INFOTEXT_KEYS, read_infotext
 from images_app.models import Image
 from models_app.models import SDModel
 
 from .inline_loras import AUTOV2, library_loras
 
-# What "Schedule type: Automatic" means per sampler in A1111 1.9+ (its sampler defaults)
-AUTOMATIC_SCHEDULES = {"DPM++ 2M": "Karras", "DPM++ SDE": "Karras", "DPM++ 2M SDE": "Exponential",
-                       "DPM++ 2S a": "Karras", "DPM++ 3M SDE": "Exponential"}
-SCHEDULE_SUFFIXES = {"Karras": " Karras"}
 USED_KEYS = {*INFOTEXT_KEYS, "Schedule type", "Model hash", "Model", "VAE hash", "VAE", "Lora hashes", "TI hashes"}
 HIRES_KEYS = {"Hires upscale", "Hires resize", "Hires steps", "Hires upscaler"}
-
-
-def sampler_name(sampler: str, schedule: str | None) -> str | None:
-    """Our sampler name for A1111's `Sampler` (+ `Schedule type` since 1.9), or None when we have none."""
-    if schedule == "Automatic":
-        schedule = AUTOMATIC_SCHEDULES.get(sampler)
-    if schedule is None or sampler.endswith(" Karras"):
-        name = sampler
-    elif schedule in SCHEDULE_SUFFIXES:
-        name = sampler + SCHEDULE_SUFFIXES[schedule]
-    else:
-        return None
-    return name if name in SAMPLER_NAMES else None
 
 
 def _autov2(digest: str | None) -> str | None:
@@ -106,8 +90,6 @@ class _Builder:
     def _hires(self) -> None:
         """`Hires upscale` or `Hires resize`, `Hires steps`, `Hires upscaler`, `Denoising strength` -> `hires` (D37).
         An upscaler model is found by name among the library's ready upscalers, else listed as unresolved."""
-        from engine.hires import UPSCALER_NAMES
-
         params = self.params
         if not HIRES_KEYS & set(params):
             return

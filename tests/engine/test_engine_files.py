@@ -15,8 +15,8 @@ from diffusers.loaders.single_file_utils import (
 from safetensors.torch import save_file
 
 from engine import SAMPLER_NAMES, CheckpointError, architecture, ldm_keys, tiny_models
+from engine.a1111.infotext import format_number
 from engine.files import read_shapes
-from engine.png import format_number
 from engine.samplers import make_scheduler
 from engine.tokenizer import clip_tokenizer
 

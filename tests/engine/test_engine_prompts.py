@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from engine.prompts import (
+from engine.a1111.prompts import (
     BREAK_WEIGHT,
     extract_lora_tags,
     parse_attention,

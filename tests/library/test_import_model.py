@@ -11,6 +11,10 @@ import torch
 from django.core.management import CommandError, call_command
 from safetensors.torch import save_file
 
+from engine.architecture import detect_family
+from engine.files import read_shapes
+from engine.tiny_models import ARCHS, write_model_file
+from models_app.inspect import BASE_MODELS
 from models_app.models import SDModel
 from models_app.services import ModelImportError, import_model_file
 from models_app.storage import model_file_path
@@ -99,6 +103,14 @@ def test_safetensors_layouts(tmp_path, tensors, model_type, base_model):
     assert model.name == "my-model" and model.file_ext == ".safetensors" and model.status == "ready"
     assert model.hash == file_sha(path) and model.size == path.stat().st_size
     assert model_file_path(model).read_bytes() == path.read_bytes()
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_import_labels_a_checkpoint_with_the_family_the_renderer_detects(tmp_path, arch):
+    path = write_model_file(tmp_path / f"tiny-{arch}.safetensors", "checkpoint", arch)
+    family = detect_family(read_shapes(str(path)))
+    model, _ = import_model_file(path)
+    assert family == arch and model.base_model == BASE_MODELS[family] == {"sd15": "SD1.5", "sdxl": "SDXL"}[arch]
 
 
 def test_kohya_metadata_is_a_base_model_hint(tmp_path):

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ["core", "system_app", "images_app", "models_app", "tasks_app", "a1111_app", "ui_app",
           "sdhost"]  # bottom first
 ENGINE = "engine"
+PACKAGES = [ENGINE, *LAYERS]  # the product
 
 
 def module_name(path: Path) -> str:
@@ -48,7 +49,7 @@ def imported_modules(path: Path):
 
 
 def project_files():
-    for layer in [ENGINE, *LAYERS]:
+    for layer in PACKAGES:
         yield from sorted((ROOT / layer).rglob("*.py"))
 
 

@@ -7,9 +7,9 @@ import pytest
 
 from a1111_app.errors import FIELD_NAMES
 from a1111_app.mapping import COMMON_DEFAULTS, HONOURED_OVERRIDES
+from engine.a1111.infotext import format_parameters
 from engine.interface import ModelFile, RenderRequest
 from engine.parameters import RENDER_PARAMETERS, Setting
-from engine.png import format_parameters
 from tasks_app.api.resources import TaskResource
 from tasks_app.api.validation import SUBMISSION, TASK_FIELDS, resolve
 from tasks_app.models import Task

@@ -7,6 +7,13 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from core.store_sweep import sweep_all
+from models_app.civitai.manager import resume_pending_imports
+from sdhost.banner import collect_facts, render_banner
+from sdhost.serving import serve
+from sdhost.settings import host_name
+from tasks_app.worker import start_in_process
+
 
 def is_loopback(host: str) -> bool:
     if host in {"localhost", ""}:
@@ -50,30 +57,18 @@ class Command(BaseCommand):
         if refusal:
             raise CommandError(refusal)
         settings.SDHOST["HOST"], settings.SDHOST["PORT"] = host, port
-        from sdhost.settings import host_name
-
         if host_name(host) not in settings.ALLOWED_HOSTS:
             settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, host_name(host)]
         call_command("migrate", interactive=False, verbosity=0)
-        from core.store_sweep import sweep_all
-
         sweep_all(cfg["SWEEP_GRACE_SECONDS"])  # what a crash left in the stores (issue 8)
         worker_in_process = cfg["RENDER_WORKER"] and not no_worker
         if worker_in_process:
-            from tasks_app.worker import start_in_process
-
             start_in_process()
         if cfg["AUTO_DOWNLOAD"]:  # D30: interrupted Civitai imports continue at start-up
-            from models_app.civitai.manager import resume_pending_imports
-
             resumed = resume_pending_imports()
             if resumed:
                 self.stdout.write(f"Resuming {len(resumed)} Civitai import(s)")
-        from sdhost.banner import collect_facts, render_banner
-
         self.stdout.write(render_banner(collect_facts(host, port, loopback=is_loopback(host),
                                                       worker_in_process=worker_in_process)))
         self.stdout.flush()  # before the server takes over, also when stdout is a pipe or a log file
-        from sdhost.serving import serve
-
         serve(host, port)

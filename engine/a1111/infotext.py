@@ -1,0 +1,154 @@
+"""A1111 infotext, the PNG `parameters` text: written for each image we render (D10) and parsed (D35).
+
+Writing follows A1111's `create_infotext` (modules/processing.py) for the fields we render: the prompt, a
+`Negative prompt:` line when there is one, then one line of `Key: value` pairs, a value quoted when it holds a
+comma, colon or newline.
+
+Parsing follows A1111's `parse_generation_parameters` (modules/infotext_utils.py): the last line holds the
+`Key: value` pairs when it has at least three; lines before it are the prompt, up to a line starting with
+`Negative prompt:`, after which they are the negative prompt. A value in double quotes is JSON (so it may hold
+commas and colons). Unknown keys are kept; nothing here fails on unexpected text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from ..interface import RenderRequest, UpscaleRequest
+from ..parameters import NAMES, infotext_fields
+from .values import format_number, parse_size
+
+PNG_TEXT_KEY = "parameters"  # the PNG text chunk that holds the infotext
+_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+NEGATIVE_PREFIX = "Negative prompt:"
+
+
+@dataclass
+class Infotext:
+    prompt: str = ""
+    negative_prompt: str = ""
+    params: dict = field(default_factory=dict)  # key -> unquoted value, in the order written
+
+
+def unquote(value: str) -> str:
+    """A1111's unquote: a JSON string literal when the value is one, else the value unchanged."""
+    if len(value) < 2 or value[0] != '"' or value[-1] != '"':
+        return value
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return value
+    return decoded if isinstance(decoded, str) else value
+
+
+def quote(value: str) -> str:
+    """A1111's quote: JSON-quoted when the value holds a comma, colon or newline."""
+    if not any(char in value for char in ",:\n"):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def parse_infotext(text: str) -> Infotext:
+    """Prompt, negative prompt and `Key: value` parameters of an A1111 / Forge infotext."""
+    *lines, last = text.strip().split("\n")
+    if len(_PARAM.findall(last)) < 3:
+        lines.append(last)
+        last = ""
+    prompt, negative, in_negative = [], [], False
+    for line in lines:
+        line = line.strip()
+        if line.startswith(NEGATIVE_PREFIX):
+            in_negative = True
+            line = line[len(NEGATIVE_PREFIX):].strip()
+        (negative if in_negative else prompt).append(line)
+    params = {}
+    for key, value in _PARAM.findall(last):
+        if value:  # A1111 skips a key with an empty value
+            params[key] = unquote(value)
+    return Infotext("\n".join(prompt), "\n".join(negative), params)
+
+
+def generation_parameters(text: str) -> dict:
+    """The infotext as the dict A1111's `parse_generation_parameters` returns: `Prompt`, `Negative prompt`, then
+    each key, a size also split into `<key>-1` and `<key>-2` (its /png-info answer)."""
+    parsed = parse_infotext(text)
+    parameters = {"Prompt": parsed.prompt, "Negative prompt": parsed.negative_prompt}
+    for key, value in parsed.params.items():
+        parameters[key] = value
+        size = parse_size(value)
+        if size:  # A1111 splits sizes: "Size-1", "Size-2"
+            parameters[f"{key}-1"], parameters[f"{key}-2"] = (str(side) for side in size)
+    return parameters
+
+
+def parse_hash_list(value: str) -> list[tuple[str, str]]:
+    """`"name: hash, name2: hash2"` (Lora hashes, TI hashes) as [(name, hash)]; malformed parts are skipped."""
+    pairs = []
+    for part in value.split(","):
+        name, colon, digest = part.rpartition(":")
+        if colon and name.strip() and digest.strip():
+            pairs.append((name.strip(), digest.strip()))
+    return pairs
+
+
+# ---------------------------------------------------------------------------------------------------- writing
+
+def short_hash(sha256: str) -> str:
+    return sha256[:10]
+
+
+def _hash_name(name: str) -> str:
+    """A name inside `Lora hashes` / `TI hashes`: without ':' and ',' as A1111 writes it."""
+    return name.replace(":", "").replace(",", "")
+
+
+def format_parameters(request: RenderRequest, seed: int) -> str:
+    """The `parameters` text: prompt, optional negative prompt line, then the `Key: value` line."""
+    lines = [request.prompt]
+    if request.negative_prompt:
+        lines.append(f"{NEGATIVE_PREFIX} {request.negative_prompt}")
+    values = {name: getattr(request, name) for name in NAMES} | {"seed": seed}  # engine/parameters.py
+    checkpoint = request.checkpoint
+    fields = infotext_fields(values, after_models=False)
+    fields += [("Model hash", short_hash(checkpoint.sha256)), ("Model", checkpoint.name)]
+    if request.vae is not None:
+        fields += [("VAE hash", short_hash(request.vae.sha256)), ("VAE", request.vae.name)]
+    fields += infotext_fields(values, after_models=True)
+    fields += image_fields(request)
+    if request.loras:
+        hashes = ", ".join(f"{_hash_name(spec.model.name)}: {short_hash(spec.model.sha256)}" for spec in request.loras)
+        fields.append(("Lora hashes", hashes))
+    if request.embeddings:
+        hashes = ", ".join(f"{_hash_name(e.token)}: {short_hash(e.model.sha256)}" for e in request.embeddings)
+        fields.append(("TI hashes", hashes))
+    lines.append(", ".join(f"{key}: {quote(value)}" for key, value in fields))  # quoted as A1111 does
+    return "\n".join(lines)
+
+
+def image_fields(request: RenderRequest) -> list[tuple[str, str]]:
+    """The fields of D36/D37: denoising strength, mask blur, hires settings."""
+    fields = []
+    if request.init_image_path is not None:
+        fields.append(("Denoising strength", format_number(request.denoising_strength)))
+        if request.mask_path is not None:
+            fields.append(("Mask blur", str(request.mask_blur)))
+    hires = request.hires
+    if hires is not None:
+        fields.append(("Denoising strength", format_number(hires.denoising_strength)))
+        if hires.scale is not None:
+            fields.append(("Hires upscale", format_number(hires.scale)))
+        else:
+            fields.append(("Hires resize", f"{hires.width}x{hires.height}"))
+        if hires.steps:
+            fields.append(("Hires steps", str(hires.steps)))
+        fields.append(("Hires upscaler", hires.upscaler))
+    return fields
+
+
+def parameters_after_upscale(parameters: str | None, request: UpscaleRequest) -> str:
+    """The source image's `parameters` text with A1111's postprocessing fields appended (or just those) (D38)."""
+    name = request.upscaler_model.name if request.upscaler_model is not None else "Lanczos"
+    fields = f"Postprocess upscale by: {format_number(request.scale)}, Postprocess upscaler: {name}"
+    return f"{parameters}, {fields}" if parameters else fields
