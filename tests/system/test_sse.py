@@ -1,6 +1,10 @@
 import json
+import os
 import threading
+import time
+import uuid
 
+import pytest
 import requests
 
 from core.sse import publish
@@ -18,6 +22,32 @@ def read_events(response, limit):
 
 def test_stream_sends_initial_state_then_events_and_closes_after_final(live_url, settings):
     settings.ROOT_URLCONF = "tests.support.sse_urls"
+    assert_demo_stream(live_url)
+
+
+def test_events_go_through_redis_when_it_is_configured(live_url, settings):
+    """Scaled out, publish() sends to the installation's Redis topic only: the stream gets the events back
+    from Redis (what other processes' events take too; tests/system/test_scale_multiprocess.py runs those)."""
+    redis = pytest.importorskip("redis")
+    url = os.environ.get("SDHOST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis not reachable at {url} (SDHOST_TEST_REDIS_URL): {exc}")
+    settings.ROOT_URLCONF = "tests.support.sse_urls"
+    settings.SSE_REDIS_URL, settings.EVENT_NAMESPACE = url, f"test-sse-{uuid.uuid4().hex}"
+    follower = redis.Redis.from_url(url).pubsub(ignore_subscribe_messages=True)
+    follower.subscribe(f"sdhost:{settings.EVENT_NAMESPACE}:sse")
+    assert_demo_stream(live_url)
+    seen, deadline = [], time.monotonic() + 10
+    while len(seen) < 3 and time.monotonic() < deadline:
+        message = follower.get_message(timeout=1)  # None for the subscription's confirmation too
+        if message:
+            seen.append(json.loads(json.loads(message["data"])["data"]))
+    assert seen == [{"step": 1}, {"ignored": True}, {"step": 2, "final": True}]
+
+
+def assert_demo_stream(live_url):
     received_first = threading.Event()
 
     def publisher():
