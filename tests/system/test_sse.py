@@ -1,3 +1,4 @@
+import asyncio
 import json
 import os
 import threading
@@ -7,7 +8,7 @@ import uuid
 import pytest
 import requests
 
-from core.sse import publish
+from core.sse import MAX_PENDING, publish, stream_response
 
 
 def read_events(response, limit):
@@ -75,3 +76,20 @@ def test_sse_accepts_token_query_parameter(live_url, settings):
     assert denied.status_code == 401
     assert denied.json()["errors"][0]["code"] == "unauthorized"
     assert requests.get(f"{live_url}/api/version", headers={"Authorization": "Bearer tok"}, timeout=10).status_code == 200
+
+
+def test_a_stream_that_falls_behind_resynchronises_from_the_current_state():
+    """At most MAX_PENDING events wait for a stream; past that it drops them and sends the current state."""
+    state = {"n": 0}
+
+    async def read():
+        content = aiter(stream_response(None, "behind", lambda: dict(state)).streaming_content)
+        first = await anext(content)
+        for n in range(1, MAX_PENDING + 5):  # while the stream sends nothing
+            state["n"] = n
+            publish("behind", {"n": n})
+        return first, await anext(content)
+
+    first, then = asyncio.run(read())
+    assert first == b'data: {"n": 0}\n\n'
+    assert then == f'data: {{"n": {MAX_PENDING + 4}}}\n\n'.encode()  # the current state, not event 1
