@@ -130,7 +130,7 @@ class RedisRelay:
         import redis  # the scale-out extra (`pip install -e '.[scale]'`); only imported when Redis is configured
 
         self.redis = redis
-        self.client = redis.Redis.from_url(url)
+        self.client = redis.Redis.from_url(url, client_name=f"sse-relay:{topic}")  # named in CLIENT LIST
         self.topic = topic
         self.hub = hub
         self.lock = threading.Lock()
@@ -149,21 +149,34 @@ class RedisRelay:
         return self.following.wait(RELAY_READY_SECONDS)
 
     def run(self) -> None:
+        subscriptions = 0
         while True:
+            pubsub = self.client.pubsub()
             try:
-                pubsub = self.client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(self.topic)
-                self.following.set()
                 for message in pubsub.listen():
-                    if message["type"] == "message":
-                        event = json.loads(message["data"])
-                        self.hub.deliver(event["channel"], event["data"])
-            except self.redis.RedisError as exc:
-                logger.warning("SSE relay lost Redis (%s); following the topic again", exc)
-            self.following.clear()
-            self.hub.resynchronise_all()
+                    if message["type"] == "subscribe":  # following the topic: at first, and again after a reconnect
+                        subscriptions += 1
+                        if subscriptions > 1:  # events may have gone by meanwhile
+                            self.hub.resynchronise_all()
+                        self.following.set()
+                    elif message["type"] == "message":
+                        self.hand_on(message["data"])
+            except Exception:  # Redis gone (redis-py's own reconnects failed), or a fault: follow again
+                logger.warning("SSE relay stopped following %s; following it again", self.topic, exc_info=True)
+            finally:
+                self.following.clear()
+                pubsub.close()
             time.sleep(RELAY_RETRY_SECONDS)
 
+    def hand_on(self, payload: bytes) -> None:
+        try:
+            event = json.loads(payload)
+            channel, document = event["channel"], event["data"]
+        except (ValueError, TypeError, KeyError):
+            logger.warning("SSE relay ignored a message on %s that is no event: %r", self.topic, payload[:200])
+            return
+        self.hub.deliver(channel, document)
 
 hub = Hub()
 _relays: dict[tuple[str, str], RedisRelay] = {}

@@ -29,14 +29,7 @@ def test_stream_sends_initial_state_then_events_and_closes_after_final(live_url,
 def test_events_go_through_redis_when_it_is_configured(live_url, settings):
     """Scaled out, publish() sends to the installation's Redis topic only: the stream gets the events back
     from Redis (what other processes' events take too; tests/system/test_scale_multiprocess.py runs those)."""
-    redis = pytest.importorskip("redis")
-    url = os.environ.get("SDHOST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=3).ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"Redis not reachable at {url} (SDHOST_TEST_REDIS_URL): {exc}")
-    settings.ROOT_URLCONF = "tests.support.sse_urls"
-    settings.SSE_REDIS_URL, settings.EVENT_NAMESPACE = url, f"test-sse-{uuid.uuid4().hex}"
+    redis, url = scaled_out(settings)
     follower = redis.Redis.from_url(url).pubsub(ignore_subscribe_messages=True)
     follower.subscribe(f"sdhost:{settings.EVENT_NAMESPACE}:sse")
     assert_demo_stream(live_url)
@@ -46,6 +39,37 @@ def test_events_go_through_redis_when_it_is_configured(live_url, settings):
         if message:
             seen.append(json.loads(json.loads(message["data"])["data"]))
     assert seen == [{"step": 1}, {"ignored": True}, {"step": 2, "final": True}]
+
+
+def test_a_stream_resynchronises_when_its_process_loses_the_redis_connection(live_url, settings):
+    """Events published while the relay's connection is down never reach the process: once it follows the topic
+    again, every stream sends the current state."""
+    redis, url = scaled_out(settings)
+    with requests.get(f"{live_url}/api/demo-stream", stream=True, timeout=10) as response:
+        events = (json.loads(line[6:]) for line in response.iter_lines() if line.startswith(b"data: "))
+        assert next(events) == {"state": "initial"}
+        server = redis.Redis.from_url(url)
+        relay_name = f"sse-relay:sdhost:{settings.EVENT_NAMESPACE}:sse"
+        [relay_id] = [c["id"] for c in server.client_list() if c["name"] == relay_name and "P" in c["flags"]]
+        server.client_kill_filter(_id=relay_id)
+        assert next(events) == {"state": "initial"}  # followed again: resynchronised
+        publish("demo", {"after": True, "final": True})
+        assert list(events) == [{"after": True, "final": True}]
+    assert [c for c in server.client_list() if c["name"] == relay_name and "P" in c["flags"]]
+
+
+def scaled_out(settings):
+    """(redis-py, the test Redis URL) with the live streams going through Redis, under a namespace of this test's
+    own; skips where Redis is not reachable."""
+    redis = pytest.importorskip("redis")
+    url = os.environ.get("SDHOST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis not reachable at {url} (SDHOST_TEST_REDIS_URL): {exc}")
+    settings.ROOT_URLCONF = "tests.support.sse_urls"
+    settings.SSE_REDIS_URL, settings.EVENT_NAMESPACE = url, f"test-sse-{uuid.uuid4().hex}"
+    return redis, url
 
 
 def assert_demo_stream(live_url):
