@@ -129,7 +129,6 @@ class RedisRelay:
     def __init__(self, url: str, topic: str, hub: Hub):
         import redis  # the scale-out extra (`pip install -e '.[scale]'`); only imported when Redis is configured
 
-        self.redis = redis
         self.client = redis.Redis.from_url(url, client_name=f"sse-relay:{topic}")  # named in CLIENT LIST
         self.topic = topic
         self.hub = hub
@@ -177,6 +176,7 @@ class RedisRelay:
             logger.warning("SSE relay ignored a message on %s that is no event: %r", self.topic, payload[:200])
             return
         self.hub.deliver(channel, document)
+
 
 hub = Hub()
 _relays: dict[tuple[str, str], RedisRelay] = {}
@@ -228,7 +228,7 @@ async def _event_stream(channel, initial, is_final, present):
                 yield ": keep-alive\n\n"
                 continue
             items, overflow = hub.take(subscriber)
-            if overflow:  # a slow client missed events: resynchronise from the current state
+            if overflow:  # events were missed (a slow client, a lost Redis connection): send the current state
                 snapshot = await sync_to_async(initial)()
                 events = [snapshot] if snapshot is not None else []
             else:
