@@ -1,25 +1,33 @@
-"""Server-Sent Events on top of django-eventstream's publish/listen machinery.
+"""Server-Sent Events on plain Django streaming responses.
 
-`publish()` goes through django_eventstream.send_event, so events reach listeners in this process
-(and other processes when EVENTSTREAM_REDIS is set). `stream_response()` is our own stream: it sends
-the current state at once on connect (django-eventstream has no such hook), then each event as one
-`data: <json>` line, and closes after a final event.
+`publish(channel, data)` hands an event to every stream following `channel`. In one process the streams get it
+directly; with several processes (`settings.SSE_REDIS_URL` set) every event goes through one Redis Pub/Sub topic
+per installation, which each process that serves a stream follows and hands on to its own streams.
+`stream_response()` sends the current state at once on connect (`initial()`), then each event as one
+`data: <json>` line, keep-alive comments while nothing happens, and closes after a final event. Streams carry live
+state: nothing is stored per event, no event ids; a client that reconnects gets the current state first.
 """
 
 import asyncio
 import functools
 import json
+import logging
+import threading
+import time
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import StreamingHttpResponse
-from django_eventstream import send_event
-from django_eventstream.views import Listener, get_listener_manager
 
 from .errors import APIError, error_response
 
 KEEP_ALIVE_SECONDS = 15
+MAX_PENDING = 10  # events queued for a stream that has not sent the last ones yet; past this it resynchronises
+RELAY_READY_SECONDS = 5  # how long a new stream waits for this process to follow the Redis topic
+RELAY_RETRY_SECONDS = 1
+
+logger = logging.getLogger(__name__)
 
 
 def event_stream(view):
@@ -47,16 +55,155 @@ def is_event_stream_view(view) -> bool:
     return getattr(view, "event_stream", False)
 
 
-def scoped(channel: str) -> str:
-    """The event channel's name on the wire: Redis Pub/Sub is shared by everything using the Redis
-    server, so channels carry the installation's namespace (settings.EVENTSTREAM_NAMESPACE)."""
-    namespace = getattr(settings, "EVENTSTREAM_NAMESPACE", "")
-    return f"{namespace}:{channel}" if namespace else channel
+class Subscriber:
+    """The events one stream has not sent yet; filled from any thread, read on the stream's event loop."""
+
+    def __init__(self, channel: str):
+        self.channel = channel
+        self.loop = asyncio.get_running_loop()
+        self.ready = asyncio.Event()
+        self.items: list[str] = []  # JSON documents
+        self.overflow = False  # events were dropped: the stream resynchronises from the current state
+
+    def offer(self, document: str) -> None:
+        """Queue an event (the hub's lock held) and wake the stream."""
+        if len(self.items) < MAX_PENDING:
+            self.items.append(document)
+        else:
+            self.overflow = True
+        self.wake()
+
+    def wake(self) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.ready.set)
+        except RuntimeError:  # the stream's loop has closed: the stream is gone
+            pass
+
+
+class Hub:
+    """The streams of this process by channel."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.subscribers: dict[str, set[Subscriber]] = {}
+
+    def subscribe(self, channel: str) -> Subscriber:
+        subscriber = Subscriber(channel)
+        with self.lock:
+            self.subscribers.setdefault(channel, set()).add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        with self.lock:
+            followers = self.subscribers.get(subscriber.channel, set())
+            followers.discard(subscriber)
+            if not followers:
+                self.subscribers.pop(subscriber.channel, None)
+
+    def deliver(self, channel: str, document: str) -> None:
+        with self.lock:
+            for subscriber in self.subscribers.get(channel, ()):
+                subscriber.offer(document)
+
+    def resynchronise_all(self) -> None:
+        """Events may have been missed (the Redis connection dropped): every stream re-reads the current state."""
+        with self.lock:
+            for followers in self.subscribers.values():
+                for subscriber in followers:
+                    subscriber.overflow = True
+                    subscriber.wake()
+
+    def take(self, subscriber: Subscriber) -> tuple[list[str], bool]:
+        """(the queued events, whether some were dropped), emptying the queue."""
+        with self.lock:
+            items, overflow = subscriber.items, subscriber.overflow
+            subscriber.items, subscriber.overflow = [], False
+            subscriber.ready.clear()
+        return items, overflow
+
+
+class RedisRelay:
+    """Events through one Redis Pub/Sub topic: every process publishes there, and a thread of each process that
+    serves streams follows the topic (once a stream has started) and hands the events to the hub."""
+
+    def __init__(self, url: str, topic: str, hub: Hub):
+        import redis  # the scale-out extra (`pip install -e '.[scale]'`); only imported when Redis is configured
+
+        self.client = redis.Redis.from_url(url, client_name=f"sse-relay:{topic}")  # named in CLIENT LIST
+        self.topic = topic
+        self.hub = hub
+        self.lock = threading.Lock()
+        self.thread = None
+        self.following = threading.Event()
+
+    def publish(self, channel: str, document: str) -> None:
+        self.client.publish(self.topic, json.dumps({"channel": channel, "data": document}))
+
+    def follow(self) -> bool:
+        """Start following the topic (once per process); whether it is followed within RELAY_READY_SECONDS."""
+        with self.lock:
+            if self.thread is None:
+                self.thread = threading.Thread(target=self.run, name="sse-redis-relay", daemon=True)
+                self.thread.start()
+        return self.following.wait(RELAY_READY_SECONDS)
+
+    def run(self) -> None:
+        subscriptions = 0
+        while True:
+            pubsub = self.client.pubsub()
+            try:
+                pubsub.subscribe(self.topic)
+                for message in pubsub.listen():
+                    if message["type"] == "subscribe":  # following the topic: at first, and again after a reconnect
+                        subscriptions += 1
+                        if subscriptions > 1:  # events may have gone by meanwhile
+                            self.hub.resynchronise_all()
+                        self.following.set()
+                    elif message["type"] == "message":
+                        self.hand_on(message["data"])
+            except Exception:  # Redis gone (redis-py's own reconnects failed), or a fault: follow again
+                logger.warning("SSE relay stopped following %s; following it again", self.topic, exc_info=True)
+            finally:
+                self.following.clear()
+                pubsub.close()
+            time.sleep(RELAY_RETRY_SECONDS)
+
+    def hand_on(self, payload: bytes) -> None:
+        try:
+            event = json.loads(payload)
+            channel, document = event["channel"], event["data"]
+        except (ValueError, TypeError, KeyError):
+            logger.warning("SSE relay ignored a message on %s that is no event: %r", self.topic, payload[:200])
+            return
+        self.hub.deliver(channel, document)
+
+
+hub = Hub()
+_relays: dict[tuple[str, str], RedisRelay] = {}
+_relays_lock = threading.Lock()
+
+
+def relay() -> RedisRelay | None:
+    """The Redis relay of this process when settings.SSE_REDIS_URL is set (made on first use), else None."""
+    url = getattr(settings, "SSE_REDIS_URL", None)
+    if not url:
+        return None
+    # Redis Pub/Sub is shared by everything using the Redis server: one topic per installation.
+    topic = f"sdhost:{getattr(settings, 'EVENT_NAMESPACE', '')}:sse"
+    with _relays_lock:
+        if (url, topic) not in _relays:
+            _relays[url, topic] = RedisRelay(url, topic, hub)
+        return _relays[url, topic]
 
 
 def publish(channel: str, data: dict) -> None:
     """Send `data` to every client following `channel`; safe from any thread."""
-    send_event(scoped(channel), "message", data)
+    document = json.dumps(data, cls=DjangoJSONEncoder)
+    relayed = relay()
+    if relayed is not None:
+        relayed.publish(channel, document)  # this process's streams get it back from the topic
+    else:
+        hub.deliver(channel, document)
 
 
 def encode(data: dict) -> str:
@@ -64,13 +211,11 @@ def encode(data: dict) -> str:
 
 
 async def _event_stream(channel, initial, is_final, present):
-    channel = scoped(channel)
-    manager = get_listener_manager()
-    listener = Listener()
-    listener.channels = {channel}
-    listener.assign_loop()
-    manager.add_listener(listener)  # before initial(): nothing published meanwhile is lost
+    subscriber = hub.subscribe(channel)  # before initial(): nothing published meanwhile is lost
     try:
+        relayed = relay()
+        if relayed is not None and not await asyncio.to_thread(relayed.follow):
+            logger.warning("SSE relay does not follow Redis yet: the stream may miss events until it does")
         snapshot = await sync_to_async(initial)()
         if snapshot is not None:
             yield encode(await present(snapshot))
@@ -78,27 +223,22 @@ async def _event_stream(channel, initial, is_final, present):
                 return
         while True:
             try:
-                await asyncio.wait_for(listener.aevent.wait(), timeout=KEEP_ALIVE_SECONDS)
+                await asyncio.wait_for(subscriber.ready.wait(), timeout=KEEP_ALIVE_SECONDS)
             except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
-            with manager.lock:
-                items = listener.channel_items.get(channel, [])
-                overflow = listener.overflow
-                listener.channel_items = {}
-                listener.overflow = False
-                listener.aevent.clear()
-            if overflow:  # a slow client missed events: resynchronise from the current state
+            items, overflow = hub.take(subscriber)
+            if overflow:  # events were missed (a slow client, a lost Redis connection): send the current state
                 snapshot = await sync_to_async(initial)()
                 events = [snapshot] if snapshot is not None else []
             else:
-                events = [json.loads(item.data) for item in items]
+                events = [json.loads(item) for item in items]
             for data in events:
                 yield encode(await present(data))
                 if is_final(data):
                     return
     finally:
-        manager.remove_listener(listener)
+        hub.unsubscribe(subscriber)
 
 
 async def _as_published(data):

@@ -126,7 +126,6 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI assets served locally: /api/docs works offline
     "channels",
-    "django_eventstream",
     "corsheaders",
     # Our apps, leaf first; this order also orders the tag resource's usage counts (model, image, task).
     "system_app",
@@ -251,25 +250,20 @@ SPECTACULAR_SETTINGS = {
 
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 if env("REDIS_URL"):  # scale-out (D40): workers and servers in other processes, `pip install -e '.[scale]'`
-    from urllib.parse import urlparse
-
     # Installations sharing a Redis server must not see each other's events or wake-ups: one
     # namespace per database (Redis Pub/Sub ignores the database number).
     _db = DATABASES["default"]
-    EVENTSTREAM_NAMESPACE = env("EVENT_NAMESPACE") or f"{_db.get('HOST') or 'local'}:{_db.get('PORT') or ''}/{_db['NAME']}"
+    EVENT_NAMESPACE = env("EVENT_NAMESPACE") or f"{_db.get('HOST') or 'local'}:{_db.get('PORT') or ''}/{_db['NAME']}"
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [env("REDIS_URL")], "prefix": f"sdhost:{EVENTSTREAM_NAMESPACE}"},
+            "CONFIG": {"hosts": [env("REDIS_URL")], "prefix": f"sdhost:{EVENT_NAMESPACE}"},
         }
     }
-    _redis = urlparse(env("REDIS_URL"))
-    EVENTSTREAM_REDIS = {"host": _redis.hostname, "port": _redis.port or 6379, "db": int((_redis.path or "/0")[1:] or 0),
-                         "username": _redis.username, "password": _redis.password}
+    SSE_REDIS_URL = env("REDIS_URL")  # live streams (core.sse): events cross processes through Redis Pub/Sub
 
-# No event storage: streams carry live state (snapshots, progress), replayed by each stream's initial() on connect.
-# With several processes (runworker, more servers) set EVENTSTREAM_REDIS so events cross processes.
-EVENTSTREAM_ALLOW_ORIGINS = ""  # unused by our streams (core.sse); CORS comes from django-cors-headers
+# Without Redis the live streams reach the clients of this process only (core.sse); no event is stored: each
+# stream's initial() sends the current state on connect.
 
 LOGGING = {
     "version": 1,
