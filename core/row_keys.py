@@ -8,8 +8,10 @@ a set of 30,000 integers is built and probed several times faster than one of 64
 
 Assigned by triggers on both databases, like the counts (core/tag_counts.py), so every write path gets them,
 raw SQL included: SQLite sets `seq = MAX(seq) + 1` (a seek on the unique index) after the insert and copies
-`entity_seq` after a link's insert; PostgreSQL takes `seq` from a sequence and copies `entity_seq` in BEFORE
-triggers. Neither column is written by Django after an insert (system_app.models.TagCounted) nor serialized.
+`entity_seq` after a link's insert; PostgreSQL takes `seq` from a sequence owned by the column (from trigger sets
+version 2) and copies `entity_seq` in BEFORE triggers. Neither column is written by Django after an insert
+(system_app.models.TagCounted) nor serialized. The migrations install the frozen SQL of a version (core/triggers.py);
+`RowKeys` writes the SQL of the next one.
 """
 
 from django.db import migrations, models

@@ -164,22 +164,24 @@ SLOTS = 16
 
 
 def _row_sql(vendor, table):
-    def upsert(rows):
-        return (f"INSERT INTO row_count_slots (table_name, slot, row_total) {rows} ON CONFLICT (table_name, slot) "
-                f"DO UPDATE SET row_total = row_count_slots.row_total + EXCLUDED.row_total;")
-
-    ops = (("insert", "NEW", ""), ("delete", "OLD", "-"))
+    """Inserts add to the table's slot (its first row is made by an insert or the backfill); deletes subtract
+    only where the table is counted (a delete never makes the first row: a table without one is not counted)."""
+    upsert = ("INSERT INTO row_count_slots (table_name, slot, row_total) {rows} ON CONFLICT (table_name, slot) "
+              "DO UPDATE SET row_total = row_count_slots.row_total + EXCLUDED.row_total;")
     if vendor == "sqlite":
-        return [f"CREATE TRIGGER {table}_rows_{op} AFTER {op.upper()} ON {table} BEGIN "
-                + upsert(f"VALUES ('{table}', 0, {sign}1)") + " END" for op, _, sign in ops]
+        return [f"CREATE TRIGGER {table}_rows_insert AFTER INSERT ON {table} BEGIN "
+                + upsert.format(rows=f"VALUES ('{table}', 0, 1)") + " END",
+                f"CREATE TRIGGER {table}_rows_delete AFTER DELETE ON {table} BEGIN UPDATE row_count_slots SET "
+                f"row_total = row_total - 1 WHERE table_name = '{table}' AND slot = 0; END"]
+    counted = f" HAVING EXISTS (SELECT 1 FROM row_count_slots WHERE table_name = '{table}')"
     statements = []
-    for op, transition, sign in ops:
+    for op, transition, sign, condition in (("insert", "NEW", "", ""), ("delete", "OLD", "-", counted)):
         rows = f"{transition.lower()}_rows"
-        change = f"SELECT '{table}', pg_backend_pid() % {SLOTS}, {sign}COUNT(*) FROM {rows}"
+        change = f"SELECT '{table}', pg_backend_pid() % {SLOTS}, {sign}COUNT(*) FROM {rows}{condition}"
         statements += [
             f"""CREATE OR REPLACE FUNCTION {table}_rows_{op}() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            {upsert(change)}
+            {upsert.format(rows=change)}
             RETURN NULL;
         END $$""",
             f"CREATE TRIGGER {table}_rows_{op} AFTER {op.upper()} ON {table} REFERENCING {transition} TABLE AS {rows} "

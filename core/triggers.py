@@ -1,5 +1,5 @@
 """Sets of database triggers that keep derived data (counts, integer keys) equal to the rows it derives from, in
-frozen, versioned SQL (D49).
+frozen, versioned SQL (docs/decisions.md, "Triggers that cannot drift").
 
 A trigger set (e.g. `row_counts:images`) is installed by the SQL of one *version*, frozen as text in
 core/trigger_sql/v<N>.<vendor>.sql: the triggers it makes, the statements that drop them (`drop`), bring the derived

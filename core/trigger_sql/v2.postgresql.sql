@@ -27,7 +27,7 @@ CREATE TRIGGER models_rows_insert AFTER INSERT ON models REFERENCING NEW TABLE A
 ;
 CREATE OR REPLACE FUNCTION models_rows_delete() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            INSERT INTO row_count_slots (table_name, slot, row_total) SELECT 'models', pg_backend_pid() % 16, -COUNT(*) FROM old_rows ON CONFLICT (table_name, slot) DO UPDATE SET row_total = row_count_slots.row_total + EXCLUDED.row_total;
+            INSERT INTO row_count_slots (table_name, slot, row_total) SELECT 'models', pg_backend_pid() % 16, -COUNT(*) FROM old_rows HAVING EXISTS (SELECT 1 FROM row_count_slots WHERE table_name = 'models') ON CONFLICT (table_name, slot) DO UPDATE SET row_total = row_count_slots.row_total + EXCLUDED.row_total;
             RETURN NULL;
         END $$
 ;
@@ -105,7 +105,7 @@ CREATE TRIGGER images_rows_insert AFTER INSERT ON images REFERENCING NEW TABLE A
 ;
 CREATE OR REPLACE FUNCTION images_rows_delete() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            INSERT INTO row_count_slots (table_name, slot, row_total) SELECT 'images', pg_backend_pid() % 16, -COUNT(*) FROM old_rows ON CONFLICT (table_name, slot) DO UPDATE SET row_total = row_count_slots.row_total + EXCLUDED.row_total;
+            INSERT INTO row_count_slots (table_name, slot, row_total) SELECT 'images', pg_backend_pid() % 16, -COUNT(*) FROM old_rows HAVING EXISTS (SELECT 1 FROM row_count_slots WHERE table_name = 'images') ON CONFLICT (table_name, slot) DO UPDATE SET row_total = row_count_slots.row_total + EXCLUDED.row_total;
             RETURN NULL;
         END $$
 ;
@@ -183,7 +183,7 @@ CREATE TRIGGER tasks_rows_insert AFTER INSERT ON tasks REFERENCING NEW TABLE AS 
 ;
 CREATE OR REPLACE FUNCTION tasks_rows_delete() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            INSERT INTO row_count_slots (table_name, slot, row_total) SELECT 'tasks', pg_backend_pid() % 16, -COUNT(*) FROM old_rows ON CONFLICT (table_name, slot) DO UPDATE SET row_total = row_count_slots.row_total + EXCLUDED.row_total;
+            INSERT INTO row_count_slots (table_name, slot, row_total) SELECT 'tasks', pg_backend_pid() % 16, -COUNT(*) FROM old_rows HAVING EXISTS (SELECT 1 FROM row_count_slots WHERE table_name = 'tasks') ON CONFLICT (table_name, slot) DO UPDATE SET row_total = row_count_slots.row_total + EXCLUDED.row_total;
             RETURN NULL;
         END $$
 ;

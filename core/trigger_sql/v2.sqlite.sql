@@ -15,7 +15,7 @@ INSERT INTO row_count_slots (table_name, slot, row_total) SELECT 'models', 0, CO
 -- @create
 CREATE TRIGGER models_rows_insert AFTER INSERT ON models BEGIN INSERT INTO row_count_slots (table_name, slot, row_total) VALUES ('models', 0, 1) ON CONFLICT (table_name, slot) DO UPDATE SET row_total = row_count_slots.row_total + EXCLUDED.row_total; END
 ;
-CREATE TRIGGER models_rows_delete AFTER DELETE ON models BEGIN INSERT INTO row_count_slots (table_name, slot, row_total) VALUES ('models', 0, -1) ON CONFLICT (table_name, slot) DO UPDATE SET row_total = row_count_slots.row_total + EXCLUDED.row_total; END
+CREATE TRIGGER models_rows_delete AFTER DELETE ON models BEGIN UPDATE row_count_slots SET row_total = row_total - 1 WHERE table_name = 'models' AND slot = 0; END
 ;
 
 -- @set row_keys:models
@@ -55,7 +55,7 @@ INSERT INTO row_count_slots (table_name, slot, row_total) SELECT 'images', 0, CO
 -- @create
 CREATE TRIGGER images_rows_insert AFTER INSERT ON images BEGIN INSERT INTO row_count_slots (table_name, slot, row_total) VALUES ('images', 0, 1) ON CONFLICT (table_name, slot) DO UPDATE SET row_total = row_count_slots.row_total + EXCLUDED.row_total; END
 ;
-CREATE TRIGGER images_rows_delete AFTER DELETE ON images BEGIN INSERT INTO row_count_slots (table_name, slot, row_total) VALUES ('images', 0, -1) ON CONFLICT (table_name, slot) DO UPDATE SET row_total = row_count_slots.row_total + EXCLUDED.row_total; END
+CREATE TRIGGER images_rows_delete AFTER DELETE ON images BEGIN UPDATE row_count_slots SET row_total = row_total - 1 WHERE table_name = 'images' AND slot = 0; END
 ;
 
 -- @set row_keys:images
@@ -95,7 +95,7 @@ INSERT INTO row_count_slots (table_name, slot, row_total) SELECT 'tasks', 0, COU
 -- @create
 CREATE TRIGGER tasks_rows_insert AFTER INSERT ON tasks BEGIN INSERT INTO row_count_slots (table_name, slot, row_total) VALUES ('tasks', 0, 1) ON CONFLICT (table_name, slot) DO UPDATE SET row_total = row_count_slots.row_total + EXCLUDED.row_total; END
 ;
-CREATE TRIGGER tasks_rows_delete AFTER DELETE ON tasks BEGIN INSERT INTO row_count_slots (table_name, slot, row_total) VALUES ('tasks', 0, -1) ON CONFLICT (table_name, slot) DO UPDATE SET row_total = row_count_slots.row_total + EXCLUDED.row_total; END
+CREATE TRIGGER tasks_rows_delete AFTER DELETE ON tasks BEGIN UPDATE row_count_slots SET row_total = row_total - 1 WHERE table_name = 'tasks' AND slot = 0; END
 ;
 
 -- @set row_keys:tasks
