@@ -162,7 +162,10 @@ def install_step(name, version=1, statements=("drop", "backfill", "create")):
 def upgrade_step(name, version):
     """The step of a migration that replaces the set's previous version by `version`, and records its fingerprint
     (reverse: the previous version again)."""
-    previous = versions_of(name)[versions_of(name).index(version) - 1]
+    versions = versions_of(name)
+    if versions.index(version) == 0:
+        raise ValueError(f"{name}: version {version} is its first; install it with install_step")
+    previous = versions[versions.index(version) - 1]
 
     def forward(apps, schema_editor):
         install(schema_editor, name, version)
