@@ -1,11 +1,11 @@
 """What differs between the two databases SD-Host runs on, SQLite and PostgreSQL (D40).
 
 Everything vendor-specific lives here, so models, migrations and the query engine stay portable:
-the case-insensitive collation of tag names, NULL placement in ORDER BY, and the migration helper
-that runs the right SQL per vendor.
+the case-insensitive collation of tag names and NULL placement in ORDER BY (trigger SQL per vendor:
+core/triggers.py).
 """
 
-from django.db import migrations, models
+from django.db import models
 
 # PostgreSQL has no NOCASE; an ICU collation ignoring case (level 2) orders names the same way for
 # letters, digits and the usual punctuation. It stays deterministic, so LIKE and equality work.
@@ -27,18 +27,6 @@ class NoCaseCharField(models.CharField):
 def create_collations(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(POSTGRES_NOCASE_SQL)
-
-
-def run_sql_per_vendor(forward: dict, backward: dict) -> migrations.RunPython:
-    """A migration step running `forward[vendor]` (a list of statements), and `backward[vendor]` to undo it."""
-
-    def runner(statements):
-        def run(apps, schema_editor):
-            for sql in statements.get(schema_editor.connection.vendor, ()):
-                schema_editor.execute(sql)
-        return run
-
-    return migrations.RunPython(runner(forward), runner(backward))
 
 
 class SQLiteNullsOrderBy(models.OrderBy):

@@ -8,14 +8,16 @@ a set of 30,000 integers is built and probed several times faster than one of 64
 
 Assigned by triggers on both databases, like the counts (core/tag_counts.py), so every write path gets them,
 raw SQL included: SQLite sets `seq = MAX(seq) + 1` (a seek on the unique index) after the insert and copies
-`entity_seq` after a link's insert; PostgreSQL takes `seq` from a sequence and copies `entity_seq` in BEFORE
-triggers. Neither column is written by Django after an insert (system_app.models.TagCounted) nor serialized.
+`entity_seq` after a link's insert; PostgreSQL takes `seq` from a sequence owned by the column (from trigger sets
+version 2) and copies `entity_seq` in BEFORE triggers. Neither column is written by Django after an insert
+(system_app.models.TagCounted) nor serialized. The migrations install the frozen SQL of a version (core/triggers.py);
+`RowKeys` writes the SQL of the next one.
 """
 
 from django.db import migrations, models
 
 from core.tag_counts import CountedLink
-from core.triggers import TriggerSet
+from core.triggers import TriggerSet, install_step
 
 ROW_KEYS = ("seq", "entity_seq")  # (entity field, link field): `ToMany(keyed_by=ROW_KEYS)`
 
@@ -32,6 +34,13 @@ def keyed_indexes(table):
             models.Index(fields=["entity_seq", "tag"], name=f"idx_{table}_seq_tag")]
 
 
+def _sequence_sql(table):
+    """PostgreSQL's sequence of `table.seq`, owned by the column: dropped with it, and reported as its sequence
+    (pg_get_serial_sequence) to dump and restore tools."""
+    return [f"CREATE SEQUENCE IF NOT EXISTS {table}_seq_seq OWNED BY {table}.seq",
+            f"ALTER SEQUENCE {table}_seq_seq OWNED BY {table}.seq"]
+
+
 def _entity_sql(vendor, c: CountedLink):
     table = c.entity
     if vendor == "sqlite":
@@ -39,7 +48,7 @@ def _entity_sql(vendor, c: CountedLink):
                 f"UPDATE {table} SET seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM {table} WHERE seq IS NOT NULL) "
                 f"WHERE rowid = NEW.rowid; END"]
     return [
-        f"CREATE SEQUENCE IF NOT EXISTS {table}_seq_seq",
+        *_sequence_sql(table),
         f"SELECT setval('{table}_seq_seq', GREATEST((SELECT MAX(seq) FROM {table}), 0) + 1, false)",
         f"""CREATE OR REPLACE FUNCTION {table}_seq_insert() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -72,6 +81,7 @@ class RowKeys(TriggerSet):
 
     def __init__(self, counted: CountedLink):
         self.counted = counted
+        self.name = f"row_keys:{counted.entity}"
 
     def triggers(self, vendor):
         c = self.counted
@@ -88,7 +98,7 @@ class RowKeys(TriggerSet):
                     f"WHERE seq IS NOT NULL) WHERE seq IS NULL",
                     f"UPDATE {c.link} SET entity_seq = (SELECT seq FROM {c.entity} WHERE {c.entity_key} = "
                     f"{c.link}.{c.column}) WHERE entity_seq IS NULL"]
-        return [f"CREATE SEQUENCE IF NOT EXISTS {c.entity}_seq_seq",
+        return [*_sequence_sql(c.entity),
                 f"UPDATE {c.entity} SET seq = nextval('{c.entity}_seq_seq') WHERE seq IS NULL",
                 f"UPDATE {c.link} l SET entity_seq = e.seq FROM {c.entity} e WHERE e.{c.entity_key} = l.{c.column} "
                 f"AND l.entity_seq IS NULL"]
@@ -140,7 +150,7 @@ def row_key_operations(entity_model: str, link_model: str, counted: CountedLink,
                             field=models.BigIntegerField(editable=False, null=True, serialize=False)),
         migrations.AddField(model_name=link_model, name="entity_seq",
                             field=models.BigIntegerField(editable=False, null=True, serialize=False)),
-        RowKeys(counted).migration_step(),
+        install_step(f"row_keys:{counted.entity}", 1),  # the SQL it ran when released
         migrations.AddConstraint(model_name=entity_model, constraint=seq_constraint(counted.entity)),
         *(migrations.AddIndex(model_name=link_model, index=index) for index in keyed_indexes(counted.link)),
         migrations.SeparateDatabaseAndState(  # no table remake on SQLite (it would drop the triggers)

@@ -1,5 +1,5 @@
 """Maintained counts: database triggers keep `<entity>.tag_count` and `tag_usage` equal to the link rows, and
-`row_counts` equal to the number of rows of the entity tables (exact unfiltered totals without a COUNT).
+`row_count_slots` equal to the number of rows of the entity tables (exact unfiltered totals without a COUNT).
 
 Every write path (the update engine, bulk_create, cascades, the admin, raw SQL) goes through the link
 tables, so the counts are kept by triggers on those tables, one mechanism on both databases (D40):
@@ -12,9 +12,10 @@ makes concurrent writers add up instead of overwriting each other. TRUNCATE fire
 truncate a link table together with `tag_usage` and reset the entities' counts (Django's test
 `flush` truncates every table, so it stays consistent).
 
-The link counts and the row counts are trigger sets (core/triggers.py): a migration that remakes a link or
-entity table on SQLite (Django copies the table) must install its set again, since triggers live on their
-table, and `migrate` repairs any set a migration left without its triggers.
+The link counts and the row counts are trigger sets (core/triggers.py), installed by migrations in frozen,
+versioned SQL: a migration that remakes a link or entity table on SQLite (Django copies the table) must install
+its set again, since triggers live on their table, and `migrate` repairs any set whose triggers are missing or
+differ from the version installed. The classes here write the SQL of a set's next version (`freeze_triggers`).
 """
 
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from django.db import connection, migrations, models
 from django.db.models.expressions import RawSQL
 
-from core.triggers import TriggerSet
+from core.triggers import TriggerSet, install_step
 
 # PostgreSQL: a transaction writing tag links holds this advisory lock until it ends, so tag writers take
 # turns (as every writer does on SQLite) and the shared `tag_usage` rows are never locked in opposite
@@ -90,6 +91,7 @@ class LinkCounts(TriggerSet):
 
     def __init__(self, counted: CountedLink):
         self.counted = counted
+        self.name = f"link_counts:{counted.link}"
 
     def triggers(self, vendor):
         return [(self.counted.link, f"{self.counted.link}_count_{op}") for op in ("insert", "delete", "update")]
@@ -109,20 +111,25 @@ class LinkCounts(TriggerSet):
         return _sqlite_sql(self.counted) if vendor == "sqlite" else _postgresql_sql(self.counted)
 
 
-# The tag's own row goes with it (its links are deleted first, by Django's cascade, which counts them down).
-TAG_DELETE_SQL = {
-    "sqlite": ["CREATE TRIGGER tags_usage_delete AFTER DELETE ON tags "
-               "BEGIN DELETE FROM tag_usage WHERE tag_name = OLD.name; END"],
-    "postgresql": [
-        """CREATE OR REPLACE FUNCTION tags_usage_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+class TagUsageDelete(TriggerSet):
+    """A deleted tag's `tag_usage` rows go with it (its links are deleted first, by Django's cascade, which counts
+    them down)."""
+
+    name = "tag_usage_delete:tags"
+
+    def triggers(self, vendor):
+        return [("tags", "tags_usage_delete")]
+
+    def backfill_sql(self, vendor):
+        return []
+
+    def create_sql(self, vendor):
+        if vendor == "sqlite":
+            return ["CREATE TRIGGER tags_usage_delete AFTER DELETE ON tags "
+                    "BEGIN DELETE FROM tag_usage WHERE tag_name = OLD.name; END"]
+        return ["""CREATE OR REPLACE FUNCTION tags_usage_delete() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN DELETE FROM tag_usage WHERE tag_name = OLD.name; RETURN NULL; END $$""",
-        "CREATE TRIGGER tags_usage_delete AFTER DELETE ON tags FOR EACH ROW EXECUTE FUNCTION tags_usage_delete()",
-    ],
-}
-TAG_DELETE_DROP_SQL = {
-    "sqlite": ["DROP TRIGGER IF EXISTS tags_usage_delete"],
-    "postgresql": ["DROP TRIGGER IF EXISTS tags_usage_delete ON tags", "DROP FUNCTION IF EXISTS tags_usage_delete()"],
-}
+                "CREATE TRIGGER tags_usage_delete AFTER DELETE ON tags FOR EACH ROW EXECUTE FUNCTION tags_usage_delete()"]
 
 
 def usage(tag_model, link_table: str):
@@ -131,65 +138,75 @@ def usage(tag_model, link_table: str):
                   f"AND tag_usage.link = %s), 0)", [link_table], output_field=models.IntegerField())
 
 
+ROWS_SQL = "(SELECT CAST(SUM(row_total) AS BIGINT) FROM row_count_slots WHERE table_name = %s)"
+
+
 def rows_of(table: str):
-    """The maintained number of rows of `table` (its `row_counts` row, else NULL), as an ORM expression."""
-    return RawSQL("(SELECT row_total FROM row_counts WHERE table_name = %s)", [table],
-                  output_field=models.BigIntegerField())
-
-
-# --- rows per entity table ---------------------------------------------------------------------
-
-def _row_sql(vendor, table):
-    if vendor == "sqlite":
-        return [
-            f"CREATE TRIGGER {table}_rows_insert AFTER INSERT ON {table} BEGIN "
-            f"INSERT INTO row_counts (table_name, row_total) VALUES ('{table}', 1) "
-            f"ON CONFLICT (table_name) DO UPDATE SET row_total = row_total + 1; END",
-            f"CREATE TRIGGER {table}_rows_delete AFTER DELETE ON {table} BEGIN "
-            f"UPDATE row_counts SET row_total = row_total - 1 WHERE table_name = '{table}'; END",
-        ]
-    return [
-        f"""CREATE OR REPLACE FUNCTION {table}_rows_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            INSERT INTO row_counts (table_name, row_total) SELECT '{table}', COUNT(*) FROM new_rows
-                ON CONFLICT (table_name) DO UPDATE SET row_total = row_counts.row_total + EXCLUDED.row_total;
-            RETURN NULL;
-        END $$""",
-        f"CREATE TRIGGER {table}_rows_insert AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_rows_insert()",
-        f"""CREATE OR REPLACE FUNCTION {table}_rows_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            UPDATE row_counts SET row_total = row_total - (SELECT COUNT(*) FROM old_rows) WHERE table_name = '{table}';
-            RETURN NULL;
-        END $$""",
-        f"CREATE TRIGGER {table}_rows_delete AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_rows_delete()",
-    ]
-
-
-class RowCounts(TriggerSet):
-    """The number of rows of one entity table in `row_counts`, kept by triggers on it."""
-
-    def __init__(self, table: str):
-        self.table = table
-
-    def triggers(self, vendor):
-        return [(self.table, f"{self.table}_rows_{op}") for op in ("insert", "delete")]
-
-    def backfill_sql(self, vendor):
-        return [f"DELETE FROM row_counts WHERE table_name = '{self.table}'",
-                f"INSERT INTO row_counts (table_name, row_total) SELECT '{self.table}', COUNT(*) FROM {self.table}"]
-
-    def create_sql(self, vendor):
-        return _row_sql(vendor, self.table)
+    """The maintained number of rows of `table` (the sum of its `row_count_slots` rows, else NULL), as an ORM
+    expression."""
+    return RawSQL(ROWS_SQL, [table], output_field=models.BigIntegerField())
 
 
 def table_rows(table: str):
     """The maintained number of rows of `table`, or None where it is not counted."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT row_total FROM row_counts WHERE table_name = %s", [table])
-        row = cursor.fetchone()
-    return row[0] if row else None
+        cursor.execute(f"SELECT {ROWS_SQL}", [table])
+        return cursor.fetchone()[0]
+
+
+# --- rows per entity table ---------------------------------------------------------------------
+
+# PostgreSQL: a table's row count is spread over this many rows of `row_count_slots` (summed on read). A
+# transaction adds its rows to the slot of its connection (backend pid modulo SLOTS), so concurrent writers lock
+# different rows instead of queueing for one until each commits (docs/performance.md). SQLite has one writer at a
+# time: slot 0 only.
+SLOTS = 16
+
+
+def _row_sql(vendor, table):
+    """Inserts add to the table's slot (its first row is made by an insert or the backfill); deletes subtract
+    only where the table is counted (a delete never makes the first row: a table without one is not counted)."""
+    upsert = ("INSERT INTO row_count_slots (table_name, slot, row_total) {rows} ON CONFLICT (table_name, slot) "
+              "DO UPDATE SET row_total = row_count_slots.row_total + EXCLUDED.row_total;")
+    if vendor == "sqlite":
+        return [f"CREATE TRIGGER {table}_rows_insert AFTER INSERT ON {table} BEGIN "
+                + upsert.format(rows=f"VALUES ('{table}', 0, 1)") + " END",
+                f"CREATE TRIGGER {table}_rows_delete AFTER DELETE ON {table} BEGIN UPDATE row_count_slots SET "
+                f"row_total = row_total - 1 WHERE table_name = '{table}' AND slot = 0; END"]
+    counted = f" HAVING EXISTS (SELECT 1 FROM row_count_slots WHERE table_name = '{table}')"
+    statements = []
+    for op, transition, sign, condition in (("insert", "NEW", "", ""), ("delete", "OLD", "-", counted)):
+        rows = f"{transition.lower()}_rows"
+        change = f"SELECT '{table}', pg_backend_pid() % {SLOTS}, {sign}COUNT(*) FROM {rows}{condition}"
+        statements += [
+            f"""CREATE OR REPLACE FUNCTION {table}_rows_{op}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            {upsert.format(rows=change)}
+            RETURN NULL;
+        END $$""",
+            f"CREATE TRIGGER {table}_rows_{op} AFTER {op.upper()} ON {table} REFERENCING {transition} TABLE AS {rows} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_rows_{op}()",
+        ]
+    return statements
+
+
+class RowCounts(TriggerSet):
+    """The number of rows of one entity table in `row_count_slots`, kept by triggers on it."""
+
+    def __init__(self, table: str):
+        self.table = table
+        self.name = f"row_counts:{table}"
+
+    def triggers(self, vendor):
+        return [(self.table, f"{self.table}_rows_{op}") for op in ("insert", "delete")]
+
+    def backfill_sql(self, vendor):
+        return [f"DELETE FROM row_count_slots WHERE table_name = '{self.table}'",
+                f"INSERT INTO row_count_slots (table_name, slot, row_total) SELECT '{self.table}', 0, COUNT(*) "
+                f"FROM {self.table}"]
+
+    def create_sql(self, vendor):
+        return _row_sql(vendor, self.table)
 
 
 def counted_entity_operations(model_name: str, counted: CountedLink, view_steps, *, covering_created_index=False):
@@ -211,5 +228,6 @@ def counted_entity_operations(model_name: str, counted: CountedLink, view_steps,
             migrations.AddIndex(model_name=model_name,
                                 index=models.Index(fields=["-created_at", pk], name=f"idx_{table}_created_hash")),
         ]
-    # the triggers after any table remake
-    return steps + [LinkCounts(counted).migration_step(), RowCounts(table).migration_step(), create_views]
+    # the triggers after any table remake (the SQL these migrations ran when released: version 1)
+    return steps + [install_step(f"link_counts:{counted.link}", 1), install_step(f"row_counts:{table}", 1),
+                    create_views]

@@ -118,21 +118,25 @@ class TagUsage(DerivedTable):
         constraints = [models.UniqueConstraint(fields=["tag_name", "link"], name="tag_usage_pair")]
 
 
-class RowCount(DerivedTable):
-    """How many rows an entity table holds (images, models, tasks): kept by triggers (core/tag_counts.py), the
-    exact `meta.total` of an unfiltered list without counting."""
+class RowCountSlot(DerivedTable):
+    """Part of how many rows an entity table holds (images, models, tasks): kept by triggers (core/tag_counts.py),
+    summed over a table's slots, the exact `meta.total` of an unfiltered list without counting. Concurrent writers
+    add to different slots on PostgreSQL, so they do not queue for one row."""
 
-    table_name = models.CharField(primary_key=True, max_length=40)
+    table_name = models.CharField(max_length=40)
+    slot = models.SmallIntegerField()
     row_total = models.BigIntegerField(default=0)
 
     class Meta(DerivedTable.Meta):
-        db_table = "row_counts"
+        db_table = "row_count_slots"
+        constraints = [models.UniqueConstraint(fields=["table_name", "slot"], name="row_count_slots_slot")]
 
 
 class TagCounted(models.Model):
     """An entity with tags: `tag_count` is its number of tag links, kept by triggers (core/tag_counts.py).
 
-    Saving a stored row never writes `tag_count` or `seq` (the value in memory may be stale); only the triggers do.
+    Saving a stored row never writes `tag_count` or `seq` (the value in memory may be stale); only the triggers do:
+    `save()` names the fields it writes (`update_fields`, Django's public way to write some columns of a row).
     """
 
     # Not serialized: `loaddata` inserts 0 and the triggers count the link rows it loads after.
@@ -145,9 +149,27 @@ class TagCounted(models.Model):
     class Meta:
         abstract = True
 
-    def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
-        values = [value for value in values if value[0].attname not in self.MAINTAINED]
-        return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
+    def save(self, *args, force_insert=False, update_fields=None, **kwargs):
+        """An update of a stored row (one read from the database, or `update_fields` given) writes every field but
+        the maintained ones; an insert writes them all (0 and no key: the triggers count and key the new row)."""
+        if update_fields is not None:
+            update_fields = [name for name in update_fields if self._meta.get_field(name).attname not in self.MAINTAINED]
+            if not update_fields:
+                return
+        elif not self._state.adding and not force_insert:  # the loaded fields, as Django writes them
+            skipped = {*self.MAINTAINED, *self.get_deferred_fields()}
+            update_fields = [field.name for field in self._meta.concrete_fields
+                             if not field.primary_key and field.attname not in skipped]
+        super().save(*args, force_insert=force_insert, update_fields=update_fields, **kwargs)
+
+
+def keep_maintained_columns(sender, instance, raw=False, **kwargs):
+    """pre_save: a raw save (`loaddata`, which calls `save_base`, not `save()`) of a TagCounted row that is already
+    stored keeps the row's `tag_count` and `seq` (the fixture has neither: `serialize=False`): it writes them as
+    the columns themselves (F expressions). A new row is inserted with 0 and no key, for the triggers to set."""
+    if raw and isinstance(instance, TagCounted) and sender._base_manager.filter(pk=instance.pk).exists():
+        for name in TagCounted.MAINTAINED:
+            setattr(instance, name, models.F(name))
 
 
 FACT_TYPES = ["string", "number", "boolean", "json"]

@@ -90,7 +90,7 @@ class Task(TagCounted):
     )
     upscale_scale = models.FloatField(null=True, blank=True)  # upscale tasks
     # What must be equal for tasks to share a pipeline call, as a digest (tasks_app.render_requests), stored at
-    # submit so that a claim compares strings; null: never merged (upscale tasks, tasks from before 0011).
+    # submit so that a claim compares strings; null: never merged (upscale tasks, tasks from before migration 0012).
     batch_signature = models.CharField(max_length=64, null=True, blank=True, editable=False)
 
     class Meta:

@@ -171,7 +171,7 @@ def tags_q(resource, parameter, op, value):
     # Resolved to their stored spelling up front (one small query on tags.folded), so each
     # condition is a plain `tag_name IN (...)` answered by the link table's covering index.
     tag_model = relationship.through._meta.get_field("tag").related_model
-    # With their link counts (tag_usage) and the entity table's rows (row_counts): pages probe row by row where
+    # With their link counts (tag_usage) and the entity table's rows (row_count_slots): pages probe row by row where
     # many rows match (resource.Carrying.probe_pays).
     rows = list(tag_model._default_manager.filter(folded__in=names).order_by()
                 .annotate(link_rows=usage(tag_model, relationship.through._meta.db_table),

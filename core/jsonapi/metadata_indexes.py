@@ -10,10 +10,14 @@ them to the queries:
 - `(sort key DESC, id)`: `sort=-metadata.KEY` reads its first page from the index (on PostgreSQL the sort
   key is a jsonb [class, value] pair built from immutable functions, filtering.JSONSortKey).
 
-Other keys still work, reading the JSON of every row. `sync_metadata_indexes` creates the indexes of
+Other keys still work, reading the JSON of every row. Index names are `idx_meta_<table>_<key>_<value|sort>`, the
+key shortened and a hash of it added where that would pass PostgreSQL's 63 characters (`index_name`), so
+`migrate` finds them under the name it made them with. `sync_metadata_indexes` creates the indexes of
 the listed keys and drops those of keys no longer listed; it runs after every `migrate` (post_migrate,
 sdhost/apps.py), so changing the setting and running `migrate` applies it.
 """
+
+import hashlib
 
 from django.db import connections
 from django.db.models import F, FloatField
@@ -22,6 +26,19 @@ from .filtering import JSONExtract, JSONSortKey, JSONType
 from .resource import all_type_names, resource_for
 
 PREFIX = "idx_meta_"
+NAME_MAX = 63  # PostgreSQL cuts longer identifiers (NAMEDATALEN - 1): a cut name would never match, and be rebuilt
+
+
+def index_name(table, key, kind):
+    """`idx_meta_<table>_<key>_<kind>`; where that is longer than 63 characters or the key has capitals (PostgreSQL
+    folds names to lower case), the key is shortened, lower-cased and a hash of it added, so the name is what the
+    database reports, unique and the same on every `migrate`."""
+    name = f"{PREFIX}{table}_{key}_{kind}"
+    if len(name) <= NAME_MAX and key == key.lower():
+        return name
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+    room = NAME_MAX - len(f"{PREFIX}{table}__{digest}_{kind}")
+    return f"{PREFIX}{table}_{key[:room].lower()}_{digest}_{kind}"
 
 
 def metadata_resources(connection):
@@ -53,12 +70,11 @@ def wanted_indexes(schema_editor, keys):
             type_sql = _expression_sql(resource, JSONType(column, key), schema_editor)
             value_sql = _expression_sql(resource, JSONExtract(column, key, output_field=FloatField()), schema_editor)
             sort_sql = _expression_sql(resource, JSONSortKey(column, key), schema_editor)
-            wanted[f"{PREFIX}{table}_{key}_value"] = (
-                f"CREATE INDEX {PREFIX}{table}_{key}_value ON {table} (({type_sql}), ({value_sql}))")
+            value_name, sort_name = index_name(table, key, "value"), index_name(table, key, "sort")
+            wanted[value_name] = f"CREATE INDEX {value_name} ON {table} (({type_sql}), ({value_sql}))"
             # missing keys sort last (query.parse_sort): SQLite's NULL is the smallest value, PostgreSQL's the largest
             nulls = "" if schema_editor.connection.vendor == "sqlite" else " NULLS LAST"
-            wanted[f"{PREFIX}{table}_{key}_sort"] = (
-                f"CREATE INDEX {PREFIX}{table}_{key}_sort ON {table} (({sort_sql}) DESC{nulls}, {pk})")
+            wanted[sort_name] = f"CREATE INDEX {sort_name} ON {table} (({sort_sql}) DESC{nulls}, {pk})"
     return wanted
 
 

@@ -54,13 +54,13 @@ def sorted_by_an_index(model, order_by):
 
 
 def total(listing):
-    """The exact number of rows: an unfiltered list of a counted table reads `row_counts` (core/tag_counts.py)."""
+    """The exact number of rows: an unfiltered list of a counted table reads `row_count_slots` (core/tag_counts.py)."""
     rows = listing.rows(LIST)
     return counted_total(rows) or rows.count()
 
 
 def counted_total(queryset):
-    """The exact number of rows from `row_counts` when nothing filters a counted table, else None."""
+    """The exact number of rows from `row_count_slots` when nothing filters a counted table, else None."""
     return None if queryset.query.where else table_rows(queryset.model._meta.db_table)
 
 

@@ -4,8 +4,7 @@ migrations add the triggers."""
 import django.db.models.manager
 from django.db import migrations, models
 
-from core.db import run_sql_per_vendor
-from core.tag_counts import TAG_DELETE_DROP_SQL, TAG_DELETE_SQL
+from core.triggers import install_step
 
 
 class Migration(migrations.Migration):
@@ -46,5 +45,6 @@ class Migration(migrations.Migration):
                 ('derived', django.db.models.manager.Manager()),
             ],
         ),
-        run_sql_per_vendor(TAG_DELETE_SQL, TAG_DELETE_DROP_SQL),
+        # the SQL it ran when released: version 1's create statements (reverse: its drop)
+        install_step("tag_usage_delete:tags", 1, statements=("create",)),
     ]

@@ -89,7 +89,7 @@ def test_estimate_counts_through_a_limited_subquery(api, tagged_images, cap):
 
 
 def test_unfiltered_counted_tables_stay_exact(api, tagged_images, cap):
-    cap(0)  # images are counted by triggers (row_counts): exact costs nothing
+    cap(0)  # images are counted by triggers (row_count_slots): exact costs nothing
     body = api.get("/api/images?page[size]=10&page[count]=estimate").json()
     assert body["meta"]["total"] == 60 and body["meta"]["total_is"] == "exact"
 

@@ -11,9 +11,10 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from core.tag_counts import table_rows
 from images_app.models import Image, ImageTag
 from models_app.models import ModelTag, SDModel
-from system_app.models import RowCount, Tag, TagUsage
+from system_app.models import Tag, TagUsage
 from tasks_app.models import Task, TaskTag
 from tests.support.api import ApiClient
 from tests.support.factories import make_image, make_model, make_task
@@ -22,11 +23,11 @@ LINKS = [(Image, ImageTag, "image"), (SDModel, ModelTag, "model"), (Task, TaskTa
 
 
 def assert_counts_match_links():
-    """tag_count of every entity and tag_usage of every (tag, link table) equal a COUNT of the link rows; row_counts
-    equals the rows of each entity table."""
+    """tag_count of every entity and tag_usage of every (tag, link table) equal a COUNT of the link rows; the row
+    count slots add up to the rows of each entity table."""
     for model, link, field in LINKS:
-        counted = RowCount.objects.filter(table_name=model._meta.db_table).first()  # none: emptied with its table
-        assert (counted.row_total if counted else 0) == model.objects.count(), model.__name__
+        counted = table_rows(model._meta.db_table)  # none: emptied with its table
+        assert (counted or 0) == model.objects.count(), model.__name__
         links = Counter(link.objects.values_list(f"{field}_id", flat=True))
         stored = dict(model.objects.values_list("pk", "tag_count"))
         assert stored == {pk: links.get(pk, 0) for pk in stored}, model.__name__
@@ -83,7 +84,7 @@ def test_counts_follow_every_write_path(api):
     assert (tags["green"]["image_count"], tags["green"]["task_count"]) == (2, 1)
     assert tags["day"]["image_count"] == 1 and tags["checkpoint"]["image_count"] == 0
     assert [tag["id"] for tag in api.get("/api/tags?sort=-image_count,name").json()["data"]][:2] == ["green", "Red"]
-    assert api.get("/api/images?page[size]=1").json()["meta"]["total"] == 3  # from row_counts
+    assert api.get("/api/images?page[size]=1").json()["meta"]["total"] == 3  # from row_count_slots
 
 
 def test_link_tables_have_the_keyed_indexes_only(db):

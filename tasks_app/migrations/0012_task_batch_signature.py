@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks_app', '0010_row_keys'),
+        ('tasks_app', '0011_trigger_sets_v2'),
     ]
 
     operations = [
