@@ -56,6 +56,11 @@ class APIError(Exception):
         return error
 
 
+def a1111_error_response(status: int, detail: str, error: str = "HTTPException") -> JsonResponse:
+    """An error in the shape of A1111's own exception handler (a1111_app/errors.py: A1111Error)."""
+    return JsonResponse({"error": error, "detail": detail, "body": "", "errors": ""}, status=status)
+
+
 def json_pointer(*parts) -> str:
     """A JSON Pointer (RFC 6901) to `parts`, e.g. ('a/b', 0) -> '/a~1b/0'."""
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
