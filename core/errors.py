@@ -16,6 +16,7 @@ TITLES = {
     "invalid_request": "Invalid Request",
     "invalid_host": "Invalid Host",
     "unauthorized": "Unauthorized",
+    "cross_origin_refused": "Cross-Origin Request Refused",
     "not_found": "Not Found",
     "method_not_allowed": "Method Not Allowed",
     "model_not_ready": "Model Not Ready",

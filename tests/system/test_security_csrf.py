@@ -218,3 +218,15 @@ def test_live_server_web_ui_origin_and_programs(live_url):
                          headers={"Origin": EVIL}, timeout=10)
     assert form.status_code == 403
     assert requests.get(f"{live_url}/sdapi/v1/options", timeout=10).json()["CLIP_stop_at_last_layers"] == 2
+
+
+@pytest.mark.django_db
+def test_the_openapi_document_lists_the_refusal_on_every_write(api):
+    schema = api.get("/api/schema", HTTP_ACCEPT="application/json").json()
+    writes = [(path, method, op) for path, item in schema["paths"].items() for method, op in item.items()
+              if method in WRITE_METHODS]
+    assert len(writes) >= 12
+    for path, method, op in writes:
+        refusal = op["responses"]["403"]
+        assert "cross_origin_refused" in refusal["description"], (method, path)
+        assert refusal["content"]["application/json"]["example"]["errors"][0]["status"] == "403"
