@@ -1,4 +1,5 @@
-"""Access control (D14, D39) and JSON errors for everything under /api."""
+"""Access control (D14, D39): allowed hosts, cross-origin writes (CSRF), the API token; and JSON errors for everything
+under /api."""
 
 import base64
 import binascii
