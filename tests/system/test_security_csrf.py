@@ -12,6 +12,7 @@ import re
 import pytest
 import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import URLResolver, get_resolver
 
 from images_app.models import Image
@@ -230,3 +231,16 @@ def test_the_openapi_document_lists_the_refusal_on_every_write(api):
         refusal = op["responses"]["403"]
         assert "cross_origin_refused" in refusal["description"], (method, path)
         assert refusal["content"]["application/json"]["example"]["errors"][0]["status"] == "403"
+
+
+@pytest.mark.django_db
+def test_django_csrf_guards_the_admin_and_skips_the_apis_by_path():
+    """One rule: Django's cookie-and-token CSRF check for the admin (it has a session cookie), the Origin rule for
+    the cookie-less APIs, whose views are not marked csrf_exempt."""
+    client = Client(enforce_csrf_checks=True)
+    assert client.post("/admin/login/", {"username": "a", "password": "b"}).status_code == 403
+    assert client.post("/sdapi/v1/options", json.dumps({"CLIP_stop_at_last_layers": 2}),
+                       content_type="application/json").status_code == 200
+    assert client.post("/sdapi/v1/interrupt").status_code == 200
+    assert client.post("/api/tasks/parse-parameters", json.dumps({"parameters": "a cat\nSteps: 3"}),
+                       content_type="application/json").status_code == 200
