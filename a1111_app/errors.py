@@ -12,7 +12,7 @@ import logging
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 
-from core.errors import APIError, is_disk_full
+from core.errors import APIError, a1111_error_response, is_disk_full
 from engine.parameters import A1111_OPTIONS, RENDER_PARAMETERS
 
 log = logging.getLogger("sdhost")
@@ -38,8 +38,7 @@ class A1111Error(Exception):
         self.status, self.detail, self.error = status, detail, error
 
     def response(self) -> JsonResponse:
-        return JsonResponse({"error": self.error, "detail": self.detail, "body": "", "errors": ""},
-                            status=self.status)
+        return a1111_error_response(self.status, self.detail, self.error)
 
 
 class ValidationFailed(Exception):

@@ -7,24 +7,33 @@ import io
 
 from asgiref.sync import sync_to_async
 from django.http import JsonResponse
-from django.views.decorators.csrf import csrf_exempt
 
 from core.parsers import StrictJSONParser
 from engine.a1111.infotext import generation_parameters
 from images_app.storage import inspect_image
 
 from . import jobs, mapping, options
-from .errors import ValidationFailed, a1111_errors, methods
+from .errors import A1111Error, ValidationFailed, a1111_errors, methods
 
 POLL_SECONDS = 0.02  # how often a waiting request looks at its tasks' rows
 
 
+def is_json(content_type: str) -> bool:
+    """application/json or another JSON media type (`application/*+json`), as FastAPI reads a JSON body."""
+    main, _, sub = content_type.strip().lower().partition("/")
+    return main == "application" and (sub == "json" or sub.endswith("+json"))
+
+
 def json_body(request, *, required=True):
-    """The request's JSON body (FastAPI's 422 for a malformed one)."""
+    """The request's JSON body (FastAPI's 422 for a malformed one). It must say it is JSON: a form or text/plain
+    body, which a page of another site can send without asking first, is refused (415)."""
     if not request.body:
         if required:
             raise ValidationFailed([], "field required", "value_error.missing")
         return {}
+    if not is_json(request.content_type or ""):
+        raise A1111Error(415, f"Send the body as JSON with Content-Type: application/json, not "
+                              f"{request.content_type or '(none)'}", "UnsupportedMediaType")
     try:
         return StrictJSONParser().parse(io.BytesIO(request.body))
     except Exception as exc:
@@ -50,14 +59,12 @@ async def render(request, make_job):
     return answer(await sync_to_async(jobs.result)(job, task_ids))
 
 
-@csrf_exempt
 @methods("POST")
 @a1111_errors
 async def txt2img(request):
     return await render(request, mapping.txt2img_job)
 
 
-@csrf_exempt
 @methods("POST")
 @a1111_errors
 async def img2img(request):
@@ -72,7 +79,6 @@ def progress(request):
 
 def stopper(whole_job: bool):
     """POST /interrupt (the running request's tasks) or /skip (its running task only)."""
-    @csrf_exempt
     @methods("POST")
     @a1111_errors
     def view(request):
@@ -84,7 +90,6 @@ def stopper(whole_job: bool):
 interrupt, skip = stopper(whole_job=True), stopper(whole_job=False)
 
 
-@csrf_exempt
 @methods("GET", "POST")
 @a1111_errors
 def options_view(request):
@@ -97,7 +102,6 @@ def options_view(request):
     return answer(None)
 
 
-@csrf_exempt
 @methods("POST")
 @a1111_errors
 def png_info(request):
@@ -111,7 +115,6 @@ def png_info(request):
     return answer({"info": text, "items": {}, "parameters": generation_parameters(text)})
 
 
-@csrf_exempt
 @methods("POST")
 @a1111_errors
 def refresh(request):

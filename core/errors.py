@@ -16,6 +16,7 @@ TITLES = {
     "invalid_request": "Invalid Request",
     "invalid_host": "Invalid Host",
     "unauthorized": "Unauthorized",
+    "cross_origin_refused": "Cross-Origin Request Refused",
     "not_found": "Not Found",
     "method_not_allowed": "Method Not Allowed",
     "model_not_ready": "Model Not Ready",
@@ -54,6 +55,11 @@ class APIError(Exception):
         elif self.pointer is not None:
             error["source"] = {"pointer": self.pointer}
         return error
+
+
+def a1111_error_response(status: int, detail: str, error: str = "HTTPException") -> JsonResponse:
+    """An error in the shape of A1111's own exception handler (a1111_app/errors.py: A1111Error)."""
+    return JsonResponse({"error": error, "detail": detail, "body": "", "errors": ""}, status=status)
 
 
 def json_pointer(*parts) -> str:

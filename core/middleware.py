@@ -1,24 +1,38 @@
-"""Access control (D14, D39) and JSON errors for everything under /api."""
+"""Access control (D14, D39): allowed hosts, cross-origin writes (CSRF), the API token; and JSON errors for everything
+under /api."""
 
 import base64
 import binascii
 import hmac
+import ipaddress
 from http import HTTPStatus
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.urls import Resolver404, resolve
 
-from .errors import APIError, error_response, to_api_error
+from .errors import APIError, a1111_error_response, error_response, to_api_error
 from .sse import is_event_stream_view
 
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
+DEFAULT_PORTS = {"http": 80, "https": 443}
 OPEN_PATHS = {"/api/health"}  # D42: load balancers probe it without the token; it shows no secrets
 A1111_PREFIXES = ("/sdapi/", "/controlnet/")  # D39: A1111 clients send the token as Bearer or as the Basic password
 
 
 def is_api(request):
     return request.path == "/api" or request.path.startswith("/api/")
+
+
+def is_a1111(request):
+    return request.path.startswith(A1111_PREFIXES)
+
+
+def is_any_api(request):
+    """/api, or the A1111-compatible /sdapi and /controlnet: the cookie-less APIs."""
+    return is_api(request) or is_a1111(request)
 
 
 def is_sse(request):
@@ -36,28 +50,123 @@ def is_cors_preflight(request):
     return request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
 
 
-class AllowedHostMiddleware:
-    """Refuses a Host header outside ALLOWED_HOSTS (DNS rebinding) before anything else runs.
+def host_refusal(request):
+    """The 400 for a Host header outside ALLOWED_HOSTS (DNS rebinding), or None when the host is served.
 
     Under /api the answer is a JSON:API error document, elsewhere a plain-text 400.
     """
+    try:
+        request.get_host()
+    except DisallowedHost:
+        detail = "The Host header does not name this server; add the name to SDHOST_ALLOWED_HOSTS to serve it"
+        if is_api(request):
+            return error_response(APIError(400, "invalid_host", detail))
+        return HttpResponseBadRequest(detail, content_type="text/plain; charset=utf-8")
+    return None
+
+
+class AllowedHostMiddleware:
+    """Refuses a Host header outside ALLOWED_HOSTS (DNS rebinding) before anything else runs (`host_refusal`).
+    Static files, served before the middleware (sdhost/static.py), ask `host_refusal` too."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        try:
-            request.get_host()
-        except DisallowedHost:
-            detail = "The Host header does not name this server; add the name to SDHOST_ALLOWED_HOSTS to serve it"
-            if is_api(request):
-                return error_response(APIError(400, "invalid_host", detail))
-            return HttpResponseBadRequest(detail, content_type="text/plain; charset=utf-8")
+        return host_refusal(request) or self.get_response(request)
+
+
+def authority(host: str, port: int | None):
+    """(host, port) compared case-insensitively, IPv6 literals without brackets and in their canonical form."""
+    host = host.strip("[]").rstrip(".").lower()
+    try:
+        host = str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    return host, port
+
+
+def origin_authority(origin: str):
+    """The (host, port) of an Origin header, its scheme's default port when it names none; None for `null`
+    (sandboxed pages, file://) or anything that is not an http(s) origin."""
+    try:
+        url = urlsplit(origin)
+        port = url.port
+    except ValueError:
+        return None
+    if url.scheme not in DEFAULT_PORTS or not url.hostname or url.path or url.query or url.username:
+        return None
+    return authority(url.hostname, port or DEFAULT_PORTS[url.scheme])
+
+
+def is_this_server(request, origin: str) -> bool:
+    """Whether `origin` is the server the request was sent to: the Host header's name and port. A Host without a
+    port matches the origin's default port, so that a TLS-terminating proxy (https outside, http inside) that
+    forwards the Host header keeps the web UI working; the scheme is not compared (one port speaks one)."""
+    sent = origin_authority(origin)
+    try:
+        url = urlsplit(f"//{request.get_host()}")
+        host, port = url.hostname, url.port
+    except ValueError:
+        return False
+    if sent is None or not host:
+        return False
+    if port is None and sent[1] in DEFAULT_PORTS.values():
+        port = sent[1]
+    return authority(host, port) == sent
+
+
+def cors_allows(origin: str) -> bool:
+    """Whether SDHOST_CORS_ORIGINS lets `origin` use the API, as django-cors-headers decides it."""
+    if settings.CORS_ALLOW_ALL_ORIGINS:
+        return True
+    if origin == "null":
+        return "null" in settings.CORS_ALLOWED_ORIGINS
+    try:
+        url = urlsplit(origin)
+    except ValueError:
+        return False
+    return any((allowed.scheme, allowed.netloc) == (url.scheme.lower(), url.netloc.lower())
+               for allowed in (urlsplit(o.lower()) for o in settings.CORS_ALLOWED_ORIGINS))
+
+
+def cross_origin_refusal(request):
+    """Why a state-changing request must be refused as one sent by another site's page (CSRF), or None.
+
+    The browser names the page's origin in `Origin` (always on a POST, PUT, PATCH or DELETE it sends from a
+    page; `null` for sandboxed and file:// pages): it must be this server or an origin of SDHOST_CORS_ORIGINS.
+    Without `Origin`, `Sec-Fetch-Site: cross-site` or `same-site` (another origin of the same site) also
+    marks a page's request. A request with neither header comes from a program (curl, Python): allowed.
+    """
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        if is_this_server(request, origin) or cors_allows(origin):
+            return None
+        return f"Origin {origin} is neither this server nor an origin listed in SDHOST_CORS_ORIGINS"
+    fetch_site = request.headers.get("Sec-Fetch-Site", "").strip().lower()
+    if fetch_site in {"cross-site", "same-site"}:
+        return f"The request comes from another site's page (Sec-Fetch-Site: {fetch_site}) and names no allowed Origin"
+    return None
+
+
+class CrossOriginWriteMiddleware:
+    """Refuses a state-changing request (not GET, HEAD, OPTIONS, TRACE) under /api, /sdapi and /controlnet sent by
+    a page of another origin (`cross_origin_refusal`): 403, a JSON:API error `cross_origin_refused` under /api,
+    A1111's error shape under /sdapi and /controlnet. The APIs use no cookies, so this is their CSRF protection;
+    Django's CsrfViewMiddleware (cookie and token) guards the rest (the admin): sdhost/middleware.py."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method not in SAFE_METHODS and is_any_api(request):
+            reason = cross_origin_refusal(request)
+            if reason:
+                detail = f"Cross-origin write refused: {reason}"
+                if is_a1111(request):
+                    return a1111_error_response(403, detail)
+                return error_response(APIError(403, "cross_origin_refused", detail))
         return self.get_response(request)
-
-
-def is_a1111(request):
-    return request.path.startswith(A1111_PREFIXES)
 
 
 def basic_password(header: str):
@@ -84,7 +193,7 @@ class ApiTokenMiddleware:
 
     def __call__(self, request):
         token = settings.SDHOST["API_TOKEN"]
-        guarded = (is_api(request) and request.path not in OPEN_PATHS) or is_a1111(request)
+        guarded = is_any_api(request) and request.path not in OPEN_PATHS
         if token and guarded and not is_cors_preflight(request) and not self.authorized(request, token):
             if is_a1111(request):
                 return JsonResponse({"detail": "Incorrect username or password"}, status=401,

@@ -310,6 +310,11 @@ def discover_schema_modules(endpoints, **kwargs):
     return endpoints
 
 
+WRITE_METHODS = {"post", "put", "patch", "delete"}
+CROSS_ORIGIN_REFUSED = ("`cross_origin_refused`: sent by a web page whose origin is neither this server nor listed in "
+                        "SDHOST_CORS_ORIGINS (CSRF)")
+
+
 def postprocess(result, generator, request, public, **kwargs):
     """Postprocessing hook: resource components, plain-view paths, public path parameter names."""
     for type_name in all_type_names():
@@ -332,7 +337,11 @@ def postprocess(result, generator, request, public, **kwargs):
     for path, item in _paths.items():
         paths.setdefault(path, {}).update(item)
     for item in paths.values():
-        for op in item.values():
+        for method, op in item.items():
+            if method in WRITE_METHODS:  # core.middleware.CrossOriginWriteMiddleware
+                refused = op["responses"].setdefault("403", {
+                    "description": "", "content": {"application/json": {"schema": ERROR_DOCUMENT}}})
+                refused["description"] = "; or ".join(filter(None, [refused["description"], CROSS_ORIGIN_REFUSED]))
             for status, response in op["responses"].items():
                 _add_error_example(status, response)
     result["paths"] = {_publish_parameter_names(path, item): item for path, item in sorted(paths.items())}

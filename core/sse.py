@@ -47,7 +47,6 @@ def event_stream(view):
         return view(request, *args, **kwargs)
 
     stream_view.event_stream = True
-    stream_view.csrf_exempt = True
     return stream_view
 
 

@@ -16,6 +16,8 @@ from django.middleware.common import CommonMiddleware as _CommonMiddleware
 from django.middleware.csrf import CsrfViewMiddleware as _CsrfViewMiddleware
 from django.middleware.security import SecurityMiddleware as _SecurityMiddleware
 
+from core.middleware import is_any_api
+
 
 def sync_only(middleware):
     """`middleware` (a sync-and-async MiddlewareMixin class) as a sync-only subclass of the same name."""
@@ -29,7 +31,19 @@ CorsMiddleware = sync_only(_CorsMiddleware)
 SecurityMiddleware = sync_only(_SecurityMiddleware)
 SessionMiddleware = sync_only(_SessionMiddleware)
 CommonMiddleware = sync_only(_CommonMiddleware)
-CsrfViewMiddleware = sync_only(_CsrfViewMiddleware)
+
+
+class CsrfViewMiddleware(sync_only(_CsrfViewMiddleware)):
+    """Django's CSRF check (cookie and token) for what uses cookies: the admin. The APIs (/api, /sdapi,
+    /controlnet) use no cookies and are guarded by core.middleware.CrossOriginWriteMiddleware (Origin,
+    Sec-Fetch-Site) instead, so none of their views is marked csrf_exempt: one rule, by path."""
+
+    def process_view(self, request, callback, callback_args, callback_kwargs):
+        if is_any_api(request):
+            return None
+        return super().process_view(request, callback, callback_args, callback_kwargs)
+
+
 AuthenticationMiddleware = sync_only(_AuthenticationMiddleware)
 MessageMiddleware = sync_only(_MessageMiddleware)
 XFrameOptionsMiddleware = sync_only(_XFrameOptionsMiddleware)

@@ -142,11 +142,12 @@ MIDDLEWARE = [
     "sdhost.middleware.CorsMiddleware",  # outermost: CORS headers on every answer, JSON errors included
     "core.middleware.ApiErrorMiddleware",  # before the others: also turns their HTML errors into JSON
     "core.middleware.AllowedHostMiddleware",
+    "core.middleware.CrossOriginWriteMiddleware",  # CSRF of the cookie-less APIs: Origin, Sec-Fetch-Site
     "core.middleware.ApiTokenMiddleware",
     "sdhost.middleware.SecurityMiddleware",
     "sdhost.middleware.SessionMiddleware",
     "sdhost.middleware.CommonMiddleware",
-    "sdhost.middleware.CsrfViewMiddleware",
+    "sdhost.middleware.CsrfViewMiddleware",  # cookie and token, everywhere but the APIs
     "sdhost.middleware.AuthenticationMiddleware",
     "sdhost.middleware.MessageMiddleware",
     "sdhost.middleware.XFrameOptionsMiddleware",

@@ -53,3 +53,14 @@ def test_default_allowed_hosts_are_loopback_plus_the_configured_host_extended_by
                          SDHOST_ALLOWED_HOSTS="sd.lan, .example.org") == [
         "localhost", "127.0.0.1", "[::1]", "192.168.1.20", "sd.lan", ".example.org"]
     assert "testserver" not in allowed_hosts(SDHOST_DATA_DIR=str(tmp_path), SDHOST_HOST="::1")
+
+
+def test_live_server_refuses_a_rebinding_host_for_static_files(live_url):
+    """Static files are served before the middleware; they refuse other Host names too (issue 23, item 11)."""
+    for path in ("/static/ui/api.js", "/static/admin/css/base.css", "/static/no-such-file.js"):
+        response = requests.get(f"{live_url}{path}", headers={"Host": "evil.example"}, timeout=10)
+        assert response.status_code == 400, path
+        assert response.headers["Content-Type"].startswith("text/plain")
+        assert "SDHOST_ALLOWED_HOSTS" in response.text
+    served = requests.get(f"{live_url}/static/ui/api.js", headers={"Host": "localhost"}, timeout=10)
+    assert served.status_code == 200 and "export async function api" in served.text

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from sdhost.access_log import redact
@@ -26,6 +27,28 @@ def test_redact_hides_only_the_token_value():
     assert redact(f"/api/x?a=1&token={TOKEN}&b=2") == "/api/x?a=1&token=[REDACTED]&b=2"
     assert redact(f"/api/x?%74oken={TOKEN}") == "/api/x?%74oken=[REDACTED]"
     assert redact("/api/models?filter[name]=token") == "/api/models?filter[name]=token"
+
+
+@pytest.mark.parametrize("uri,logged", [
+    (f"/api/x?TOKEN={TOKEN}", "/api/x?TOKEN=[REDACTED]"),
+    (f"/api/x?Token={TOKEN}&b=2", "/api/x?Token=[REDACTED]&b=2"),
+    (f"/api/x?token%3D{TOKEN}", "/api/x?token=[REDACTED]"),
+    (f"/api/x?token%3d{TOKEN}&b=2", "/api/x?token=[REDACTED]&b=2"),
+    (f"/api/x?token%253D{TOKEN}", "/api/x?token=[REDACTED]"),
+    (f"/api/x?a=1;token={TOKEN}", "/api/x?a=1;token=[REDACTED]"),
+    (f"/api/x?%54OKEN={TOKEN}", "/api/x?%54OKEN=[REDACTED]"),
+    (f"/api/x?+token+={TOKEN}", "/api/x?+token+=[REDACTED]"),
+    (f"/api/x?tok%65n%3D{TOKEN}=1", "/api/x?token=[REDACTED]"),
+    ("/api/x?tokens=1&my_token=2&token", "/api/x?tokens=1&my_token=2&token"),
+])
+def test_redact_every_spelling_of_the_token_key(uri, logged):
+    """Issue 23, item 7: the token was written under other spellings of its key."""
+    assert redact(uri) == logged
+
+
+def test_redact_the_configured_token_wherever_it_is():
+    assert redact(f"/api/x/{TOKEN}?auth={TOKEN}", TOKEN) == "/api/x/[REDACTED]?auth=[REDACTED]"
+    assert redact("/api/x?auth=a%2Bb%2Fc", "a+b/c") == "/api/x?auth=[REDACTED]"
 
 
 def test_serve_access_log_redacts_token_query_parameter(tmp_path):
@@ -48,8 +71,12 @@ def test_serve_access_log_redacts_token_query_parameter(tmp_path):
         with requests.get(f"{base}/api/tasks/queue?token={TOKEN}", stream=True, timeout=10) as stream:
             assert stream.status_code == 200
         assert requests.get(f"{base}/api/models?page[size]=1&token={TOKEN}", timeout=10).status_code == 401
+        for query in (f"TOKEN={TOKEN}", f"token%3D{TOKEN}", f"a=1;token={TOKEN}", f"auth={TOKEN}"):
+            assert requests.get(f"{base}/api/version?{query}", timeout=10).status_code == 401
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=60)
     assert "GET /api/models?page%5Bsize%5D=1&token=[REDACTED]" in output, output  # uvicorn quotes the path
+    for logged in ("?TOKEN=[REDACTED]", "?token=[REDACTED] ", "?a=1;token=[REDACTED]", "?auth=[REDACTED]"):
+        assert f"GET /api/version{logged}" in output, output
     assert TOKEN not in output

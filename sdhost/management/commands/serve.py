@@ -27,6 +27,17 @@ def is_loopback(host: str) -> bool:
             return False
 
 
+def token_refusal(api_token):
+    """Why SDHOST_API_TOKEN cannot be used, or None. A blank one would count as set, open a LAN bind, and be
+    required from clients that cannot send it; whitespace around one is dropped from an HTTP header, so a client
+    could never send it either."""
+    if api_token is None or (api_token.strip() and api_token == api_token.strip()):
+        return None
+    what = "is blank (only whitespace)" if not api_token.strip() else "starts or ends with whitespace"
+    return (f"SDHOST_API_TOKEN {what}: set it to the token itself without surrounding whitespace, "
+            "or unset it (a token is needed to listen on a non-loopback address).")
+
+
 def bind_refusal(host: str, api_token, insecure_bind: bool):
     """Why serving on `host` is refused (D14), or None: a LAN-reachable server needs a token or consent."""
     if is_loopback(host) or api_token or insecure_bind:
@@ -53,7 +64,8 @@ class Command(BaseCommand):
         cfg = settings.SDHOST
         host = host or cfg["HOST"]
         port = port or cfg["PORT"]
-        refusal = bind_refusal(host, cfg["API_TOKEN"], insecure_bind or cfg["ALLOW_INSECURE_BIND"])
+        refusal = token_refusal(cfg["API_TOKEN"]) or bind_refusal(
+            host, cfg["API_TOKEN"], insecure_bind or cfg["ALLOW_INSECURE_BIND"])
         if refusal:
             raise CommandError(refusal)
         settings.SDHOST["HOST"], settings.SDHOST["PORT"] = host, port
