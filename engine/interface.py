@@ -93,9 +93,9 @@ class RenderedImage:
     height: int
 
 
-MAX_SEED = 2**32 - 1
+RANDOM_SEED_MAX = 2**32 - 1  # WebUI's range of random seeds (a submitted seed may be larger: parameters.MAX_SEED)
 
 
 def random_seed() -> int:
     """A fresh random seed in WebUI's range (0..2**32-1)."""
-    return secrets.randbelow(MAX_SEED + 1)
+    return secrets.randbelow(RANDOM_SEED_MAX + 1)

@@ -18,7 +18,7 @@ from core.errors import invalid_request, json_pointer
 from core.jsondata import is_int
 from core.tags import TAG_NAME_MAX, tag_name_problem
 from core.text import FREE_TEXT_PATTERN, LABEL_PATTERN, control_character_problem
-from engine.parameters import MAX_SEED, RENDER_PARAMETERS, REQUIRED, Setting
+from engine.parameters import RENDER_PARAMETERS, REQUIRED, Setting
 from images_app.models import Image
 from models_app.models import SDModel
 from tasks_app.image_inputs import IMAGE_FIELD_SCHEMAS, validate_image_fields
@@ -98,15 +98,21 @@ class Integer(Field):
 
 
 class Seed(Field):
+    """-1 (random) or a seed from 0 to `high`."""
+
+    def __init__(self, high, **kwargs):
+        super().__init__(**kwargs)
+        self.high = high
+
     def clean(self, value, key, cleaned):
         if not is_int(value):
             raise invalid_request(f"'{key}' must be an integer", json_pointer(key))
-        if value != -1 and not 0 <= value <= MAX_SEED:
-            raise invalid_request(f"'{key}' must be -1 (random) or from 0 to {MAX_SEED}", json_pointer(key))
+        if value != -1 and not 0 <= value <= self.high:
+            raise invalid_request(f"'{key}' must be -1 (random) or from 0 to {self.high}", json_pointer(key))
         return value
 
     def base_schema(self):
-        return {"type": "integer", "format": "int64", "minimum": -1, "maximum": MAX_SEED}
+        return {"type": "integer", "format": "int64", "minimum": -1, "maximum": self.high}
 
 
 class Number(Field):
@@ -238,7 +244,7 @@ def render_field(parameter) -> Field:
     if parameter.type == "number":
         return Number(parameter.high, **common)
     if parameter.type == "seed":
-        return Seed(**common)
+        return Seed(parameter.high, **common)
     return Text(non_empty=parameter.non_empty, choices=parameter.choices, **common)
 
 
