@@ -15,9 +15,11 @@ cancel reaches the worker through the database, whichever process received the D
 
 Errors never end the worker (issue 23): a task whose render or storing fails is failed with the reason; an
 outcome the database refuses to record (a full disk) is kept and recorded again before anything new is claimed;
-a render loop step that fails (the database away) is retried with a growing pause; a progress write that fails
-leaves the render going. Should one of its threads end all the same, the heartbeat and the render loop start it
-again (the tasks the render loop held are failed), so `alive` and the heartbeat in /api/health stay true.
+a render loop step that fails (the database away) is retried with a growing pause, and while it has failed for
+longer than WORKER_STALE the worker drops its `render_workers` row instead of beating, so /api/health and
+`manage.py doctor` no longer count it alive and any worker recovers its tasks; a progress write that fails leaves the render going. Should one of its
+threads end all the same, the heartbeat and the render loop start it again (the tasks the render loop held are
+failed), so `alive` and the heartbeat in /api/health stay true.
 
 The process's one worker and the API the views use live in tasks_app.worker.
 """
@@ -83,6 +85,8 @@ class RenderWorker:
         # {task id: (task, status, error message)}: outcomes the database refused to record yet
         self._unsettled: dict[str, tuple] = {}
         self._settle_lock = threading.Lock()
+        self.failing_since: float | None = None  # time.monotonic() of the render loop's first failure in a row
+        self._reported_stopped = False
 
     # -- control --------------------------------------------------------------------------
 
@@ -162,10 +166,27 @@ class RenderWorker:
         while not self._stop.wait(HEARTBEAT_SECONDS):
             try:
                 self._supervise()
+                if self._loop_failing():
+                    self._report_stopped()
+                    continue
                 self._beat()
                 self._recover_orphans()
             except Exception:  # e.g. the database restarting: beat again next time
                 log.exception("render worker heartbeat failed")
+
+    def _report_stopped(self) -> None:
+        """Drop this worker's row while its render loop fails: GET /api/health and doctor no longer count it
+        alive, and any worker recovers its tasks; its next heartbeat after a success registers it again."""
+        RenderWorkerState.objects.filter(id=self.id).delete()
+        if not self._reported_stopped:
+            self._reported_stopped = True
+            log.error("The render loop has failed for over %.0f s: this worker is reported stopped until it "
+                      "works again", queue.WORKER_STALE.total_seconds())
+
+    def _loop_failing(self) -> bool:
+        """Whether the render loop has failed for longer than a worker may stay silent (queue.WORKER_STALE)."""
+        since = self.failing_since
+        return since is not None and time.monotonic() - since > queue.WORKER_STALE.total_seconds()
 
     def _beat(self) -> None:
         """Report this worker alive (device, loaded checkpoint) and renew its task's lease."""
@@ -193,9 +214,10 @@ class RenderWorker:
                 self._supervise()
                 self._record_unsettled()  # before anything new: what the last render left unrecorded
                 tasks = queue.claim_batch(self.id, self._affinity(), self._merge_limit())
-                failures = 0
+                failures, self.failing_since, self._reported_stopped = 0, None, False
             except Exception:  # a full disk, the database away: the worker waits and tries again
                 failures += 1
+                self.failing_since = self.failing_since or time.monotonic()
                 pause = min(RETRY_SECONDS[0] * 2 ** (failures - 1), RETRY_SECONDS[1])
                 log.exception("The render loop failed (%d time(s) in a row); trying again in %.1f s", failures, pause)
                 self._stop.wait(pause)
