@@ -143,7 +143,7 @@ class RenderWorker:
                 connections.close_all()
         return run
 
-    def _supervise(self) -> None:
+    def supervise(self) -> None:
         """Start again any thread of this worker that ended while the worker was not stopped (an error that
         escaped it). The tasks an ended render loop held are failed: nothing would ever finish them."""
         with self._threads_lock:
@@ -165,7 +165,7 @@ class RenderWorker:
     def _beat_loop(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
             try:
-                self._supervise()
+                self.supervise()
                 if self._loop_failing():
                     self._report_stopped()
                     continue
@@ -211,7 +211,7 @@ class RenderWorker:
                     self._recover_orphans()
                     self.publish()
                     started = True
-                self._supervise()
+                self.supervise()
                 self._record_unsettled()  # before anything new: what the last render left unrecorded
                 tasks = queue.claim_batch(self.id, self._affinity(), self._merge_limit())
                 failures, self.failing_since, self._reported_stopped = 0, None, False
@@ -396,6 +396,7 @@ class TaskHandle:
         now = time.monotonic()
         if now - self._last_poll >= CANCEL_POLL_INTERVAL:
             self._last_poll = now
+            self.worker.supervise()  # a long render: an ended heartbeat is not left until the render ends
             try:
                 # cancelled (by any process) or recovered elsewhere: this task is no longer ours
                 return not queue.report_progress(self.task, self.worker.progress.get(self.task.id, 0.0))
