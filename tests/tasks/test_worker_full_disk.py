@@ -41,7 +41,7 @@ def test_a_full_disk_during_a_render_fails_the_task_and_the_worker_renders_the_n
         manage(env, "migrate")
         checkpoint = manage(env, "make_test_checkpoint", str(tmp_path / "tiny.safetensors")).splitlines()[-1]
         manage(env, "import_model", checkpoint, "--name", "tiny")
-        rendering = submit(env, seed=1, batch_size=1, steps=12)
+        rendering = submit(env, seed=1, batch_size=1, steps=30)
 
         with open(log, "w") as log_file:
             worker = subprocess.Popen([sys.executable, "manage.py", "runworker", "render"], cwd=ROOT, env=env,
