@@ -3,7 +3,10 @@
 Every writer follows one order: write a temporary file, move it into place (adopt), then insert the row
 that refers to it. A crash between two steps leaves a temporary file or an unreferenced store file, never a
 row without its file. The sweep removes such leftovers once they are older than a grace period (age = time
-since the last write), so a file another process is still writing or about to insert a row for survives.
+since the last write), so a file another process is still writing or about to insert a row for survives. A
+temporary file whose writer is known to be gone (a `kill -9` while storing: its name carries the writer's pid and
+host, and no process holds its lock; core.content_store.writer_gone) is removed at once, whatever its age, so the
+start-up sweep clears what the previous run left.
 
 A store file about to be reused (`ContentStore.put_bytes` on bytes already stored) has its time refreshed
 first; the sweep moves a candidate aside before deleting it and puts it back if its time changed meanwhile,
@@ -16,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .content_store import ContentStore, is_sha256
+from .content_store import ContentStore, is_sha256, writer_gone
 
 log = logging.getLogger(__name__)
 CHUNK = 500  # hashes per "which of these have rows?" question
@@ -67,7 +70,8 @@ def sweep(target: SweptStore, grace_seconds: float) -> SweepResult:
     root = target.store.root
     if target.temp_folder:
         for path in _files(root / target.temp_folder):
-            if _mtime(path) is not None and _mtime(path) <= cutoff and _unlink(path):
+            mtime = _mtime(path)
+            if mtime is not None and (mtime <= cutoff or writer_gone(path)) and _unlink(path):
                 result.temp_files.append(path.name)
     candidates = {}  # hash -> (path, mtime): old enough, maybe unreferenced
     for folder in _folders(root):

@@ -13,6 +13,14 @@ also notices new tasks. Several workers (D41) share one queue: each has a row in
 every heartbeat, and recovers tasks whose worker stopped (tasks_app.queue.recover_interrupted). A
 cancel reaches the worker through the database, whichever process received the DELETE.
 
+Errors never end the worker (issue 23): a task whose render or storing fails is failed with the reason; an
+outcome the database refuses to record (a full disk) is kept and recorded again before anything new is claimed;
+a render loop step that fails (the database away) is retried with a growing pause, and while it has failed for
+longer than WORKER_STALE the worker drops its `render_workers` row instead of beating, so /api/health and
+`manage.py doctor` no longer count it alive and any worker recovers its tasks; a progress write that fails leaves the render going. Should one of its
+threads end all the same, the heartbeat and the render loop start it again (the tasks the render loop held are
+failed), so `alive` and the heartbeat in /api/health stay true.
+
 The process's one worker and the API the views use live in tasks_app.worker.
 """
 
@@ -26,9 +34,10 @@ import time
 import uuid
 
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import DatabaseError, close_old_connections, connections
 from django.utils import timezone
 
+from core.errors import is_disk_full
 from core.sse import publish
 from engine.engine import RenderEngine, pick_device
 from engine.errors import RenderCancelled
@@ -48,6 +57,8 @@ POLL_SECONDS = 2.0
 HEARTBEAT_SECONDS = 2.0
 PROGRESS_INTERVAL = 0.1  # at most ~10 progress snapshots per second
 CANCEL_POLL_INTERVAL = 0.5  # how often a running render checks the database for a cancel
+RETRY_SECONDS = (0.5, 10.0)  # a failing render loop step is retried after 0.5 s, doubling up to 10 s
+LOOP_THREAD = "render-worker"
 
 
 class RenderWorker:
@@ -64,33 +75,50 @@ class RenderWorker:
         self._stop = threading.Event()
         self._snapshot_due = threading.Event()
         self._cancel: set[str] = set()
-        self._threads: list[threading.Thread] = []
+        self._targets = {LOOP_THREAD: self._run, "render-heartbeat": self._beat_loop,
+                         "render-snapshots": self._publish_loop}
+        self._threads: dict[str, threading.Thread] = {}
+        self._threads_lock = threading.Lock()
+        self.restarts = 0  # threads started again after they ended unexpectedly
+        # tasks the render loop claimed and has not settled yet; failed should its thread end
+        self._claimed: dict[str, object] = {}
+        # {task id: (task, status, error message)}: outcomes the database refused to record yet
+        self._unsettled: dict[str, tuple] = {}
+        self._settle_lock = threading.Lock()
+        self.failing_since: float | None = None  # time.monotonic() of the render loop's first failure in a row
+        self._reported_stopped = False
 
     # -- control --------------------------------------------------------------------------
 
     def start(self) -> "RenderWorker":
         self._beat()  # registered before its first claim
-        threads = ((self._run, "render-worker"), (self._beat_loop, "render-heartbeat"),
-                   (self._publish_loop, "render-snapshots"))
-        for target, name in threads:
-            thread = threading.Thread(target=self._with_db(target), name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        with self._threads_lock:
+            for name in self._targets:
+                self._spawn(name)
         return self
+
+    def _spawn(self, name: str) -> None:
+        thread = threading.Thread(target=self._with_db(self._targets[name]), name=name, daemon=True)
+        self._threads[name] = thread
+        thread.start()
 
     def stop(self, timeout: float = 30) -> None:
         self._stop.set()
         self._wake.set()
         self._snapshot_due.set()
-        for thread in self._threads:
+        with self._threads_lock:
+            threads = list(self._threads.values())
+        for thread in threads:
             thread.join(timeout)
-        if not any(t.is_alive() for t in self._threads):
+        if not any(t.is_alive() for t in threads):
             # gone: a task it left running is recovered at once by any worker
             RenderWorkerState.objects.filter(id=self.id).delete()
 
     @property
     def alive(self) -> bool:
-        return any(t.is_alive() for t in self._threads) and not self._stop.is_set()
+        """Not stopped, and its render loop or its heartbeat runs (each starts the other again should it end)."""
+        threads = (self._threads.get(LOOP_THREAD), self._threads.get("render-heartbeat"))
+        return not self._stop.is_set() and any(t is not None and t.is_alive() for t in threads)
 
     def wake(self) -> None:
         self._wake.set()
@@ -115,13 +143,50 @@ class RenderWorker:
                 connections.close_all()
         return run
 
+    def supervise(self) -> None:
+        """Start again any thread of this worker that ended while the worker was not stopped (an error that
+        escaped it). The tasks an ended render loop held are failed: nothing would ever finish them."""
+        with self._threads_lock:
+            for name, thread in list(self._threads.items()):
+                if thread.is_alive() or self._stop.is_set():
+                    continue
+                self.restarts += 1
+                log.error("The render worker's %s thread ended unexpectedly; starting it again (restart %d)",
+                          name, self.restarts)
+                if name == LOOP_THREAD:
+                    held = list(self._claimed.values())
+                    self._claimed.clear()
+                    self.progress.clear()
+                    self.live.clear()
+                    self.settle(held, "failed", "The render worker's loop ended unexpectedly while rendering this "
+                                                "task (see the worker's log); it was started again")
+                self._spawn(name)
+
     def _beat_loop(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
             try:
+                self.supervise()
+                if self._loop_failing():
+                    self._report_stopped()
+                    continue
                 self._beat()
                 self._recover_orphans()
             except Exception:  # e.g. the database restarting: beat again next time
                 log.exception("render worker heartbeat failed")
+
+    def _report_stopped(self) -> None:
+        """Drop this worker's row while its render loop fails: GET /api/health and doctor no longer count it
+        alive, and any worker recovers its tasks; its next heartbeat after a success registers it again."""
+        RenderWorkerState.objects.filter(id=self.id).delete()
+        if not self._reported_stopped:
+            self._reported_stopped = True
+            log.error("The render loop has failed for over %.0f s: this worker is reported stopped until it "
+                      "works again", queue.WORKER_STALE.total_seconds())
+
+    def _loop_failing(self) -> bool:
+        """Whether the render loop has failed for longer than a worker may stay silent (queue.WORKER_STALE)."""
+        since = self.failing_since
+        return since is not None and time.monotonic() - since > queue.WORKER_STALE.total_seconds()
 
     def _beat(self) -> None:
         """Report this worker alive (device, loaded checkpoint) and renew its task's lease."""
@@ -138,16 +203,51 @@ class RenderWorker:
         return self.engine.device if self.engine is not None else pick_device(settings.SDHOST["DEVICE"])
 
     def _run(self) -> None:
-        self._recover_orphans()
-        self.publish()
+        started, failures = False, 0
         while not self._stop.is_set():
-            close_old_connections()
-            tasks = queue.claim_batch(self.id, self._affinity(), self._merge_limit())
+            try:
+                close_old_connections()
+                if not started:
+                    self._recover_orphans()
+                    self.publish()
+                    started = True
+                self.supervise()
+                self._record_unsettled()  # before anything new: what the last render left unrecorded
+                tasks = queue.claim_batch(self.id, self._affinity(), self._merge_limit())
+                failures, self.failing_since, self._reported_stopped = 0, None, False
+            except Exception:  # a full disk, the database away: the worker waits and tries again
+                failures += 1
+                self.failing_since = self.failing_since or time.monotonic()
+                pause = min(RETRY_SECONDS[0] * 2 ** (failures - 1), RETRY_SECONDS[1])
+                log.exception("The render loop failed (%d time(s) in a row); trying again in %.1f s", failures, pause)
+                self._stop.wait(pause)
+                continue
             if not tasks:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
                 continue
+            self._claimed.update((task.id, task) for task in tasks)
             self._process(tasks)
+
+    def settle(self, tasks, status: str, error_message: str | None = None) -> None:
+        """Record the outcome of tasks this worker ran. What the database refuses now (a full disk) is kept and
+        recorded by the render loop before it claims anything new; meanwhile the tasks stay `running`."""
+        with self._settle_lock:
+            for task in tasks:
+                self._claimed.pop(task.id, None)
+                self._unsettled[task.id] = (task, status, error_message)
+        try:
+            self._record_unsettled()
+        except Exception as exc:
+            log.error("Could not record task(s) %s as %s (%s: %s); trying again before the next task",
+                      ", ".join(task.id for task in tasks), status, type(exc).__name__, exc)
+
+    def _record_unsettled(self) -> None:
+        """Record the kept outcomes (raises what the database raises; the rest stay kept)."""
+        with self._settle_lock:
+            for task_id, (task, status, error_message) in list(self._unsettled.items()):
+                queue.finish(task, status, error_message)  # False: cancelled or recovered meanwhile, not ours
+                del self._unsettled[task_id]
 
     def _affinity(self) -> str | None:
         """The checkpoint to prefer: the loaded one while other workers share the queue (D41); a
@@ -216,19 +316,25 @@ class RenderWorker:
                                       render.timing.load_seconds, device=engine.device,
                                       step_seconds=render.clock.step_seconds,
                                       tail_seconds=render.clock.tail_seconds(finished))
-        except RenderCancelled:
+                self._release([render.task])
+        except RenderCancelled:  # cancelled in the database, recovered elsewhere, or the worker stops
             log.info("Task(s) %s cancelled while rendering; partial images discarded",
                      ", ".join(task.id for task in tasks))
+            self._release(tasks)
         except Exception as exc:  # the tasks fail, the worker goes on
             log.exception("Task(s) %s failed", ", ".join(task.id for task in tasks))
-            for task in tasks:
-                queue.finish(task, "failed", f"{type(exc).__name__}: {exc}")
+            self.settle(tasks, "failed", failure_message(exc))  # those completed meanwhile stay completed
         finally:
             for task in tasks:
                 self.progress.pop(task.id, None)
                 self.live.pop(task.id, None)
                 self._cancel.discard(task.id)
             self.publish()
+
+    def _release(self, tasks) -> None:
+        """Tasks settled (or no longer this worker's): an ended render loop leaves them alone."""
+        for task in tasks:
+            self._claimed.pop(task.id, None)
 
     def publish(self) -> None:
         """Ask for a queue snapshot to be sent; cheap, so the render loop never waits on it."""
@@ -264,6 +370,7 @@ class TaskHandle:
         self.clock = throughput.StepClock(model.seconds(task), model.tail_seconds)
         self.timing = _Timing()
         self._last_poll = time.monotonic()
+        self._progress_failing = False
 
     def build(self) -> bool:
         """Build the engine request; a task whose request cannot be built fails alone (False)."""
@@ -271,7 +378,7 @@ class TaskHandle:
             self.request = build_request(self.task)
         except Exception as exc:
             log.exception("Task %s failed", self.task.id)
-            queue.finish(self.task, "failed", f"{type(exc).__name__}: {exc}")
+            self.worker.settle([self.task], "failed", failure_message(exc))
             return False
         return True
 
@@ -289,9 +396,23 @@ class TaskHandle:
         now = time.monotonic()
         if now - self._last_poll >= CANCEL_POLL_INTERVAL:
             self._last_poll = now
-            # cancelled (by any process) or recovered elsewhere: this task is no longer ours
-            return not queue.report_progress(self.task, self.worker.progress.get(self.task.id, 0.0))
+            self.worker.supervise()  # a long render: an ended heartbeat is not left until the render ends
+            try:
+                # cancelled (by any process) or recovered elsewhere: this task is no longer ours
+                return not queue.report_progress(self.task, self.worker.progress.get(self.task.id, 0.0))
+            except DatabaseError as exc:  # a full disk, the database away: the render goes on regardless
+                if not self._progress_failing:
+                    log.warning("Task %s: its progress could not be stored (%s); rendering on", self.task.id, exc)
+                self._progress_failing = True
         return False
+
+
+def failure_message(exc: Exception) -> str:
+    """A failed task's error message: the exception, prefixed with the cause when the disk is full."""
+    text = f"{type(exc).__name__}: {exc}"
+    if is_disk_full(exc):
+        return f"The disk is full: free space (for example delete images or models) and submit it again ({text})"
+    return text
 
 
 def _checkpoint_loads(engine) -> int:

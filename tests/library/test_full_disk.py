@@ -3,6 +3,7 @@
 Runs on a real 2 MiB tmpfs holding the content stores, so it needs root (CI runs as root); skipped elsewhere.
 """
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -29,27 +30,33 @@ def noise_png(side):
     return buffer.getvalue()
 
 
-@pytest.fixture
-def small_disk(tmp_path, settings):
-    """A 2 MiB tmpfs holding the models, images and cache stores."""
+@contextlib.contextmanager
+def tmpfs(folder, size="2m"):
+    """A tmpfs of `size` mounted on `folder` (created) for the block; skips the test where it cannot be mounted."""
     if os.geteuid() != 0:
         reason = "full-disk tests mount a tmpfs and need root (CI runs as root)"
         print(f"SKIPPED: {reason}")
         pytest.skip(reason)
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True,
-                             text=True)
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
     if mounted.returncode != 0:
         reason = f"cannot mount a tmpfs here: {mounted.stderr.strip()}"
         print(f"SKIPPED: {reason}")
         pytest.skip(reason)
-    settings.SDHOST = {**settings.SDHOST, "MODELS_PATH": disk / "models", "IMAGES_PATH": disk / "images",
-                       "CACHE_PATH": disk / "cache"}
     try:
-        yield disk
+        yield folder
     finally:
-        subprocess.run(["umount", "-l", str(disk)], check=True)
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path, settings):
+    """A 2 MiB tmpfs holding the models, images and cache stores."""
+    with tmpfs(tmp_path / "disk") as disk:
+        settings.SDHOST = {**settings.SDHOST, "MODELS_PATH": disk / "models", "IMAGES_PATH": disk / "images",
+                           "CACHE_PATH": disk / "cache"}
+        yield disk
 
 
 def fill(disk):

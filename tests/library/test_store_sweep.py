@@ -1,12 +1,18 @@
 """Self-healing stores (issue 8, item 9): the sweep removes old leftovers and keeps everything in use."""
 
+import fcntl
 import hashlib
 import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
+from core.content_store import writer_host
 from core.store_sweep import sweep_all
 from images_app.storage import image_file_path, image_store, thumbnail_store
 from models_app.storage import model_file_path, model_store
@@ -14,6 +20,19 @@ from tests.support.factories import make_image, make_model, png_bytes
 
 pytestmark = pytest.mark.django_db
 HOUR = 3600
+ROOT = Path(__file__).resolve().parents[2]
+WRITER = """
+import sys, time
+from core.content_store import ContentStore
+
+def chunks():
+    yield b"partial"
+    print("writing", flush=True)
+    time.sleep(600)
+    yield b"never"
+
+ContentStore(sys.argv[1]).put_file(chunks(), "bin")
+"""
 
 
 def age(path, seconds):
@@ -73,3 +92,48 @@ def test_sweep_stores_command_reports_per_store(capsys):
     assert not orphan.exists()
     out = capsys.readouterr().out
     assert "images: removed 0 temporary and 1 unreferenced file(s)" in out
+
+
+def writer_mid_write(store):
+    """A real process storing into `store`, stopped in the middle of writing its temporary file: (process, file)."""
+    before = set((store.root / "tmp").glob("*")) if (store.root / "tmp").exists() else set()
+    process = subprocess.Popen([sys.executable, "-c", WRITER, str(store.root)], cwd=ROOT, stdout=subprocess.PIPE,
+                               text=True)
+    assert process.stdout.readline().strip() == "writing"
+    [path] = set((store.root / "tmp").glob("*")) - before
+    return process, path
+
+
+def killed_writer(store):
+    """The temporary file of a writer killed with SIGKILL while storing (young: the grace period keeps it)."""
+    process, path = writer_mid_write(store)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(30)
+    process.stdout.close()
+    return process.pid, path
+
+
+def test_a_killed_writer_s_temporary_file_is_removed_at_once_and_live_writers_files_are_kept():
+    images = image_store()
+    live, live_file = writer_mid_write(images)
+    try:
+        dead_pid, killed_file = killed_writer(images)
+        own = temp_file(images, 0)  # this process, alive
+        elsewhere = images.root / "tmp" / f"{dead_pid}@not-{writer_host()}@x.part"  # another machine's: unsure
+        elsewhere.write_bytes(b"x")
+        # a dead pid on this host, but a live process holds its lock (a writer in another pid namespace)
+        namespaced = images.root / "tmp" / f"{dead_pid}@{writer_host()}@y.part"
+        namespaced.write_bytes(b"x")
+        with open(namespaced, "rb") as held:
+            fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+            [result] = [r for r in sweep_all(HOUR) if r.store == "images"]
+        assert result.temp_files == [killed_file.name] and not killed_file.exists()
+        assert all(p.exists() for p in (live_file, own, elsewhere, namespaced))
+
+        [result] = [r for r in sweep_all(HOUR) if r.store == "images"]  # the lock released
+        assert result.temp_files == [namespaced.name]
+        assert live.poll() is None and live_file.exists()
+    finally:
+        live.kill()
+        live.wait(30)
+        live.stdout.close()

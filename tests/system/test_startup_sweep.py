@@ -1,4 +1,5 @@
-"""`manage.py serve` and `manage.py runworker render` sweep the stores at start-up (issue 8, item 9)."""
+"""`manage.py serve` and `manage.py runworker render` sweep the stores at start-up (issue 8, item 9): old leftovers,
+and the temporary file of a writer killed with SIGKILL whatever its age (issue 23, item 10)."""
 
 import hashlib
 import os
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from core.content_store import ContentStore
+from tests.library.test_store_sweep import killed_writer
 from tests.tasks.test_worker_runworker import manage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +43,8 @@ def test_start_up_removes_old_leftovers(tmp_path, command):
                  old_file(data / "models" / sha[:2] / f"{sha}.safetensors")]
     young = old_file(data / "images" / "tmp" / "y.part")
     os.utime(young)
+    _, killed = killed_writer(ContentStore(data / "images"))  # young too, but its writer is gone
+    leftovers.append(killed)
     args = [*command, "--port", str(free_port())] if command[0] == "serve" else command
     process = subprocess.Popen([sys.executable, "manage.py", *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)

@@ -22,11 +22,12 @@ def store_files(images):
     return {p for p in images.glob("??/*") if p.is_file()}
 
 
-def submit(env, seed, batch_size):
+def submit(env, seed, batch_size, steps=2):
     return manage(env, "shell", "-c", (
         "from models_app.models import SDModel; from tasks_app import queue; "
         "task = queue.submit({'checkpoint': SDModel.objects.get(name='tiny'), 'prompt': 'p', 'width': 64, "
-        f"'height': 64, 'steps': 2, 'sampler': 'Euler', 'seed': {seed}, 'batch_size': {batch_size}}}); print(task.id)"
+        f"'height': 64, 'steps': {steps}, 'sampler': 'Euler', 'seed': {seed}, 'batch_size': {batch_size}}}); "
+        "print(task.id)"
     )).splitlines()[-1]
 
 
