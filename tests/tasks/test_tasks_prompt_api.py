@@ -7,8 +7,10 @@ import pytest
 from PIL import Image as PILImage
 from PIL.PngImagePlugin import PngInfo
 
+from engine.parameters import PROMPT_MAX_LENGTH
 from images_app.storage import store_image_bytes
 from models_app.models import SDModel
+from tasks_app.api.validation import submission_schema
 from tasks_app.models import Task
 from tests.support.api import assert_error
 
@@ -243,3 +245,15 @@ def test_image_parameters(api, lib):
     plain, _ = store_image_bytes(png_bytes(color=(1, 2, 3)))
     assert_error(api.get(f"/api/images/{plain.hash}/parameters"), 404, "no_parameters")
     assert_error(api.get(f"/api/images/{'0' * 64}/parameters"), 404, "not_found")
+
+
+# -- the prompt length limit (#23 item 4) ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("field", ["prompt", "negative_prompt"])
+def test_a_prompt_over_the_length_limit_is_a_400(api, lib, field):
+    assert created(submit(api, lib, **{field: "a" * PROMPT_MAX_LENGTH}))
+    error = assert_error(submit(api, lib, **{field: "(a" + " " * PROMPT_MAX_LENGTH}), 400, "invalid_request",
+                         pointer=f"/{field}")
+    assert f"{PROMPT_MAX_LENGTH:,}" in error["detail"]
+    assert Task.objects.count() == 1
+    assert submission_schema()["properties"][field]["maxLength"] == PROMPT_MAX_LENGTH
