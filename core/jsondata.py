@@ -1,4 +1,10 @@
-"""Walking parsed JSON without recursion (request bodies may nest as deep as the parser allows)."""
+"""Walking parsed JSON without recursion (request bodies may nest as deep as the parser allows), and reading its
+numbers."""
+
+import re
+
+DIGITS_RE = re.compile(r"\s*([0-9]{1,19})\s*")
+INT64_MAX = 2**63 - 1
 
 
 def scalars(data):
@@ -23,6 +29,15 @@ def scalars(data):
 def is_int(value) -> bool:
     """Whether a parsed JSON value is an integer (true and false parse to bool, a kind of int in Python: not integers)."""
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def digits_value(text: str) -> int | None:
+    """The int that a string of ASCII digits (whitespace around them allowed) stands for, when it fits a signed
+    64-bit integer; else None. Not `text.isdigit()` then `int(text)`: isdigit() also takes "²" (which int() refuses)
+    and any number of digits (int() refuses more than 4,300)."""
+    match = DIGITS_RE.fullmatch(text)
+    value = int(match.group(1)) if match else None
+    return value if value is not None and value <= INT64_MAX else None
 
 
 def integral(value) -> int | None:

@@ -44,7 +44,7 @@ class SDHostASGIHandler(ASGIHandler):
         limit = request_body_limit()
         declared = dict(scope["headers"]).get(b"content-length", b"")
         try:
-            if declared.isdigit() and int(declared) > limit:
+            if declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
                 raise BodyTooLarge(limit)
             await super().handle(scope, receive, send)
         except BodyTooLarge as exc:  # raised before the response started
