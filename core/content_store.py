@@ -12,7 +12,7 @@ CHUNK = 1024 * 1024
 
 
 def is_sha256(value) -> bool:
-    return isinstance(value, str) and bool(HASH_RE.match(value))
+    return isinstance(value, str) and bool(HASH_RE.fullmatch(value))
 
 
 def read_chunks(path, chunk=CHUNK):

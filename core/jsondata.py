@@ -26,6 +26,20 @@ def scalars(data):
             yield path, value
 
 
+def too_deep(data, limit: int) -> tuple | None:
+    """The path of the first object or array of `data` nested more than `limit` levels deep (`data` itself is level
+    1), or None."""
+    stack = [((), data, 1)]
+    while stack:
+        path, value, level = stack.pop()
+        if isinstance(value, (dict, list)):
+            if level > limit:
+                return path
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            stack.extend(((*path, key), item, level + 1) for key, item in reversed(list(items)))
+    return None
+
+
 def is_int(value) -> bool:
     """Whether a parsed JSON value is an integer (true and false parse to bool, a kind of int in Python: not integers)."""
     return isinstance(value, int) and not isinstance(value, bool)
