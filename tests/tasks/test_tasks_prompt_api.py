@@ -286,6 +286,6 @@ def test_parsing_a_long_infotext_line_is_linear():
     """A line of words without ':' made A1111's `Key: value` pattern try every position up to its end (8 s for
     32 KB)."""
     for line in ("a b " * 250_000, "-a" * 500_000, "x\ty" * 300_000):
-        started = time.perf_counter()
+        started = time.process_time()
         assert parse_infotext("p\n" + line).params == {}
-        assert time.perf_counter() - started < 2
+        assert time.process_time() - started < 2
