@@ -28,15 +28,19 @@ def scalars(data):
 
 def too_deep(data, limit: int) -> tuple | None:
     """The path of the first object or array of `data` nested more than `limit` levels deep (`data` itself is level
-    1), or None."""
-    stack = [((), data, 1)]
+    1), or None. Each item holds a link to its parent (not a copy of its path): memory linear in the body."""
+    stack = [(None, data, 1)]
     while stack:
-        path, value, level = stack.pop()
+        link, value, level = stack.pop()
         if isinstance(value, (dict, list)):
             if level > limit:
-                return path
+                path = []
+                while link is not None:
+                    link, key = link
+                    path.append(key)
+                return tuple(reversed(path))
             items = value.items() if isinstance(value, dict) else enumerate(value)
-            stack.extend(((*path, key), item, level + 1) for key, item in reversed(list(items)))
+            stack.extend(((link, key), item, level + 1) for key, item in reversed(list(items)))
     return None
 
 
