@@ -38,7 +38,7 @@ def find_model(value, kind: str) -> SDModel | None:
     if not isinstance(value, str) or not value.strip():
         return None
     value = value.strip()
-    match = TITLE.match(value)
+    match = TITLE.fullmatch(value)
     if match:
         return model_by_autov2(match["digest"][:10], (kind,)) or model_by_name(match["name"], kind)
     if FULL_HASH.fullmatch(value):

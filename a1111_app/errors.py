@@ -13,6 +13,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 
 from core.errors import APIError, a1111_error_response, is_disk_full
+from core.jsondata import digits_value
 from engine.parameters import A1111_OPTIONS, RENDER_PARAMETERS
 
 log = logging.getLogger("sdhost")
@@ -61,7 +62,7 @@ def a1111_location(pointer: str | None) -> list:
     if parts[0] == "hires" and len(parts) > 1:
         return [HIRES_FIELD_NAMES.get(parts[1], parts[1])]
     if parts[0] == "additional_models":  # only ControlNet units fill it (inline LoRAs point at the prompt)
-        rest = [int(part) if part.isdigit() else part for part in parts[1:]]
+        rest = [part if digits_value(part) is None else digits_value(part) for part in parts[1:]]
         return ["alwayson_scripts", "ControlNet", "args", *rest[:1], *(["model"] if rest[1:] == ["model_hash"]
                                                                        else rest[1:])]
     return list(FIELD_NAMES.get(parts[0], [parts[0]]))

@@ -59,6 +59,11 @@ UNSUPPORTED = {
     "resize_mode": (1,), "inpainting_fill": (1,), "script_name": (), "script_args": ([],),
     "comments": ({},), "disable_extra_networks": (False,), "firstpass_image": (),
 }
+# The always-on scripts a request may name (A1111 answers 422 for a script it does not have): ControlNet, which we
+# honour, and those every A1111 1.10 has (listed in `ignored` when their arguments ask for something), by lower-case
+# title. We have no selectable scripts (GET /scripts lists none): any `script_name` is not found.
+ALWAYSON_SCRIPTS = {"controlnet", "refiner", "seed", "sampler", "comments", "hypertile", "soft inpainting",
+                    "extra options"}
 # Options a request may override (override_settings) and the ones we keep (POST /options)
 HONOURED_OVERRIDES = {"sd_model_checkpoint", "sd_vae", *A1111_OPTIONS}
 
@@ -135,9 +140,39 @@ class _Mapper:
             self.ignored.append(note)
 
     def unsupported(self) -> None:
+        self.scripts_and_styles()
         for key, neutral in UNSUPPORTED.items():
             if key in self.body and asks_for_something(self.body[key], neutral):
                 self.ignore(key)
+
+    def scripts_and_styles(self) -> None:
+        """A1111's 422s for `script_name`, `script_args` and `styles` of the wrong type and for scripts it does not
+        have (its script_name_to_index): a request naming one is not rendered without it."""
+        script_name, script_args = self.body.get("script_name"), self.body.get("script_args")
+        if script_name not in (None, ""):
+            if not isinstance(script_name, str):
+                raise ValidationFailed(["script_name"], "str type expected", "type_error.str")
+            raise A1111Error(422, f"Script '{script_name}' not found")
+        if script_args is not None and not isinstance(script_args, list):
+            raise ValidationFailed(["script_args"], "value is not a valid list", "type_error.list")
+        styles = self.body.get("styles")
+        if styles is not None:
+            if not isinstance(styles, list):
+                raise ValidationFailed(["styles"], "value is not a valid list", "type_error.list")
+            for index, style in enumerate(styles):
+                if not isinstance(style, str):
+                    raise ValidationFailed(["styles", index], "str type expected", "type_error.str")
+        scripts = self.values["alwayson_scripts"]
+        if not isinstance(scripts, dict):
+            raise ValidationFailed(["alwayson_scripts"], "value is not a valid dict", "type_error.dict")
+        for name, script in scripts.items():
+            if name.lower() not in ALWAYSON_SCRIPTS:
+                raise A1111Error(422, f"Script '{name}' not found")
+            if not isinstance(script, dict):
+                raise ValidationFailed(["alwayson_scripts", name], "value is not a valid dict", "type_error.dict")
+            if "args" in script and not isinstance(script["args"], list):
+                raise ValidationFailed(["alwayson_scripts", name, "args"], "value is not a valid list",
+                                       "type_error.list")
 
     def overrides(self) -> dict:
         overrides = self.values["override_settings"]
@@ -189,12 +224,9 @@ class _Mapper:
     def scripts(self) -> tuple[list, list]:
         """(additional_models entries, their control images) from ControlNet's common form; other scripts
         are listed as ignored."""
-        scripts = self.values["alwayson_scripts"]
-        if not isinstance(scripts, dict):
-            raise ValidationFailed(["alwayson_scripts"], "value is not a valid dict", "type_error.dict")
         extras, images = [], []
-        for name, script in scripts.items():
-            args = script.get("args") if isinstance(script, dict) else None
+        for name, script in self.values["alwayson_scripts"].items():  # checked by scripts_and_styles
+            args = script.get("args")
             if name.lower() == "controlnet" and isinstance(args, list):
                 for index, unit in enumerate(args):
                     entry = self.controlnet_unit(unit, ["alwayson_scripts", name, "args", index])
@@ -202,7 +234,7 @@ class _Mapper:
                         extras.append(entry[0])
                         images.append(entry[1])
             elif asks_for_something(script, ()) and (
-                    not isinstance(args, list) or any(arg not in (False, None, "", [], {}) for arg in args)):
+                    args is None or any(arg not in (False, None, "", [], {}) for arg in args)):
                 self.ignore(f"alwayson_scripts.{name}")
         return extras, images
 

@@ -57,7 +57,7 @@ def writer_gone(path) -> bool:
 
 
 def is_sha256(value) -> bool:
-    return isinstance(value, str) and bool(HASH_RE.match(value))
+    return isinstance(value, str) and bool(HASH_RE.fullmatch(value))
 
 
 def read_chunks(path, chunk=CHUNK):

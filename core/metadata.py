@@ -2,4 +2,6 @@
 
 import re
 
+# Use fullmatch(): with match(), `$` also matches before a final line feed, so "key\n" passed (#23 item 6). The
+# anchors stay for the pattern's use in JSON Schema.
 METADATA_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")

@@ -129,7 +129,7 @@ def validate_update(target: UpdateTarget, update, prefix=()) -> UpdatePlan:
             plan.tag_ops.append(("add" if value else "remove", [name]))
         elif key in target.read_only:
             raise invalid_request(f"'{key}' is read-only", pointer=pointer)
-        elif not METADATA_KEY_RE.match(key):
+        elif not METADATA_KEY_RE.fullmatch(key):
             raise invalid_request(
                 f"Metadata key '{key}' must be 1-64 characters of letters, digits and '_'", pointer=pointer
             )

@@ -12,6 +12,8 @@ prompt uses prompt editing or alternation. The A1111 references are `modules/sd_
   chunks); the encoder output is multiplied by the token weights and rescaled to the unweighted mean over
   that batch. A prompt without weights goes through exactly the same arithmetic (factor 1.0).
 - Prompt and negative prompt are padded to the same length with the encoding of an empty chunk.
+- The render's cancel check is polled before parsing and tokenizing each schedule text and before
+  each encoder pass (a long prompt with many schedule entries is many passes): a cancel stops the conditioning.
 - SD1.x/2.x: clip skip N takes hidden_states[-N] through the final layer norm (N = 1: the last layer).
   SDXL follows A1111's default: both encoders use their penultimate layer whatever clip skip says, the
   pooled embedding is the second encoder's for the first chunk, and an empty negative prompt is all zeros.
@@ -20,8 +22,10 @@ prompt uses prompt editing or alternation. The A1111 references are `modules/sd_
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .a1111.prompts import BREAK_WEIGHT, parse_attention, prompt_schedule, schedule_index
+from .errors import RenderCancelled
 
 CHUNK_LENGTH = 75
 COMMA_BACKTRACK = 20
@@ -128,15 +132,19 @@ class _Encoder:
             hidden = getattr(self.text_encoder, "text_model", self.text_encoder).final_layer_norm(hidden)
         return hidden, (output[0] if self.pooled else None)
 
-    def encode(self, texts: list[str]):
+    def encode(self, texts: list[str], check_cancel):
         """(embeddings (len(texts), 77*k, C), pooled (len(texts), P) or None) for one prompt's schedule texts."""
         import torch
 
         unique = list(dict.fromkeys(texts))
-        per_text = {text: self.chunks(text) for text in unique}
+        per_text = {}
+        for text in unique:
+            check_cancel()
+            per_text[text] = self.chunks(text)
         count = max(len(chunks) for chunks in per_text.values())
         pieces, pooled = [], None
         for index in range(count):
+            check_cancel()
             batch = [per_text[text][index] if index < len(per_text[text]) else self.empty_chunk() for text in unique]
             hidden, pooled_batch = self._forward(batch)
             rows = [unique.index(text) for text in texts]
@@ -263,7 +271,7 @@ class BatchConditioning:
         return tensors
 
 
-def _encode_schedule(encoders, prompt: str, steps: int, zeros: bool) -> tuple[list, list, object]:
+def _encode_schedule(encoders, prompt: str, steps: int, zeros: bool, check_cancel) -> tuple[list, list, object]:
     """(last steps, per-encoder embeddings, pooled) of one prompt's schedule."""
     import torch
 
@@ -271,7 +279,7 @@ def _encode_schedule(encoders, prompt: str, steps: int, zeros: bool) -> tuple[li
     texts = [text for _, text in schedule]
     embeds, pooled = [], None
     for encoder in encoders:
-        hidden, encoder_pooled = encoder.encode(texts)
+        hidden, encoder_pooled = encoder.encode(texts, check_cancel)
         embeds.append(torch.zeros_like(hidden) if zeros else hidden)
         if encoder_pooled is not None:
             pooled = torch.zeros_like(encoder_pooled) if zeros else encoder_pooled
@@ -292,16 +300,22 @@ def _pad_to(embeds: list, length: int, empties: list, zeros: bool) -> list:
 
 
 def encode_prompts(pipe, family: str, prompt: str, negative_prompt: str, steps: int,
-                   clip_skip: int = 1) -> PromptConditioning:
-    """The conditioning of a render; `prompt` and `negative_prompt` are free of LoRA tags."""
+                   clip_skip: int = 1, should_cancel: Callable[[], bool] | None = None) -> PromptConditioning:
+    """The conditioning of a render; `prompt` and `negative_prompt` are free of LoRA tags. RenderCancelled as soon
+    as `should_cancel()` turns true (polled between the parsing and encoding steps)."""
     import torch
+
+    def check_cancel() -> None:
+        if should_cancel is not None and should_cancel():
+            raise RenderCancelled()
 
     sdxl = family == "sdxl"
     encoders = _encoders(pipe, family, clip_skip)
     zero_negative = sdxl and negative_prompt == ""
     with torch.no_grad():
-        pos_steps, pos_embeds, pos_pooled = _encode_schedule(encoders, prompt, steps, zeros=False)
-        neg_steps, neg_embeds, neg_pooled = _encode_schedule(encoders, negative_prompt, steps, zeros=zero_negative)
+        pos_steps, pos_embeds, pos_pooled = _encode_schedule(encoders, prompt, steps, False, check_cancel)
+        neg_steps, neg_embeds, neg_pooled = _encode_schedule(encoders, negative_prompt, steps, zero_negative,
+                                                         check_cancel)
         length = max(pos_embeds[0].shape[1], neg_embeds[0].shape[1])
         if pos_embeds[0].shape[1] != neg_embeds[0].shape[1]:
             empties = [encoder.encode_empty()[0] for encoder in encoders]

@@ -316,7 +316,7 @@ class _Passes:
         extras, seeds = self._extras, self.seeds
         on_progress = on_progress or self.report
         conditionings = [encode_prompts(pipe, extras.family, member.prompt, member.negative_prompt, request.steps,
-                                        request.clip_skip) for member in extras.members]
+                                        request.clip_skip, self.cancelled) for member in extras.members]
         lengths = list(dict.fromkeys(c.length for c in conditionings))
         first_row, rows_of = 0, []
         for member in extras.members:

@@ -31,6 +31,10 @@ MAX_CFG_SCALE = 30
 MAX_SEED = 2**63 - 10  # image i uses seed + i, which must fit a signed 64-bit column
 MAX_CLIP_SKIP = 12
 MIN_SIDE, SIDE_STEP = 64, 8
+# characters of a prompt or negative prompt (docs/input.md): a few times the longest prompts A1111 users write, and
+# short enough that the A1111 parser (engine/a1111/prompts.py) is done well within a second even with the
+# worst-case nesting of brackets
+PROMPT_MAX_LENGTH = 10_000
 
 @dataclass(frozen=True)
 class Setting:
@@ -90,6 +94,7 @@ class RenderParameter:
     multiple_of: int | None = None
     rule: str | None = None         # the limit as an error message says it ("{high}" filled in)
     non_empty: bool = False         # text
+    max_length: int | None = None   # text: characters
     choices: tuple | None = None    # text
     description: str | None = None  # OpenAPI
     infotext: Infotext | None = None
@@ -104,14 +109,15 @@ SIDE_RULE = f"a multiple of {SIDE_STEP} from {MIN_SIDE} to {{high}}"
 # In the order A1111 writes them into the infotext (the submission and the task resource list them so too)
 RENDER_PARAMETERS: tuple[RenderParameter, ...] = (
     RenderParameter(
-        "prompt", "text", default=REQUIRED, non_empty=True,
-        description=("A1111 syntax (D31, D32): `(word:1.2)`, `[word]`, `\\(`, `BREAK`, `[from:to:when]`, `[a|b]`, any "
-                     "length. `<lora:NAME:WEIGHT>` tags add that LoRA (NAME: model name, file name without extension or "
+        "prompt", "text", default=REQUIRED, non_empty=True, max_length=PROMPT_MAX_LENGTH,
+        description=("A1111 syntax (D31, D32): `(word:1.2)`, `[word]`, `\\(`, `BREAK`, `[from:to:when]`, `[a|b]`, up to "
+                     f"{PROMPT_MAX_LENGTH:,} characters. `<lora:NAME:WEIGHT>` tags add that LoRA (NAME: model name, file name without extension or "
                      "AutoV2; D34)"),
         a1111=A1111(field="prompt", default="", info="prompt"),
         ui={"label": "Prompt", "widget": "prompt", "hint": "A1111 syntax: (word:1.2), [word], BREAK, <lora:name:0.8>"}),
     RenderParameter(
-        "negative_prompt", "text", default="",
+        "negative_prompt", "text", default="", max_length=PROMPT_MAX_LENGTH,
+        description=f"A1111 syntax as `prompt` (no LoRA tags), up to {PROMPT_MAX_LENGTH:,} characters",
         a1111=A1111(field="negative_prompt", default="", info="negative_prompt"),
         ui={"label": "Negative prompt", "widget": "textarea"}),
     RenderParameter(
@@ -211,6 +217,8 @@ def ui_description(parameter: RenderParameter, resolve: Callable[[object], objec
     for key, value in (("minimum", parameter.low), ("maximum", parameter.high)):
         if value is not None:
             described[key] = resolve(value)
+    if parameter.max_length is not None:
+        described["max_length"] = parameter.max_length
     if parameter.multiple_of:
         described["multiple_of"] = parameter.multiple_of
     if parameter.choices is not None:

@@ -11,6 +11,7 @@ from PIL import UnidentifiedImageError
 
 from core.content_store import ContentStore
 from core.store_sweep import SweptStore
+from engine.a1111.infotext import INFOTEXT_MAX_LENGTH, PNG_TEXT_KEY
 from images_app.models import Image
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,9 @@ def image_file_path(image):
 def inspect_image(data: bytes, max_pixels=None):
     """(format, width, height, png_parameters) of image bytes, verified with Pillow.
 
-    With `max_pixels`, a larger image is refused from its header, before anything is decoded."""
+    With `max_pixels`, a larger image is refused from its header, before anything is decoded. A `parameters`
+    chunk over INFOTEXT_MAX_LENGTH characters is left out (None): it would be stored in the metadata and
+    returned by every list read."""
     try:
         with PILImage.open(io.BytesIO(data)) as probe:
             if max_pixels is not None and probe.width * probe.height > max_pixels:
@@ -51,7 +54,11 @@ def inspect_image(data: bytes, max_pixels=None):
             if fmt is None:
                 raise InvalidImage(f"Unsupported image format {img.format}; PNG, JPEG or WebP expected")
             img.load()
-            parameters = img.info.get("parameters") if fmt == "png" else None
+            parameters = img.info.get(PNG_TEXT_KEY) if fmt == "png" else None
+            if parameters is not None and (not isinstance(parameters, str) or len(parameters) > INFOTEXT_MAX_LENGTH):
+                log.warning("PNG '%s' chunk of %s characters left out (at most %s are read)", PNG_TEXT_KEY,
+                            len(parameters), INFOTEXT_MAX_LENGTH)
+                parameters = None
             return fmt, img.width, img.height, parameters
     except InvalidImage:
         raise

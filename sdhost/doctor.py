@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from core.database import database_label, pending_migrations
+from core.jsondata import digits_value
 from tasks_app.models import RenderWorkerState, Task
 from tasks_app.queue import WORKER_STALE
 
@@ -95,10 +96,11 @@ def device_verdict(facts: TorchFacts) -> Check:
         if not facts.cuda_available:
             return Check("Render device", FAIL, f"SDHOST_DEVICE={requested} but torch sees no CUDA device: every "
                                                 "render will fail; unset SDHOST_DEVICE or fix the GPU set-up")
-        if not (index or "0").isdigit() or int(index or 0) >= len(facts.gpus):
+        number = digits_value(index or "0")
+        if number is None or number >= len(facts.gpus):
             return Check("Render device", FAIL, f"SDHOST_DEVICE={requested} but only {len(facts.gpus)} GPU(s) "
                                                 "are visible: every render will fail")
-        return gpu_in_use(facts, int(index or 0))
+        return gpu_in_use(facts, number)
     if kind == "mps":
         return (Check("Render device", OK, "mps (Apple GPU)") if facts.mps_available else
                 Check("Render device", FAIL, "SDHOST_DEVICE=mps but MPS is not available: every render will fail"))

@@ -9,8 +9,10 @@ reaches Django's spooled body file (disk beyond FILE_UPLOAD_MAX_MEMORY_SIZE) at 
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 
+from a1111_app.errors import A1111Error
 from core.downloads import FileDownload
 from core.errors import APIError, error_response
+from core.middleware import A1111_PREFIXES
 from sdhost.access_log import redact_access_log
 
 
@@ -44,11 +46,14 @@ class SDHostASGIHandler(ASGIHandler):
         limit = request_body_limit()
         declared = dict(scope["headers"]).get(b"content-length", b"")
         try:
-            if declared.isdigit() and int(declared) > limit:
+            if declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
                 raise BodyTooLarge(limit)
             await super().handle(scope, receive, send)
         except BodyTooLarge as exc:  # raised before the response started
-            response = error_response(exc)
+            if scope.get("path", "").startswith(A1111_PREFIXES):  # A1111's clients read its error shape
+                response = A1111Error(413, exc.detail, "PayloadTooLarge").response()
+            else:
+                response = error_response(exc)
             response["Content-Length"] = str(len(response.content))
             response["Connection"] = "close"  # the rest of the body is not read
             await self.send_response(response, send)

@@ -3,15 +3,14 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularSwaggerView
 
-from sdhost.api.views import IndexView, SchemaView
+from sdhost.api.views import DocsView, IndexView, SchemaView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api", IndexView.as_view(), name="api-index"),
     path("api/schema", SchemaView.as_view(), name="schema"),
-    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs", DocsView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("sdhost.api.urls")),
     path("api/", include("system_app.api.urls")),
     path("api/", include("models_app.api.urls")),

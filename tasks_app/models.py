@@ -18,6 +18,10 @@ TASK_KINDS = ["render", "upscale"]  # upscale: POST /api/images/{hash}/upscale (
 NEVER_PROMOTED = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
 
 
+# what new_task_id makes: the task detail route (tasks_app/api/urls.py) and its OpenAPI `id` take only this
+TASK_ID_PATTERN = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
 def new_task_id():
     return str(uuid.uuid4())
 

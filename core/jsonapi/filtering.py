@@ -215,7 +215,7 @@ class MetadataKeyFunc(Func):
     `[A-Za-z0-9_]{1,64}` (checked here too), so the literal needs no escaping."""
 
     def __init__(self, column, key, **extra):
-        if not METADATA_KEY_RE.match(key):
+        if not METADATA_KEY_RE.fullmatch(key):
             raise ValueError(f"Not a metadata key: {key!r}")
         super().__init__(column, Value(key), **extra)
 
@@ -282,7 +282,7 @@ def metadata_q(resource, parameter, key, op, value):
 
     Each condition first checks the stored JSON type (NULL, so false, for a missing key): an entity
     lacking the key matches only `not_null=false` (and negations)."""
-    if not METADATA_KEY_RE.match(key):
+    if not METADATA_KEY_RE.fullmatch(key):
         raise invalid_filter(parameter, "Metadata keys are 1-64 characters of A-Z, a-z, 0-9 and _")
     if op not in OPERATORS:
         raise invalid_filter(parameter, f"Unknown filter operator '{op}'")

@@ -58,7 +58,7 @@ def parse_query(resource, params, *, collection=True):
     query = Query()
     filters, page_params = [], {}
     for key, values in params.lists():
-        match = KEY_RE.match(key)
+        match = KEY_RE.fullmatch(key)
         name, segments = (match.group(1), re.findall(r"\[([^\[\]]*)\]", match.group(2))) if match else (None, [])
         allowed = ("filter", "sort", "page", "fields", "include") if collection else ("fields", "include")
         if name is None and collection and key.startswith("filter"):
@@ -103,7 +103,7 @@ def parse_sort(resource, value):
         name = key[1:] if descending else key
         if name == "tag_count" and resource.tags:
             expression = tag_count(resource, annotations)
-        elif name.startswith("metadata.") and resource.metadata and METADATA_KEY_RE.match(name[9:]):
+        elif name.startswith("metadata.") and resource.metadata and METADATA_KEY_RE.fullmatch(name[9:]):
             expression = metadata_order(resource, name[9:])
         else:
             attribute = resource.attributes.get(resource.resolve(name))

@@ -37,14 +37,14 @@ def parse_boolean(text):
 
 def parse_integer(text):
     text = text.strip()
-    if not INTEGER_RE.match(text) or not -INT64 <= int(text) < INT64:
+    if not INTEGER_RE.fullmatch(text) or not -INT64 <= int(text) < INT64:
         raise ValueError("expected an integer")
     return int(text)
 
 
 def parse_number(text):
     text = text.strip()
-    if not NUMBER_RE.match(text):
+    if not NUMBER_RE.fullmatch(text):
         raise ValueError("expected a number")
     value = float(text)
     if value in (float("inf"), float("-inf")):

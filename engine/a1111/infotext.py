@@ -21,7 +21,15 @@ from ..parameters import NAMES, infotext_fields
 from .values import format_number, parse_size
 
 PNG_TEXT_KEY = "parameters"  # the PNG text chunk that holds the infotext
-_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')  # A1111's re_param
+# Where a `Key: value` can start: the first word character of a run of key characters. findall() with _PARAM tries
+# every position of a run that has no ':' after it, each scanning to the run's end: quadratic (a 32 KB line of
+# words took 8 s). A key found from any later position of the run would end at the same place, so none is lost.
+_KEY_START = re.compile(r"(?<![\w \-/])[ \-/]*(\w)")
+# Characters of an infotext SD-Host reads (docs/input.md): a PNG `parameters` chunk that is longer is not copied
+# into the image's metadata, POST /api/tasks/parse-parameters refuses it. Ours are at most two prompts of
+# PROMPT_MAX_LENGTH and a line of parameters.
+INFOTEXT_MAX_LENGTH = 65_536
 NEGATIVE_PREFIX = "Negative prompt:"
 
 
@@ -53,7 +61,7 @@ def quote(value: str) -> str:
 def parse_infotext(text: str) -> Infotext:
     """Prompt, negative prompt and `Key: value` parameters of an A1111 / Forge infotext."""
     *lines, last = text.strip().split("\n")
-    if len(_PARAM.findall(last)) < 3:
+    if len(_params(last)) < 3:
         lines.append(last)
         last = ""
     prompt, negative, in_negative = [], [], False
@@ -64,10 +72,23 @@ def parse_infotext(text: str) -> Infotext:
             line = line[len(NEGATIVE_PREFIX):].strip()
         (negative if in_negative else prompt).append(line)
     params = {}
-    for key, value in _PARAM.findall(last):
+    for key, value in _params(last):
         if value:  # A1111 skips a key with an empty value
             params[key] = unquote(value)
     return Infotext("\n".join(prompt), "\n".join(negative), params)
+
+
+def _params(line: str) -> list[tuple[str, str]]:
+    """`_PARAM.findall(line)`, in time linear in the line (see _KEY_START)."""
+    found, position = [], 0
+    while (start := _KEY_START.search(line, position)) is not None:
+        match = _PARAM.match(line, start.start(1))
+        if match is None:
+            position = start.end()
+        else:
+            found.append(match.groups())
+            position = match.end()
+    return found
 
 
 def generation_parameters(text: str) -> dict:

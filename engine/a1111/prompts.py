@@ -11,6 +11,7 @@ code is our own. Three steps turn a prompt into what the text encoders see:
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ _ATTENTION_TOKEN = re.compile(r"""
 \( | \[ | :([+-]?[.\d]+)\) | \) | ] |
 [^\\()\[\]:]+ | :
 """, re.X)
-_BREAK = re.compile(r"\s*\bBREAK\b\s*", re.S)
+_BREAK = re.compile(r"\bBREAK\b")
 
 
 def parse_attention(text: str) -> list[tuple[str, float]]:
@@ -31,47 +32,83 @@ def parse_attention(text: str) -> list[tuple[str, float]]:
     `(a)` x1.1, `[a]` /1.1, `(a:w)` xw, `\\(` `\\)` `\\[` `\\]` `\\\\` literal; brackets left open are closed at the
     end; `BREAK` (a whole upper-case word) becomes ("BREAK", -1). Neighbours of equal weight are merged.
     """
-    pieces: list[list] = []
+    weights = _Weights()
     round_open: list[int] = []
     square_open: list[int] = []
-
-    def multiply_from(start: int, factor: float) -> None:
-        for piece in pieces[start:]:
-            piece[1] *= factor
-
     for match in _ATTENTION_TOKEN.finditer(text):
         token, weight = match.group(0), match.group(1)
         explicit = _float_or_none(weight) if weight is not None else None
         if token.startswith("\\"):
-            pieces.append([token[1:], 1.0])
+            weights.append(token[1:], 1.0)
         elif token == "(":
-            round_open.append(len(pieces))
+            round_open.append(len(weights.texts))
         elif token == "[":
-            square_open.append(len(pieces))
+            square_open.append(len(weights.texts))
         elif explicit is not None and round_open:
-            multiply_from(round_open.pop(), explicit)
+            weights.multiply_from(round_open.pop(), explicit)
         elif token == ")" and round_open:
-            multiply_from(round_open.pop(), ROUND_FACTOR)
+            weights.multiply_from(round_open.pop(), ROUND_FACTOR)
         elif token == "]" and square_open:
-            multiply_from(square_open.pop(), 1 / ROUND_FACTOR)
+            weights.multiply_from(square_open.pop(), 1 / ROUND_FACTOR)
         else:
-            for index, part in enumerate(_BREAK.split(token)):
+            parts = _BREAK.split(token)
+            for index, part in enumerate(parts):
+                # the whitespace around a BREAK goes with it (A1111 splits on \s*\bBREAK\b\s*, a pattern that
+                # backtracks quadratically over a long run of whitespace)
                 if index:
-                    pieces.append(["BREAK", BREAK_WEIGHT])
-                pieces.append([part, 1.0])
+                    weights.append("BREAK", BREAK_WEIGHT)
+                    part = part.lstrip()
+                if index < len(parts) - 1:
+                    part = part.rstrip()
+                weights.append(part, 1.0)
     for start in round_open:
-        multiply_from(start, ROUND_FACTOR)
+        weights.multiply_from(start, ROUND_FACTOR)
     for start in square_open:
-        multiply_from(start, 1 / ROUND_FACTOR)
-    if not pieces:
-        pieces = [["", 1.0]]
-    merged = [pieces[0]]
-    for piece in pieces[1:]:
-        if piece[1] == merged[-1][1]:
-            merged[-1][0] += piece[0]
+        weights.multiply_from(start, 1 / ROUND_FACTOR)
+    pieces = weights.pieces() or [("", 1.0)]
+    merged = [list(pieces[0])]
+    for fragment, weight in pieces[1:]:
+        if weight == merged[-1][1]:
+            merged[-1][0] += fragment
         else:
-            merged.append(piece)
+            merged.append([fragment, weight])
     return [(fragment, weight) for fragment, weight in merged]
+
+
+class _Weights:
+    """The pieces of a prompt and their weights, multiplied as A1111 does (every piece from a bracket's start on,
+    factor by factor, so the floats are A1111's), in time linear in the prompt for unclosed brackets.
+
+    Pieces appended one after another with equal weights share one block, split where a bracket starts: a bracket
+    multiplies blocks, not pieces (the cost is blocks x brackets, bounded by the prompt length limit).
+    """
+
+    def __init__(self):
+        self.texts: list[str] = []
+        self.starts: list[int] = []     # the first piece of each block
+        self.values: list[float] = []   # the weight of each block's pieces
+
+    def append(self, text: str, weight: float) -> None:
+        if not self.values or self.values[-1] != weight:
+            self.starts.append(len(self.texts))
+            self.values.append(weight)
+        self.texts.append(text)
+
+    def multiply_from(self, start: int, factor: float) -> None:
+        """Multiplies the weights of the pieces from `start` on."""
+        if start >= len(self.texts):
+            return
+        block = bisect.bisect_right(self.starts, start) - 1
+        if self.starts[block] != start:  # split the block at `start`
+            block += 1
+            self.starts.insert(block, start)
+            self.values.insert(block, self.values[block - 1])
+        self.values[block:] = [value * factor for value in self.values[block:]]
+
+    def pieces(self) -> list[tuple[str, float]]:
+        ends = self.starts[1:] + [len(self.texts)]
+        return [(text, value) for start, end, value in zip(self.starts, ends, self.values)
+                for text in self.texts[start:end]]
 
 
 def _float_or_none(text: str) -> float | None:
@@ -280,4 +317,6 @@ def extract_lora_tags(prompt: str) -> tuple[str, list[LoraTag]]:
         tags.append(LoraTag(kind, args[0].strip(), weight, match.group(0)))
         return ""
 
-    return _EXTRA_NETWORK.sub(take, prompt), tags
+    # a tag ends at a ">": searching no further than the last one keeps a prompt full of "<a:" linear
+    end = prompt.rfind(">") + 1
+    return _EXTRA_NETWORK.sub(take, prompt[:end]) + prompt[end:], tags

@@ -16,6 +16,8 @@ from pathlib import Path
 import requests
 import urllib3
 
+from core.jsondata import digits_value
+
 from .client import TOKEN_NEEDED
 from .hashing import HashingWriter
 
@@ -193,7 +195,7 @@ class Download:
                 log.info("Server sent the whole file instead of range %d- (%s); restarting from zero", offset, self.url)
                 self._restart(writer)
             length = response.headers.get("Content-Length")
-            self.total = int(length) if length and length.isdigit() else None
+            self.total = digits_value(length) if length else None
         self.validator = response.headers.get("ETag") or response.headers.get("Last-Modified") or self.validator
         self.on_progress(self)
         # read1: whatever has arrived, up to a chunk; unlike read(n) it never discards the bytes

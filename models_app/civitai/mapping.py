@@ -6,7 +6,7 @@ from pathlib import PurePosixPath
 from markdownify import markdownify
 
 from core.errors import APIError, invalid_request
-from core.jsondata import is_int
+from core.jsondata import INT64_MAX, digits_value, is_int
 from core.tags import tag_name_problem
 
 MODEL_TYPES = {
@@ -41,16 +41,17 @@ def html_to_markdown(html):
 
 
 def parse_id(value, key, required=True):
-    """A positive catalogue id from a JSON value (integer or digit string); 400 naming the key otherwise."""
+    """A positive catalogue id from a JSON value (integer or string of ASCII digits, at most 2^63 - 1); 400 naming
+    the key otherwise."""
     if value is None and not required:
         return None
-    if is_int(value) and value > 0:
-        return value
-    if isinstance(value, str) and value.strip().isdigit() and int(value) > 0:
-        return int(value)
+    number = digits_value(value) if isinstance(value, str) else value if is_int(value) else None
+    if number is not None and 0 < number <= INT64_MAX:
+        return number
     if value is None:
         raise invalid_request(f"'{key}' is required", pointer=f"/{key}")
-    raise invalid_request(f"'{key}' must be a positive integer or a string of digits", pointer=f"/{key}")
+    raise invalid_request(f"'{key}' must be a positive integer or a string of digits, at most {INT64_MAX}",
+                          pointer=f"/{key}")
 
 
 @dataclass

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from core.bodies import json_object
 from core.errors import APIError, invalid_request, json_pointer, not_found
-from engine.a1111.infotext import parse_hash_list, parse_infotext
+from engine.a1111.infotext import INFOTEXT_MAX_LENGTH, parse_hash_list, parse_infotext
 from engine.a1111.names import UPSCALER_NAMES, sampler_name
 from engine.a1111.prompts import extract_lora_tags
 from engine.a1111.values import INTEGER_TEXT, NUMBER_TEXT, parse_size
@@ -185,6 +185,9 @@ class ParseParametersView(APIView):
             raise invalid_request("'parameters' is required", "/parameters")
         if not isinstance(body["parameters"], str):
             raise invalid_request("'parameters' must be a string", "/parameters")
+        if len(body["parameters"]) > INFOTEXT_MAX_LENGTH:
+            raise invalid_request(f"'parameters' is {len(body['parameters']):,} characters long; at most "
+                                  f"{INFOTEXT_MAX_LENGTH:,} are read", "/parameters")
         return Response(task_from_infotext(body["parameters"]))
 
 

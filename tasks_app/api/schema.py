@@ -3,6 +3,7 @@
 from drf_spectacular.utils import OpenApiResponse
 
 from core.openapi import add_path, component, document_view, errors, json_body, operation, path_id, read_operations, sse
+from tasks_app.models import TASK_ID_PATTERN
 
 from .parameters import ImageParametersView, ParseParametersView
 from .resources import TaskResource
@@ -10,7 +11,7 @@ from .upscale import ImageUpscaleView
 from .validation import submission_schema
 from .views import TaskViewSet
 
-TASK_ID = path_id("Task UUID.")
+TASK_ID = path_id("Task UUID (lower case).", pattern=f"^{TASK_ID_PATTERN}$")
 IMAGE_HASH = path_id("SHA256 of the image bytes (64 lower-case hex digits).", public_name="hash",
                      pattern="^[0-9a-f]{64}$")
 STRINGS = {"type": "array", "items": {"type": "string"}}

@@ -1,4 +1,6 @@
-from django.urls import path
+from django.urls import path, re_path
+
+from tasks_app.models import TASK_ID_PATTERN
 
 from . import queue_stream
 from .parameters import ImageParametersView, ParseParametersView
@@ -14,7 +16,8 @@ urlpatterns = [
     path("tasks/queue", queue_stream.queue_stream, name="task-queue"),
     path("tasks/promote", promote, name="task-promote"),
     path("tasks/parse-parameters", ParseParametersView.as_view(), name="task-parse-parameters"),
-    path("tasks/<str:pk>", detail, name="task-detail"),
+    # only a task id (TASK_ID_PATTERN) reaches the task: "queue" was a task id too
+    re_path(rf"^tasks/(?P<pk>{TASK_ID_PATTERN})$", detail, name="task-detail"),
     # Image routes answered by tasks_app, which knows task bodies and the queue (images_app may not import it):
     # an image's parameters chunk as a task body (D35), an upscale task (D38).
     path("images/<str:pk>/parameters", ImageParametersView.as_view(), name="image-parameters"),

@@ -134,13 +134,16 @@ class Number(Field):
 
 
 class Text(Field):
-    def __init__(self, *, non_empty=False, choices=None, **kwargs):
+    def __init__(self, *, non_empty=False, choices=None, max_length=None, **kwargs):
         super().__init__(**kwargs)
-        self.non_empty, self.choices = non_empty, choices
+        self.non_empty, self.choices, self.max_length = non_empty, choices, max_length
 
     def clean(self, value, key, cleaned):
         if not isinstance(value, str):
             raise invalid_request(f"'{key}' must be a string", json_pointer(key))
+        if self.max_length is not None and len(value) > self.max_length:
+            raise invalid_request(f"'{key}' is {len(value):,} characters long; at most {self.max_length:,} are allowed",
+                                  json_pointer(key))
         if self.non_empty and not value.strip():
             raise invalid_request(f"'{key}' must not be empty", json_pointer(key))
         if problem := control_character_problem(value):
@@ -151,6 +154,8 @@ class Text(Field):
 
     def base_schema(self):
         schema = {"type": "string"}
+        if self.max_length is not None:
+            schema["maxLength"] = self.max_length
         if self.non_empty:
             schema.update(minLength=1, pattern=r"\S")
         if self.choices is not None:
@@ -245,7 +250,7 @@ def render_field(parameter) -> Field:
         return Number(parameter.high, **common)
     if parameter.type == "seed":
         return Seed(parameter.high, **common)
-    return Text(non_empty=parameter.non_empty, choices=parameter.choices, **common)
+    return Text(non_empty=parameter.non_empty, choices=parameter.choices, max_length=parameter.max_length, **common)
 
 
 RENDER_FIELDS = {parameter.name: render_field(parameter) for parameter in RENDER_PARAMETERS}

@@ -83,15 +83,14 @@ def test_renders_and_png_info_match_a1111_models(base_url, library, render_worke
 def test_unknown_fields_are_ignored_and_unsupported_ones_listed(base_url, library, render_worker):
     body = {"prompt": "a boat", **SMALL, "no_such_field": 1, "restore_faces": True, "styles": ["cinematic"],
             "subseed_strength": 0.0, "override_settings": {"sd_model_checkpoint": "tiny-2", "eta_noise_seed_delta": 31337},
-            "alwayson_scripts": {"ADetailer": {"args": [True, {"ad_model": "face_yolov8n.pt"}]},
-                                 "animatediff": {"args": [False]}},
+            "alwayson_scripts": {"Refiner": {"args": [True, "sdxl-refiner", 0.8]}, "seed": {"args": [False]}},
             "scheduler": "Exponential", "send_images": False}
     response = post(base_url, "txt2img", body)
     assert response.status_code == 200, response.text
     assert response.json()["images"] == []
     info = json.loads(response.json()["info"])
     assert info["ignored"] == ["styles", "restore_faces", "scheduler (Exponential)",
-                               "override_settings.eta_noise_seed_delta", "alwayson_scripts.ADetailer"]
+                               "override_settings.eta_noise_seed_delta", "alwayson_scripts.Refiner"]
     assert info["sd_model_name"] == "tiny-2" and len(info["all_seeds"]) == 1
 
 
@@ -117,12 +116,37 @@ def test_sampler_and_scheduler_map_to_ours(base_url, library, render_worker):
     ({"prompt": "a", "enable_hr": True, "hr_scale": 9}, ["body", "hr_scale"]),
     ({"prompt": "a", "enable_hr": True, "hr_upscaler": "Unknown 4x"}, ["body", "hr_upscaler"]),
     ({"prompt": "   "}, ["body", "prompt"]),
+    ({"prompt": "a" * 10_001}, ["body", "prompt"]),
+    ({"prompt": "a", "styles": "cinematic"}, ["body", "styles"]),
+    ({"prompt": "a", "styles": ["cinematic", {"name": "x"}]}, ["body", "styles", 1]),
+    ({"prompt": "a", "script_name": 5}, ["body", "script_name"]),
+    ({"prompt": "a", "script_args": "x"}, ["body", "script_args"]),
+    ({"prompt": "a", "alwayson_scripts": []}, ["body", "alwayson_scripts"]),
+    ({"prompt": "a", "alwayson_scripts": {"ControlNet": 5}}, ["body", "alwayson_scripts", "ControlNet"]),
+    ({"prompt": "a", "alwayson_scripts": {"Refiner": {"args": "x"}}}, ["body", "alwayson_scripts", "Refiner", "args"]),
 ])
 def test_txt2img_validation_is_a1111_422_and_queues_nothing(base_url, library, body, loc):
     response = post(base_url, "txt2img", body)
     assert response.status_code == 422, response.text
     check("validation error", response.json())
     assert response.json()["detail"][0]["loc"] == loc
+    assert not Task.objects.exists()
+
+
+@pytest.mark.parametrize("body, detail", [
+    ({"script_name": "x/y/z plot", "script_args": [1, "2"]}, "Script 'x/y/z plot' not found"),
+    ({"script_name": "no such script"}, "Script 'no such script' not found"),
+    ({"alwayson_scripts": {"ADetailer": {"args": [True, {"ad_model": "face_yolov8n.pt"}]}}},
+     "Script 'ADetailer' not found"),
+    ({"alwayson_scripts": {"animatediff": {"args": [False]}}}, "Script 'animatediff' not found"),
+])
+def test_scripts_we_do_not_have_are_a1111_422(base_url, library, body, detail):
+    """A1111 answers 422 for a script it does not have; we answered 200 and rendered without it (#23 item 8).
+    GET /scripts lists none, and the always-on scripts we take are ControlNet and A1111's built-in ones."""
+    response = post(base_url, "txt2img", {"prompt": "a", **SMALL, **body})
+    assert response.status_code == 422, response.text
+    check("error", response.json())
+    assert response.json()["detail"] == detail
     assert not Task.objects.exists()
 
 

@@ -316,3 +316,11 @@ def test_cancelling_a_queued_import_does_not_wait_for_its_turn(client, civitai, 
     assert manager.cancel_import(SHA) is True
     wait_for(lambda: not manager.manager.active_hashes())
     assert len(civitai.file_requests) == 1  # the queued one never started
+
+
+@pytest.mark.parametrize("body", [{"model_id": "²"}, {"model_id": "1" * 4301}, {"model_id": 5, "version_id": "²"}])
+def test_odd_digit_strings_are_400_not_500(client, civitai, body):
+    """isdigit() took them, int() refused them: a 500 (#23 item 6)."""
+    pointer = "/version_id" if "version_id" in body else "/model_id"
+    assert_error(client.post_json(URL, body), 400, "invalid_request", pointer=pointer)
+    assert SDModel.objects.count() == 0 and not civitai.file_requests

@@ -9,6 +9,7 @@ from PIL import Image
 
 from engine import EmbeddingSpec, LoraSpec, RenderEngine, RenderRequest
 from engine.conditioning import encode_prompts
+from engine.errors import RenderCancelled
 from engine.tiny_models import write_model_file
 from tests.support.engine import model_file as _model_file
 
@@ -200,3 +201,29 @@ def test_long_prompt_shapes_are_whole_chunks(engine, base):
     assert kwargs["negative_prompt_embeds"].shape == kwargs["prompt_embeds"].shape
     if family == "sdxl":  # an empty negative prompt is zeros, as A1111 does for SDXL
         assert not kwargs["negative_prompt_embeds"].any() and not kwargs["negative_pooled_prompt_embeds"].any()
+
+
+def test_a_cancel_stops_the_conditioning(engine, base):
+    """A long prompt with alternation is one text per step, each tokenized and encoded: the render's cancel check
+    is polled between them (#23 item 4), so a cancel does not wait for the whole conditioning."""
+    pipe = engine._checkpoint(base.checkpoint).pipe
+    family = "sdxl" if base.checkpoint.name == "tiny-sdxl" else "sd15"
+    polls = []
+
+    def should_cancel():
+        polls.append(True)
+        return len(polls) >= 3
+
+    with pytest.raises(RenderCancelled):
+        encode_prompts(pipe, family, f"{LONG_HEAD} [cat|dog|owl]", "", steps=30, should_cancel=should_cancel)
+    assert len(polls) == 3
+    kwargs = encode_prompts(pipe, family, "[cat|dog]", "", steps=4, should_cancel=lambda: False).pipeline_kwargs()
+    assert kwargs["prompt_embeds"].shape[1] == 77
+
+
+def test_a_render_cancelled_during_conditioning_runs_no_step(engine, base):
+    progress = []
+    with pytest.raises(RenderCancelled):
+        engine.render(dataclasses.replace(base, prompt="[a|b|c] " * 50), on_progress=lambda *done: progress.append(done),
+                      should_cancel=iter([False, False, True]).__next__)
+    assert progress == []

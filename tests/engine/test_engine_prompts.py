@@ -1,6 +1,7 @@
 """The A1111 prompt parser (engine/prompts.py) against A1111's own documented examples and edge cases."""
 
 import math
+import time
 
 import pytest
 
@@ -11,6 +12,7 @@ from engine.a1111.prompts import (
     prompt_schedule,
     schedule_index,
 )
+from engine.parameters import MAX_STEPS, PROMPT_MAX_LENGTH
 
 
 def _close(actual, expected):
@@ -131,3 +133,49 @@ def test_extract_lora_tags(prompt, text, expected):
 def test_lora_tag_with_a_bad_weight_is_nan():
     _, [tag] = extract_lora_tags("<lora:x:strong>")
     assert math.isnan(tag.weight) and tag.tag == "<lora:x:strong>"
+
+
+# -- time linear in the prompt (#23 item 4) ------------------------------------------------------------------------
+
+def _seconds(function, *args) -> float:
+    """CPU seconds of one call (this process's: other work on a loaded machine does not count)."""
+    started = time.process_time()
+    function(*args)
+    return time.process_time() - started
+
+
+@pytest.mark.parametrize("prompt", [
+    "a" + " " * 200_000 + "b",             # a whitespace run (BREAK's \s* backtracked over it: 81 s at 100 KB)
+    "a " + " " * 100_000 + "BREAK" + " " * 100_000 + "b",
+    "(a" * 100_000,                         # brackets left open, closed at the end
+    "[a" * 100_000,
+    "[a:" * 60_000,
+])
+def test_parse_attention_is_linear(prompt):
+    assert _seconds(parse_attention, prompt) < 2  # minutes before
+
+
+def test_lora_tags_without_an_end_are_linear():
+    prompt = "<lora:" * 40_000 + "x"
+    assert _seconds(extract_lora_tags, prompt) < 2
+    assert extract_lora_tags(prompt) == (prompt, [])
+    assert extract_lora_tags("<a:<lora:x:0.5> y") == ("<a:<lora:x:0.5> y", [])  # A1111's `[^>]+` takes the "<"
+
+
+def test_worst_nesting_at_the_prompt_length_limit_parses_well_within_a_second():
+    """The one quadratic shape left (each closing bracket re-weights every distinct weight inside it) is bounded
+    by the prompt length limit enforced at submit."""
+    third = PROMPT_MAX_LENGTH // 3
+    prompt = "(" * third + "a)" * third
+    assert len(prompt) <= PROMPT_MAX_LENGTH
+    assert _seconds(parse_attention, prompt) < 0.5
+    assert _seconds(prompt_schedule, "[a|b] " * (PROMPT_MAX_LENGTH // 6), MAX_STEPS) < 0.5
+
+
+def test_weights_are_a1111s_floats():
+    """Multiplied factor by factor from the innermost bracket out, as A1111 does, so equal weights merge."""
+    assert parse_attention("(((a)b)c)") == [("a", 1.1 * 1.1 * 1.1), ("b", 1.1 * 1.1), ("c", 1.1)]
+    assert parse_attention("((a (b) [c]) (d") == [("a ", 1.1 * 1.1), ("b", 1.1 * 1.1 * 1.1), (" ", 1.1 * 1.1),
+                                                   ("c ", 1.1), ("d", 1.1 * 1.1)]
+    assert parse_attention("a  BREAK\n\tb BREAK") == [("a", 1.0), ("BREAK", BREAK_WEIGHT), ("b", 1.0),
+                                                     ("BREAK", BREAK_WEIGHT), ("", 1.0)]

@@ -12,6 +12,9 @@ from django.db import DataError, IntegrityError, transaction
 from PIL import Image as PILImage
 from safetensors.torch import save_file
 
+from core.content_store import is_sha256
+from core.metadata import METADATA_KEY_RE
+from core.parsers import MAX_JSON_DEPTH
 from images_app.models import Image
 from models_app.models import SDModel
 from models_app.services import ModelImportError, import_model_file
@@ -227,3 +230,45 @@ def test_default_pixel_limit_refuses_a_100_megapixel_png(api):
     assert_error(api.post("/api/images/upload", data, content_type="image/png"), 400, "invalid_request")
     assert not Image.objects.exists()
     assert api.post("/api/images/upload", png_bytes(), content_type="image/png").status_code == 201
+
+
+def _nested(depth, leaf=1):
+    value = leaf
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize("depth", [100, 930, 2000])
+def test_metadata_nested_beyond_the_depth_limit_is_400(api, depth):
+    """930 levels passed the parser and failed json.dumps on save: a 500 (#23 item 6). A body nests at most
+    MAX_JSON_DEPTH levels (the body itself is level 1)."""
+    model = make_model()
+    body = '{"note": ' + '{"a": ' * depth + "1" + "}" * depth + "}"  # json.dumps gives out near 1,000 levels
+    response = api.post(f"/api/models/{model.hash}", body, content_type="application/json")
+    error = assert_error(response, 400, "invalid_request")
+    assert f"at most {MAX_JSON_DEPTH} levels" in error["detail"]
+    model.refresh_from_db()
+    assert model.metadata == {}
+    assert api.post_json(f"/api/models/{model.hash}", {"note": _nested(MAX_JSON_DEPTH - 1)}).status_code == 200
+    model.refresh_from_db()
+    assert model.metadata == {"note": _nested(MAX_JSON_DEPTH - 1)}
+    deep_list = assert_error(api.post_json("/api/tasks", {"tags": [[[[]]]] * 2, "x": _nested(200, [])}), 400,
+                             "invalid_request")
+    assert deep_list["source"]["pointer"].startswith("/x/a/a/a")
+
+
+@pytest.mark.parametrize("key", ["note\n", "a" * 64 + "\n"])
+def test_a_metadata_key_with_a_trailing_line_feed_is_refused(api, key):
+    """`$` matches before a final line feed: "note\\n" was stored as a metadata key (#23 item 6)."""
+    model = make_model()
+    assert_error(api.post_json(f"/api/models/{model.hash}", {key: 1}), 400, "invalid_request",
+                 pointer=json.dumps(key)[1:-1].replace("\\n", "\n").join(["/", ""]))
+    model.refresh_from_db()
+    assert model.metadata == {}
+    assert_error(api.get("/api/models", {f"filter[metadata.{key}]": "1"}), 400, "invalid_filter")
+
+
+def test_validation_patterns_match_whole_strings():
+    assert is_sha256("a" * 64) and not is_sha256("a" * 64 + "\n")
+    assert not METADATA_KEY_RE.fullmatch("note\n") and METADATA_KEY_RE.fullmatch("note")

@@ -79,3 +79,18 @@ def test_upload_larger_than_the_memory_spool_is_stored_whole(live_url, form):
     sha = hashlib.sha256(data).hexdigest()
     assert response.json()["data"]["id"] == sha
     assert requests.get(f"{live_url}/api/images/{sha}/content", timeout=120).content == data
+
+
+@pytest.mark.parametrize("path", ["/sdapi/v1/img2img", "/controlnet/detect"])
+def test_a_body_over_the_limit_under_the_a1111_api_is_refused_in_its_shape(live_url, upload_limit, path):
+    """The 413 of the server's body limit came as a JSON:API document under /sdapi too (#23 item 8)."""
+    head = (f"POST {path} HTTP/1.1\r\nHost: sdhost\r\nContent-Type: application/json\r\n"
+            "Content-Length: 4294967296\r\n\r\n").encode()
+    status, document = raw_exchange(live_url, head)
+    assert status == b"HTTP/1.1 413 Request Entity Too Large"
+    assert set(document) == {"error", "detail", "body", "errors"} and document["error"] == "PayloadTooLarge"
+    chunked = f"POST {path} HTTP/1.1\r\nHost: sdhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    block = b"%x\r\n%s\r\n" % (256 * 1024, b" " * (256 * 1024))
+    status, document = raw_exchange(live_url, chunked.encode(), [block] * 384)  # 96 MiB, no length announced
+    assert status == b"HTTP/1.1 413 Request Entity Too Large"
+    assert document["error"] == "PayloadTooLarge" and "8454144 bytes" in document["detail"]

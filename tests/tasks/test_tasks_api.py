@@ -5,12 +5,13 @@ import io
 import re
 
 import pytest
+from django.urls import Resolver404, resolve
 from PIL import Image as PILImage
 
 from images_app.storage import store_image_bytes
 from models_app.models import SDModel
 from tasks_app import queue
-from tasks_app.models import NEVER_PROMOTED, Task
+from tasks_app.models import NEVER_PROMOTED, TASK_ID_PATTERN, Task
 from tests.support.api import assert_error
 
 HMS = re.compile(r"^\d{2,}:\d{2}:\d{2}$")
@@ -283,3 +284,20 @@ def test_malformed_id_lists(api, lib, path, method, body, pointer):
     task_id = submit(api, lib).json()["task_id"]
     assert_error(getattr(api, method)(path, body), 400, "invalid_request", pointer=pointer)
     assert Task.objects.get(id=task_id).status == "pending"
+
+
+def test_only_a_task_id_reaches_a_task(api, lib):
+    """`queue` was also a task id: /api/tasks/{id} with id `queue` answered the SSE stream (#23 item 6)."""
+    task_id = submit(api, lib).json()["task_id"]
+    assert re.fullmatch(TASK_ID_PATTERN, task_id)
+    assert api.get(f"/api/tasks/{task_id}").json()["data"]["id"] == task_id
+    assert resolve("/api/tasks/queue").url_name == "task-queue"
+    assert resolve(f"/api/tasks/{task_id}").url_name == "task-detail"
+    for other in ("queue2", task_id.upper(), task_id + "x"):
+        with pytest.raises(Resolver404):
+            resolve(f"/api/tasks/{other}")
+        assert_error(api.get(f"/api/tasks/{other}"), 404, "not_found")
+    detail = api.get("/api/schema?format=json").json()["paths"]["/api/tasks/{id}"]["get"]
+    [id_parameter] = [parameter for parameter in detail["parameters"] if parameter["in"] == "path"]
+    assert not re.search(id_parameter["schema"]["pattern"], "queue")
+    assert re.search(id_parameter["schema"]["pattern"], task_id)

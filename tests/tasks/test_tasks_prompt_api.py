@@ -2,13 +2,17 @@
 
 import hashlib
 import io
+import time
 
 import pytest
 from PIL import Image as PILImage
 from PIL.PngImagePlugin import PngInfo
 
+from engine.a1111.infotext import INFOTEXT_MAX_LENGTH, parse_infotext
+from engine.parameters import PROMPT_MAX_LENGTH
 from images_app.storage import store_image_bytes
 from models_app.models import SDModel
+from tasks_app.api.validation import submission_schema
 from tasks_app.models import Task
 from tests.support.api import assert_error
 
@@ -243,3 +247,45 @@ def test_image_parameters(api, lib):
     plain, _ = store_image_bytes(png_bytes(color=(1, 2, 3)))
     assert_error(api.get(f"/api/images/{plain.hash}/parameters"), 404, "no_parameters")
     assert_error(api.get(f"/api/images/{'0' * 64}/parameters"), 404, "not_found")
+
+
+# -- the prompt length limit (#23 item 4) ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("field", ["prompt", "negative_prompt"])
+def test_a_prompt_over_the_length_limit_is_a_400(api, lib, field):
+    assert created(submit(api, lib, **{field: "a" * PROMPT_MAX_LENGTH}))
+    error = assert_error(submit(api, lib, **{field: "(a" + " " * PROMPT_MAX_LENGTH}), 400, "invalid_request",
+                         pointer=f"/{field}")
+    assert f"{PROMPT_MAX_LENGTH:,}" in error["detail"]
+    assert Task.objects.count() == 1
+    assert submission_schema()["properties"][field]["maxLength"] == PROMPT_MAX_LENGTH
+
+
+# -- the infotext length limit (#23 item 8) ------------------------------------------------------------------------
+
+def test_a_parameters_chunk_over_the_limit_is_not_stored(api, lib):
+    """A 20 MiB `parameters` chunk was stored whole in the metadata and returned by every list read."""
+    fitting = "a misty forest\nSteps: 20, Sampler: Euler, Seed: 1, Size: 64x64" + " " * 1000
+    for text, kept in ((fitting, True), ("p\nSteps: 20, " + "x" * INFOTEXT_MAX_LENGTH, False)):
+        response = api.post("/api/images/upload", png_bytes(text, color=(1, 2, 3) if kept else (4, 5, 6)),
+                            content_type="image/png")
+        assert response.status_code == 201, response.content
+        image_id = response.json()["data"]["id"]
+        metadata = api.get(f"/api/images/{image_id}").json()["data"]["attributes"]["metadata"]
+        assert metadata == ({"parameters": fitting} if kept else {})
+        if not kept:
+            assert_error(api.get(f"/api/images/{image_id}/parameters"), 404, "no_parameters")
+
+
+def test_parse_parameters_refuses_an_infotext_over_the_limit(api):
+    assert_error(api.post_json("/api/tasks/parse-parameters", {"parameters": "p\n" + "a" * INFOTEXT_MAX_LENGTH}),
+                 400, "invalid_request", pointer="/parameters")
+
+
+def test_parsing_a_long_infotext_line_is_linear():
+    """A line of words without ':' made A1111's `Key: value` pattern try every position up to its end (8 s for
+    32 KB)."""
+    for line in ("a b " * 250_000, "-a" * 500_000, "x\ty" * 300_000):
+        started = time.process_time()
+        assert parse_infotext("p\n" + line).params == {}
+        assert time.process_time() - started < 2
