@@ -92,6 +92,37 @@ def test_tagged_submissions_updates_and_deletes_at_once_never_answer_500(live_ur
     assert link_counts_agree() == []
 
 
+@on_postgresql
+def test_a_deadlock_victim_is_run_again(live_url):
+    """A real deadlock, deterministic: this test's connection locks a model row, a tagged update of that model (the
+    tag writers' lock taken first) waits for the row, then this connection asks for the tag writers' lock. The
+    update, waiting longer, is the victim PostgreSQL aborts (this session's deadlock_timeout is 10 s); it runs again
+    once the lock is free and answers 200, not 500."""
+    import psycopg
+
+    model = make_model()
+    settings = connection.settings_dict
+    with psycopg.connect(dbname=settings["NAME"], host=settings["HOST"] or None, port=settings["PORT"] or None,
+                         user=settings["USER"] or None, password=settings["PASSWORD"] or None) as holder, \
+            ThreadPoolExecutor(1) as pool:
+        holder.execute("SET deadlock_timeout = '10s'")
+        holder.execute("SELECT 1 FROM models WHERE hash = %s FOR UPDATE", [model.hash])
+        update = pool.submit(requests.post, f"{live_url}/api/models/{model.hash}", json={"tag_deadlocked": True},
+                             timeout=60)
+        deadline = time.monotonic() + 30
+        while not holder.execute("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+                                 "wait_event_type = 'Lock' AND pid <> pg_backend_pid()").fetchone()[0]:
+            assert time.monotonic() < deadline and not update.done(), "the update never waited for the row"
+            time.sleep(0.02)
+        started = time.monotonic()
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", [TAG_WRITERS_LOCK])  # closes the cycle
+        assert time.monotonic() - started < 8  # granted: the update was the victim and let go of the lock
+        holder.rollback()
+        response = update.result()
+    assert response.status_code == 200, response.text
+    assert list(model.tags.values_list("name", flat=True)) == ["deadlocked"]
+
+
 def database_settings(**env):
     """settings.DATABASES["default"] of a fresh process with `env` (SDHOST_* names without the prefix)."""
     script = ("import json, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'sdhost.settings'; "
