@@ -14,6 +14,7 @@ from django.http import JsonResponse
 
 from core.errors import APIError, a1111_error_response, is_disk_full
 from core.jsondata import digits_value
+from core.writes import RETRY_AFTER_SECONDS, is_database_busy
 from engine.parameters import A1111_OPTIONS, RENDER_PARAMETERS
 
 log = logging.getLogger("sdhost")
@@ -90,6 +91,11 @@ def a1111_errors(view):
         if isinstance(exc, RequestDataTooBig):
             return A1111Error(413, "Request body exceeds the configured limit (SDHOST_MAX_UPLOAD_BYTES)",
                               "PayloadTooLarge").response()
+        if is_database_busy(exc):
+            response = A1111Error(503, "The database is busy; nothing was changed. Retry shortly.",
+                                  "ServiceUnavailable").response()
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
         if is_disk_full(exc):
             return A1111Error(507, "The server's disk is full; nothing was stored", "InsufficientStorage").response()
         log.exception("Unexpected error in the A1111 API")

@@ -9,8 +9,7 @@ import json
 import threading
 from datetime import datetime
 
-from django.db import transaction
-
+from core.writes import write_transaction
 from engine.parameters import RENDER_PARAMETERS
 from images_app.storage import delete_image_file, image_file_path, store_image_bytes
 from tasks_app import queue, worker
@@ -33,7 +32,7 @@ def submit(job: Job) -> list[str]:
 
     created = []
     try:
-        with transaction.atomic():
+        def write():
             extra_images = {}
             for key, data in job.images.items():
                 extra_images[key] = _stored(data, created, settings).hash
@@ -48,8 +47,10 @@ def submit(job: Job) -> list[str]:
             if not worker.worker_is_running():  # the request would wait for ever
                 raise A1111Error(503, "No render worker is running (SDHOST_RENDER_WORKER is off and no "
                                       "`manage.py runworker render` is alive); nothing was queued", "RuntimeError")
-            task_ids = [queue.submit(s.fields, s.extras, s.tag_names).id for s in submissions]
-            worker.queue_changed()
+            return [queue.submit(s.fields, s.extras, s.tag_names).id for s in submissions]
+
+        task_ids = write_transaction(write, tags=True)  # its tasks carry the A1111 tag
+        worker.queue_changed()
     except Exception:
         for image in created:
             delete_image_file(image)

@@ -8,6 +8,8 @@ from django.db import OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 
+from core.writes import RETRY_AFTER_SECONDS, is_database_busy
+
 TITLES = {
     "invalid_filter": "Invalid Filter Parameter",
     "unsupported_operation": "Unsupported Operation",
@@ -28,6 +30,7 @@ TITLES = {
     "range_not_satisfiable": "Range Not Satisfiable",
     "catalogue_unavailable": "Catalogue Unavailable",
     "insufficient_storage": "Insufficient Storage",
+    "database_busy": "Database Busy",
     "internal_error": "Internal Server Error",
 }
 
@@ -39,8 +42,9 @@ class APIError(Exception):
     a JSON Pointer into the body.
     """
 
-    def __init__(self, status, code, detail, *, parameter=None, pointer=None, title=None):
+    def __init__(self, status, code, detail, *, parameter=None, pointer=None, title=None, headers=None):
         super().__init__(detail)
+        self.headers = headers or {}  # response headers (Retry-After)
         self.status = int(status)
         self.code = code
         self.detail = detail
@@ -78,6 +82,8 @@ def not_found(detail="Resource not found", parameter=None):
 def error_response(*errors):
     """A JsonResponse holding one or more APIErrors (all share the first one's status)."""
     response = JsonResponse({"errors": [e.as_dict() for e in errors]}, status=errors[0].status)
+    for header, value in errors[0].headers.items():
+        response[header] = value
     return response
 
 
@@ -111,9 +117,18 @@ def insufficient_storage():
     )
 
 
+def database_busy(exc):
+    """503 with Retry-After: the database refused a connection or kept aborting the write (core/writes.py)."""
+    logging.getLogger("sdhost").warning("Database busy: %s", exc)
+    return APIError(503, "database_busy", "The database is busy (too many connections or conflicting writes); "
+                    "nothing was changed. Retry shortly.", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def to_api_error(exc):
     if isinstance(exc, APIError):
         return exc
+    if is_database_busy(exc):
+        return database_busy(exc)
     if is_disk_full(exc):
         logging.getLogger("sdhost").error("Disk full: %s", exc)
         return insufficient_storage()

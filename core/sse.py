@@ -18,6 +18,7 @@ import time
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import close_old_connections, connection
 from django.http import StreamingHttpResponse
 
 from .errors import APIError, error_response
@@ -215,7 +216,7 @@ async def _event_stream(channel, initial, is_final, present):
         relayed = relay()
         if relayed is not None and not await asyncio.to_thread(relayed.follow):
             logger.warning("SSE relay does not follow Redis yet: the stream may miss events until it does")
-        snapshot = await sync_to_async(initial)()
+        snapshot = await sync_to_async(released(initial))()
         if snapshot is not None:
             yield encode(await present(snapshot))
             if is_final(snapshot):
@@ -228,7 +229,7 @@ async def _event_stream(channel, initial, is_final, present):
                 continue
             items, overflow = hub.take(subscriber)
             if overflow:  # events were missed (a slow client, a lost Redis connection): send the current state
-                snapshot = await sync_to_async(initial)()
+                snapshot = await sync_to_async(released(initial))()
                 events = [snapshot] if snapshot is not None else []
             else:
                 events = [json.loads(item) for item in items]
@@ -238,6 +239,20 @@ async def _event_stream(channel, initial, is_final, present):
                     return
     finally:
         hub.unsubscribe(subscriber)
+
+
+def released(function):
+    """`function`, giving its thread's pooled database connection back as soon as it returns: an idle stream must
+    not hold one of the pool's bounded connections (sdhost/database.py) while it waits for events. Inside a
+    transaction (a test's) the connection stays; unpooled connections (SQLite) are kept as before."""
+    @functools.wraps(function)
+    def run(*args):
+        try:
+            return function(*args)
+        finally:
+            if connection.settings_dict.get("OPTIONS", {}).get("pool") and not connection.in_atomic_block:
+                close_old_connections()
+    return run
 
 
 async def _as_published(data):
@@ -251,7 +266,7 @@ def stream_response(request, channel, initial, is_final=lambda data: False, pres
     so it may use the ORM. `present(data)`, when given, turns an event into what the client sees (it runs
     in a worker thread too). The stream ends after an event for which `is_final(data)` is true.
     """
-    present = sync_to_async(present) if present is not None else _as_published
+    present = sync_to_async(released(present)) if present is not None else _as_published
     response = StreamingHttpResponse(
         _event_stream(channel, initial, is_final, present), content_type="text/event-stream",
     )

@@ -27,8 +27,8 @@ from core.triggers import TriggerSet, install_step
 
 # PostgreSQL: a transaction writing tag links holds this advisory lock until it ends, so tag writers take
 # turns (as every writer does on SQLite) and the shared `tag_usage` rows are never locked in opposite
-# orders by two transactions. A writer that locked an entity row before its first link can still
-# meet another one in a deadlock; PostgreSQL aborts one and the update engine runs it again.
+# orders by two transactions. The write paths take it first, before any row lock (core/writes.py
+# `write_transaction(..., tags=True)`), so it never closes a wait cycle; the triggers' request is then a no-op.
 TAG_WRITERS_LOCK = 7_246_512_001
 
 

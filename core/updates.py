@@ -16,7 +16,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable
 
-from django.db import OperationalError, transaction
 from django.db.models import Q
 
 from core.content_store import is_sha256
@@ -24,6 +23,7 @@ from core.errors import invalid_request, json_pointer, not_found
 from core.metadata import METADATA_KEY_RE
 from core.tags import fold_tag_name, get_or_create_tags, tag_name_problem
 from core.text import control_character_problem, json_text_problem
+from core.writes import write_transaction
 
 # D24 plus the resource-object members that can never be metadata.
 READ_ONLY_KEYS = frozenset({
@@ -216,7 +216,7 @@ def update_one(target: UpdateTarget, pk, update) -> dict:
         apply_update(target, instance, plan)
         return plan
 
-    plan = in_transaction(write)
+    plan = write_transaction(write, tags=writes_tags(update))
     return {"success": True, "updated_fields": plan.keys}
 
 
@@ -244,26 +244,15 @@ def update_many(target: UpdateTarget, body: dict) -> dict:
             apply_tag_ops(target, tag_changes)
         return {"success": success, "failed": failed}
 
-    return in_transaction(write)
+    return write_transaction(write, tags=any(plan.tag_ops for plan in plans.values()))
+
+
+def writes_tags(update) -> bool:
+    """Whether an update object (not validated yet: a refused one writes nothing) has tag operations."""
+    return isinstance(update, dict) and any(key == "tags" or key.startswith(TAG_KEY_PREFIX) for key in update)
 
 
 def locked(model, pks) -> dict:
     """The rows of `pks` by pk, locked until the transaction ends (PostgreSQL; SQLite writers take turns anyway)
     in pk order, so concurrent batches wait for each other instead of reading the same tags and adding twice."""
     return {row.pk: row for row in model.objects.select_for_update().filter(pk__in=pks).order_by("pk")}
-
-
-DEADLOCK_ATTEMPTS = 3
-
-
-def in_transaction(write: Callable):
-    """`write()` in one transaction, run again (up to DEADLOCK_ATTEMPTS times) when PostgreSQL aborts it as a
-    deadlock victim: two writers touching the same rows in a different order (see core/tag_counts.py)."""
-    for attempt in range(DEADLOCK_ATTEMPTS):
-        try:
-            with transaction.atomic():
-                return write()
-        except OperationalError as error:
-            deadlock = getattr(error.__cause__, "sqlstate", None) == "40P01"
-            if not deadlock or attempt == DEADLOCK_ATTEMPTS - 1 or transaction.get_connection().in_atomic_block:
-                raise

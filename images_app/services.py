@@ -6,6 +6,7 @@ from core.content_store import is_sha256
 from core.errors import APIError, not_found
 from core.registry import InUseChecks
 from core.updates import UpdateTarget
+from core.writes import write_transaction
 from images_app.models import Image, ImageTag
 from images_app.storage import image_store
 from images_app.thumbnails import delete_thumbnails
@@ -23,8 +24,10 @@ def delete_image(pk) -> None:
 
     Raises APIError 404 not_found, or 409 image_in_use while an active task needs it as control image.
     """
-    with transaction.atomic():
-        image = Image.objects.filter(pk=pk).first() if is_sha256(pk) else None
+    def write():
+        # locked first: a concurrent writer linking to it (a tag update, a task's control image) either finished
+        # before (its rows are then seen and deleted or counted as in use) or waits and then finds it gone
+        image = Image.objects.select_for_update().filter(pk=pk).first() if is_sha256(pk) else None
         if image is None:
             raise not_found(f"Image {pk} not found")
         if image_in_use(image):
@@ -32,6 +35,8 @@ def delete_image(pk) -> None:
         ext = image.extension
         image.delete()
         transaction.on_commit(lambda: remove_image_file(pk, ext))
+
+    write_transaction(write, tags=True)  # the delete cascades to its tag links
 
 
 def remove_image_file(sha256, ext):
@@ -41,8 +46,13 @@ def remove_image_file(sha256, ext):
 
 
 def delete_image_rows(queryset):
-    """Admin bulk delete: rows now, files after commit (no in-use checks: the admin may override)."""
-    files = [(image.hash, image.extension) for image in queryset]
-    queryset.delete()
-    for sha256, ext in files:
-        transaction.on_commit(lambda sha256=sha256, ext=ext: remove_image_file(sha256, ext))
+    """Admin bulk delete: rows now, files after commit (no in-use checks: the admin may override); the rows locked
+    first, in key order, like `delete_image`."""
+    def write():
+        rows = Image.objects.select_for_update().filter(pk__in=queryset.values("pk")).order_by("pk")
+        files = [(image.hash, image.extension) for image in rows]
+        queryset.delete()
+        for sha256, ext in files:
+            transaction.on_commit(lambda sha256=sha256, ext=ext: remove_image_file(sha256, ext))
+
+    write_transaction(write, tags=True)

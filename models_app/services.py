@@ -17,6 +17,7 @@ from core.updates import (
     optional_string,
     reference_or_null,
 )
+from core.writes import write_transaction
 from images_app.models import Image
 from models_app.civitai.manager import cancel_import
 from models_app.inspect import MODEL_EXTENSIONS, InvalidModelFile, inspect_model_file
@@ -63,8 +64,9 @@ def delete_model(pk) -> None:
         raise not_found(f"Model {pk} not found")
     if model.status == "downloading":
         cancel_download(model.hash)
-    with transaction.atomic():  # BEGIN IMMEDIATE: the check and the delete see one state
-        model = SDModel.objects.filter(pk=pk).first()
+
+    def write():  # SQLite: BEGIN IMMEDIATE; PostgreSQL: the row locked, so the check and the delete see one state
+        model = SDModel.objects.select_for_update().filter(pk=pk).first()
         if model is None:
             raise not_found(f"Model {pk} not found")
         if model_in_use(model):
@@ -73,6 +75,8 @@ def delete_model(pk) -> None:
         model.delete()  # cascades: tags, task_models, checkpoint tasks; VAE tasks keep running without it
         transaction.on_commit(lambda: remove_model_file(pk, ext))
 
+    write_transaction(write, tags=True)  # the cascades delete tag links
+
 
 def remove_model_file(sha256, ext):
     if not SDModel.objects.filter(pk=sha256).exists():  # re-imported meanwhile: keep the file
@@ -80,11 +84,16 @@ def remove_model_file(sha256, ext):
 
 
 def delete_model_rows(queryset):
-    """Admin bulk delete: rows now, files after commit (no in-use checks: the admin may override)."""
-    files = list(queryset.values_list("hash", "file_ext"))
-    queryset.delete()
-    for sha256, ext in files:
-        transaction.on_commit(lambda sha256=sha256, ext=ext: remove_model_file(sha256, ext))
+    """Admin bulk delete: rows now, files after commit (no in-use checks: the admin may override); the rows locked
+    first, in key order, like `delete_model`."""
+    def write():
+        rows = SDModel.objects.select_for_update().filter(pk__in=queryset.values("pk")).order_by("pk")
+        files = list(rows.values_list("hash", "file_ext"))
+        queryset.delete()
+        for sha256, ext in files:
+            transaction.on_commit(lambda sha256=sha256, ext=ext: remove_model_file(sha256, ext))
+
+    write_transaction(write, tags=True)
 
 
 # --- import of local files ---------------------------------------------------------------------

@@ -204,10 +204,12 @@ DATABASES = {
     }
 }
 if env("DATABASE_URL"):  # scale-out (D40): PostgreSQL, `pip install -e '.[scale]'`; docs/deployment.md
-    from sdhost.database import database_from_url
+    from sdhost.database import DEFAULT_POOL, DEFAULT_POOL_TIMEOUT, database_from_url
 
+    _conn_max_age = env_int("DATABASE_CONN_MAX_AGE", 0)
     DATABASES = {"default": database_from_url(
-        env("DATABASE_URL"), env_int("DATABASE_CONN_MAX_AGE", 0), env_int("DATABASE_POOL", 0))}
+        env("DATABASE_URL"), _conn_max_age, env_int("DATABASE_POOL", 0 if _conn_max_age else DEFAULT_POOL),
+        env_float("DATABASE_POOL_TIMEOUT", DEFAULT_POOL_TIMEOUT))}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
+from core.writes import write_transaction
 from system_app.models import SystemFact, Tag
 
 from . import throughput
@@ -96,8 +97,9 @@ def promote(task_ids: list[str]):
     Returns (updated ids, {id: new position}, [{"task_id", "reason"}]).
     """
     task_ids = list(dict.fromkeys(task_ids))
-    updated, failed = [], []
-    with transaction.atomic():
+
+    def write():
+        updated, failed = [], []
         statuses = dict(Task.objects.filter(id__in=task_ids).values_list("id", "status"))
         for task_id in task_ids:
             status = statuses.get(task_id)
@@ -112,14 +114,17 @@ def promote(task_ids: list[str]):
             for rank, task_id in enumerate(updated):
                 _touch(Task.objects.filter(id=task_id), promoted_at=now, promote_rank=rank)
         new_positions = positions()
-    return updated, {task_id: new_positions[task_id] for task_id in updated}, failed
+        return updated, {task_id: new_positions[task_id] for task_id in updated}, failed
+
+    return write_transaction(write)
 
 
 def cancel(task_ids: list[str]):
     """Cancel pending or running tasks (D27). Returns (cancelled ids, running ids among them, failed)."""
     task_ids = list(dict.fromkeys(task_ids))
-    cancelled, running, failed = [], [], []
-    with transaction.atomic():
+
+    def write():
+        cancelled, running, failed = [], [], []
         statuses = dict(Task.objects.filter(id__in=task_ids).values_list("id", "status"))
         for task_id in task_ids:
             status = statuses.get(task_id)
@@ -131,7 +136,9 @@ def cancel(task_ids: list[str]):
                 reason = "Task not found" if status is None else FINISHED_REASONS[status]
                 failed.append({"task_id": task_id, "reason": reason})
         _touch(Task.objects.filter(id__in=cancelled), status="cancelled", resumed=False)
-    return cancelled, running, failed
+        return cancelled, running, failed
+
+    return write_transaction(write)
 
 
 def claim_next(worker_id: str | None = None, loaded_checkpoint: str | None = None) -> Task | None:

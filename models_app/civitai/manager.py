@@ -16,12 +16,13 @@ from pathlib import Path
 
 import requests
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from core.content_store import read_chunks
 from core.errors import APIError, invalid_request, not_found
 from core.sse import publish
+from core.writes import write_transaction
 from images_app.storage import InvalidImage, store_image_bytes
 from models_app.inspect import PICKLE_EXTENSIONS, InvalidModelFile, pickle_shapes
 from models_app.models import CivitaiImport, SDModel
@@ -360,23 +361,25 @@ def start_import(model_id: int | None, version_id: int | None = None, *, backgro
 
 def create_or_restart(plan: ImportPlan):
     """The model row for `plan`: created as `downloading`, or an existing one (a `failed` one restarted)."""
+    def write():
+        model = SDModel.objects.filter(pk=plan.hash).first()
+        if model is None:
+            model = SDModel.objects.create(
+                hash=plan.hash, name=plan.name, model_type=plan.model_type, base_model=plan.base_model,
+                size=plan.size, source_url=plan.source_url, metadata=plan.metadata,
+                description=plan.description, status="downloading", file_ext=plan.file_ext,
+            )
+            model.tags.set(Tag.objects.named(plan.tags))
+            save_import_record(model, plan)
+            return model, True
+        if model.status == "failed":
+            model.status, model.error_message = "downloading", None
+            model.save(update_fields=["status", "error_message", "updated_at"])
+            save_import_record(model, plan)
+        return model, False
+
     try:
-        with transaction.atomic():
-            model = SDModel.objects.filter(pk=plan.hash).first()
-            if model is None:
-                model = SDModel.objects.create(
-                    hash=plan.hash, name=plan.name, model_type=plan.model_type, base_model=plan.base_model,
-                    size=plan.size, source_url=plan.source_url, metadata=plan.metadata,
-                    description=plan.description, status="downloading", file_ext=plan.file_ext,
-                )
-                model.tags.set(Tag.objects.named(plan.tags))
-                save_import_record(model, plan)
-                return model, True
-            if model.status == "failed":
-                model.status, model.error_message = "downloading", None
-                model.save(update_fields=["status", "error_message", "updated_at"])
-                save_import_record(model, plan)
-            return model, False
+        return write_transaction(write, tags=bool(plan.tags))  # the new model's tag links
     except IntegrityError:  # a concurrent request created it first
         return SDModel.objects.get(pk=plan.hash), False
 

@@ -1,11 +1,11 @@
 """Task actions: submit, batch cancel, promote (tasks-api.md, D7, D9, D17, D27)."""
 
-from django.db import transaction
 from rest_framework import status
 from rest_framework.response import Response
 
 from core.bodies import json_object
 from core.errors import invalid_request, json_pointer
+from core.writes import write_transaction
 from tasks_app import queue, worker
 from tasks_app.throughput import format_hms
 
@@ -33,11 +33,15 @@ class TaskActionsMixin:
     def create(self, request, *args, **kwargs):
         """POST /api/tasks: validate, place in the queue (D7), answer 202 with position and estimate."""
         body = json_object(request)
-        with transaction.atomic():  # validation sees the models the insert references; the answer, the queue as placed
+
+        def write():  # validation sees the models the insert references; the answer, the queue as placed
             submission = validate_submission(body)
             task = queue.submit(submission.fields, submission.extras, submission.tag_names)
             _, _, pending, done_after = queue.estimates(worker.current_estimates())
             position = next(i for i, pending_task in enumerate(pending) if pending_task.id == task.id)
+            return task, position, done_after
+
+        task, position, done_after = write_transaction(write, tags=bool(body.get("tags")))
         worker.queue_changed()
         return Response(
             {"task_id": task.id, "status": "queued", "position": position + 1,

@@ -1,6 +1,5 @@
 """POST /api/images/{hash}/upscale (D38): queue an upscale task for a stored image."""
 
-from django.db import transaction
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -8,6 +7,7 @@ from rest_framework.views import APIView
 from core.bodies import json_object
 from core.content_store import is_sha256
 from core.errors import not_found
+from core.writes import write_transaction
 from images_app.models import Image
 from tasks_app import queue, worker
 from tasks_app.image_inputs import validate_upscale
@@ -30,8 +30,6 @@ class ImageUpscaleView(APIView):
         if image is None:
             raise not_found(f"Image {pk} not found")
         body = json_object(request) if request.body else {}
-        with transaction.atomic():
-            task = queue.submit(validate_upscale(body, image))
-            response = queued_response(task)
+        response = write_transaction(lambda: queued_response(queue.submit(validate_upscale(body, image))))
         worker.queue_changed()
         return response
