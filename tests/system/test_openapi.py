@@ -88,6 +88,22 @@ def test_request_bodies(schema):
     assert submission["required"] == ["checkpoint_hash", "prompt"]
 
 
+def test_request_bodies_say_what_the_server_refuses(schema):
+    """Issue 23 item 9: unknown fields, empty uploads and control characters, refused by the server, are
+    outside the schema too (tests/system/test_openapi_fuzz.py checks the rest against a live server)."""
+    components = schema["components"]["schemas"]
+    assert components["UpscaleRequest"]["additionalProperties"] is False
+    assert components["InfotextBody"]["additionalProperties"] is False
+    upload = operations(schema)[("post", "/api/images/upload")]["requestBody"]["content"]
+    assert upload["multipart/form-data"]["schema"]["properties"]["file"]["minLength"] == 1
+    assert all(upload[media]["schema"]["minLength"] == 1 for media in ("image/png", "image/jpeg", "image/webp"))
+    name = re.compile(components["ModelUpdate"]["properties"]["name"]["pattern"])
+    assert name.match("a lighthouse\n") and not name.match(" \n") and not name.match("a\x08")
+    tag = re.compile(components["ModelUpdate"]["properties"]["tags"]["items"]["pattern"])
+    assert tag.match("sharp") and not tag.match("sh\narp") and not tag.match(" ")
+    assert not re.match(components["ModelUpdate"]["properties"]["description"]["pattern"], "a\x89")
+
+
 def test_list_query_parameters(schema):
     ops = operations(schema)
     for path in LISTS:
