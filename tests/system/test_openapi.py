@@ -108,7 +108,11 @@ def test_list_query_parameters(schema):
     ops = operations(schema)
     for path in LISTS:
         params = {p["name"]: p for p in ops[("get", path)]["parameters"]}
-        assert {"sort", "page[number]", "page[size]", "page[offset]", "page[limit]", "page[count]"} <= set(params), path
+        assert {"sort", "page"} <= set(params), path
+        assert params["page"]["style"] == "deepObject" and params["page"]["schema"]["additionalProperties"] is False
+        assert set(params["page"]["schema"]["properties"]) == {"number", "size", "offset", "limit", "count"}
+        # the styles do not mix (query-protocol.md §4)
+        assert {"required": ["number", "offset"]} in params["page"]["schema"]["not"]["anyOf"]
         assert params["filter"]["style"] == "deepObject" and params["filter"]["explode"] is True
         entity = path.rsplit("/", 1)[1][:-1]
         assert f"fields[{entity}]" in params
