@@ -6,6 +6,7 @@ A temporary data directory with `--models` ready models; `manage.py serve --no-w
 Measured in the server process (psutil), three times: idle, with `--streams` streams open (each has received
 its first event, the current state, and then nothing), and two seconds after the client closed them all:
   * RSS (MiB), open file descriptors, threads;
+  * the server's CPU use over 16 s without requests (every stream sends a keep-alive comment meanwhile);
   * p50/p95 of GET /api/models (one client, `--samples` sequential requests, keep-alive off).
 The streams are opened from this process with asyncio raw sockets, at most 100 connecting at a time.
 Everything goes to 127.0.0.1 and the run ends by itself (each phase has a deadline).
@@ -30,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 MIB = 1024 * 1024
 CONNECT_AT_ONCE = 100
 PHASE_SECONDS = 300
+IDLE_SECONDS = 16  # longer than core.sse.KEEP_ALIVE_SECONDS: every stream sends one keep-alive meanwhile
 
 
 def setup_library(tmp: Path, models: int) -> dict:
@@ -83,6 +85,14 @@ def usage(pid: int) -> dict:
     return {"rss": proc.memory_info().rss, "fds": proc.num_fds(), "threads": proc.num_threads()}
 
 
+async def idle_cpu(pid: int) -> dict:
+    """The server's CPU use (% of one core) over IDLE_SECONDS with no request: the streams' keep-alives."""
+    proc = psutil.Process(pid)
+    before = sum(proc.cpu_times()[:2])
+    await asyncio.sleep(IDLE_SECONDS)
+    return {"cpu": (sum(proc.cpu_times()[:2]) - before) / IDLE_SECONDS * 100}
+
+
 async def get(port: int, path: str) -> float:
     """Seconds for one GET of `path` (status 200 required, whole body read)."""
     started = time.perf_counter()
@@ -120,19 +130,19 @@ async def open_stream(port: int, path: str, gate: asyncio.Semaphore):
 async def measure(port: int, pid: int, streams: int, path: str, samples: int) -> list[tuple[str, dict]]:
     rows = []
     await list_latency(port, 5)  # warm up: imports, first queries
-    rows.append(("idle", {**usage(pid), **await list_latency(port, samples)}))
+    rows.append(("idle", {**usage(pid), **await idle_cpu(pid), **await list_latency(port, samples)}))
     gate = asyncio.Semaphore(CONNECT_AT_ONCE)
     started = time.perf_counter()
     opened = await asyncio.wait_for(
         asyncio.gather(*(open_stream(port, path, gate) for _ in range(streams))), PHASE_SECONDS)
     print(f"{streams} streams open in {time.perf_counter() - started:.1f} s", flush=True)
     await asyncio.sleep(2)
-    rows.append((f"{streams} streams open", {**usage(pid), **await list_latency(port, samples)}))
+    rows.append((f"{streams} streams open", {**usage(pid), **await idle_cpu(pid), **await list_latency(port, samples)}))
     for _, writer in opened:
         writer.close()
     await asyncio.gather(*(writer.wait_closed() for _, writer in opened), return_exceptions=True)
     await asyncio.sleep(2)
-    rows.append(("after close", {**usage(pid), **await list_latency(port, samples)}))
+    rows.append(("after close", {**usage(pid), **await idle_cpu(pid), **await list_latency(port, samples)}))
     return rows
 
 
@@ -153,10 +163,11 @@ def main():
             stop_server(process)
     print(f"\nGET {args.path} x {args.streams}, idle; GET /api/models ({args.models} models, page of 50) x"
           f" {args.samples}; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
-    print(f"{'phase':<22} {'RSS MiB':>8} {'fds':>6} {'threads':>8} {'list p50 ms':>12} {'list p95 ms':>12}")
+    print(f"{'phase':<22} {'RSS MiB':>8} {'fds':>6} {'threads':>8} {'idle CPU %':>10} {'list p50 ms':>12}"
+          f" {'list p95 ms':>12}")
     for phase, r in rows:
-        print(f"{phase:<22} {r['rss'] / MIB:8.1f} {r['fds']:6d} {r['threads']:8d} {r['p50'] * 1000:12.1f}"
-              f" {r['p95'] * 1000:12.1f}")
+        print(f"{phase:<22} {r['rss'] / MIB:8.1f} {r['fds']:6d} {r['threads']:8d} {r['cpu']:10.1f}"
+              f" {r['p50'] * 1000:12.1f} {r['p95'] * 1000:12.1f}")
     idle, loaded = rows[0][1], rows[1][1]
     print(f"cost of {args.streams} idle streams: {(loaded['rss'] - idle['rss']) / MIB:.1f} MiB,"
           f" list p95 x{loaded['p95'] / idle['p95']:.2f}")

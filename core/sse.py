@@ -236,7 +236,8 @@ async def _event_stream(channel, initial, is_final, present):
                 return
         while True:
             try:
-                await asyncio.wait_for(subscriber.ready.wait(), timeout=KEEP_ALIVE_SECONDS)
+                async with asyncio.timeout(KEEP_ALIVE_SECONDS):  # no extra task per wait, unlike wait_for
+                    await subscriber.ready.wait()
             except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
