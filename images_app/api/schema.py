@@ -30,7 +30,8 @@ UPLOADED = {**BINARY, "minLength": 1, "description": "Not empty"}
 IMAGE_UPDATE = component("ImageUpdate", {
     "type": "object",
     "description": "D3: `tags` replaces the tag set, `tag_<name>: true|false` adds/removes one tag, every other "
-                   "key is merged into `metadata` (`null` deletes it).",
+                   "key is merged into `metadata` (`null` deletes it). "
+                   "Metadata keys: 1-64 characters of A-Z, a-z, 0-9 and `_` (OpenAPI 3.0 cannot constrain key names).",
     "properties": {"tags": {"type": "array", "items": TAG_NAME}},
     "additionalProperties": True,
     "example": {"rating": 5, "tag_wallpaper": True, "is_favorite": True, "custom_note": "print this one"},

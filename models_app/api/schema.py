@@ -34,7 +34,8 @@ FREE_TEXT = {**NULLABLE_STRING, "pattern": FREE_TEXT_PATTERN}  # no control char
 MODEL_UPDATE = component("ModelUpdate", {
     "type": "object",
     "description": "D3: recognised keys below; `tag_<name>: true|false` adds/removes one tag; any other key is "
-                   "merged into `metadata` (`null` deletes it).",
+                   "merged into `metadata` (`null` deletes it). "
+                   "Metadata keys: 1-64 characters of A-Z, a-z, 0-9 and `_` (OpenAPI 3.0 cannot constrain key names).",
     "properties": {
         "name": {"type": "string", "pattern": NON_BLANK_FREE_TEXT_PATTERN, "description": "Not blank"},
         "description": {**FREE_TEXT, "description": "Markdown"},
