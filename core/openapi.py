@@ -20,6 +20,7 @@ from core.jsonapi.filters import reachable_types
 from core.jsonapi.resource import all_type_names, resource_for
 from core.jsonapi.types import Boolean, Enum, Integer, JSONObject, Number, Timestamp
 from core.tags import TAG_NAME_MAX
+from core.text import NON_BLANK_LABEL_PATTERN
 
 PUBLIC_NAME = "x-public-name"
 _components = {}
@@ -68,7 +69,8 @@ ERROR_DOCUMENT = component("ErrorDocument", {
 
 # --- request and result shapes shared by models and images (D3, D11) ------------------------
 
-TAG_NAME = {"type": "string", "minLength": 1, "maxLength": TAG_NAME_MAX, "pattern": r"\S", "description": "Not blank"}
+TAG_NAME = {"type": "string", "minLength": 1, "maxLength": TAG_NAME_MAX, "pattern": NON_BLANK_LABEL_PATTERN,
+            "description": "Not blank, no control characters"}
 
 UPDATE_RESULT = component("UpdateResult", {
     "type": "object", "required": ["success", "updated_fields"],

@@ -18,7 +18,7 @@ import time
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import close_old_connections, connection
+from django.db import connections
 from django.http import StreamingHttpResponse
 
 from .errors import APIError, error_response
@@ -210,26 +210,39 @@ def encode(data: dict) -> str:
     return f"data: {json.dumps(data, cls=DjangoJSONEncoder)}\n\n"
 
 
+def _read_and_close(read, *args):
+    """`read(*args)` in a pooled thread; the database connections it opened are closed before the thread is
+    handed back, so an idle stream holds none (and a pooled thread keeps none open)."""
+    try:
+        return read(*args)
+    finally:
+        connections.close_all()
+
+
+_read = sync_to_async(_read_and_close, thread_sensitive=False)
+
+
 async def _event_stream(channel, initial, is_final, present):
     subscriber = hub.subscribe(channel)  # before initial(): nothing published meanwhile is lost
     try:
         relayed = relay()
         if relayed is not None and not await asyncio.to_thread(relayed.follow):
             logger.warning("SSE relay does not follow Redis yet: the stream may miss events until it does")
-        snapshot = await sync_to_async(released(initial))()
+        snapshot = await _read(initial)
         if snapshot is not None:
             yield encode(await present(snapshot))
             if is_final(snapshot):
                 return
         while True:
             try:
-                await asyncio.wait_for(subscriber.ready.wait(), timeout=KEEP_ALIVE_SECONDS)
+                async with asyncio.timeout(KEEP_ALIVE_SECONDS):  # no extra task per wait, unlike wait_for
+                    await subscriber.ready.wait()
             except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
             items, overflow = hub.take(subscriber)
             if overflow:  # events were missed (a slow client, a lost Redis connection): send the current state
-                snapshot = await sync_to_async(released(initial))()
+                snapshot = await _read(initial)
                 events = [snapshot] if snapshot is not None else []
             else:
                 events = [json.loads(item) for item in items]
@@ -241,33 +254,25 @@ async def _event_stream(channel, initial, is_final, present):
         hub.unsubscribe(subscriber)
 
 
-def released(function):
-    """`function`, giving its thread's pooled database connection back as soon as it returns: an idle stream must
-    not hold one of the pool's bounded connections (sdhost/database.py) while it waits for events. Inside a
-    transaction (a test's) the connection stays; unpooled connections (SQLite) are kept as before."""
-    @functools.wraps(function)
-    def run(*args):
-        try:
-            return function(*args)
-        finally:
-            if connection.settings_dict.get("OPTIONS", {}).get("pool") and not connection.in_atomic_block:
-                close_old_connections()
-    return run
-
-
 async def _as_published(data):
     return data
+
+
+class EventStreamResponse(StreamingHttpResponse):
+    """A live stream: idle most of its life, so it holds no thread and no database connection meanwhile. The ASGI
+    handler (sdhost/serving.py) closes the request's connections and gives its thread back before sending it."""
 
 
 def stream_response(request, channel, initial, is_final=lambda data: False, present=None):
     """A text/event-stream response: `initial()` at once, then every event published on `channel`.
 
-    `initial` is a plain callable returning the current state (or None); it runs in a worker thread,
-    so it may use the ORM. `present(data)`, when given, turns an event into what the client sees (it runs
-    in a worker thread too). The stream ends after an event for which `is_final(data)` is true.
+    `initial` is a plain callable returning the current state (or None); it runs in a pooled worker thread,
+    so it may use the ORM (its connections are closed after each call). `present(data)`, when given, turns an
+    event into what the client sees (it runs the same way). The stream ends after an event for which
+    `is_final(data)` is true. Between events the stream is a suspended coroutine: no thread, no connection.
     """
-    present = sync_to_async(released(present)) if present is not None else _as_published
-    response = StreamingHttpResponse(
+    present = functools.partial(_read, present) if present is not None else _as_published
+    response = EventStreamResponse(
         _event_stream(channel, initial, is_final, present), content_type="text/event-stream",
     )
     response["Cache-Control"] = "no-cache"

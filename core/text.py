@@ -13,6 +13,9 @@ from .jsondata import scalars
 # Python's `re` and JSON Schema (ECMA-262) read these the same way (OpenAPI `pattern`).
 FREE_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 LABEL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+# A label that is not blank (a tag name), and free text that is not blank (a name): something besides white space.
+NON_BLANK_LABEL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+NON_BLANK_FREE_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 # LABEL_PATTERN as a positive class without NUL in the pattern, for database CHECK constraints: PostgreSQL's
 # regular expressions and Python's `re` (Django's REGEXP on SQLite, which also sees past a NUL) agree on it.
 LABEL_DB_REGEX = r"^[ -~\u00a0-\U0010ffff]*$"

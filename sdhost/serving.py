@@ -6,13 +6,19 @@ therefore holds one file block per connection, whatever the client's speed, and 
 reaches Django's spooled body file (disk beyond FILE_UPLOAD_MAX_MEMORY_SIZE) at the rate it is written.
 """
 
+import contextvars
+from concurrent.futures import Executor, ThreadPoolExecutor
+
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
+from django.db import connections
 
 from a1111_app.errors import A1111Error
 from core.downloads import FileDownload
 from core.errors import APIError, error_response
 from core.middleware import A1111_PREFIXES
+from core.sse import EventStreamResponse
 from sdhost.access_log import redact_access_log
 
 
@@ -26,6 +32,43 @@ class BodyTooLarge(APIError):
         super().__init__(413, "payload_too_large", f"The request body exceeds the limit of {limit} bytes")
 
 
+class RequestThread(Executor):
+    """The thread a request's synchronous code runs in (middleware, view, ORM): started on first use, and
+    given back by `release()`.
+
+    Django runs each request's thread-sensitive calls in a thread of its own, which stays until the response
+    has been sent: for a live stream (hours, idle), a thread per open stream. A stream's handler releases it
+    once the view has answered (`SDHostASGIHandler.send_response`); what the request still runs after that
+    (closing the response: Django's request_finished) goes to one thread shared by all released requests, so
+    that a thousand streams closing at once do not start a thousand threads.
+    """
+
+    def __init__(self):
+        self.pool = None
+        self.released = False
+
+    def submit(self, fn, /, *args, **kwargs):
+        if self.released:
+            return released_requests.submit(fn, *args, **kwargs)
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
+        return self.pool.submit(fn, *args, **kwargs)
+
+    def release(self) -> None:
+        """Let the thread end (it is idle: the request waits on nothing it runs)."""
+        self.released = True
+        if self.pool is not None:
+            self.pool.shutdown(wait=False)
+            self.pool = None
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        self.release()
+
+
+released_requests = ThreadPoolExecutor(max_workers=1, thread_name_prefix="released-request")
+request_thread: contextvars.ContextVar[RequestThread] = contextvars.ContextVar("request_thread")
+
+
 class SDHostASGIHandler(ASGIHandler):
     """Django's ASGI handler, sending a file response's blocks whole and refusing oversized bodies early.
 
@@ -35,6 +78,29 @@ class SDHostASGIHandler(ASGIHandler):
     """
 
     chunk_size = FileDownload.read_size
+
+    async def __call__(self, scope, receive, send):
+        """Django's, with the request's thread a `RequestThread` (Django makes one it cannot give back early)."""
+        if scope["type"] != "http":
+            return await super().__call__(scope, receive, send)  # refused there
+        thread = RequestThread()
+        token = request_thread.set(thread)
+        try:
+            async with ThreadSensitiveContext(executor=thread):
+                await self.handle(scope, receive, send)
+        finally:
+            request_thread.reset(token)
+            thread.release()
+
+    async def send_response(self, response, send):
+        """A live stream first closes the database connections its request opened and gives its thread back:
+        it holds neither while it waits for events (its reads take a pooled thread each: core/sse.py)."""
+        if isinstance(response, EventStreamResponse):
+            await sync_to_async(connections.close_all)()  # in the request's thread, where they were opened
+            thread = request_thread.get(None)
+            if thread is not None:
+                thread.release()
+        await super().send_response(response, send)
 
     async def handle(self, scope, receive, send):
         """Django's handling, but a body over `request_body_limit()` is answered 413 before it is stored.

@@ -107,19 +107,28 @@ class JSONAPIPagination(BasePagination):
         return schema.get("items", schema) if schema.get("type") == "array" else schema
 
     def get_schema_operation_parameters(self, view):
-        return [
-            parameter("page[number]", {"type": "integer", "minimum": 1}, "Page index from 1 (default 1)."),
-            parameter("page[size]", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
-                      f"Items per page (default {DEFAULT_PAGE_SIZE})."),
-            parameter("page[offset]", {"type": "integer", "minimum": 0},
-                      "Items to skip; not with page[number]/page[size]."),
-            parameter("page[limit]", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
-                      f"Items to return (default {DEFAULT_PAGE_SIZE})."),
-            parameter("page[count]", {"type": "string", "enum": list(COUNT_MODES)},
-                      "`exact` (default): `meta.total` counts every match. `estimate`: matches are counted only up "
-                      "to a cap past the page's end; beyond it `meta.total` is a lower bound, `meta.total_is` "
-                      "says `at_least` and `links.last` is left out."),
-        ]
+        """One `page` object (deepObject: `page[number]=2`), so that the schema can say that the two styles do not
+        mix (query-protocol.md §4), which separate parameters cannot."""
+        properties = {
+            "number": {"type": "integer", "minimum": 1, "description": "Page index from 1 (default 1)."},
+            "size": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
+                     "description": f"Items per page (default {DEFAULT_PAGE_SIZE})."},
+            "offset": {"type": "integer", "minimum": 0, "description": "Items to skip."},
+            "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
+                      "description": f"Items to return (default {DEFAULT_PAGE_SIZE})."},
+            "count": {"type": "string", "enum": list(COUNT_MODES),
+                      "description": "`exact` (default): `meta.total` counts every match. `estimate`: matches are "
+                                     "counted only up to a cap past the page's end; beyond it `meta.total` is a lower "
+                                     "bound, `meta.total_is` says `at_least` and `links.last` is left out."},
+        }
+        mixed = [{"required": [number_style, offset_style]}
+                 for number_style in ("number", "size") for offset_style in ("offset", "limit")]
+        return [parameter(
+            "page", {"type": "object", "properties": properties, "additionalProperties": False,
+                     "not": {"anyOf": mixed}},
+            "`page[number]`/`page[size]` or `page[offset]`/`page[limit]`, not both styles; and `page[count]`.",
+            style="deepObject", explode=True, example={},
+        )]
 
 
 def page_meta(page, total, exact=True):

@@ -25,11 +25,13 @@ from .views import ImageViewSet
 
 HASH = path_id("SHA256 of the image bytes (64 lower-case hex digits).", public_name="hash", pattern="^[0-9a-f]{64}$")
 BINARY = {"type": "string", "format": "binary"}
+UPLOADED = {**BINARY, "minLength": 1, "description": "Not empty"}
 
 IMAGE_UPDATE = component("ImageUpdate", {
     "type": "object",
     "description": "D3: `tags` replaces the tag set, `tag_<name>: true|false` adds/removes one tag, every other "
-                   "key is merged into `metadata` (`null` deletes it).",
+                   "key is merged into `metadata` (`null` deletes it). "
+                   "Metadata keys: 1-64 characters of A-Z, a-z, 0-9 and `_` (OpenAPI 3.0 cannot constrain key names).",
     "properties": {"tags": {"type": "array", "items": TAG_NAME}},
     "additionalProperties": True,
     "example": {"rating": 5, "tag_wallpaper": True, "is_favorite": True, "custom_note": "print this one"},
@@ -61,8 +63,8 @@ document_view(
         description="`multipart/form-data` with a `file` field, or the raw bytes with an image content type. "
                     "The bytes are verified; the size limit is a setting (default 50 MB).",
         request={
-            "multipart/form-data": {"type": "object", "required": ["file"], "properties": {"file": BINARY}},
-            "image/png": BINARY, "image/jpeg": BINARY, "image/webp": BINARY,
+            "multipart/form-data": {"type": "object", "required": ["file"], "properties": {"file": UPLOADED}},
+            "image/png": UPLOADED, "image/jpeg": UPLOADED, "image/webp": UPLOADED,
         },
         responses={
             201: OpenApiResponse(resource_document(ImageResource), description="Stored (new bytes)"),

@@ -20,6 +20,7 @@ from core.openapi import (
     ref,
     sse,
 )
+from core.text import FREE_TEXT_PATTERN, NON_BLANK_FREE_TEXT_PATTERN
 
 from .civitai import AddFromCivitaiView
 from .resources import ModelResource
@@ -28,16 +29,18 @@ from .views import ModelViewSet
 TAGS = ["models"]
 HASH = path_id("SHA256 of the model file (64 lower-case hex digits).", public_name="hash", pattern="^[0-9a-f]{64}$")
 NULLABLE_STRING = {"type": "string", "nullable": True}
+FREE_TEXT = {**NULLABLE_STRING, "pattern": FREE_TEXT_PATTERN}  # no control characters but tab and line breaks
 
 MODEL_UPDATE = component("ModelUpdate", {
     "type": "object",
     "description": "D3: recognised keys below; `tag_<name>: true|false` adds/removes one tag; any other key is "
-                   "merged into `metadata` (`null` deletes it).",
+                   "merged into `metadata` (`null` deletes it). "
+                   "Metadata keys: 1-64 characters of A-Z, a-z, 0-9 and `_` (OpenAPI 3.0 cannot constrain key names).",
     "properties": {
-        "name": {"type": "string", "pattern": r"\S", "description": "Not blank"},
-        "description": {**NULLABLE_STRING, "description": "Markdown"},
-        "base_model": {**NULLABLE_STRING, "maxLength": 100},
-        "source_url": NULLABLE_STRING,
+        "name": {"type": "string", "pattern": NON_BLANK_FREE_TEXT_PATTERN, "description": "Not blank"},
+        "description": {**FREE_TEXT, "description": "Markdown"},
+        "base_model": {**FREE_TEXT, "maxLength": 100},
+        "source_url": FREE_TEXT,
         "cover_image": {**NULLABLE_STRING, "pattern": "^[0-9a-f]{64}$", "description": "Hash of a stored image"},
         "tags": {"type": "array", "items": TAG_NAME, "description": "Replaces the whole tag set"},
     },

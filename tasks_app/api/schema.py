@@ -71,6 +71,7 @@ UPSCALE_REQUEST = component("UpscaleRequest", {
         "upscaler": {"type": "string", "default": "Lanczos", "description": "An upscaler model hash, or Lanczos"},
         "scale": {"type": "number", "minimum": 1, "maximum": 4, "default": 2},
     },
+    "additionalProperties": False,  # validate_upscale refuses other fields
     "example": {"upscaler": "9b1c0e2d...", "scale": 4},
 })
 
@@ -129,6 +130,7 @@ PARSED_PARAMETERS = component("ParsedParameters", {
 PARAMETERS_BODY = component("InfotextBody", {
     "type": "object", "required": ["parameters"],
     "properties": {"parameters": {"type": "string", "description": "An A1111 / Forge infotext (PNG `parameters`)"}},
+    "additionalProperties": False,  # the view refuses other fields
     "example": {"parameters": "a lighthouse, <lora:add_detail:0.6>\nNegative prompt: lowres\nSteps: 25, "
                               "Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7, Seed: 1, Size: 512x768, "
                               "Model hash: 6ce0161689, Clip skip: 2"},

@@ -29,7 +29,7 @@ class ImageUpscaleView(APIView):
         image = Image.objects.filter(pk=pk).first() if is_sha256(pk) else None
         if image is None:
             raise not_found(f"Image {pk} not found")
-        body = json_object(request) if request.body else {}
+        body = json_object(request)  # `{}` for the defaults; an empty body is refused like every write's
         response = write_transaction(lambda: queued_response(queue.submit(validate_upscale(body, image))))
         worker.queue_changed()
         return response

@@ -88,11 +88,31 @@ def test_request_bodies(schema):
     assert submission["required"] == ["checkpoint_hash", "prompt"]
 
 
+def test_request_bodies_say_what_the_server_refuses(schema):
+    """Issue 23 item 9: unknown fields, empty uploads and control characters, refused by the server, are
+    outside the schema too (tests/system/test_openapi_fuzz.py checks the rest against a live server)."""
+    components = schema["components"]["schemas"]
+    assert components["UpscaleRequest"]["additionalProperties"] is False
+    assert components["InfotextBody"]["additionalProperties"] is False
+    upload = operations(schema)[("post", "/api/images/upload")]["requestBody"]["content"]
+    assert upload["multipart/form-data"]["schema"]["properties"]["file"]["minLength"] == 1
+    assert all(upload[media]["schema"]["minLength"] == 1 for media in ("image/png", "image/jpeg", "image/webp"))
+    name = re.compile(components["ModelUpdate"]["properties"]["name"]["pattern"])
+    assert name.match("a lighthouse\n") and not name.match(" \n") and not name.match("a\x08")
+    tag = re.compile(components["ModelUpdate"]["properties"]["tags"]["items"]["pattern"])
+    assert tag.match("sharp") and not tag.match("sh\narp") and not tag.match(" ")
+    assert not re.match(components["ModelUpdate"]["properties"]["description"]["pattern"], "a\x89")
+
+
 def test_list_query_parameters(schema):
     ops = operations(schema)
     for path in LISTS:
         params = {p["name"]: p for p in ops[("get", path)]["parameters"]}
-        assert {"sort", "page[number]", "page[size]", "page[offset]", "page[limit]", "page[count]"} <= set(params), path
+        assert {"sort", "page"} <= set(params), path
+        assert params["page"]["style"] == "deepObject" and params["page"]["schema"]["additionalProperties"] is False
+        assert set(params["page"]["schema"]["properties"]) == {"number", "size", "offset", "limit", "count"}
+        # the styles do not mix (query-protocol.md §4)
+        assert {"required": ["number", "offset"]} in params["page"]["schema"]["not"]["anyOf"]
         assert params["filter"]["style"] == "deepObject" and params["filter"]["explode"] is True
         entity = path.rsplit("/", 1)[1][:-1]
         assert f"fields[{entity}]" in params

@@ -14,22 +14,28 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import CHECKS as ALL
 from schemathesis.generation import GenerationMode
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    negative_data_rejection,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.support.factories import make_image, make_model, make_task
 from tests.support.fake_civitai import FakeCivitai
 
 EXAMPLES_PER_OPERATION = 20
-# Beyond the answers' conformance: a request the schema forbids must be refused (negative_data_rejection).
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          negative_data_rejection]
+# Every check schemathesis has: beyond the answers' conformance, a request the schema forbids must be refused
+# (negative_data_rejection) and one it allows must not be refused (positive_data_acceptance: no 400).
+CHECKS = ALL.get_all()
+# Where a request the schema allows may still be refused, the schema does not yet say all the server checks
+# (issue 23 item 9, left): `filter[...]` keys and values on list reads (the schema allows any key: the operator
+# and `or`/`not` forms need `patternProperties`, OpenAPI 3.1), metadata key names in update bodies
+# (`propertyNames` is OpenAPI 3.1), an upload's bytes being a decodable image, and a task naming models and images
+# that exist (no schema can say it; half of the generated hashes are replaced by seeded ones).
+NOT_YET_ACCEPTANCE = {
+    ("POST", "/api/tasks"),
+    ("GET", "/api/images"), ("GET", "/api/models"), ("GET", "/api/tags"), ("GET", "/api/tasks"),
+    ("POST", "/api/images"), ("POST", "/api/images/{hash}"), ("POST", "/api/models"), ("POST", "/api/models/{hash}"),
+    ("POST", "/api/images/upload"),
+}
 # The queue stream never ends by design (tests/tasks/test_queue_sse.py covers it); every other operation is run.
 ENDLESS_STREAMS = ("tasks_queue",)
 
@@ -84,10 +90,8 @@ def use_seeded_models(case, seeded):
 
 
 def checks_for(case):
-    if case.operation.path == "/api/images/upload" and (case.media_type or "").startswith("multipart/"):
-        # A multipart body without parts gets an empty 400 from Django before our code: part A's item 5 of
-        # issue 8. Until that lands, only the absence of server errors is checked for multipart uploads.
-        return [not_a_server_error, status_code_conformance, negative_data_rejection]
+    if (case.method.upper(), case.operation.path) in NOT_YET_ACCEPTANCE:
+        return [check for check in CHECKS if check is not positive_data_acceptance]
     return CHECKS
 
 

@@ -153,6 +153,7 @@ def test_upscale_endpoint_validation(api):
     assert_error(api.post_json(url, {"upscaler": checkpoint.hash}), 400, "invalid_request", pointer="/upscaler")
     assert_error(api.post_json(url, {"upscaler": "Latent"}), 400, "invalid_request", pointer="/upscaler")
     assert_error(api.post_json(url, {"size": 2}), 400, "invalid_request", pointer="/size")
+    assert_error(api.post_json(url, b""), 400, "invalid_request")  # an empty body; `{}` asks for the defaults
     assert not Task.objects.exists()
 
 
