@@ -99,7 +99,7 @@ class RenderParameter:
     description: str | None = None  # OpenAPI
     infotext: Infotext | None = None
     a1111: A1111 = field(default_factory=A1111)
-    ui: dict = field(default_factory=dict)  # the web UI's hints: label, widget, step, hint
+    ui: dict = field(default_factory=dict)  # the web UI's hints: label, widget, step, hint, order (in its form)
 
 
 REQUIRED = object()
@@ -125,7 +125,7 @@ RENDER_PARAMETERS: tuple[RenderParameter, ...] = (
         description="Default: the configured default_steps",
         infotext=_single("steps", str, parse_integer, "Steps"),
         a1111=A1111(field="steps", default=50, info="steps"),
-        ui={"label": "Steps", "widget": "number"}),
+        ui={"label": "Steps", "widget": "number", "order": 3}),
     RenderParameter(
         "sampler", "text", default=DEFAULT_SAMPLER, choices=SAMPLER_NAMES,
         description="A name listed by GET /api/config (D8)",
@@ -138,36 +138,36 @@ RENDER_PARAMETERS: tuple[RenderParameter, ...] = (
         description="Default: the configured default_cfg_scale",
         infotext=_single("cfg_scale", format_number, parse_number, "CFG scale"),
         a1111=A1111(field="cfg_scale", default=7.0, info="cfg_scale"),
-        ui={"label": "CFG scale", "widget": "number", "step": 0.5}),
+        ui={"label": "CFG scale", "widget": "number", "order": 4, "step": 0.5}),
     RenderParameter(
         "seed", "seed", default=-1, low=-1, high=MAX_SEED,
         description="-1 = random (D10); image i of a batch uses seed + i",
         infotext=_single("seed", str, parse_integer, "Seed"),
         a1111=A1111(field="seed", default=-1, direct=False),  # resolved once per job; info reports the seeds
-        ui={"label": "Seed", "widget": "number", "hint": "-1 = random"}),
+        ui={"label": "Seed", "widget": "number", "order": 5, "hint": "-1 = random"}),
     RenderParameter(
         "width", "integer", default=512, low=MIN_SIDE, high=Setting("MAX_IMAGE_SIDE"), multiple_of=SIDE_STEP,
         rule=SIDE_RULE, description="Up to the configured max_image_size (D30)",
         infotext=Infotext("Size", lambda values: f"{values['width']}x{values['height']}", _size_read),
         a1111=A1111(field="width", default=512, info="width"),
-        ui={"label": "Width", "widget": "number"}),
+        ui={"label": "Width", "widget": "number", "order": 1}),
     RenderParameter(
         "height", "integer", default=512, low=MIN_SIDE, high=Setting("MAX_IMAGE_SIDE"), multiple_of=SIDE_STEP,
         rule=SIDE_RULE, description="Up to the configured max_image_size (D30)",
         a1111=A1111(field="height", default=512, info="height"),  # infotext: with width, in `Size`
-        ui={"label": "Height", "widget": "number"}),
+        ui={"label": "Height", "widget": "number", "order": 2}),
     RenderParameter(
         "batch_size", "integer", default=1, low=1, high=Setting("MAX_BATCH_SIZE"),
         rule="from 1 to {high} (the configured max_batch_size)", description="Up to the configured max_batch_size (D17)",
         a1111=A1111(field="batch_size", default=1, direct=False),  # n_iter x batch_size split into tasks
-        ui={"label": "Batch", "widget": "number"}),
+        ui={"label": "Batch", "widget": "number", "order": 6}),
     RenderParameter(
         "clip_skip", "integer", default=1, low=1, high=MAX_CLIP_SKIP, rule=f"from 1 to {MAX_CLIP_SKIP}",
         description="A1111's Clip skip (D33): 1 = last text-encoder layer, 2 = penultimate",
         infotext=_single("clip_skip", str, parse_integer, "Clip skip", when=lambda value: value > 1,
                          after_models=True),
         a1111=A1111(option="CLIP_stop_at_last_layers", default=1, info="clip_skip"),
-        ui={"label": "Clip skip", "widget": "number"}),
+        ui={"label": "Clip skip", "widget": "number", "order": 7}),
 )
 
 BY_NAME = {parameter.name: parameter for parameter in RENDER_PARAMETERS}

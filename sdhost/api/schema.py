@@ -54,7 +54,7 @@ CONFIG = component("Config", {
                        "description": "Built-in hires upscalers (D37); upscaler models go by hash"},
             parameters={"type": "array", "description": (
                 "The render parameters of POST /api/tasks with their limits and defaults as configured, the key "
-                "that writes each into a PNG's `parameters` chunk, and hints for a form (label, widget, step, hint); "
+                "that writes each into a PNG's `parameters` chunk, and hints for a form (label, widget, step, hint, order); "
                 "the web UI builds its composer from this list"),
                 "items": {"type": "object", "required": ["name", "type"], "properties": {
                     "name": STRING, "type": {"type": "string", "enum": ["text", "integer", "number", "seed"]},
@@ -62,7 +62,7 @@ CONFIG = component("Config", {
                     "multiple_of": INTEGER, "choices": {"type": "array", "items": STRING}, "description": STRING,
                     "infotext_key": STRING, "label": STRING,
                     "widget": {"type": "string", "enum": ["prompt", "textarea", "number", "select"]},
-                    "step": {"type": "number"}, "hint": STRING}}},
+                    "step": {"type": "number"}, "hint": STRING, "order": INTEGER}}},
         ),
         "hardware": section(device={**STRING, "example": "cuda"}, gpu_count=INTEGER,
                             memory_gb={"type": "number"}),

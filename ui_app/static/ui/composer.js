@@ -74,7 +74,7 @@ export async function render(main) {
   const parameters = config.parameters || [];
   const samplerParameter = parameters.find((p) => p.widget === "select") || {};
   const sampler = h("select", { name: "sampler" }, config.samplers.map((s) => h("option", { value: s, selected: s === (start.sampler || samplerParameter.default) }, s)));
-  const numberParameters = parameters.filter((p) => p.widget === "number");
+  const numberParameters = parameters.filter((p) => p.widget === "number").sort((a, b) => (a.order ?? 99) - (b.order ?? 99));
   const numberField = (p) => field(p.label, number(p.name, start[p.name] ?? p.default, {
     min: p.minimum, max: p.type === "seed" ? undefined : p.maximum, step: p.step ?? p.multiple_of ?? (p.type === "number" ? "any" : 1),
   }), { pointer: `/${p.name}`, hint: p.hint });
