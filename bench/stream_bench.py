@@ -15,7 +15,6 @@ Everything goes to 127.0.0.1 and the run ends by itself (each phase has a deadli
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,7 +27,8 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-MIB = 1024 * 1024
+from bench.serve_bench import MIB, free_port, start, stop  # noqa: E402  (after sys.path)
+
 CONNECT_AT_ONCE = 100
 PHASE_SECONDS = 300
 IDLE_SECONDS = 16  # longer than core.sse.KEEP_ALIVE_SECONDS: every stream sends one keep-alive meanwhile
@@ -51,33 +51,8 @@ def setup_library(tmp: Path, models: int) -> dict:
     return env
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(env: dict, port: int) -> subprocess.Popen:
-    command = [sys.executable, "manage.py", "serve", "--no-worker", "--port", str(port)]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while time.time() < deadline and process.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return process
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit(f"the server did not start: {process.stderr.read().decode()[-2000:]}")
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    return start([sys.executable, "manage.py", "serve", "--no-worker", "--port", str(port)], env, port)
 
 
 def usage(pid: int) -> dict:
@@ -160,7 +135,7 @@ def main():
         try:
             rows = asyncio.run(measure(port, process.pid, args.streams, args.path, args.samples))
         finally:
-            stop_server(process)
+            stop(process)
     print(f"\nGET {args.path} x {args.streams}, idle; GET /api/models ({args.models} models, page of 50) x"
           f" {args.samples}; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
     print(f"{'phase':<22} {'RSS MiB':>8} {'fds':>6} {'threads':>8} {'idle CPU %':>10} {'list p50 ms':>12}"
