@@ -4,7 +4,9 @@ An `UpdateTarget` describes one entity: its writable attributes (each with a cle
 link table and the timestamp it maintains. Every key of an update object is one of:
 
 - a writable attribute -> cleaned and set (a wrong type is a 400 naming the key);
-- `tags` -> replaces the whole tag set; `tag_<name>: true|false` -> adds/removes one tag;
+- `tags` -> replaces the whole tag set; `tag_<name>: true|false` -> adds/removes one tag; `tags` applies first,
+  then the flags, whatever the key order (docs/library.md);
+- `data` -> 400: a JSON:API resource document, which goes to PATCH (core/jsonapi/writes.py), never into metadata;
 - a read-only attribute (D24) -> 400 naming the key;
 - anything else -> merged into `metadata` (`null` deletes the key); keys match [A-Za-z0-9_]{1,64}.
 
@@ -31,6 +33,14 @@ READ_ONLY_KEYS = frozenset({
     "type", "id", "metadata", "attributes", "relationships",
 })
 TAG_KEY_PREFIX = "tag_"
+# JSON:API's top-level member: `{"data": {...}}` sent to a D3 endpoint is a resource document, not metadata
+DOCUMENT_KEY = "data"
+
+
+def document_key_refusal(pointer):
+    return invalid_request(
+        "'data' is not an update key: a JSON:API resource document ({\"data\": {\"type\", \"id\", \"attributes\"}}) "
+        "is sent with PATCH to the resource's URL; a D3 update is a plain object of keys", pointer=pointer)
 
 
 class InvalidValue(ValueError):
@@ -106,8 +116,11 @@ def validate_update(target: UpdateTarget, update, prefix=()) -> UpdatePlan:
     if not isinstance(update, dict):
         raise invalid_request("An update must be a JSON object", pointer=json_pointer(*prefix) or None)
     plan = UpdatePlan()
+    replace, flags = [], []  # tag operations: `tags` first, then the flags, whatever the key order
     for key, value in update.items():
         pointer = json_pointer(*prefix, key)
+        if key == DOCUMENT_KEY:
+            raise document_key_refusal(pointer)
         if key in target.writable:
             try:
                 plan.attributes[key] = target.writable[key](value)
@@ -119,14 +132,14 @@ def validate_update(target: UpdateTarget, update, prefix=()) -> UpdatePlan:
             for name in value:
                 if problem := tag_name_problem(name):
                     raise invalid_request(problem, pointer=pointer)
-            plan.tag_ops.append(("set", value))
+            replace.append(("set", value))
         elif key.startswith(TAG_KEY_PREFIX):
             name = key[len(TAG_KEY_PREFIX):]
             if problem := tag_name_problem(name):
                 raise invalid_request(problem, pointer=pointer)
             if not isinstance(value, bool):
                 raise invalid_request(f"'{key}' must be true or false", pointer=pointer)
-            plan.tag_ops.append(("add" if value else "remove", [name]))
+            flags.append(("add" if value else "remove", [name]))
         elif key in target.read_only:
             raise invalid_request(f"'{key}' is read-only", pointer=pointer)
         elif not METADATA_KEY_RE.fullmatch(key):
@@ -139,6 +152,7 @@ def validate_update(target: UpdateTarget, update, prefix=()) -> UpdatePlan:
                 raise invalid_request(f"Metadata '{key}' {problem}", pointer=json_pointer(*prefix, key, *path))
             plan.metadata[key] = value
         plan.keys.append(key)
+    plan.tag_ops = replace + flags
     return plan
 
 
@@ -225,6 +239,8 @@ def update_many(target: UpdateTarget, body: dict) -> dict:
 
     The whole body is validated before anything is written; unknown hashes are reported, not errors.
     """
+    if DOCUMENT_KEY in body:
+        raise document_key_refusal(json_pointer(DOCUMENT_KEY))
     plans = {pk: validate_update(target, update, prefix=(pk,)) for pk, update in body.items()}
 
     def write():

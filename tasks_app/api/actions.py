@@ -5,6 +5,8 @@ from rest_framework.response import Response
 
 from core.bodies import json_object
 from core.errors import invalid_request, json_pointer
+from core.jsonapi import get_instance
+from core.jsonapi.writes import read_only_resource, resource_object_of
 from core.writes import write_transaction
 from tasks_app import queue, worker
 from tasks_app.throughput import format_hms
@@ -48,6 +50,15 @@ class TaskActionsMixin:
              "estimated_time": format_hms(done_after[position])},
             status=status.HTTP_202_ACCEPTED,
         )
+
+    def patch_one(self, request, pk):
+        """PATCH /api/tasks/{id}: a task has nothing to update (its parameters and tags are fixed at submission), so
+        a well-formed resource document of this task gets JSON:API's 403 for an unsupported update."""
+        get_instance(self.resource, pk)
+        resource_object_of(json_object(request), self.resource, pk)
+        raise read_only_resource(
+            f"Task {pk}", "its parameters and tags are fixed when it is submitted (tasks-api.md, D26); cancel it with "
+            "DELETE /api/tasks and submit a new one")
 
     def batch_cancel(self, request, *args, **kwargs):
         """DELETE /api/tasks: cancel pending and running tasks (D27)."""
