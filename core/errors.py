@@ -21,7 +21,6 @@ TITLES = {
     "cross_origin_refused": "Cross-Origin Request Refused",
     "not_found": "Not Found",
     "conflict": "Conflict",
-    "read_only_resource": "Read-Only Resource",
     "not_acceptable": "Not Acceptable",
     "method_not_allowed": "Method Not Allowed",
     "model_not_ready": "Model Not Ready",

@@ -9,24 +9,15 @@ from .jsonapi import get_instance, single_document
 from .jsonapi.writes import moved_pointer, update_from_document
 
 
-class LibraryActionsMixin:
-    """The update and delete actions shared by library entities (models, images), configured per
-    ViewSet: `update_target` (an core.updates.UpdateTarget), `delete_entity` (pk -> None, raising APIError),
-    `delete_reasons`, `resource_type` (for D11's JSON:API body form) and `noun` ("Model", "Image"); `resource`
-    (the JSON:API Resource, from ResourceReadMixin) for the PATCH form."""
+class ResourceUpdateMixin:
+    """JSON:API's update form, `PATCH` with a resource document, for a ViewSet with `resource` (the JSON:API
+    Resource, from ResourceReadMixin) and `update_target` (a core.updates.UpdateTarget)."""
 
     update_target = None
-    delete_entity = None
-    delete_reasons = None
-    resource_type = ""
-    noun = ""
-
-    def update_one(self, request, pk):
-        return Response(updates.update_one(self.update_target, pk, json_object(request)))
 
     def patch_one(self, request, pk):
-        """PATCH with a JSON:API resource document: mapped onto the D3 update and applied by `update_one`'s path;
-        answers the updated resource document, `meta.updated_fields` as in the POST form's answer."""
+        """The document is mapped onto the D3 update and applied by `update_one`'s path; answers the updated resource
+        document, with `meta.updated_fields` as in the POST form's answer."""
         update, pointers = update_from_document(json_object(request), self.resource, self.update_target, pk)
         try:
             result = updates.update_one(self.update_target, pk, update)
@@ -35,6 +26,20 @@ class LibraryActionsMixin:
         document = single_document(self.resource, get_instance(self.resource, pk))
         document["meta"] = {"updated_fields": result["updated_fields"]}
         return Response(document)
+
+
+class LibraryActionsMixin(ResourceUpdateMixin):
+    """The update and delete actions shared by library entities (models, images), configured per
+    ViewSet: `update_target` (an core.updates.UpdateTarget), `delete_entity` (pk -> None, raising APIError),
+    `delete_reasons`, `resource_type` (for D11's JSON:API body form) and `noun` ("Model", "Image")."""
+
+    delete_entity = None
+    delete_reasons = None
+    resource_type = ""
+    noun = ""
+
+    def update_one(self, request, pk):
+        return Response(updates.update_one(self.update_target, pk, json_object(request)))
 
     def batch_update(self, request):
         return Response(updates.update_many(self.update_target, json_object(request)))

@@ -7,7 +7,7 @@ link table and the timestamp it maintains. Every key of an update object is one 
 - `tags` -> replaces the whole tag set; `tag_<name>: true|false` -> adds/removes one tag; `tags` applies first,
   then the flags, whatever the key order (docs/library.md);
 - `data` -> 400: a JSON:API resource document, which goes to PATCH (core/jsonapi/writes.py), never into metadata;
-- a read-only attribute (D24) -> 400 naming the key;
+- a read-only attribute (D24) -> 400 naming the key (every other key too, for an entity without metadata: tasks);
 - anything else -> merged into `metadata` (`null` deletes the key); keys match [A-Za-z0-9_]{1,64}.
 
 Bodies are validated completely before anything is written, and applied in one transaction, so
@@ -58,6 +58,8 @@ class UpdateTarget:
     writable: dict = field(default_factory=dict)  # attribute -> cleaner(value) -> stored value
     read_only: frozenset = READ_ONLY_KEYS
     touch: str | None = None  # timestamp field that follows every change
+    metadata: bool = True  # whether other keys go to a `metadata` object (False: they are refused as read-only)
+    pk_check: Callable = is_sha256  # whether a primary key is well formed (others are simply not found)
 
 
 @dataclass
@@ -140,7 +142,7 @@ def validate_update(target: UpdateTarget, update, prefix=()) -> UpdatePlan:
             if not isinstance(value, bool):
                 raise invalid_request(f"'{key}' must be true or false", pointer=pointer)
             flags.append(("add" if value else "remove", [name]))
-        elif key in target.read_only:
+        elif key in target.read_only or not target.metadata:
             raise invalid_request(f"'{key}' is read-only", pointer=pointer)
         elif not METADATA_KEY_RE.fullmatch(key):
             raise invalid_request(
@@ -223,7 +225,7 @@ def apply_tag_ops(target: UpdateTarget, changes) -> None:
 def update_one(target: UpdateTarget, pk, update) -> dict:
     """POST /api/<entity>/{hash}: {"success": true, "updated_fields": [...]}."""
     def write():
-        instance = target.model.objects.select_for_update().filter(pk=pk).first() if is_sha256(pk) else None
+        instance = target.model.objects.select_for_update().filter(pk=pk).first() if target.pk_check(pk) else None
         if instance is None:
             raise not_found(f"{target.label} {pk} not found")
         plan = validate_update(target, update)

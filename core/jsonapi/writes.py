@@ -38,13 +38,12 @@ def resource_object_of(document, resource, public_id):
     for key in data:
         if key not in RESOURCE_MEMBERS:
             raise invalid_request(f"'{key}' is not a member of a resource object", pointer=json_pointer("data", key))
+    for path in (("meta",), ("jsonapi",), ("data", "meta"), ("data", "links")):  # tolerated, ignored, objects
+        holder = document if len(path) == 1 else data
+        if path[-1] in holder and not isinstance(holder[path[-1]], dict):
+            raise invalid_request(f"'{path[-1]}' must be an object", pointer=json_pointer(*path))
     identify(data, resource.type, public_id)
     return data
-
-
-def read_only_resource(noun, why):
-    """403, as JSON:API answers an update the server does not support."""
-    return APIError(403, "read_only_resource", f"{noun} cannot be changed: {why}")
 
 
 def update_from_document(document, resource, target, public_id):

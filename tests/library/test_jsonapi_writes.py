@@ -116,13 +116,29 @@ def test_patch_needs_a_document(api):
     assert_error(patch(api, f"/api/images/{missing}", document), 404, "not_found")
 
 
-def test_patch_task_is_a_clear_403(api):
+def test_patch_task_changes_its_tags_only(api):
     task = make_task(make_model())
-    document = {"data": {"type": "task", "id": task.id, "attributes": {"prompt": "a dog"}}}
-    assert_error(patch(api, f"/api/tasks/{task.id}", document), 403, "read_only_resource")
-    document["data"]["id"] = "0" * 8 + "-0000-4000-8000-" + "0" * 12
+    document = {"data": {"type": "task", "id": task.id,
+                         "relationships": {"tags": {"data": [{"type": "tag", "id": "keep"}]}}}}
+    response = patch(api, f"/api/tasks/{task.id}", document)
+    assert response.status_code == 200, response.content
+    assert response.json()["data"]["relationships"]["tags"]["data"] == [{"type": "tag", "id": "keep"}]
+    assert response.json()["meta"] == {"updated_fields": ["tags"]}
+    assert tag_names(task) == ["keep"]
+    for attributes, pointer in [({"prompt": "a dog"}, "/data/attributes/prompt"),
+                                ({"rating": 5}, "/data/attributes/rating")]:
+        document["data"]["attributes"] = attributes
+        assert_error(patch(api, f"/api/tasks/{task.id}", {**document}), 400, "invalid_request", pointer=pointer)
+    document["data"].pop("attributes")
+    document["data"]["relationships"] = {"checkpoint": {"data": None}}
+    assert_error(patch(api, f"/api/tasks/{task.id}", document), 400, "invalid_request",
+                 pointer="/data/relationships/checkpoint")
+    task.refresh_from_db()
+    assert task.prompt == "a cat" and task.checkpoint_id and tag_names(task) == ["keep"]
+    other = "0" * 8 + "-0000-4000-8000-" + "0" * 12
+    document["data"]["id"] = other
     assert_error(patch(api, f"/api/tasks/{task.id}", document), 409, "conflict", pointer="/data/id")
-    assert_error(patch(api, f"/api/tasks/{document['data']['id']}", document), 404, "not_found")
+    assert_error(patch(api, f"/api/tasks/{other}", {"data": {"type": "task", "id": other}}), 404, "not_found")
 
 
 # --- item 7: media types ----------------------------------------------------------------------------
