@@ -49,8 +49,9 @@ def accept_refusal(accept):
     if instances and all(unsupported_parameters(media) for media in instances):
         named = ", ".join(sorted({p for media in instances for p in unsupported_parameters(media)}))
         return APIError(406, "not_acceptable",
-                        f"Accept names {JSONAPI} only with media type parameters ({named}); this server supports "
-                        f"none (no JSON:API extension): accept {JSONAPI} without parameters, or {JSON}")
+                        f"Accept names {JSONAPI} only with media type parameters ({named}), which JSON:API refuses "
+                        f"(only `profile` is allowed; this server implements no extension): accept {JSONAPI} "
+                        f"without parameters, or {JSON}")
     return None
 
 
@@ -61,8 +62,9 @@ def content_type_refusal(content_type):
     media = MediaType(content_type)
     if is_jsonapi(media) and (named := unsupported_parameters(media)):
         return APIError(415, "unsupported_media_type",
-                        f"Content-Type {JSONAPI} with media type parameters ({', '.join(named)}) is not supported "
-                        f"(no JSON:API extension): send {JSONAPI} without parameters, or {JSON}")
+                        f"Content-Type {JSONAPI} with media type parameters ({', '.join(named)}) is refused by "
+                        f"JSON:API (only `profile` is allowed; this server implements no extension): send {JSONAPI} "
+                        f"without parameters, or {JSON}")
     return None
 
 

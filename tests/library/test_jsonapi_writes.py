@@ -125,6 +125,8 @@ def test_patch_task_changes_its_tags_only(api):
     assert response.json()["data"]["relationships"]["tags"]["data"] == [{"type": "tag", "id": "keep"}]
     assert response.json()["meta"] == {"updated_fields": ["tags"]}
     assert tag_names(task) == ["keep"]
+    task.refresh_from_db()
+    assert task.tag_count == 1  # the link triggers ran, as for a tagged submission
     for attributes, pointer in [({"prompt": "a dog"}, "/data/attributes/prompt"),
                                 ({"rating": 5}, "/data/attributes/rating")]:
         document["data"]["attributes"] = attributes
