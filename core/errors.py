@@ -20,6 +20,8 @@ TITLES = {
     "unauthorized": "Unauthorized",
     "cross_origin_refused": "Cross-Origin Request Refused",
     "not_found": "Not Found",
+    "conflict": "Conflict",
+    "not_acceptable": "Not Acceptable",
     "method_not_allowed": "Method Not Allowed",
     "model_not_ready": "Model Not Ready",
     "model_in_use": "Model In Use",

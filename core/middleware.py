@@ -12,8 +12,10 @@ from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.urls import Resolver404, resolve
+from django.utils.cache import patch_vary_headers
 
 from .errors import APIError, a1111_error_response, error_response, to_api_error
+from .negotiation import JSON, JSONAPI, accept_refusal, answers_jsonapi, content_type_refusal
 from .sse import is_event_stream_view
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
@@ -256,3 +258,25 @@ class ApiErrorMiddleware:
     @staticmethod
     def is_json(response):
         return response.get("Content-Type", "").startswith(("application/json", "text/event-stream")) or getattr(response, "streaming", False)
+
+
+class MediaTypeMiddleware:
+    """JSON:API's media type rules under /api (core/negotiation.py): 415 for a body sent as application/vnd.api+json
+    with parameters, 406 for an `Accept` naming that media type only with parameters, and every JSON answer labelled
+    application/vnd.api+json when `Accept` asks for it (`Vary: Accept`). Just inside CorsMiddleware, so that it sees
+    every answer, the JSON errors of the other middleware included."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not is_api(request):
+            return self.get_response(request)
+        accept = request.headers.get("Accept", "")
+        refusal = content_type_refusal(request.headers.get("Content-Type")) or accept_refusal(accept)
+        response = error_response(refusal) if refusal else self.get_response(request)
+        if response.get("Content-Type", "").split(";")[0].strip().lower() == JSON:
+            patch_vary_headers(response, ("Accept",))
+            if answers_jsonapi(accept):
+                response["Content-Type"] = JSONAPI
+        return response

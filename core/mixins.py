@@ -5,14 +5,34 @@ from rest_framework.response import Response
 from . import updates
 from .bodies import json_object
 from .errors import APIError, invalid_request, json_pointer
+from .jsonapi import get_instance, single_document
+from .jsonapi.writes import moved_pointer, update_from_document
 
 
-class LibraryActionsMixin:
+class ResourceUpdateMixin:
+    """JSON:API's update form, `PATCH` with a resource document, for a ViewSet with `resource` (the JSON:API
+    Resource, from ResourceReadMixin) and `update_target` (a core.updates.UpdateTarget)."""
+
+    update_target = None
+
+    def patch_one(self, request, pk):
+        """The document is mapped onto the D3 update and applied by `update_one`'s path; answers the updated resource
+        document, with `meta.updated_fields` as in the POST form's answer."""
+        update, pointers = update_from_document(json_object(request), self.resource, self.update_target, pk)
+        try:
+            result = updates.update_one(self.update_target, pk, update)
+        except APIError as exc:
+            raise moved_pointer(exc, pointers) from None
+        document = single_document(self.resource, get_instance(self.resource, pk))
+        document["meta"] = {"updated_fields": result["updated_fields"]}
+        return Response(document)
+
+
+class LibraryActionsMixin(ResourceUpdateMixin):
     """The update and delete actions shared by library entities (models, images), configured per
     ViewSet: `update_target` (an core.updates.UpdateTarget), `delete_entity` (pk -> None, raising APIError),
     `delete_reasons`, `resource_type` (for D11's JSON:API body form) and `noun` ("Model", "Image")."""
 
-    update_target = None
     delete_entity = None
     delete_reasons = None
     resource_type = ""

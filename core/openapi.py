@@ -231,6 +231,62 @@ def resource_document(resource):
     })
 
 
+NOT_A_DOCUMENT = {"not": {"required": ["data"]}}  # a D3 body: `data` is refused (a resource document goes to PATCH)
+PATCH_MEDIA_TYPES = ("application/vnd.api+json", "application/json")
+
+
+def update_document(resource, attributes, relationships=()):
+    """Reference to the body of `PATCH` on one `resource` (JSON:API's update form): a resource document whose
+    `attributes` follow the `attributes` schema and whose writable `relationships` are named (core/jsonapi/writes.py);
+    `request` maps both JSON media types to it."""
+    linked = {}
+    for name in relationships:
+        rel = resource.relationships[name]
+        target = resource_for(rel.target)
+        linked_id = TAG_NAME if rel.target == "tag" else {
+            "type": "string", **({"pattern": f"^{target.id_pattern}$"} if target.id_pattern else {})}
+        identifier = {"type": "object", "required": ["type", "id"],
+                      "properties": {"type": {"type": "string", "enum": [rel.target]}, "id": linked_id}}
+        linkage = {"type": "array", "items": identifier} if rel.many else {**identifier, "nullable": True}
+        linked[name] = {"type": "object", "required": ["data"], "properties": {"data": linkage}}
+    member = {"type": "object", "additionalProperties": True}
+    id_schema = {"type": "string", **({"pattern": f"^{resource.id_pattern}$"} if resource.id_pattern else {})}
+    data = {
+        "type": "object", "required": ["type", "id"], "additionalProperties": False,
+        "properties": {
+            "type": {"type": "string", "enum": [resource.type]},
+            "id": {**id_schema, "description": "The id in the URL (409 otherwise)"},
+            "attributes": attributes,
+            "relationships": {"type": "object", "additionalProperties": False, "properties": linked},
+            "meta": member, "links": member,
+        },
+    }
+    name = resource_schema_name(resource.type).replace("Resource", "UpdateDocument")
+    schema = component(name, {"type": "object", "required": ["data"], "additionalProperties": False,
+                              "properties": {"data": data, "meta": member, "jsonapi": member}})
+    return {media: schema for media in PATCH_MEDIA_TYPES}
+
+
+def updated_document(resource):
+    """Reference to the answer of a PATCH: the resource document, with the D3 keys applied in `meta`."""
+    name = resource_schema_name(resource.type).replace("Resource", "UpdatedDocument")
+    return component(name, {
+        "type": "object", "required": ["data", "meta"],
+        "properties": {"data": ref(resource_schema_name(resource.type)), "meta": {
+            "type": "object", "required": ["updated_fields"],
+            "properties": {"updated_fields": {"type": "array", "items": {"type": "string"},
+                                              "description": "The D3 keys the document stood for"}}}},
+    })
+
+
+PATCH_ERRORS = {
+    "e400": "`invalid_request`: not a resource document, or a value fails D3's validation (`source.pointer` names "
+            "it, e.g. /data/attributes/name)",
+    "e409": "`conflict`: `data.type` is not this resource's type, or `data.id` not the id in the URL",
+    "e415": "`unsupported_media_type`: application/vnd.api+json with media type parameters",
+}
+
+
 def collection_document(resource):
     """Reference to the collection document component of `resource` (query-protocol.md §7)."""
     name = resource_schema_name(resource.type).replace("Resource", "Collection")

@@ -4,8 +4,10 @@ An `UpdateTarget` describes one entity: its writable attributes (each with a cle
 link table and the timestamp it maintains. Every key of an update object is one of:
 
 - a writable attribute -> cleaned and set (a wrong type is a 400 naming the key);
-- `tags` -> replaces the whole tag set; `tag_<name>: true|false` -> adds/removes one tag;
-- a read-only attribute (D24) -> 400 naming the key;
+- `tags` -> replaces the whole tag set; `tag_<name>: true|false` -> adds/removes one tag; `tags` applies first,
+  then the flags, whatever the key order (docs/library.md);
+- `data` -> 400: a JSON:API resource document, which goes to PATCH (core/jsonapi/writes.py), never into metadata;
+- a read-only attribute (D24) -> 400 naming the key (every other key too, for an entity without metadata: tasks);
 - anything else -> merged into `metadata` (`null` deletes the key); keys match [A-Za-z0-9_]{1,64}.
 
 Bodies are validated completely before anything is written, and applied in one transaction, so
@@ -31,6 +33,14 @@ READ_ONLY_KEYS = frozenset({
     "type", "id", "metadata", "attributes", "relationships",
 })
 TAG_KEY_PREFIX = "tag_"
+# JSON:API's top-level member: `{"data": {...}}` sent to a D3 endpoint is a resource document, not metadata
+DOCUMENT_KEY = "data"
+
+
+def document_key_refusal(pointer):
+    return invalid_request(
+        "'data' is not an update key: a JSON:API resource document ({\"data\": {\"type\", \"id\", \"attributes\"}}) "
+        "is sent with PATCH to the resource's URL; a D3 update is a plain object of keys", pointer=pointer)
 
 
 class InvalidValue(ValueError):
@@ -48,6 +58,8 @@ class UpdateTarget:
     writable: dict = field(default_factory=dict)  # attribute -> cleaner(value) -> stored value
     read_only: frozenset = READ_ONLY_KEYS
     touch: str | None = None  # timestamp field that follows every change
+    metadata: bool = True  # whether other keys go to a `metadata` object (False: they are refused as read-only)
+    pk_check: Callable = is_sha256  # whether a primary key is well formed (others are simply not found)
 
 
 @dataclass
@@ -106,8 +118,11 @@ def validate_update(target: UpdateTarget, update, prefix=()) -> UpdatePlan:
     if not isinstance(update, dict):
         raise invalid_request("An update must be a JSON object", pointer=json_pointer(*prefix) or None)
     plan = UpdatePlan()
+    replace, flags = [], []  # tag operations: `tags` first, then the flags, whatever the key order
     for key, value in update.items():
         pointer = json_pointer(*prefix, key)
+        if key == DOCUMENT_KEY:
+            raise document_key_refusal(pointer)
         if key in target.writable:
             try:
                 plan.attributes[key] = target.writable[key](value)
@@ -119,15 +134,15 @@ def validate_update(target: UpdateTarget, update, prefix=()) -> UpdatePlan:
             for name in value:
                 if problem := tag_name_problem(name):
                     raise invalid_request(problem, pointer=pointer)
-            plan.tag_ops.append(("set", value))
+            replace.append(("set", value))
         elif key.startswith(TAG_KEY_PREFIX):
             name = key[len(TAG_KEY_PREFIX):]
             if problem := tag_name_problem(name):
                 raise invalid_request(problem, pointer=pointer)
             if not isinstance(value, bool):
                 raise invalid_request(f"'{key}' must be true or false", pointer=pointer)
-            plan.tag_ops.append(("add" if value else "remove", [name]))
-        elif key in target.read_only:
+            flags.append(("add" if value else "remove", [name]))
+        elif key in target.read_only or not target.metadata:
             raise invalid_request(f"'{key}' is read-only", pointer=pointer)
         elif not METADATA_KEY_RE.fullmatch(key):
             raise invalid_request(
@@ -139,6 +154,7 @@ def validate_update(target: UpdateTarget, update, prefix=()) -> UpdatePlan:
                 raise invalid_request(f"Metadata '{key}' {problem}", pointer=json_pointer(*prefix, key, *path))
             plan.metadata[key] = value
         plan.keys.append(key)
+    plan.tag_ops = replace + flags
     return plan
 
 
@@ -209,7 +225,7 @@ def apply_tag_ops(target: UpdateTarget, changes) -> None:
 def update_one(target: UpdateTarget, pk, update) -> dict:
     """POST /api/<entity>/{hash}: {"success": true, "updated_fields": [...]}."""
     def write():
-        instance = target.model.objects.select_for_update().filter(pk=pk).first() if is_sha256(pk) else None
+        instance = target.model.objects.select_for_update().filter(pk=pk).first() if target.pk_check(pk) else None
         if instance is None:
             raise not_found(f"{target.label} {pk} not found")
         plan = validate_update(target, update)
@@ -225,6 +241,8 @@ def update_many(target: UpdateTarget, body: dict) -> dict:
 
     The whole body is validated before anything is written; unknown hashes are reported, not errors.
     """
+    if DOCUMENT_KEY in body:
+        raise document_key_refusal(json_pointer(DOCUMENT_KEY))
     plans = {pk: validate_update(target, update, prefix=(pk,)) for pk, update in body.items()}
 
     def write():

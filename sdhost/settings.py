@@ -140,6 +140,7 @@ INSTALLED_APPS = [
 # Django's and corsheaders' middleware as sync-only subclasses (sdhost/middleware.py says why).
 MIDDLEWARE = [
     "sdhost.middleware.CorsMiddleware",  # outermost: CORS headers on every answer, JSON errors included
+    "core.middleware.MediaTypeMiddleware",  # JSON:API media types (406, 415, Content-Type) of every /api answer
     "core.middleware.ApiErrorMiddleware",  # before the others: also turns their HTML errors into JSON
     "core.middleware.AllowedHostMiddleware",
     "core.middleware.CrossOriginWriteMiddleware",  # CSRF of the cookie-less APIs: Origin, Sec-Fetch-Site

@@ -6,6 +6,8 @@ from core.openapi import (
     BATCH_DELETE_RESULT,
     BATCH_UPDATE_RESULT,
     DELETE_RESULT,
+    NOT_A_DOCUMENT,
+    PATCH_ERRORS,
     TAG_NAME,
     UPDATE_RESULT,
     batch_delete_request,
@@ -17,6 +19,8 @@ from core.openapi import (
     path_id,
     read_operations,
     resource_document,
+    update_document,
+    updated_document,
 )
 
 from ..thumbnails import DEFAULT_SIZE, SIZES
@@ -30,11 +34,21 @@ UPLOADED = {**BINARY, "minLength": 1, "description": "Not empty"}
 IMAGE_UPDATE = component("ImageUpdate", {
     "type": "object",
     "description": "D3: `tags` replaces the tag set, `tag_<name>: true|false` adds/removes one tag, every other "
-                   "key is merged into `metadata` (`null` deletes it). "
+                   "key is merged into `metadata` (`null` deletes it); `tags` applies before the flags; no `data` key. "
                    "Metadata keys: 1-64 characters of A-Z, a-z, 0-9 and `_` (OpenAPI 3.0 cannot constrain key names).",
     "properties": {"tags": {"type": "array", "items": TAG_NAME}},
     "additionalProperties": True,
+    **NOT_A_DOCUMENT,
     "example": {"rating": 5, "tag_wallpaper": True, "is_favorite": True, "custom_note": "print this one"},
+})
+IMAGE_ATTRIBUTES_UPDATE = component("ImageAttributesUpdate", {
+    "type": "object",
+    "description": "Each key is the D3 key of that name (any key is metadata on images); `metadata`'s keys are "
+                   "merged into the image's metadata (`null` deletes one). Tags are the `tags` relationship.",
+    "properties": {"metadata": {"type": "object", "additionalProperties": True}},
+    "additionalProperties": True,
+    "not": {"anyOf": [{"required": [name]} for name in ImageResource.relationships]},
+    "example": {"metadata": {"rating": 5, "custom_note": None}},
 })
 
 UNKNOWN = "`not_found`: unknown hash"
@@ -51,9 +65,18 @@ document_view(
         "images_update", "Update one image's tags and metadata (D3)", parameters=[HASH], request=json_body(IMAGE_UPDATE),
         responses={200: OpenApiResponse(UPDATE_RESULT, description="Updated"), **errors(e400=INVALID, e404=UNKNOWN)},
     ),
+    patch_one=operation(
+        "images_patch", "Update one image with a JSON:API resource document",
+        description="JSON:API's update form of `POST /api/images/{hash}`: `data.attributes` and the `tags` "
+                    "relationship are mapped onto the D3 update, which is applied the same way. Answers the "
+                    "updated resource document.",
+        parameters=[HASH], request=update_document(ImageResource, IMAGE_ATTRIBUTES_UPDATE, ["tags"]),
+        responses={200: OpenApiResponse(updated_document(ImageResource), description="Updated"),
+                   **errors(e404=UNKNOWN, **PATCH_ERRORS)},
+    ),
     batch_update=operation(
         "images_batch_update", "Update several images' tags and metadata",
-        request=json_body({"type": "object", "additionalProperties": IMAGE_UPDATE,
+        request=json_body({"type": "object", "additionalProperties": IMAGE_UPDATE, **NOT_A_DOCUMENT,
                            "description": "Maps image hashes to update objects."}),
         responses={200: OpenApiResponse(BATCH_UPDATE_RESULT, description="Applied; unknown hashes listed in `failed`"),
                    **errors(e400=INVALID + "; nothing changes")},

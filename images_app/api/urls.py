@@ -4,7 +4,7 @@ from .views import ImageViewSet
 
 collection = ImageViewSet.as_view({"get": "list", "post": "batch_update", "delete": "batch_destroy"})
 upload = ImageViewSet.as_view({"post": "upload"})
-detail = ImageViewSet.as_view({"get": "retrieve", "post": "update_one", "delete": "destroy_one"})
+detail = ImageViewSet.as_view({"get": "retrieve", "post": "update_one", "patch": "patch_one", "delete": "destroy_one"})
 content = ImageViewSet.as_view({"get": "content"})
 thumbnail = ImageViewSet.as_view({"get": "thumbnail"})
 

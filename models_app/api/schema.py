@@ -6,6 +6,8 @@ from core.openapi import (
     BATCH_DELETE_RESULT,
     BATCH_UPDATE_RESULT,
     DELETE_RESULT,
+    NOT_A_DOCUMENT,
+    PATCH_ERRORS,
     TAG_NAME,
     UPDATE_RESULT,
     add_path,
@@ -19,6 +21,8 @@ from core.openapi import (
     read_operations,
     ref,
     sse,
+    update_document,
+    updated_document,
 )
 from core.text import FREE_TEXT_PATTERN, NON_BLANK_FREE_TEXT_PATTERN
 
@@ -31,21 +35,36 @@ HASH = path_id("SHA256 of the model file (64 lower-case hex digits).", public_na
 NULLABLE_STRING = {"type": "string", "nullable": True}
 FREE_TEXT = {**NULLABLE_STRING, "pattern": FREE_TEXT_PATTERN}  # no control characters but tab and line breaks
 
+MODEL_UPDATE_PROPERTIES = {
+    "name": {"type": "string", "pattern": NON_BLANK_FREE_TEXT_PATTERN, "description": "Not blank"},
+    "description": {**FREE_TEXT, "description": "Markdown"},
+    "base_model": {**FREE_TEXT, "maxLength": 100},
+    "source_url": FREE_TEXT,
+    "cover_image": {**NULLABLE_STRING, "pattern": "^[0-9a-f]{64}$", "description": "Hash of a stored image"},
+    "tags": {"type": "array", "items": TAG_NAME, "description": "Replaces the whole tag set"},
+}
 MODEL_UPDATE = component("ModelUpdate", {
     "type": "object",
-    "description": "D3: recognised keys below; `tag_<name>: true|false` adds/removes one tag; any other key is "
-                   "merged into `metadata` (`null` deletes it). "
+    "description": "D3: recognised keys below; `tag_<name>: true|false` adds/removes one tag (after `tags`, "
+                   "whatever the key order); any other key but `data` is merged into `metadata` (`null` deletes it). "
                    "Metadata keys: 1-64 characters of A-Z, a-z, 0-9 and `_` (OpenAPI 3.0 cannot constrain key names).",
+    "properties": MODEL_UPDATE_PROPERTIES,
+    "additionalProperties": True,
+    **NOT_A_DOCUMENT,
+    "example": {"tag_sharp": True, "rating": 4.5, "is_favorite": True, "custom_note": "best at 30 steps"},
+})
+MODEL_ATTRIBUTES_UPDATE = component("ModelAttributesUpdate", {
+    "type": "object",
+    "description": "Each key is the D3 key of that name (`name`, `description`, `base_model`, `source_url`; any "
+                   "other key is metadata); `metadata`'s keys are merged into the model's metadata (`null` deletes "
+                   "one). Tags and the cover image are relationships.",
     "properties": {
-        "name": {"type": "string", "pattern": NON_BLANK_FREE_TEXT_PATTERN, "description": "Not blank"},
-        "description": {**FREE_TEXT, "description": "Markdown"},
-        "base_model": {**FREE_TEXT, "maxLength": 100},
-        "source_url": FREE_TEXT,
-        "cover_image": {**NULLABLE_STRING, "pattern": "^[0-9a-f]{64}$", "description": "Hash of a stored image"},
-        "tags": {"type": "array", "items": TAG_NAME, "description": "Replaces the whole tag set"},
+        **{key: value for key, value in MODEL_UPDATE_PROPERTIES.items() if key not in ("tags", "cover_image")},
+        "metadata": {"type": "object", "additionalProperties": True},
     },
     "additionalProperties": True,
-    "example": {"tag_sharp": True, "rating": 4.5, "is_favorite": True, "custom_note": "best at 30 steps"},
+    "not": {"anyOf": [{"required": [name]} for name in ModelResource.relationships]},
+    "example": {"name": "dreamlike-valley-v3", "metadata": {"rating": 4.5}},
 })
 # A positive integer, as a JSON number or a string of digits.
 CATALOGUE_ID = {"oneOf": [{"type": "string", "pattern": r"^\s*0*[1-9][0-9]*\s*$"}, {"type": "integer", "minimum": 1}]}
@@ -90,9 +109,18 @@ document_view(
         request=json_body(MODEL_UPDATE),
         responses={200: OpenApiResponse(UPDATE_RESULT, description="Updated"), **errors(e400=INVALID, e404=UNKNOWN)},
     ),
+    patch_one=operation(
+        "models_patch", "Update one model with a JSON:API resource document", tags=TAGS,
+        description="JSON:API's update form of `POST /api/models/{hash}`: `data.attributes` and the `tags` and "
+                    "`cover_image` relationships are mapped onto the D3 update, which is applied the same way. "
+                    "Answers the updated resource document.",
+        parameters=[HASH], request=update_document(ModelResource, MODEL_ATTRIBUTES_UPDATE, ["tags", "cover_image"]),
+        responses={200: OpenApiResponse(updated_document(ModelResource), description="Updated"),
+                   **errors(e404=UNKNOWN, **PATCH_ERRORS)},
+    ),
     batch_update=operation(
         "models_batch_update", "Update several models' metadata", tags=TAGS,
-        request=json_body({"type": "object", "additionalProperties": MODEL_UPDATE,
+        request=json_body({"type": "object", "additionalProperties": MODEL_UPDATE, **NOT_A_DOCUMENT,
                            "description": "Maps model hashes to update objects."}),
         responses={200: OpenApiResponse(BATCH_UPDATE_RESULT, description="Applied; unknown hashes listed in `failed`"),
                    **errors(e400=INVALID + "; nothing changes")},

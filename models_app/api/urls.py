@@ -4,7 +4,7 @@ from . import civitai
 from .views import ModelViewSet
 
 collection = ModelViewSet.as_view({"get": "list", "post": "batch_update", "delete": "batch_destroy"})
-detail = ModelViewSet.as_view({"get": "retrieve", "post": "update_one", "delete": "destroy_one"})
+detail = ModelViewSet.as_view({"get": "retrieve", "post": "update_one", "patch": "patch_one", "delete": "destroy_one"})
 content = ModelViewSet.as_view({"get": "content"})
 
 urlpatterns = [

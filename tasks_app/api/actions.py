@@ -1,12 +1,17 @@
 """Task actions: submit, batch cancel, promote (tasks-api.md, D7, D9, D17, D27)."""
 
+import re
+
 from rest_framework import status
 from rest_framework.response import Response
 
 from core.bodies import json_object
 from core.errors import invalid_request, json_pointer
+from core.mixins import ResourceUpdateMixin
+from core.updates import UpdateTarget
 from core.writes import write_transaction
 from tasks_app import queue, worker
+from tasks_app.models import TASK_ID_PATTERN, Task, TaskTag
 from tasks_app.throughput import format_hms
 
 from .validation import validate_submission
@@ -29,7 +34,17 @@ def task_ids_of(request) -> list:
     return ids
 
 
-class TaskActionsMixin:
+# PATCH /api/tasks/{id} (JSON:API's update form): a task's tags (D26) are its only writable member; its parameters
+# are fixed at submission, every attribute is read-only (400), and tasks have no metadata.
+TASK_UPDATES = UpdateTarget(
+    label="Task", model=Task, tag_link=TaskTag, tag_link_field="task", metadata=False,
+    pk_check=re.compile(TASK_ID_PATTERN).fullmatch,
+)
+
+
+class TaskActionsMixin(ResourceUpdateMixin):
+    update_target = TASK_UPDATES
+
     def create(self, request, *args, **kwargs):
         """POST /api/tasks: validate, place in the queue (D7), answer 202 with position and estimate."""
         body = json_object(request)

@@ -7,7 +7,7 @@ from core.jsonapi import Attribute, Resource, ToMany, ToOne
 from core.jsonapi.types import INTEGER, NUMBER, TEXT, TIMESTAMP, Enum, JSONObject
 from core.row_keys import ROW_KEYS
 from engine.parameters import RENDER_PARAMETERS
-from tasks_app.models import NEVER_PROMOTED, TASK_KINDS, TASK_STATUSES, Task, TaskModel, TaskTag
+from tasks_app.models import NEVER_PROMOTED, TASK_KINDS, TASK_STATUSES, Task, TaskImage, TaskModel, TaskTag
 
 
 def render_attribute(parameter) -> Attribute:
@@ -60,9 +60,11 @@ class TaskResource(Resource):
             id_columns=("task_id", "model_id"), order_by=("position", "pk"),
         ),
         "tags": ToMany("tag", through=TaskTag, source="task", target_key="tag", keyed_by=ROW_KEYS),
+        # the images the task produced, new bytes or already stored (task_images links, in the order stored)
+        "images": ToMany("image", through=TaskImage, source="task", target_key="image"),
     }
     include_paths = ("tags", "checkpoint", "vae", "additional_models", "additional_models.model", "init_image",
-                     "mask_image", "upscaler")
+                     "mask_image", "upscaler", "images", "images.tags")
     tags = "tags"
 
 

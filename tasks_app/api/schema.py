@@ -2,7 +2,20 @@
 
 from drf_spectacular.utils import OpenApiResponse
 
-from core.openapi import add_path, component, document_view, errors, json_body, operation, path_id, read_operations, sse
+from core.openapi import (
+    PATCH_ERRORS,
+    add_path,
+    component,
+    document_view,
+    errors,
+    json_body,
+    operation,
+    path_id,
+    read_operations,
+    sse,
+    update_document,
+    updated_document,
+)
 from tasks_app.models import TASK_ID_PATTERN
 
 from .parameters import ImageParametersView, ParseParametersView
@@ -94,6 +107,17 @@ document_view(
         "tasks_create", "Submit a task (scheduled automatically)", request=json_body(TASK_SUBMISSION),
         responses={202: OpenApiResponse(TASK_QUEUED, description="Queued"),
                    **errors(e400=INVALID + ", e.g. /checkpoint_hash, /additional_models/0/weight, /sampler")},
+    ),
+    patch_one=operation(
+        "tasks_patch", "Change a task's tags (JSON:API resource document)",
+        description="JSON:API's update form. A task's tags (D26) are its only writable member: the `tags` "
+                    "relationship replaces them. Its parameters are fixed at submission: every attribute is "
+                    "read-only (400). Answers the updated resource document.",
+        parameters=[TASK_ID],
+        request=update_document(TaskResource, {"type": "object", "maxProperties": 0,
+                                               "description": "Every attribute is read-only"}, ["tags"]),
+        responses={200: OpenApiResponse(updated_document(TaskResource), description="Updated"),
+                   **errors(e404="`not_found`: unknown task", **PATCH_ERRORS)},
     ),
     batch_cancel=operation(
         "tasks_cancel", "Cancel a list of tasks (D27)", request=json_body(TASK_IDS),

@@ -9,7 +9,7 @@ from .views import TaskViewSet
 
 collection = TaskViewSet.as_view({"get": "list", "post": "create", "delete": "batch_cancel"})
 promote = TaskViewSet.as_view({"put": "promote"})
-detail = TaskViewSet.as_view({"get": "retrieve"})
+detail = TaskViewSet.as_view({"get": "retrieve", "patch": "patch_one"})
 
 urlpatterns = [
     path("tasks", collection, name="task-list"),

@@ -76,6 +76,7 @@ def test_task_document(api, lib):
         "additional_models": {"data": [{"type": "task_model", "id": f"{t1.id}:{sha(2)}"},
                                        {"type": "task_model", "id": f"{t1.id}:{sha(4)}"}]},
         "tags": {"data": [{"type": "tag", "id": "forest"}]},
+        "images": {"data": [{"type": "image", "id": sha(0xA1)}, {"type": "image", "id": sha(0xA3)}]},
     }
     assert body["included"] == [
         {"type": "task_model", "id": f"{t1.id}:{sha(2)}", "attributes": {"weight": 0.7},
@@ -84,6 +85,23 @@ def test_task_document(api, lib):
          "relationships": {"model": {"data": {"type": "model", "id": sha(4)}},
                            "control_image": {"data": {"type": "image", "id": sha(0xA2)}}}},
     ]
+
+
+def test_task_includes_its_images(api, lib):
+    """Issue 22 item 9: a task links to the images it produced (task_images), `include=images` on one and on lists."""
+    t1 = lib.tasks.t1
+    body = get(api, f"/api/tasks/{t1.id}?include=images.tags")
+    assert body["data"]["relationships"]["images"] == {
+        "data": [{"type": "image", "id": sha(0xA1)}, {"type": "image", "id": sha(0xA3)}]}
+    included = {(o["type"], o["id"]) for o in body["included"]}
+    assert included == {("image", sha(0xA1)), ("image", sha(0xA3)), ("tag", "forest"), ("tag", "favorite")}
+    listed = get(api, "/api/tasks?include=images&fields[task]=images&fields[image]=seed&sort=created_at")
+    assert [o["relationships"] for o in listed["data"]] == [
+        {"images": {"data": [{"type": "image", "id": sha(0xA1)}, {"type": "image", "id": sha(0xA3)}]}},
+        {"images": {"data": []}}, {"images": {"data": []}},
+    ]
+    assert [(o["id"], o["attributes"]) for o in listed["included"]] == [
+        (sha(0xA1), {"seed": 2718281829}), (sha(0xA3), {"seed": 2718281830})]
 
 
 def test_never_promoted_task_shows_null(api, lib):
@@ -250,10 +268,10 @@ def bulk_library(n):
 
 
 @pytest.mark.parametrize("url, max_queries", [
-    # page, count, tag linkage, included tags, included images + their tag linkage
+    # page, count, tag linkage, included tags, included images + their tag linkage; a task's image linkage (one)
     ("/api/models?include=tags,cover_image&page[size]=40", 6),
-    ("/api/images?include=tags,task&page[size]=40&filter[tags][any]=bulk1", 7),
-    ("/api/tasks?include=tags,checkpoint,vae,additional_models.model&page[size]=40", 12),
+    ("/api/images?include=tags,task&page[size]=40&filter[tags][any]=bulk1", 8),
+    ("/api/tasks?include=tags,checkpoint,vae,additional_models.model&page[size]=40", 13),
     ("/api/tags?sort=-image_count", 1),
 ])
 def test_no_query_per_row(api, django_assert_max_num_queries, url, max_queries):

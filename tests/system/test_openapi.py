@@ -26,7 +26,9 @@ SPEC_ENDPOINTS = {
 # Endpoints of spec/extensions.md (D31-D42) that this build serves
 EXTENSION_ENDPOINTS = {("post", "/api/tasks/parse-parameters"), ("get", "/api/images/{hash}/parameters"),
                        ("post", "/api/images/{hash}/upscale"), ("get", "/api/health"),
-                       ("get", "/api/images/{hash}/thumbnail")}  # issue 15: the web UI's gallery
+                       ("get", "/api/images/{hash}/thumbnail"),  # issue 15: the web UI's gallery
+                       # issue 22 item 6: JSON:API's update form (docs/library.md)
+                       ("patch", "/api/models/{hash}"), ("patch", "/api/images/{hash}"), ("patch", "/api/tasks/{id}")}
 LISTS = {"/api/models", "/api/images", "/api/tasks", "/api/tags"}
 
 
