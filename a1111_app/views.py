@@ -117,6 +117,14 @@ def png_info(request):
 
 @methods("POST")
 @a1111_errors
+def interrogate(request):
+    """POST /interrogate: A1111 captions an image with CLIP or DeepBooru; SD-Host has no captioning model."""
+    raise A1111Error(501, "Interrogate (CLIP / DeepBooru captioning) is not provided by SD-Host: it has no "
+                          "captioning model", "NotImplementedError")
+
+
+@methods("POST")
+@a1111_errors
 def refresh(request):
     """POST /refresh-checkpoints, /refresh-loras, /refresh-vae: the library is always current."""
     return answer(None)

@@ -48,3 +48,22 @@ def test_cross_site_writes_are_still_refused_in_json(path):
 def test_wrong_method_is_fastapis_405():
     response = client().delete("/sdapi/v1/txt2img")
     assert response.status_code == 405 and response.json() == {"detail": "Method Not Allowed"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", ["script-info", "extensions"])
+def test_script_info_and_extensions_are_honest_empty_lists(route):
+    response = client().get(f"/sdapi/v1/{route}")
+    assert response.status_code == 200 and response.json() == []  # no selectable scripts, no extensions installed
+    assert client().post(f"/sdapi/v1/{route}", "{}", content_type="application/json").status_code == 405
+
+
+@pytest.mark.django_db
+def test_interrogate_is_a_clear_501_in_a1111s_shape():
+    response = client().post("/sdapi/v1/interrogate", json.dumps({"image": "", "model": "clip"}),
+                             content_type="application/json")
+    assert response.status_code == 501 and response["Content-Type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"error", "detail", "body", "errors"} and body["error"] == "NotImplementedError"
+    assert "Interrogate" in body["detail"] and "not provided" in body["detail"]
+    assert client().get("/sdapi/v1/interrogate").json() == {"detail": "Method Not Allowed"}
