@@ -110,8 +110,7 @@ def png_info(request):
     if not isinstance(body, dict) or not body.get("image"):
         raise ValidationFailed(["image"], "field required", "value_error.missing")
     _, _, _, text = inspect_image(mapping.decode_image(body["image"], ["image"]))
-    if not text:
-        return answer({"info": "", "items": {}, "parameters": {}})
+    text = text or ""  # an image without infotext: A1111 parses "" too, which gives its defaults
     return answer({"info": text, "items": {}, "parameters": generation_parameters(text)})
 
 
