@@ -1,5 +1,6 @@
 """POST /sdapi/v1/extra-single-image and /extra-batch-images: A1111's extras upscale as upscale tasks (D38), the same
-path as POST /api/images/{hash}/upscale, with A1111's fields and answers (#22 item 2)."""
+path as POST /api/images/{hash}/upscale, with A1111's fields and answers (#22 item 2). The upscales themselves, through
+the `webuiapi` client: test_webuiapi.py."""
 
 import base64
 import io
@@ -8,15 +9,8 @@ import requests
 from PIL import Image as PILImage
 
 from images_app.models import Image
-from images_app.storage import image_file_path
-from tasks_app.models import Task, TaskImage
-from tests.support.worker import wait_done
-
-
-def picture(color=(200, 30, 30), size=(32, 32)):
-    image = PILImage.new("RGB", size, color)
-    image.putpixel((3, 5), (0, 0, 255))
-    return image
+from tasks_app.models import Task
+from tests.a1111.conftest import picture
 
 
 def b64(image) -> str:
@@ -27,40 +21,6 @@ def b64(image) -> str:
 
 def decoded(text) -> PILImage.Image:
     return PILImage.open(io.BytesIO(base64.b64decode(text)))
-
-
-def test_extra_single_image_runs_the_upscale_task_path(webui, base_url, library, render_worker):
-    source = picture()
-    result = webui.extra_single_image(image=source, upscaler_1="4x-tiny", upscaling_resize=2)
-    assert result.image.size == (64, 64)
-    assert result.info == "<p>Postprocess upscale by: 2, Postprocess upscaler: 4x-tiny</p>"  # html_info
-    assert result.image.info["parameters"] == "Postprocess upscale by: 2, Postprocess upscaler: 4x-tiny"
-    task = Task.objects.get(kind="upscale")
-    assert task.upscaler == library["upscaler"] and task.upscale_scale == 2 and task.status == "completed"
-    assert task.tags.filter(name="sdapi").exists()
-    # POST /api/images/{hash}/upscale of the same stored input gives the very same image
-    root = base_url.removesuffix("/sdapi/v1")
-    queued = requests.post(f"{root}/api/images/{task.init_image_id}/upscale",
-                           json={"upscaler": library["upscaler"].hash, "scale": 2}, timeout=10)
-    assert queued.status_code == 202, queued.text
-    assert wait_done(queued.json()["task_id"]) == "completed"
-    [ours] = Image.objects.filter(task_id=task.id)
-    assert list(TaskImage.objects.filter(task_id=queued.json()["task_id"]).values_list("image_id", flat=True)) == \
-        [ours.hash]
-    assert result.image.tobytes() == PILImage.open(image_file_path(ours)).tobytes()
-
-
-def test_extra_batch_images_to_a_size_with_crop(webui, library, render_worker):
-    images = [picture(), picture((10, 200, 10), (32, 16))]
-    result = webui.extra_batch_images(images=images, upscaler_1="Lanczos", resize_mode=1, upscaling_resize_w=48,
-                                      upscaling_resize_h=40, upscaling_crop=True)
-    assert [image.size for image in result.images] == [(48, 40), (48, 40)]
-    assert result.info == ("<p>Postprocess upscale to: 48x40, Postprocess crop to: 48x40, "
-                           "Postprocess upscaler: Lanczos</p>")
-    assert sorted(Task.objects.values_list("upscale_scale", flat=True)) == [1.5, 2.5]  # max(48/w, 40/h)
-    uncropped = webui.extra_batch_images(images=images[1:], upscaler_1="Lanczos", resize_mode=1,
-                                         upscaling_resize_w=48, upscaling_resize_h=40, upscaling_crop=False)
-    assert uncropped.images[0].size == (80, 40)
 
 
 def test_upscaler_none_answers_the_images_unchanged(base_url, library):
