@@ -9,6 +9,8 @@ import json
 import threading
 from datetime import datetime
 
+from django.conf import settings
+
 from core.writes import write_transaction
 from engine.parameters import RENDER_PARAMETERS
 from images_app.storage import delete_image_file, image_file_path, store_image_bytes
@@ -28,28 +30,31 @@ _jobs: dict[int, list[str]] = {}  # this process's waiting A1111 requests: id ->
 def submit(job: Job) -> list[str]:
     """Store the job's input images and submit its tasks, all or nothing (a refused submission stores nothing:
     the rows roll back, new image files are deleted)."""
-    from django.conf import settings
-
     created = []
-    try:
-        def write():
-            extra_images = {}
-            for key, data in job.images.items():
-                extra_images[key] = _stored(data, created, settings).hash
-            controls = [_stored(data, created, settings).hash for data in job.control_images]
-            submissions = []
-            for body in job.bodies:
-                body = {**body, **extra_images}
-                if controls:
-                    body["additional_models"] = [{**entry, "control_image": image}
-                                                 for entry, image in zip(body["additional_models"], controls)]
-                submissions.append(validate_submission(body))
-            if not worker.worker_is_running():  # the request would wait for ever
-                raise A1111Error(503, "No render worker is running (SDHOST_RENDER_WORKER is off and no "
-                                      "`manage.py runworker render` is alive); nothing was queued", "RuntimeError")
-            return [queue.submit(s.fields, s.extras, s.tag_names).id for s in submissions]
 
-        task_ids = write_transaction(write, tags=True)  # its tasks carry the A1111 tag
+    def write():
+        extra_images = {}
+        for key, data in job.images.items():
+            extra_images[key] = stored(data, created).hash
+        controls = [stored(data, created).hash for data in job.control_images]
+        submissions = []
+        for body in job.bodies:
+            body = {**body, **extra_images}
+            if controls:
+                body["additional_models"] = [{**entry, "control_image": image}
+                                             for entry, image in zip(body["additional_models"], controls)]
+            submissions.append(validate_submission(body))
+        require_worker()
+        return [queue.submit(s.fields, s.extras, s.tag_names).id for s in submissions]
+
+    return write_all_or_nothing(write, created)
+
+
+def write_all_or_nothing(write, created: list) -> list[str]:
+    """Run `write` (it stores images, appending the new ones to `created`, and queues tasks) in one transaction
+    whose tasks carry the A1111 tag; when it fails, the new image files are deleted too."""
+    try:
+        task_ids = write_transaction(write, tags=True)
         worker.queue_changed()
     except Exception:
         for image in created:
@@ -58,7 +63,15 @@ def submit(job: Job) -> list[str]:
     return task_ids
 
 
-def _stored(data, created, settings):
+def require_worker() -> None:
+    """An A1111 request waits for its tasks: without a render worker anywhere it would wait for ever."""
+    if not worker.worker_is_running():
+        raise A1111Error(503, "No render worker is running (SDHOST_RENDER_WORKER is off and no "
+                              "`manage.py runworker render` is alive); nothing was queued", "RuntimeError")
+
+
+def stored(data: bytes, created: list):
+    """The image of `data` in the library, stored now if new (then appended to `created`)."""
     image, is_new = store_image_bytes(data, max_pixels=settings.SDHOST["MAX_IMAGE_PIXELS"])
     if is_new:
         created.append(image)

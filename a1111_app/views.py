@@ -12,7 +12,7 @@ from core.parsers import StrictJSONParser
 from engine.a1111.infotext import generation_parameters
 from images_app.storage import inspect_image
 
-from . import jobs, mapping, options
+from . import extras, jobs, mapping, options
 from .errors import A1111Error, ValidationFailed, a1111_errors, methods
 
 POLL_SECONDS = 0.02  # how often a waiting request looks at its tasks' rows
@@ -45,18 +45,34 @@ def answer(data) -> JsonResponse:
     return JsonResponse(data, safe=False)
 
 
-async def render(request, make_job):
-    """Map the request, submit its tasks, wait until they are all finished, answer A1111's response."""
-    body = json_body(request)
-    job = await sync_to_async(make_job)(body)
-    task_ids = await sync_to_async(jobs.submit)(job)
+async def wait_for(task_ids: list[str]) -> None:
+    """Wait until the tasks have all finished (interrupt finds them meanwhile: jobs.register)."""
     key = jobs.register(task_ids)
     try:
         while not await sync_to_async(jobs.all_finished)(task_ids):
             await asyncio.sleep(POLL_SECONDS)
     finally:
         jobs.unregister(key)
+
+
+async def render(request, make_job):
+    """Map the request, submit its tasks, wait until they are all finished, answer A1111's response."""
+    body = json_body(request)
+    job = await sync_to_async(make_job)(body)
+    task_ids = await sync_to_async(jobs.submit)(job)
+    await wait_for(task_ids)
     return answer(await sync_to_async(jobs.result)(job, task_ids))
+
+
+async def upscale(request, *, batch: bool) -> tuple:
+    """An extras request: (the resulting PNGs, html_info). Each image is an upscale task (D38), the queue's."""
+    body = json_body(request)
+    job = await sync_to_async(extras.extras_job)(body, batch=batch)
+    if job.upscaler is None:
+        return extras.passed_through(job), extras.html_info(job)
+    task_ids = await sync_to_async(extras.submit)(job)
+    await wait_for(task_ids)
+    return await sync_to_async(extras.results)(job, task_ids), extras.html_info(job)
 
 
 @methods("POST")
@@ -69,6 +85,20 @@ async def txt2img(request):
 @a1111_errors
 async def img2img(request):
     return await render(request, mapping.img2img_job)
+
+
+@methods("POST")
+@a1111_errors
+async def extra_single_image(request):
+    images, info = await upscale(request, batch=False)
+    return answer({"html_info": info, "image": extras.encoded(images)[0] if images else None})
+
+
+@methods("POST")
+@a1111_errors
+async def extra_batch_images(request):
+    images, info = await upscale(request, batch=True)
+    return answer({"html_info": info, "images": extras.encoded(images)})
 
 
 @methods("GET")
@@ -110,9 +140,16 @@ def png_info(request):
     if not isinstance(body, dict) or not body.get("image"):
         raise ValidationFailed(["image"], "field required", "value_error.missing")
     _, _, _, text = inspect_image(mapping.decode_image(body["image"], ["image"]))
-    if not text:
-        return answer({"info": "", "items": {}, "parameters": {}})
+    text = text or ""  # an image without infotext: A1111 parses "" too, which gives its defaults
     return answer({"info": text, "items": {}, "parameters": generation_parameters(text)})
+
+
+@methods("POST")
+@a1111_errors
+def interrogate(request):
+    """POST /interrogate: A1111 captions an image with CLIP or DeepBooru; SD-Host has no captioning model."""
+    raise A1111Error(501, "Interrogate (CLIP / DeepBooru captioning) is not provided by SD-Host: it has no "
+                          "captioning model", "NotImplementedError")
 
 
 @methods("POST")

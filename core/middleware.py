@@ -22,14 +22,20 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
 DEFAULT_PORTS = {"http": 80, "https": 443}
 OPEN_PATHS = {"/api/health"}  # D42: load balancers probe it without the token; it shows no secrets
 A1111_PREFIXES = ("/sdapi/", "/controlnet/")  # D39: A1111 clients send the token as Bearer or as the Basic password
+A1111_ROOTS = ("/sdapi", "/controlnet")  # the prefixes themselves, without their slash
 
 
 def is_api(request):
     return request.path == "/api" or request.path.startswith("/api/")
 
 
+def is_a1111_path(path: str) -> bool:
+    """/sdapi and /controlnet and everything below them: the A1111 layer, answered in A1111's JSON shapes."""
+    return path.startswith(A1111_PREFIXES) or path in A1111_ROOTS
+
+
 def is_a1111(request):
-    return request.path.startswith(A1111_PREFIXES)
+    return is_a1111_path(request.path)
 
 
 def is_any_api(request):
@@ -216,8 +222,9 @@ class ApiTokenMiddleware:
 
 class ApiErrorMiddleware:
     """Turns every non-JSON error answer under /api (Django's own 404/405/500, the CSRF 403, a middleware's
-    400) into a JSON:API error document with the same headers (`Allow`...). First in MIDDLEWARE, so it sees
-    them all."""
+    400) into a JSON:API error document with the same headers (`Allow`...); under /sdapi and /controlnet into
+    A1111's shapes (FastAPI's `{"detail": "Not Found"}`, A1111's `{"error", "detail", ...}`). First in
+    MIDDLEWARE, so it sees them all."""
 
     CODES = {400: "invalid_request"}  # others: the status phrase as a code, e.g. 403 "forbidden"
 
@@ -226,13 +233,29 @@ class ApiErrorMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        if is_api(request) and response.status_code >= 400 and not self.is_json(response):
-            converted = error_response(self.api_error(request, response.status_code))
+        if response.status_code >= 400 and not self.is_json(response) and is_any_api(request):
+            if is_a1111(request):
+                converted = self.a1111_error(request, response.status_code)
+            else:
+                converted = error_response(self.api_error(request, response.status_code))
             for header, value in response.items():  # Allow, and the security middleware's headers
                 if header.lower() not in ("content-type", "content-length"):
                     converted[header] = value
             return converted
         return response
+
+    @staticmethod
+    def a1111_error(request, status):
+        """FastAPI's answers to an unknown route or method, A1111's handler shape for the rest."""
+        if status in (404, 405):
+            return JsonResponse({"detail": HTTPStatus(status).phrase}, status=status)
+        if status >= 500:
+            return a1111_error_response(status, "Unexpected failure; see the server log", "InternalServerError")
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Error"
+        return a1111_error_response(status, f"{phrase} ({request.method} {request.path})")
 
     def api_error(self, request, status):
         if status >= 500:

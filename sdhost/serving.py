@@ -17,7 +17,7 @@ from django.db import connections
 from a1111_app.errors import A1111Error
 from core.downloads import FileDownload
 from core.errors import APIError, error_response
-from core.middleware import A1111_PREFIXES
+from core.middleware import is_a1111_path
 from core.sse import EventStreamResponse
 from sdhost.access_log import redact_access_log
 
@@ -116,7 +116,7 @@ class SDHostASGIHandler(ASGIHandler):
                 raise BodyTooLarge(limit)
             await super().handle(scope, receive, send)
         except BodyTooLarge as exc:  # raised before the response started
-            if scope.get("path", "").startswith(A1111_PREFIXES):  # A1111's clients read its error shape
+            if is_a1111_path(scope.get("path", "")):  # A1111's clients read its error shape
                 response = A1111Error(413, exc.detail, "PayloadTooLarge").response()
             else:
                 response = error_response(exc)

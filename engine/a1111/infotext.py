@@ -13,12 +13,15 @@ commas and colons). Unknown keys are kept; nothing here fails on unexpected text
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 
+from packaging.version import InvalidVersion, Version
+
 from ..interface import RenderRequest, UpscaleRequest
 from ..parameters import NAMES, infotext_fields
-from .values import format_number, parse_size
+from .values import SIZE_TEXT, format_number
 
 PNG_TEXT_KEY = "parameters"  # the PNG text chunk that holds the infotext
 _PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')  # A1111's re_param
@@ -92,16 +95,107 @@ def _params(line: str) -> list[tuple[str, str]]:
 
 
 def generation_parameters(text: str) -> dict:
-    """The infotext as the dict A1111's `parse_generation_parameters` returns: `Prompt`, `Negative prompt`, then
-    each key, a size also split into `<key>-1` and `<key>-2` (its /png-info answer)."""
+    """The infotext as the dict A1111 1.10's `parse_generation_parameters` (modules/infotext_utils.py) returns, its
+    /png-info answer: `Prompt`, `Negative prompt`, each key (a `WxH` size as `<key>-1` and `<key>-2` only), then
+    A1111's defaults for the keys the text leaves out (`Clip skip: 1`, `RNG: GPU`, `Schedule type`, ...), old
+    hires fix sizes (`First pass size`) restated, and the `Version` back-compatibility flags (default options).
+    A sampler name with its schedule fused in, as before A1111 1.9 ("DPM++ 2M Karras", our own names), is split
+    into `Sampler` and `Schedule type`, as A1111's get_sampler_and_scheduler reads it."""
     parsed = parse_infotext(text)
-    parameters = {"Prompt": parsed.prompt, "Negative prompt": parsed.negative_prompt}
+    res = {"Prompt": parsed.prompt, "Negative prompt": parsed.negative_prompt}
     for key, value in parsed.params.items():
-        parameters[key] = value
-        size = parse_size(value)
-        if size:  # A1111 splits sizes: "Size-1", "Size-2"
-            parameters[f"{key}-1"], parameters[f"{key}-2"] = (str(side) for side in size)
-    return parameters
+        size = SIZE_TEXT.match(value)  # A1111's re_imagesize: the size's sides only, no raw `Size` key
+        if size:
+            res[f"{key}-1"], res[f"{key}-2"] = size.groups()
+        else:
+            res[key] = value
+    if "Hypernet" in res:
+        res["Prompt"] += f"<hypernet:{res['Hypernet']}:{res.get('Hypernet strength', '1.0')}>"
+    for key, default in A1111_PARSE_DEFAULTS.items():
+        res.setdefault(key, default)
+    _restore_old_hires_fix(res)
+    for key, default in A1111_LATE_DEFAULTS.items():
+        res.setdefault(key, default)
+    if "Cache FP16 weight for LoRA" not in res and res["FP8 weight"] != "Disable":
+        res["Cache FP16 weight for LoRA"] = False
+    _split_fused_sampler(res)
+    res.update(_backcompat_flags(res))
+    return res
+
+
+# What A1111 1.10's parse_generation_parameters fills in for a key the infotext leaves out, in its order (before and
+# after it restates old hires fix sizes); the types are A1111's (numbers where it writes numbers)
+A1111_PARSE_DEFAULTS = {
+    "Clip skip": "1", "Hires resize-1": 0, "Hires resize-2": 0, "Hires sampler": "Use same sampler",
+    "Hires checkpoint": "Use same checkpoint", "Hires prompt": "", "Hires negative prompt": "",
+    "Mask mode": "Inpaint masked", "Masked content": "original", "Inpaint area": "Whole picture",
+    "Masked area padding": 32,
+}
+A1111_LATE_DEFAULTS = {
+    "RNG": "GPU", "Schedule type": "Automatic", "Schedule max sigma": 0, "Schedule min sigma": 0, "Schedule rho": 0,
+    "VAE Encoder": "Full", "VAE Decoder": "Full", "FP8 weight": "Disable",
+}
+# Schedules A1111 before 1.9 fused into its sampler names ("DPM++ 2M Karras", "DPM++ 2M SDE Exponential")
+FUSED_SCHEDULES = ("Karras", "Exponential")
+OLD_HIRES_FIRST_PASS_PIXELS = 512 * 512
+
+
+def _restore_old_hires_fix(res: dict) -> None:
+    """A1111's restore_old_hires_fix_params (default options): an old hires infotext's `First pass size` is the
+    first pass, its `Size` the hires size; 0x0 meant "about 512x512 pixels", on a 64-pixel grid."""
+    first_width, first_height = res.get("First pass size-1"), res.get("First pass size-2")
+    if first_width is None or first_height is None:
+        return
+    first_width, first_height = int(first_width), int(first_height)
+    width, height = int(res.get("Size-1", 512)), int(res.get("Size-2", 512))
+    if first_width == 0 or first_height == 0:
+        scale = math.sqrt(OLD_HIRES_FIRST_PASS_PIXELS / (width * height)) if width and height else 1
+        first_width, first_height = math.ceil(scale * width / 64) * 64, math.ceil(scale * height / 64) * 64
+    res.update({"Size-1": first_width, "Size-2": first_height, "Hires resize-1": width, "Hires resize-2": height})
+
+
+def _split_fused_sampler(res: dict) -> None:
+    """`Sampler: DPM++ 2M Karras` -> `Sampler: DPM++ 2M`, `Schedule type: Karras` (the fused name wins, as in A1111's
+    get_sampler_and_scheduler)."""
+    sampler = res.get("Sampler")
+    if not isinstance(sampler, str):
+        return
+    for schedule in FUSED_SCHEDULES:
+        if sampler.endswith(" " + schedule) and len(sampler) > len(schedule) + 1:
+            res["Sampler"], res["Schedule type"] = sampler[:-len(schedule) - 1], schedule
+            return
+
+
+VERSION_1_6, VERSION_1_7_TSNR, VERSION_1_8 = Version("1.6.0"), Version("1.7.0.post225"), Version("1.8.0")
+
+
+def _version(text) -> Version | None:
+    """A1111's infotext_versions.parse_version: `v1.7.0-225-g1234abc` -> 1.7.0.post225; None when unreadable."""
+    if not isinstance(text, str):
+        return None
+    match = re.match(r"([^-]+-[^-]+)-.*", text)
+    try:
+        return Version(match.group(1) if match else text)
+    except InvalidVersion:
+        return None
+
+
+def _backcompat_flags(res: dict) -> dict:
+    """A1111's infotext_versions.backcompat (auto_backcompat on, its default): flags for infotexts of older
+    versions, so that pasting them renders as those versions did."""
+    version = _version(res.get("Version"))
+    if version is None:
+        return {}
+    flags = {}
+    if version < VERSION_1_6 and "[" in res["Prompt"]:
+        flags["Old prompt editing timelines"] = True
+    if version < VERSION_1_6 and res.get("Sampler") in ("DDIM", "PLMS"):
+        flags["Pad conds v0"] = True
+    if version < VERSION_1_7_TSNR:
+        flags["Downcast alphas_cumprod"] = True
+    if version < VERSION_1_8 and res.get("Refiner"):
+        flags["Refiner switch by sampling steps"] = True
+    return flags
 
 
 def parse_hash_list(value: str) -> list[tuple[str, str]]:

@@ -2,6 +2,7 @@
 live server and the real `webuiapi` client pointed at it."""
 
 import pytest
+from PIL import Image as PILImage
 
 from engine.tiny_models import write_model_file
 from models_app.services import import_model_file
@@ -36,3 +37,10 @@ def webui(base_url):
     import webuiapi
 
     return webuiapi.WebUIApi(baseurl=base_url, sampler="Euler", scheduler="automatic", steps=2)
+
+
+def picture(color=(200, 30, 30), size=(32, 32)) -> PILImage.Image:
+    """A small RGB image with one odd pixel (so that resampling shows)."""
+    image = PILImage.new("RGB", size, color)
+    image.putpixel((3, 5), (0, 0, 255))
+    return image

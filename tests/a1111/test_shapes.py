@@ -17,7 +17,7 @@ MODELS = json.loads((Path(__file__).parent / "shapes" / "a1111_models.json").rea
 SMALL = {"width": 64, "height": 64, "steps": 2, "sampler_name": "Euler", "seed": 9}
 LISTINGS = ["sd-models", "sd-vae", "loras", "embeddings", "samplers", "schedulers", "upscalers",
             "latent-upscale-modes", "hypernetworks", "face-restorers", "realesrgan-models", "prompt-styles", "scripts",
-            "cmd-flags", "memory", "options", "progress"]
+            "cmd-flags", "memory", "options", "progress", "script-info", "extensions"]
 
 
 def check(shape: str, document):
@@ -76,8 +76,15 @@ def test_renders_and_png_info_match_a1111_models(base_url, library, render_worke
     png_info = post(base_url, "png-info", {"image": txt.json()["images"][0]})
     check("POST png-info", png_info.json())
     assert png_info.json()["info"] == info["infotexts"][0]
-    plain = post(base_url, "png-info", {"image": png_b64()})  # no parameters chunk
-    assert plain.json() == {"info": "", "items": {}, "parameters": {}}
+    plain = post(base_url, "png-info", {"image": png_b64()})  # no parameters chunk: A1111 parses "", its defaults
+    assert plain.json()["info"] == "" and plain.json()["parameters"]["Clip skip"] == "1"
+    single = post(base_url, "extra-single-image", {"image": png_b64(), "upscaler_1": "4x-tiny"})
+    assert single.status_code == 200, single.text
+    check("POST extra-single-image", single.json())
+    batch = post(base_url, "extra-batch-images", {"imageList": [{"data": png_b64(), "name": "a"}],
+                                                  "upscaler_1": "Lanczos"})
+    assert batch.status_code == 200, batch.text
+    check("POST extra-batch-images", batch.json())
 
 
 def test_unknown_fields_are_ignored_and_unsupported_ones_listed(base_url, library, render_worker):

@@ -1,6 +1,7 @@
 """The real A1111 client (`webuiapi`, PyPI) against a live SD-Host: renders with tiny checkpoints through the
 task queue and the in-process worker (D39)."""
 
+import json
 import threading
 import time
 
@@ -10,7 +11,10 @@ from PIL import Image as PILImage
 from PIL import ImageDraw
 
 from images_app.models import Image
-from tasks_app.models import Task
+from images_app.storage import image_file_path
+from tasks_app.models import Task, TaskImage
+from tests.a1111.conftest import picture
+from tests.support.worker import wait_done
 
 SMALL = {"width": 64, "height": 64, "steps": 2, "cfg_scale": 5.0}
 
@@ -114,6 +118,21 @@ def test_png_info_reads_back_the_parameters(webui, library, render_worker):
     parameters = info.json["parameters"]
     assert parameters["Prompt"] == "a (tall:1.2) tower" and parameters["Negative prompt"] == "fog"
     assert parameters["Seed"] == "11" and parameters["Size-1"] == "64" and parameters["Steps"] == "2"
+    assert "Size" not in parameters and parameters["Sampler"] == "Euler"
+    assert parameters["Clip skip"] == "1" and parameters["Schedule type"] == "Automatic"  # A1111's defaults
+    assert parameters["RNG"] == "GPU" and parameters["Hires sampler"] == "Use same sampler"
+    karras = webui.txt2img(prompt="a tower", seed=11, sampler_name="DPM++ 2M", scheduler="karras", **SMALL)
+    assert "Sampler: DPM++ 2M Karras" in karras.info["infotexts"][0]  # our fused name, split as A1111 1.9+ reads it
+    split = webui.png_info(karras.image).json["parameters"]
+    assert (split["Sampler"], split["Schedule type"]) == ("DPM++ 2M", "Karras")
+
+
+def test_script_info_extensions_and_interrogate(webui):
+    assert webui.custom_get("script-info", baseurl=True) == [] and webui.custom_get("extensions", baseurl=True) == []
+    with pytest.raises(RuntimeError) as refused:  # webuiapi raises (status, body) on an error answer
+        webui.interrogate(PILImage.new("RGB", (8, 8)))
+    status, body = refused.value.args
+    assert status == 501 and json.loads(body)["error"] == "NotImplementedError"
 
 
 def test_basic_auth_with_the_token(base_url, library, settings):
@@ -191,3 +210,37 @@ def test_controlnet_extension_routes(webui, base_url, library, settings):
     assert requests.get(f"{root}/controlnet/model_list", auth=("u", "s3cret"), timeout=10).status_code == 200
     assert requests.get(f"{root}/controlnet/detect", auth=("u", "s3cret"), timeout=10).json() == \
         {"detail": "Not Found"}
+
+
+def test_extra_single_image_runs_the_upscale_task_path(webui, base_url, library, render_worker):
+    source = picture()
+    result = webui.extra_single_image(image=source, upscaler_1="4x-tiny", upscaling_resize=2)
+    assert result.image.size == (64, 64)
+    assert result.info == "<p>Postprocess upscale by: 2, Postprocess upscaler: 4x-tiny</p>"  # html_info
+    assert result.image.info["parameters"] == "Postprocess upscale by: 2, Postprocess upscaler: 4x-tiny"
+    task = Task.objects.get(kind="upscale")
+    assert task.upscaler == library["upscaler"] and task.upscale_scale == 2 and task.status == "completed"
+    assert task.tags.filter(name="sdapi").exists()
+    # POST /api/images/{hash}/upscale of the same stored input gives the very same image
+    root = base_url.removesuffix("/sdapi/v1")
+    queued = requests.post(f"{root}/api/images/{task.init_image_id}/upscale",
+                           json={"upscaler": library["upscaler"].hash, "scale": 2}, timeout=10)
+    assert queued.status_code == 202, queued.text
+    assert wait_done(queued.json()["task_id"]) == "completed"
+    [ours] = Image.objects.filter(task_id=task.id)
+    assert list(TaskImage.objects.filter(task_id=queued.json()["task_id"]).values_list("image_id", flat=True)) == \
+        [ours.hash]
+    assert result.image.tobytes() == PILImage.open(image_file_path(ours)).tobytes()
+
+
+def test_extra_batch_images_to_a_size_with_crop(webui, library, render_worker):
+    images = [picture(), picture((10, 200, 10), (32, 16))]
+    result = webui.extra_batch_images(images=images, upscaler_1="Lanczos", resize_mode=1, upscaling_resize_w=48,
+                                      upscaling_resize_h=40, upscaling_crop=True)
+    assert [image.size for image in result.images] == [(48, 40), (48, 40)]
+    assert result.info == ("<p>Postprocess upscale to: 48x40, Postprocess crop to: 48x40, "
+                           "Postprocess upscaler: Lanczos</p>")
+    assert sorted(Task.objects.values_list("upscale_scale", flat=True)) == [1.5, 2.5]  # max(48/w, 40/h)
+    uncropped = webui.extra_batch_images(images=images[1:], upscaler_1="Lanczos", resize_mode=1,
+                                         upscaling_resize_w=48, upscaling_resize_h=40, upscaling_crop=False)
+    assert uncropped.images[0].size == (80, 40)
