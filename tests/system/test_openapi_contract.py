@@ -114,3 +114,42 @@ def test_generated_client_lists_models(live_url, tmp_path, schema):
     assert [model.attributes.name for model in collection.data] == ["dream-checkpoint"]
     assert collection.meta.total == 1
     assert requests.get(live_url + collection.links.self_, timeout=10).status_code == 200
+
+
+def event_data_validator(schema, operation_id):
+    """How hey-api's generated SSE client checks each event: the `text/event-stream` schema describes the JSON that
+    one event's `data` holds (its responseValidator runs on `JSON.parse(data)`)."""
+    from openapi_schema_validator import OAS30Validator
+
+    content = operations(schema)[operation_id]["responses"]["200"]["content"]
+    return OAS30Validator({"allOf": [content["text/event-stream"]["schema"]], "components": schema["components"]})
+
+
+def stream_data(url, count=None, timeout=30):
+    """The parsed `data` of the stream's events: `count` of them, or all until the server closes it."""
+    found = []
+    with requests.get(url, stream=True, timeout=timeout) as response:
+        assert response.status_code == 200, response.content
+        for line in response.iter_lines():
+            if line.startswith(b"data:"):
+                found.append(json.loads(line[5:]))
+                if len(found) == count:
+                    break
+    return found
+
+
+def test_sse_schemas_describe_each_event_payload(live_url, civitai, schema):
+    """Item 14 of issue 22: each stream's schema is its event payload (queue snapshot, import event), so a generated
+    SSE client accepts the events the server sends."""
+    from tests.support.civitai import SHA, URL, wait_final
+
+    (snapshot,) = stream_data(f"{live_url}/api/tasks/queue", count=1)
+    event_data_validator(schema, "tasks_queue").validate(snapshot)
+    assert requests.post(f"{live_url}{URL}", json={"model_id": 10391}, timeout=10).status_code == 202
+    wait_final(SHA)
+    (final,) = stream_data(f"{live_url}{URL}/{SHA}")
+    assert final["status"] == "completed"
+    event_data_validator(schema, "models_import_progress").validate(final)
+    for operation_id in ("tasks_queue", "models_import_progress"):
+        validator = event_data_validator(schema, operation_id)
+        assert not validator.is_valid({"data": "{}"}), operation_id  # not the raw frame
