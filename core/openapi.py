@@ -8,6 +8,7 @@ A path parameter may carry `extensions={PUBLIC_NAME: "hash"}` to be published un
 instead of the URL conf's `{id}`.
 """
 
+import json
 import re
 
 from django.utils.module_loading import autodiscover_modules
@@ -335,6 +336,10 @@ def postprocess(result, generator, request, public, **kwargs):
     for path, item in _paths.items():
         paths.setdefault(path, {}).update(item)
     for item in paths.values():
+        for op in item.values():
+            for content in op.get("requestBody", {}).get("content", {}).values():
+                _defaults_into_descriptions(content["schema"], result["components"]["schemas"], set())
+    for item in paths.values():
         for method, op in item.items():
             if method in WRITE_METHODS:  # core.middleware.CrossOriginWriteMiddleware
                 refused = op["responses"].setdefault("403", {
@@ -344,6 +349,29 @@ def postprocess(result, generator, request, public, **kwargs):
                 _add_error_example(status, response)
     result["paths"] = {_publish_parameter_names(path, item): item for path, item in sorted(paths.items())}
     return result
+
+
+def _defaults_into_descriptions(schema, components, seen):
+    """A request schema's `default`s move into the descriptions ("Default: `512`."): openapi-typescript (default
+    mode, `defaultNonNullable`) types a component property with a `default` as required, although a request may
+    leave it out. Walks the components the schema refers to (each once)."""
+    if isinstance(schema, list):
+        for item in schema:
+            _defaults_into_descriptions(item, components, seen)
+        return
+    if not isinstance(schema, dict):
+        return
+    target = schema.get("$ref", "").removeprefix("#/components/schemas/")
+    if target and target not in seen:
+        seen.add(target)
+        _defaults_into_descriptions(components[target], components, seen)
+    if "default" in schema and isinstance(schema.get("type"), str):
+        default = schema.pop("default")
+        said = f"Default: `{default if isinstance(default, str) and default else json.dumps(default)}`."
+        schema["description"] = f"{schema['description'].rstrip('.')}. {said}" if schema.get("description") else said
+    for key, value in schema.items():
+        if key not in ("example", "examples", "enum", "const"):
+            _defaults_into_descriptions(value, components, seen)
 
 
 def _add_error_example(status, response):

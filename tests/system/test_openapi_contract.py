@@ -153,3 +153,39 @@ def test_sse_schemas_describe_each_event_payload(live_url, civitai, schema):
     for operation_id in ("tasks_queue", "models_import_progress"):
         validator = event_data_validator(schema, operation_id)
         assert not validator.is_valid({"data": "{}"}), operation_id  # not the raw frame
+
+
+def request_schemas(schema):
+    """Every schema object reachable from a request body, with its JSON path."""
+    components = schema["components"]["schemas"]
+    found, seen = [], set()
+
+    def walk(node, where):
+        if isinstance(node, dict):
+            target = node.get("$ref", "").removeprefix("#/components/schemas/")
+            if target and target not in seen:
+                seen.add(target)
+                walk(components[target], target)
+            found.append((where, node))
+            for key, value in node.items():
+                walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{where}/{index}")
+
+    for operation_id, op in operations(schema).items():
+        for media, content in op.get("requestBody", {}).get("content", {}).items():
+            walk(content["schema"], f"{operation_id} {media}")
+    return found
+
+
+def test_defaulted_request_fields_are_optional_in_generated_types(schema):
+    """Item 15 of issue 22: openapi-typescript (default mode, `defaultNonNullable`) types every property that has a
+    `default` as required, so no request schema carries the keyword; the default is in the description."""
+    with_default = [where for where, node in request_schemas(schema)
+                    if any(isinstance(value, dict) and "default" in value for value in node.get("properties", {}).values())]
+    assert not with_default, with_default
+    submission = schema["components"]["schemas"]["TaskSubmission"]
+    assert submission["required"] == ["checkpoint_hash", "prompt"]
+    assert "Default: `DPM++ 2M Karras`" in submission["properties"]["sampler"]["description"]
+    assert "Default: `512`" in submission["properties"]["width"]["description"]
