@@ -16,6 +16,7 @@ from drf_spectacular.drainage import isolate_view_method
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
 from core.errors import TITLES
+from core.jsonapi.filters import FILTER_FORMS
 from core.jsonapi.filters import document_parameters as jsonapi_document_parameters
 from core.jsonapi.filters import reachable_types
 from core.jsonapi.resource import all_type_names, resource_for
@@ -271,6 +272,8 @@ def read_operations(resource, noun, collection_name, id_parameter):
     return {
         "list": operation(
             f"{collection_name}_list", f"List {noun}s (query protocol)",
+            description=f"Each filter the {noun}s take is a declared parameter, `filter[ATTR]` (equals) or "
+                        f"`filter[ATTR][OP]`, ANDed. {FILTER_FORMS[0].upper()}{FILTER_FORMS[1:]}.",
             responses={200: OpenApiResponse(collection_document(resource), description="Collection document"),
                        **errors(e400=QUERY_ERROR)},
         ),
