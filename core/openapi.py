@@ -16,13 +16,14 @@ from drf_spectacular.drainage import isolate_view_method
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
 from core.errors import TITLES
-from core.jsonapi.filters import FILTER_FORMS
+from core.jsonapi.filters import FILTER_FORMS, reachable_types
 from core.jsonapi.filters import document_parameters as jsonapi_document_parameters
-from core.jsonapi.filters import reachable_types
 from core.jsonapi.resource import all_type_names, resource_for
 from core.jsonapi.types import Boolean, Enum, Integer, JSONObject, Number, Timestamp
+from core.metadata import METADATA_KEY_RE
 from core.tags import TAG_NAME_MAX
-from core.text import NON_BLANK_LABEL_PATTERN
+from core.text import FREE_TEXT_PATTERN, NON_BLANK_LABEL_PATTERN
+from core.updates import TAG_KEY_PREFIX
 
 PUBLIC_NAME = "x-public-name"
 _components = {}
@@ -73,6 +74,39 @@ ERROR_DOCUMENT = component("ErrorDocument", {
 
 TAG_NAME = {"type": "string", "minLength": 1, "maxLength": TAG_NAME_MAX, "pattern": NON_BLANK_LABEL_PATTERN,
             "description": "Not blank, no control characters"}
+
+METADATA_VALUE = component("MetadataValue", {
+    "description": "Any JSON value whose texts (object keys included) hold no control character but tab and line "
+                   "breaks (docs/input.md).",
+    "anyOf": [
+        {"type": ["null", "boolean", "number"]},
+        {"type": "string", "pattern": FREE_TEXT_PATTERN},
+        {"type": "array", "items": ref("MetadataValue")},
+        {"type": "object", "propertyNames": {"pattern": FREE_TEXT_PATTERN},
+         "additionalProperties": ref("MetadataValue")},
+    ],
+})
+
+
+def update_request(name, target, properties, *, description, example):
+    """The D3 update object of `target` (core.updates.UpdateTarget): the declared `properties` (writable attributes
+    and `tags`), `tag_<name>: true|false` flags, and metadata keys with their values. Each key name as
+    `validate_update` takes it (`propertyNames`, OpenAPI 3.1): a property, `tag_` and a tag name, or a metadata key
+    that is not read-only. Python's `$` also matches before a final line feed, so no key may hold one."""
+    assert set(properties) <= set(target.writable) | {"tags"}, properties
+    tag_key = {"pattern": "^" + re.escape(TAG_KEY_PREFIX) + NON_BLANK_LABEL_PATTERN[1:],
+               "maxLength": len(TAG_KEY_PREFIX) + TAG_NAME_MAX}
+    metadata_key = {"pattern": METADATA_KEY_RE.pattern, "not": {"anyOf": [
+        {"pattern": "^" + re.escape(TAG_KEY_PREFIX)}, {"enum": sorted(target.read_only)}]}}
+    return component(name, {
+        "type": "object", "description": description, "properties": properties,
+        "propertyNames": {"anyOf": [{"enum": list(properties)}, tag_key, metadata_key], "not": {"pattern": "\n"}},
+        "patternProperties": {"^" + re.escape(TAG_KEY_PREFIX): {"type": "boolean", "description": "Add (true) or "
+                                                                 "remove (false) the tag named after the prefix"}},
+        "additionalProperties": METADATA_VALUE,
+        "example": example,
+    })
+
 
 UPDATE_RESULT = component("UpdateResult", {
     "type": "object", "required": ["success", "updated_fields"],
@@ -351,7 +385,39 @@ def postprocess(result, generator, request, public, **kwargs):
             for status, response in op["responses"].items():
                 _add_error_example(status, response)
     result["paths"] = {_publish_parameter_names(path, item): item for path, item in sorted(paths.items())}
+    _as_openapi_31(result)
     return result
+
+
+def _as_openapi_31(node):
+    """OpenAPI 3.1 (JSON Schema 2020-12) from the 3.0 idioms the declarations are written in: `nullable: true`
+    becomes a `null` type (or an `anyOf` with one, beside a reference or a composition), a boolean
+    `exclusiveMinimum` the bound itself. Examples are left as they are."""
+    if isinstance(node, list):
+        for item in node:
+            _as_openapi_31(item)
+        return
+    if not isinstance(node, dict):
+        return
+    for key, value in list(node.items()):
+        if key not in ("example", "examples", "enum", "default", "const"):
+            _as_openapi_31(value)
+    for bound in ("Minimum", "Maximum"):
+        if node.get(f"exclusive{bound}") is True:
+            node[f"exclusive{bound}"] = node.pop(bound.lower())
+        elif node.get(f"exclusive{bound}") is False:
+            del node[f"exclusive{bound}"]
+    if not node.pop("nullable", False):
+        return
+    if isinstance(node.get("type"), str):
+        node["type"] = [node["type"], "null"]
+        if "enum" in node and None not in node["enum"]:
+            node["enum"] = [*node["enum"], None]
+        return
+    described = {key: node.pop(key) for key in ("description", "title", "example") if key in node}
+    schema = dict(node)
+    node.clear()
+    node.update({"anyOf": [schema, {"type": "null"}], **described})
 
 
 def _defaults_into_descriptions(schema, components, seen):

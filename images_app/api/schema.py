@@ -9,7 +9,6 @@ from core.openapi import (
     TAG_NAME,
     UPDATE_RESULT,
     batch_delete_request,
-    component,
     document_view,
     errors,
     json_body,
@@ -17,8 +16,10 @@ from core.openapi import (
     path_id,
     read_operations,
     resource_document,
+    update_request,
 )
 
+from ..services import IMAGE_UPDATES
 from ..thumbnails import DEFAULT_SIZE, SIZES
 from .resources import ImageResource
 from .views import ImageViewSet
@@ -27,15 +28,12 @@ HASH = path_id("SHA256 of the image bytes (64 lower-case hex digits).", public_n
 BINARY = {"type": "string", "format": "binary"}
 UPLOADED = {**BINARY, "minLength": 1, "description": "Not empty"}
 
-IMAGE_UPDATE = component("ImageUpdate", {
-    "type": "object",
-    "description": "D3: `tags` replaces the tag set, `tag_<name>: true|false` adds/removes one tag, every other "
-                   "key is merged into `metadata` (`null` deletes it). "
-                   "Metadata keys: 1-64 characters of A-Z, a-z, 0-9 and `_` (OpenAPI 3.0 cannot constrain key names).",
-    "properties": {"tags": {"type": "array", "items": TAG_NAME}},
-    "additionalProperties": True,
-    "example": {"rating": 5, "tag_wallpaper": True, "is_favorite": True, "custom_note": "print this one"},
-})
+IMAGE_UPDATE = update_request(
+    "ImageUpdate", IMAGE_UPDATES, {"tags": {"type": "array", "items": TAG_NAME}},
+    description="D3: `tags` replaces the tag set, `tag_<name>: true|false` adds/removes one tag, every other key is "
+                "merged into `metadata` (`null` deletes it). Metadata keys: 1-64 characters of A-Z, a-z, 0-9 and `_`.",
+    example={"rating": 5, "tag_wallpaper": True, "is_favorite": True, "custom_note": "print this one"},
+)
 
 UNKNOWN = "`not_found`: unknown hash"
 THUMBNAIL_SIZE = OpenApiParameter(
