@@ -8,6 +8,7 @@ A path parameter may carry `extensions={PUBLIC_NAME: "hash"}` to be published un
 instead of the URL conf's `{id}`.
 """
 
+import json
 import re
 
 from django.utils.module_loading import autodiscover_modules
@@ -15,12 +16,14 @@ from drf_spectacular.drainage import isolate_view_method
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
 from core.errors import TITLES
+from core.jsonapi.filters import FILTER_FORMS, reachable_types
 from core.jsonapi.filters import document_parameters as jsonapi_document_parameters
-from core.jsonapi.filters import reachable_types
 from core.jsonapi.resource import all_type_names, resource_for
 from core.jsonapi.types import Boolean, Enum, Integer, JSONObject, Number, Timestamp
+from core.metadata import METADATA_KEY_RE
 from core.tags import TAG_NAME_MAX
-from core.text import NON_BLANK_LABEL_PATTERN
+from core.text import FREE_TEXT_PATTERN, NON_BLANK_LABEL_PATTERN
+from core.updates import TAG_KEY_PREFIX
 
 PUBLIC_NAME = "x-public-name"
 _components = {}
@@ -71,6 +74,43 @@ ERROR_DOCUMENT = component("ErrorDocument", {
 
 TAG_NAME = {"type": "string", "minLength": 1, "maxLength": TAG_NAME_MAX, "pattern": NON_BLANK_LABEL_PATTERN,
             "description": "Not blank, no control characters"}
+
+METADATA_VALUE = component("MetadataValue", {
+    "description": "Any JSON value whose texts (object keys included) hold no control character but tab and line "
+                   "breaks (docs/input.md).",
+    "anyOf": [
+        {"type": ["null", "boolean", "number"]},
+        {"type": "string", "pattern": FREE_TEXT_PATTERN},
+        {"type": "array", "items": ref("MetadataValue")},
+        {"type": "object", "propertyNames": {"pattern": FREE_TEXT_PATTERN},
+         "additionalProperties": ref("MetadataValue")},
+    ],
+})
+
+
+NOT_A_DOCUMENT = {"not": {"required": ["data"]}}  # a D3 body: `data` is refused (a resource document goes to PATCH)
+
+
+def update_request(name, target, properties, *, description, example):
+    """The D3 update object of `target` (core.updates.UpdateTarget): the declared `properties` (writable attributes
+    and `tags`), `tag_<name>: true|false` flags, and metadata keys with their values. Each key name as
+    `validate_update` takes it (`propertyNames`, OpenAPI 3.1): a property, `tag_` and a tag name, or a metadata key
+    that is not read-only. Python's `$` also matches before a final line feed, so no key may hold one."""
+    assert set(properties) <= set(target.writable) | {"tags"}, properties
+    tag_key = {"pattern": "^" + re.escape(TAG_KEY_PREFIX) + NON_BLANK_LABEL_PATTERN[1:],
+               "maxLength": len(TAG_KEY_PREFIX) + TAG_NAME_MAX}
+    metadata_key = {"pattern": METADATA_KEY_RE.pattern, "not": {"anyOf": [
+        {"pattern": "^" + re.escape(TAG_KEY_PREFIX)}, {"enum": sorted(target.read_only)}]}}
+    return component(name, {
+        "type": "object", "description": description, "properties": properties,
+        "propertyNames": {"anyOf": [{"enum": list(properties)}, tag_key, metadata_key], "not": {"pattern": "\n"}},
+        "patternProperties": {"^" + re.escape(TAG_KEY_PREFIX): {"type": "boolean", "description": "Add (true) or "
+                                                                 "remove (false) the tag named after the prefix"}},
+        "additionalProperties": METADATA_VALUE,
+        **NOT_A_DOCUMENT,
+        "example": example,
+    })
+
 
 UPDATE_RESULT = component("UpdateResult", {
     "type": "object", "required": ["success", "updated_fields"],
@@ -231,7 +271,6 @@ def resource_document(resource):
     })
 
 
-NOT_A_DOCUMENT = {"not": {"required": ["data"]}}  # a D3 body: `data` is refused (a resource document goes to PATCH)
 PATCH_MEDIA_TYPES = ("application/vnd.api+json", "application/json")
 
 
@@ -326,6 +365,8 @@ def read_operations(resource, noun, collection_name, id_parameter):
     return {
         "list": operation(
             f"{collection_name}_list", f"List {noun}s (query protocol)",
+            description=f"Each filter the {noun}s take is a declared parameter, `filter[ATTR]` (equals) or "
+                        f"`filter[ATTR][OP]`, ANDed. {FILTER_FORMS[0].upper()}{FILTER_FORMS[1:]}.",
             responses={200: OpenApiResponse(collection_document(resource), description="Collection document"),
                        **errors(e400=QUERY_ERROR)},
         ),
@@ -339,18 +380,14 @@ def read_operations(resource, noun, collection_name, id_parameter):
 
 
 def sse(operation_id, summary, description, event_schema, *, parameters=(), tags, not_found=None):
-    """An operation answering `text/event-stream`, one JSON object per `data:` line."""
-    event = {  # OpenAPI 3.0: the schema of an event stream describes one event
-        "type": "object", "required": ["data"],
-        "properties": {
-            "data": {"type": "string", "description": "One JSON object, shaped as `x-event-data` says.",
-                     "x-event-data": event_schema},
-            "event": {"type": "string"}, "id": {"type": "string"}, "retry": {"type": "integer"},
-        },
-    }
+    """An operation answering `text/event-stream`, one JSON object per event's `data:` line.
+
+    The media type's schema is that JSON object, the payload of one event, not the frame (`data:`, `id:`, ...):
+    the convention of hey-api/openapi-ts (its SSE client validates `JSON.parse(data)` against it) and Speakeasy,
+    and what OpenAPI 3.2 says with `itemSchema` (docs/architecture.md, "The OpenAPI schema")."""
     responses = {"200": {
-        "description": "Server-Sent Events; each event's `data` holds one JSON object.",
-        "content": {"text/event-stream": {"schema": event}},
+        "description": "Server-Sent Events; each event's `data` is one JSON object of this schema.",
+        "content": {"text/event-stream": {"schema": event_schema}},
     }}
     if not_found:
         responses["404"] = {"description": not_found, "content": {"application/json": {"schema": ERROR_DOCUMENT}}}
@@ -395,6 +432,10 @@ def postprocess(result, generator, request, public, **kwargs):
     for path, item in _paths.items():
         paths.setdefault(path, {}).update(item)
     for item in paths.values():
+        for op in item.values():
+            for content in op.get("requestBody", {}).get("content", {}).values():
+                _defaults_into_descriptions(content["schema"], result["components"]["schemas"], set())
+    for item in paths.values():
         for method, op in item.items():
             if method in WRITE_METHODS:  # core.middleware.CrossOriginWriteMiddleware
                 refused = op["responses"].setdefault("403", {
@@ -403,7 +444,62 @@ def postprocess(result, generator, request, public, **kwargs):
             for status, response in op["responses"].items():
                 _add_error_example(status, response)
     result["paths"] = {_publish_parameter_names(path, item): item for path, item in sorted(paths.items())}
+    _as_openapi_31(result)
     return result
+
+
+def _as_openapi_31(node):
+    """OpenAPI 3.1 (JSON Schema 2020-12) from the 3.0 idioms the declarations are written in: `nullable: true`
+    becomes a `null` type (or an `anyOf` with one, beside a reference or a composition), a boolean
+    `exclusiveMinimum` the bound itself. Examples are left as they are."""
+    if isinstance(node, list):
+        for item in node:
+            _as_openapi_31(item)
+        return
+    if not isinstance(node, dict):
+        return
+    for key, value in list(node.items()):
+        if key not in ("example", "examples", "enum", "default", "const"):
+            _as_openapi_31(value)
+    for bound in ("Minimum", "Maximum"):
+        if node.get(f"exclusive{bound}") is True:
+            node[f"exclusive{bound}"] = node.pop(bound.lower())
+        elif node.get(f"exclusive{bound}") is False:
+            del node[f"exclusive{bound}"]
+    if not node.pop("nullable", False):
+        return
+    if isinstance(node.get("type"), str):
+        node["type"] = [node["type"], "null"]
+        if "enum" in node and None not in node["enum"]:
+            node["enum"] = [*node["enum"], None]
+        return
+    described = {key: node.pop(key) for key in ("description", "title", "example") if key in node}
+    schema = dict(node)
+    node.clear()
+    node.update({"anyOf": [schema, {"type": "null"}], **described})
+
+
+def _defaults_into_descriptions(schema, components, seen):
+    """A request schema's `default`s move into the descriptions ("Default: `512`."): openapi-typescript (default
+    mode, `defaultNonNullable`) types a component property with a `default` as required, although a request may
+    leave it out. Walks the components the schema refers to (each once)."""
+    if isinstance(schema, list):
+        for item in schema:
+            _defaults_into_descriptions(item, components, seen)
+        return
+    if not isinstance(schema, dict):
+        return
+    target = schema.get("$ref", "").removeprefix("#/components/schemas/")
+    if target and target not in seen:
+        seen.add(target)
+        _defaults_into_descriptions(components[target], components, seen)
+    if "default" in schema and isinstance(schema.get("type"), str):
+        default = schema.pop("default")
+        said = f"Default: `{default if isinstance(default, str) and default else json.dumps(default)}`."
+        schema["description"] = f"{schema['description'].rstrip('.')}. {said}" if schema.get("description") else said
+    for key, value in schema.items():
+        if key not in ("example", "examples", "enum", "const"):
+            _defaults_into_descriptions(value, components, seen)
 
 
 def _add_error_example(status, response):

@@ -246,6 +246,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "SD-Host API",
     "DESCRIPTION": "Self-hosted Stable Diffusion: models, tasks, images, system.",
     "VERSION": "1.0.0",
+    # 3.1: JSON Schema 2020-12, so update bodies can say which key names the server takes (`propertyNames`);
+    # core.openapi.postprocess turns the hand-written 3.0 idioms (`nullable`, boolean `exclusiveMinimum`) into 3.1's
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from core.errors import invalid_request, json_pointer
-from core.jsondata import is_int
+from core.jsondata import integral, is_int
 from engine.a1111.names import PIXEL_UPSCALERS, UPSCALER_NAMES
 from engine.interface import DEFAULT_HIRES_STRENGTH, HiresSpec, UpscaleRequest
 from engine.parameters import MAX_STEPS
@@ -98,8 +98,8 @@ def validate_image_fields(body: dict, width: int, height: int) -> dict:
         if "init_image" not in fields:
             raise invalid_request("'mask_image' needs 'init_image' (inpainting repaints an image)", "/mask_image")
         fields["mask_image"] = _image(body["mask_image"], "/mask_image", "'mask_image'")
-    mask_blur = body.get("mask_blur", 4)
-    if not is_int(mask_blur) or not 0 <= mask_blur <= MAX_MASK_BLUR:
+    mask_blur = integral(body.get("mask_blur", 4))
+    if mask_blur is None or not 0 <= mask_blur <= MAX_MASK_BLUR:
         raise invalid_request(f"'mask_blur' must be an integer from 0 to {MAX_MASK_BLUR}", "/mask_blur")
     fields["mask_blur"] = mask_blur
     if body.get("hires") is not None:
@@ -130,15 +130,15 @@ def _hires(value, width: int, height: int):
     elif "width" in value and "height" in value:
         final = []
         for key, first in (("width", width), ("height", height)):
-            side = value[key]
-            if not is_int(side) or side % 8 or not first <= side <= max_side:
+            side = integral(value[key])
+            if side is None or side % 8 or not first <= side <= max_side:
                 raise invalid_request(f"'{key}' must be a multiple of 8 from the first pass's {first} to {max_side}",
                                       json_pointer("hires", key))
             final.append(side)
     else:
         raise invalid_request("'hires' needs 'scale', or 'width' and 'height'", "/hires")
-    steps = value.get("steps", 0)
-    if not is_int(steps) or not 0 <= steps <= MAX_STEPS:
+    steps = integral(value.get("steps", 0))
+    if steps is None or not 0 <= steps <= MAX_STEPS:
         raise invalid_request(f"'steps' must be an integer from 0 (the task's steps) to {MAX_STEPS}", "/hires/steps")
     strength = _number(value.get("denoising_strength", DEFAULT_HIRES_STRENGTH), "/hires/denoising_strength", 0, 1,
                        "'denoising_strength'")

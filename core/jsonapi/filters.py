@@ -12,6 +12,7 @@ from rest_framework.filters import BaseFilterBackend
 
 from .query import parse_query
 from .resource import resource_for
+from .types import SET_OPS, TAG_OPS, TEXT_OPS
 
 
 def jsonapi_query(request, resource, *, collection=True):
@@ -61,26 +62,60 @@ def parameter(name, schema, description, **extra):
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description, **extra}
 
 
+OPERATOR_WORDS = {
+    "eq": "equals", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤", "contains": "contains (any case)",
+    "starts_with": "starts with (any case)", "ends_with": "ends with (any case)", "in": "is one of (comma-separated)",
+    "not_in": "is none of (comma-separated)", "not_null": "has a value (`true`) or has none (`false`)",
+}
+OPERATOR_ORDER = ("gt", "gte", "lt", "lte", "contains", "starts_with", "ends_with", "in", "not_in", "not_null")
+FILTER_FORMS = ("`filter[metadata.KEY]` / `filter[metadata.KEY][OP]`, the `filter[or][...]` and `filter[not][...]` "
+                "prefixes and repeated keys (ANDed) are accepted too, as further query parameters, but not declared: "
+                "their names are open-ended (query-protocol.md §2, docs/query-engine.md)")
+
+
 def collection_parameters(resource):
-    """`filter` and `sort`, described from the resource's declaration."""
+    """`filter[...]` and `sort`, described from the resource's declaration."""
     sortable = sorted([name for name, attr in resource.attributes.items() if attr.sortable]
                       + (["tag_count"] if resource.tags else []) + (["metadata.KEY"] if resource.metadata else []))
-    filterable = sorted([name for name, attr in {**resource.attributes, **resource.filter_only}.items()
-                         if attr.filterable] + (["tags"] if resource.tags else [])
-                        + (["metadata.KEY"] if resource.metadata else []))
     return [
-        parameter(
-            "filter", {"type": "object", "additionalProperties": {"type": "string"}},
-            "Conditions `filter[ATTR]=V` or `filter[ATTR][OP]=V` (OP: eq, gt, gte, lt, lte, contains, starts_with, "
-            "ends_with, in, not_in, not_null), `filter[tags][any|all|none]=a,b`, `filter[metadata.KEY]`, "
-            "`filter[or][...]`, `filter[not][...]` (query-protocol.md §2). Filterable: " + ", ".join(filterable) + ".",
-            # An empty example: Swagger UI's "Try it out" otherwise sends `filter[additionalProp1]=string`.
-            style="deepObject", explode=True, example={},
-        ),
+        *filter_parameters(resource),
         parameter("sort", {"type": "string", "pattern": list_pattern(sort_keys(resource), signed=True, empty=False)},
                   f"Comma-separated keys, `-` for descending; default `{','.join(resource.default_sort)}`. "
                   f"Sortable: {', '.join(sortable)}."),
     ]
+
+
+def filter_parameters(resource):
+    """One query parameter per filter the resource takes: `filter[ATTR]` (equality) and `filter[ATTR][OP]` for each
+    operator of the attribute's type, and `filter[tags][any|all|none]`; each parameter's schema says what the
+    attribute's type parses (types.py). Explicit names, so that every generator gives each one an argument."""
+    params = []
+    for name, attribute in sorted({**resource.attributes, **resource.filter_only}.items()):
+        if not attribute.filterable:
+            continue
+        value_type = attribute.type
+        params.append(parameter(f"filter[{name}]", value_type.schema(), f"`{name}` equals the value."))
+        for op in (op for op in OPERATOR_ORDER if op in value_type.operators):
+            params.append(parameter(f"filter[{name}][{op}]", operator_schema(value_type, op),
+                                    f"`{name}` {OPERATOR_WORDS[op]}."))
+    if resource.tags:
+        for op, words in zip(TAG_OPS, ("at least one of", "every one of", "none of")):
+            params.append(parameter(f"filter[tags][{op}]", {"type": "string", "pattern": r"[^\s,]"},
+                                    f"Carries {words} the tags (comma-separated names, any case)."))
+    return params
+
+
+def operator_schema(value_type, op):
+    """The schema of the value of `filter[ATTR][op]` on an attribute of `value_type`."""
+    if op == "not_null":
+        return {"type": "boolean"}
+    if op in TEXT_OPS:
+        return {"type": "string"}
+    if op in SET_OPS:  # one comma-separated text: generated clients send a list as repeated keys, which AND
+        if value_type.item_pattern is None:
+            return {"type": "string", "minLength": 1}
+        return {"type": "string", "pattern": list_pattern([value_type.item_pattern], empty=False)}
+    return value_type.schema()
 
 
 def list_pattern(alternatives, *, signed=False, empty=True):

@@ -59,7 +59,10 @@ def parse_timestamp(text):
         raise ValueError("expected an ISO 8601 timestamp such as 2025-03-14T09:26:53Z") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: before or after every instant Python (so a row) holds
+        return (datetime.min if value.year == 1 else datetime.max).replace(tzinfo=timezone.utc)
 
 
 def render_timestamp(value):
@@ -67,10 +70,18 @@ def render_timestamp(value):
 
 
 class ValueType:
-    """Base type: equality, set membership and not_null."""
+    """Base type: equality, set membership and not_null.
+
+    `schema` is the JSON Schema of one query value (`filter[ATTR]=V`, `[gt]`, ...); `item_pattern`, a regular
+    expression for one item of an `in`/`not_in` list (None: any non-empty text). Both say no more than `parse`
+    accepts (the OpenAPI schema's filter parameters, core/jsonapi/filters.py)."""
 
     name = "value"
     operators = frozenset({"eq", "in", "not_in", "not_null"})
+    item_pattern = None
+
+    def schema(self):
+        return {"type": "string"}
 
     def parse(self, text):
         return text
@@ -99,6 +110,10 @@ class Enum(Text):
 
     def __init__(self, choices):
         self.choices = tuple(choices)
+        self.item_pattern = "(?:" + "|".join(map(re.escape, self.choices)) + ")"
+
+    def schema(self):
+        return {"type": "string", "enum": list(self.choices)}
 
     def parse(self, text):
         if text not in self.choices:
@@ -109,6 +124,10 @@ class Enum(Text):
 class Integer(ValueType):
     name = "integer"
     operators = ValueType.operators | COMPARISON_OPS
+    item_pattern = r"[+-]?\d{1,18}"  # fewer digits than parse_integer takes: always within int64
+
+    def schema(self):
+        return {"type": "integer", "format": "int64", "minimum": -INT64, "maximum": INT64 - 1}
 
     def parse(self, text):
         return parse_integer(text)
@@ -117,6 +136,10 @@ class Integer(ValueType):
 class Number(ValueType):
     name = "number"
     operators = ValueType.operators | COMPARISON_OPS
+    item_pattern = r"[+-]?(?:\d{1,15}(?:\.\d{0,15})?|\.\d{1,15})(?:[eE][+-]?\d{1,2})?"  # always finite
+
+    def schema(self):
+        return {"type": "number"}
 
     def parse(self, text):
         return parse_number(text)
@@ -124,6 +147,10 @@ class Number(ValueType):
 
 class Boolean(ValueType):
     name = "boolean"
+    item_pattern = "(?:true|false)"
+
+    def schema(self):
+        return {"type": "boolean"}
 
     def parse(self, text):
         return parse_boolean(text)
@@ -138,6 +165,11 @@ class Timestamp(ValueType):
 
     name = "timestamp"
     operators = ValueType.operators | COMPARISON_OPS
+    item_pattern = (r"[1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+                    r"(?:\.[0-9]{1,6})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])")
+
+    def schema(self):
+        return {"type": "string", "format": "date-time"}
 
     def parse(self, text):
         return parse_timestamp(text)
@@ -155,15 +187,18 @@ class Timestamp(ValueType):
             member = member if value else NOTHING
             return member if op == "in" else ~member
         floor = value.replace(microsecond=0)
-        ceil = floor if floor == value else floor + timedelta(seconds=1)
-        second = timedelta(seconds=1)
+        try:
+            after = floor + timedelta(seconds=1)
+        except OverflowError:  # the last second of year 9999
+            after = datetime.max.replace(tzinfo=timezone.utc)
+        ceil = floor if floor == value else after
         if op == "eq":
-            return Q(**{f"{path}__gte": floor, f"{path}__lt": floor + second}) if floor == value else NOTHING
+            return Q(**{f"{path}__gte": floor, f"{path}__lt": after}) if floor == value else NOTHING
         return {
-            "gt": Q(**{f"{path}__gte": floor + second}),  # s > t  <=> s >= floor(t) + 1
+            "gt": Q(**{f"{path}__gte": after}),  # s > t  <=> s >= floor(t) + 1
             "gte": Q(**{f"{path}__gte": ceil}),  # s >= t <=> s >= ceil(t)
             "lt": Q(**{f"{path}__lt": ceil}),  # s < t  <=> s <= ceil(t) - 1
-            "lte": Q(**{f"{path}__lt": floor + second}),  # s <= t <=> s <= floor(t)
+            "lte": Q(**{f"{path}__lt": after}),  # s <= t <=> s <= floor(t)
         }[op]
 
 

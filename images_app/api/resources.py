@@ -19,7 +19,7 @@ class ImageResource(Resource):
         "created_at": Attribute(TIMESTAMP),
     }
     # Every task that produced the image, through tasks_app's task_images links (the first producer is `task`).
-    filter_only = {"task_id": Attribute(TEXT, source="task_links__task_id", sort=False, many=True)}
+    filter_only = {"task_id": Attribute(TEXT, source="task_links__task__id", sort=False, many=True)}
     relationships = {
         "task": ToOne("task", "task"),
         "tags": ToMany("tag", through=ImageTag, source="image", target_key="tag", keyed_by=ROW_KEYS),

@@ -20,9 +20,11 @@ from core.openapi import (
     read_operations,
     resource_document,
     update_document,
+    update_request,
     updated_document,
 )
 
+from ..services import IMAGE_UPDATES
 from ..thumbnails import DEFAULT_SIZE, SIZES
 from .resources import ImageResource
 from .views import ImageViewSet
@@ -31,16 +33,12 @@ HASH = path_id("SHA256 of the image bytes (64 lower-case hex digits).", public_n
 BINARY = {"type": "string", "format": "binary"}
 UPLOADED = {**BINARY, "minLength": 1, "description": "Not empty"}
 
-IMAGE_UPDATE = component("ImageUpdate", {
-    "type": "object",
-    "description": "D3: `tags` replaces the tag set, `tag_<name>: true|false` adds/removes one tag, every other "
-                   "key is merged into `metadata` (`null` deletes it); `tags` applies before the flags; no `data` key. "
-                   "Metadata keys: 1-64 characters of A-Z, a-z, 0-9 and `_` (OpenAPI 3.0 cannot constrain key names).",
-    "properties": {"tags": {"type": "array", "items": TAG_NAME}},
-    "additionalProperties": True,
-    **NOT_A_DOCUMENT,
-    "example": {"rating": 5, "tag_wallpaper": True, "is_favorite": True, "custom_note": "print this one"},
-})
+IMAGE_UPDATE = update_request(
+    "ImageUpdate", IMAGE_UPDATES, {"tags": {"type": "array", "items": TAG_NAME}},
+    description="D3: `tags` replaces the tag set, `tag_<name>: true|false` adds/removes one tag, every other key is "
+                "merged into `metadata` (`null` deletes it); `tags` applies before the flags; no `data` key. Metadata keys: 1-64 characters of A-Z, a-z, 0-9 and `_`.",
+    example={"rating": 5, "tag_wallpaper": True, "is_favorite": True, "custom_note": "print this one"},
+)
 IMAGE_ATTRIBUTES_UPDATE = component("ImageAttributesUpdate", {
     "type": "object",
     "description": "Each key is the D3 key of that name (any key is metadata on images); `metadata`'s keys are "

@@ -2,6 +2,7 @@
 
 from drf_spectacular.utils import OpenApiResponse
 
+from core.jsondata import INT64_MAX
 from core.openapi import (
     BATCH_DELETE_RESULT,
     BATCH_UPDATE_RESULT,
@@ -22,10 +23,12 @@ from core.openapi import (
     ref,
     sse,
     update_document,
+    update_request,
     updated_document,
 )
 from core.text import FREE_TEXT_PATTERN, NON_BLANK_FREE_TEXT_PATTERN
 
+from ..services import MODEL_UPDATES
 from .civitai import AddFromCivitaiView
 from .resources import ModelResource
 from .views import ModelViewSet
@@ -43,16 +46,12 @@ MODEL_UPDATE_PROPERTIES = {
     "cover_image": {**NULLABLE_STRING, "pattern": "^[0-9a-f]{64}$", "description": "Hash of a stored image"},
     "tags": {"type": "array", "items": TAG_NAME, "description": "Replaces the whole tag set"},
 }
-MODEL_UPDATE = component("ModelUpdate", {
-    "type": "object",
-    "description": "D3: recognised keys below; `tag_<name>: true|false` adds/removes one tag (after `tags`, "
-                   "whatever the key order); any other key but `data` is merged into `metadata` (`null` deletes it). "
-                   "Metadata keys: 1-64 characters of A-Z, a-z, 0-9 and `_` (OpenAPI 3.0 cannot constrain key names).",
-    "properties": MODEL_UPDATE_PROPERTIES,
-    "additionalProperties": True,
-    **NOT_A_DOCUMENT,
-    "example": {"tag_sharp": True, "rating": 4.5, "is_favorite": True, "custom_note": "best at 30 steps"},
-})
+MODEL_UPDATE = update_request(
+    "ModelUpdate", MODEL_UPDATES, MODEL_UPDATE_PROPERTIES,
+    description="D3: recognised keys below; `tag_<name>: true|false` adds/removes one tag (after `tags`, whatever "
+                "the key order); any other key but `data` is merged into `metadata` (`null` deletes it). Metadata keys: "
+                "1-64 characters of A-Z, a-z, 0-9 and `_`.",
+    example={"tag_sharp": True, "rating": 4.5, "is_favorite": True, "custom_note": "best at 30 steps"})
 MODEL_ATTRIBUTES_UPDATE = component("ModelAttributesUpdate", {
     "type": "object",
     "description": "Each key is the D3 key of that name (`name`, `description`, `base_model`, `source_url`; any "
@@ -66,8 +65,11 @@ MODEL_ATTRIBUTES_UPDATE = component("ModelAttributesUpdate", {
     "not": {"anyOf": [{"required": [name]} for name in ModelResource.relationships]},
     "example": {"name": "dreamlike-valley-v3", "metadata": {"rating": 4.5}},
 })
-# A positive integer, as a JSON number or a string of digits.
-CATALOGUE_ID = {"oneOf": [{"type": "string", "pattern": r"^\s*0*[1-9][0-9]*\s*$"}, {"type": "integer", "minimum": 1}]}
+# A positive integer up to 2^63 - 1, as a JSON number or a string of digits (civitai.mapping.parse_id). The string
+# form: up to 18 digits (so always within range; parse_id takes 19), not all zeros, white space around them.
+CATALOGUE_DIGITS = "|".join(f"0{{{zeros}}}[1-9][0-9]{{0,{17 - zeros}}}" for zeros in range(18))
+CATALOGUE_ID = {"oneOf": [{"type": "string", "pattern": rf"^\s*(?:{CATALOGUE_DIGITS})\s*$"},
+                          {"type": "integer", "minimum": 1, "maximum": INT64_MAX}]}
 CIVITAI_IMPORT = component("CivitaiImportRequest", {
     "type": "object", "required": ["model_id"],
     "properties": {

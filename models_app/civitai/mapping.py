@@ -6,7 +6,7 @@ from pathlib import PurePosixPath
 from markdownify import markdownify
 
 from core.errors import APIError, invalid_request
-from core.jsondata import INT64_MAX, digits_value, is_int
+from core.jsondata import INT64_MAX, digits_value, integral
 from core.tags import tag_name_problem
 
 MODEL_TYPES = {
@@ -41,11 +41,11 @@ def html_to_markdown(html):
 
 
 def parse_id(value, key, required=True):
-    """A positive catalogue id from a JSON value (integer or string of ASCII digits, at most 2^63 - 1); 400 naming
+    """A positive catalogue id from a JSON value (integer, 10391.0 included, or string of ASCII digits, at most 2^63 - 1); 400 naming
     the key otherwise."""
     if value is None and not required:
         return None
-    number = digits_value(value) if isinstance(value, str) else value if is_int(value) else None
+    number = digits_value(value) if isinstance(value, str) else integral(value)
     if number is not None and 0 < number <= INT64_MAX:
         return number
     if value is None:

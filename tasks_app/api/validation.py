@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from core.errors import invalid_request, json_pointer
-from core.jsondata import is_int
+from core.jsondata import integral, is_int
 from core.tags import TAG_NAME_MAX, tag_name_problem
 from core.text import FREE_TEXT_PATTERN, LABEL_PATTERN, control_character_problem
 from engine.parameters import RENDER_PARAMETERS, REQUIRED, Setting
@@ -83,7 +83,8 @@ class Integer(Field):
         self.low, self.high, self.rule, self.multiple_of = low, high, rule, multiple_of
 
     def clean(self, value, key, cleaned):
-        if not is_int(value):
+        value = integral(value)  # 512.0 is the integer 512 (JSON Schema, so OpenAPI 3.1)
+        if value is None:
             raise invalid_request(f"'{key}' must be an integer", json_pointer(key))
         high = resolve(self.high)
         if not resolve(self.low) <= value <= high or (self.multiple_of and value % self.multiple_of):
@@ -105,7 +106,8 @@ class Seed(Field):
         self.high = high
 
     def clean(self, value, key, cleaned):
-        if not is_int(value):
+        value = integral(value)
+        if value is None:
             raise invalid_request(f"'{key}' must be an integer", json_pointer(key))
         if value != -1 and not 0 <= value <= self.high:
             raise invalid_request(f"'{key}' must be -1 (random) or from 0 to {self.high}", json_pointer(key))

@@ -33,7 +33,8 @@ def test_parse_id():
     assert parse_id(None, "version_id", required=False) is None
     assert parse_id(" 007 ", "model_id") == 7 and parse_id(str(2**63 - 1), "model_id") == 2**63 - 1
     # "²" and "1" * 4301 passed isdigit() and then failed int(): a 500 (#23 item 6); "٣" is a digit int() reads
-    for bad in (None, "", "0", "-1", "1e3", True, 2.0, [1], "²", "1²", "١٢", "1" * 4301, str(2**63), 2**63, "1\n2"):
+    assert parse_id(10391.0, "model_id") == 10391  # the integer 10391 in JSON Schema (OpenAPI 3.1)
+    for bad in (None, "", "0", "-1", "1e3", True, 2.5, 1e30, [1], "²", "1²", "١٢", "1" * 4301, str(2**63), 2**63, "1\n2"):
         with pytest.raises(APIError) as caught:
             parse_id(bad, "model_id")
         assert caught.value.status == 400 and caught.value.pointer == "/model_id"

@@ -135,6 +135,16 @@ def test_timestamp_formats(api, lib):
     assert id_set(api.get("/api/images?filter[created_at][gte]=2025-03-14")) == hashes(0xA1, 0xA3)
 
 
+def test_timestamps_at_the_ends_of_the_range(api, lib):
+    """Any RFC 3339 date-time (the schema's `format`) filters: UTC before year 1 or past 9999 was a 500 (overflow)."""
+    every = hashes(0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6)
+    assert id_set(api.get("/api/images?filter[created_at][gt]=0001-01-01T00:00:00%2B01:00")) == every
+    assert id_set(api.get("/api/images?filter[created_at][lt]=9999-12-31T23:59:59-01:00")) == every
+    assert id_set(api.get("/api/images?filter[created_at][lte]=9999-12-31T23:59:59Z")) == every
+    assert id_set(api.get("/api/images?filter[created_at][gt]=9999-12-31T23:59:59Z")) == set()
+    assert id_set(api.get("/api/images?filter[created_at]=9999-12-31T23:59:59Z")) == set()
+
+
 def test_promoted_at_is_null_when_never_promoted(api, lib):
     t = lib.tasks
     assert id_set(api.get("/api/tasks?filter[promoted_at][not_null]=false")) == {t.t2.id, t.t3.id}
@@ -258,6 +268,9 @@ def test_image_task_id_filter(api, lib):
     assert id_set(api.get(f"/api/images?filter[task_id]={t1}")) == hashes(0xA1, 0xA3)
     assert id_set(api.get("/api/images?filter[task_id][not_null]=true")) == hashes(0xA1, 0xA3)
     assert id_set(api.get("/api/images?filter[task_id][not_null]=false")) == hashes(0xA2, 0xA4, 0xA5, 0xA6)
+    # text operators on the id (found by schemathesis once each filter was a declared parameter: a 500 before)
+    assert id_set(api.get(f"/api/images?filter[task_id][starts_with]={t1[:8].upper()}")) == hashes(0xA1, 0xA3)
+    assert id_set(api.get(f"/api/images?filter[task_id][contains]={t1[9:13]}")) >= hashes(0xA1, 0xA3)
     assert_error(api.get("/api/images?sort=task_id"), 400, "invalid_parameter", parameter="sort")
 
 

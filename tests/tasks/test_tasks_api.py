@@ -68,6 +68,16 @@ def test_submit_minimal_uses_defaults(api, lib):
     assert task.promoted_at == NEVER_PROMOTED
 
 
+def test_whole_floats_are_integers(api, lib):
+    """512.0 is the integer 512 in JSON Schema (OpenAPI 3.1's `integer`), so a client may send it (#23 item 9)."""
+    response = submit(api, lib, width=576.0, height=512.0, steps=12.0, seed=7.0, batch_size=2.0, clip_skip=2.0,
+                      hires={"width": 1152.0, "height": 1024.0, "steps": 5.0})
+    assert response.status_code == 202, response.content
+    task = Task.objects.get(id=response.json()["task_id"])
+    assert (task.width, task.height, task.steps, task.seed, task.batch_size) == (576, 512, 12, 7, 2)
+    assert type(task.width) is int and task.hires["width"] == 1152 and type(task.hires["steps"]) is int
+
+
 def test_submit_full_body_stores_everything(api, lib):
     response = submit(
         api, lib, negative_prompt="blurry", width=832, height=1216, steps=28, cfg_scale=6.5, seed=42,
@@ -106,7 +116,7 @@ BAD_FIELDS = [
     ({"width": 500}, "/width"),
     ({"width": 56}, "/width"),
     ({"height": 2056}, "/height"),
-    ({"height": 512.0}, "/height"),
+    ({"height": 512.5}, "/height"),  # 512.0 is the integer 512 (test_whole_floats_are_integers)
     ({"width": "512"}, "/width"),
     ({"width": True}, "/width"),
     ({"steps": 0}, "/steps"),

@@ -1,0 +1,111 @@
+"""Clients generated from /api/schema by third-party generators, used against a live server as their users would
+(issue 22 items 13 and 15): openapi-python-client (Python) and openapi-typescript + openapi-fetch (TypeScript, whose
+exact versions are locked in tests/system/ts_client/package-lock.json and installed with `npm ci` into a cache
+folder, once per lock file). Each filters with an operator through the declared `filter[ATTR][OP]` parameters."""
+
+import contextlib
+import hashlib
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support.factories import make_model
+
+TS_CLIENT = Path(__file__).parent / "ts_client"
+
+
+@pytest.fixture(scope="module")
+def schema_file(tmp_path_factory):
+    from drf_spectacular.generators import SchemaGenerator
+
+    path = tmp_path_factory.mktemp("schema") / "schema.json"
+    path.write_text(json.dumps(SchemaGenerator().get_schema(request=None, public=True)))
+    return path
+
+
+@pytest.fixture
+def library(db):
+    """Four models: two large ones (one a VAE), two small; their names say which."""
+    make_model(name="dream-large", content=b"d" * 4000)
+    make_model(name="dream-small", content=b"s" * 100)
+    make_model(name="dream-vae", model_type="vae", content=b"v" * 3000)
+    make_model(name="plain-large", content=b"p" * 5000)
+
+
+@contextlib.contextmanager
+def python_client(schema_file, folder):
+    """The package openapi-python-client generates (offline, into `folder`), imported as `sdhost_client`."""
+    generator = shutil.which("openapi-python-client", path=f"{sys.prefix}/bin") or shutil.which("openapi-python-client")
+    if generator is None:
+        pytest.skip("openapi-python-client is not installed (pip install -e '.[test]')")
+    subprocess.run([generator, "generate", "--path", str(schema_file), "--output-path", str(folder / "sdhost_client"),
+                    "--meta", "none"], check=True, capture_output=True, timeout=120)
+    sys.path.insert(0, str(folder))
+    try:
+        yield importlib.import_module("sdhost_client")
+    finally:
+        sys.path.remove(str(folder))
+        for name in [name for name in sys.modules if name.split(".")[0] == "sdhost_client"]:
+            del sys.modules[name]
+
+
+def test_python_client_lists_and_filters_with_operators(live_url, tmp_path, schema_file, library):
+    with python_client(schema_file, tmp_path) as sdhost_client:
+        models_list = importlib.import_module("sdhost_client.api.models.models_list")
+        with sdhost_client.Client(base_url=live_url) as client:
+            everything = models_list.sync(client=client)
+            # filter[size][gte]=2000&filter[name][starts_with]=dream: the generator's names drop the brackets
+            large = models_list.sync(client=client, filtersizegte=2000, filternamestarts_with="dream")
+            not_vae = models_list.sync(client=client, filtermodel_typenot_in="vae,embedding", filtersizelt=4500)
+    assert everything.meta.total == 4
+    assert requests.get(live_url + everything.links.self_, timeout=10).status_code == 200
+    assert sorted(model.attributes.name for model in large.data) == ["dream-large", "dream-vae"]
+    assert sorted(model.attributes.name for model in not_vae.data) == ["dream-large", "dream-small"]
+
+
+def ts_toolchain():
+    """`node_modules` of tests/system/ts_client, installed with `npm ci` into a cache folder named after the lock."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("node and npm are needed for the TypeScript client (Node 20: apt-get install nodejs npm)")
+    lock = (TS_CLIENT / "package-lock.json").read_bytes()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sdhost-tests"
+    installed = cache / f"ts-client-{hashlib.sha256(lock).hexdigest()[:16]}"
+    if not (installed / "node_modules" / ".package-lock.json").exists():
+        building = cache / f"{installed.name}.{os.getpid()}"
+        shutil.rmtree(building, ignore_errors=True)
+        building.mkdir(parents=True)
+        for name in ("package.json", "package-lock.json"):
+            shutil.copy(TS_CLIENT / name, building / name)
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=building, check=True,
+                       capture_output=True, timeout=300)
+        with contextlib.suppress(OSError):  # another run finished first: use its copy
+            building.rename(installed)
+        shutil.rmtree(building, ignore_errors=True)
+    return node, installed / "node_modules"
+
+
+def test_typescript_client_lists_and_filters_with_operators(live_url, tmp_path, schema_file, library):
+    node, modules = ts_toolchain()
+    for name in ("client.ts", "tsconfig.json", "package.json"):
+        shutil.copy(TS_CLIENT / name, tmp_path / name)
+    (tmp_path / "node_modules").symlink_to(modules, target_is_directory=True)
+
+    def run(*args):
+        done = subprocess.run([node, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    run(str(modules / "openapi-typescript" / "bin" / "cli.js"), str(schema_file), "-o", "schema.d.ts")
+    run(str(modules / "typescript" / "bin" / "tsc"), "-p", ".")  # type errors fail here
+    result = json.loads(run("out/client.js", live_url))
+    assert result["large"] == ["dream-large", "dream-vae"]  # sort=-size
+    assert result["notVae"] == ["dream-large", "dream-small", "plain-large"]
+    assert result["submissionFields"] == ["checkpoint_hash", "prompt"]
