@@ -134,9 +134,10 @@ class Number(Field):
 
 
 class Text(Field):
-    def __init__(self, *, non_empty=False, choices=None, max_length=None, **kwargs):
+    def __init__(self, *, non_empty=False, choices=None, aliases=None, check=None, max_length=None, **kwargs):
         super().__init__(**kwargs)
         self.non_empty, self.choices, self.max_length = non_empty, choices, max_length
+        self.aliases, self.check = aliases or {}, check
 
     def clean(self, value, key, cleaned):
         if not isinstance(value, str):
@@ -148,8 +149,11 @@ class Text(Field):
             raise invalid_request(f"'{key}' must not be empty", json_pointer(key))
         if problem := control_character_problem(value):
             raise invalid_request(f"'{key}' {problem}", json_pointer(key))
+        value = self.aliases.get(value, value)
         if self.choices is not None and value not in self.choices:
             raise invalid_request(f"Unknown {key} '{value}'; supported: {', '.join(self.choices)}", json_pointer(key))
+        if self.check is not None and (problem := self.check(value, cleaned)):
+            raise invalid_request(problem, json_pointer(key))
         return value
 
     def base_schema(self):
@@ -159,7 +163,7 @@ class Text(Field):
         if self.non_empty:
             schema.update(minLength=1, pattern=r"\S")
         if self.choices is not None:
-            schema["enum"] = list(self.choices)
+            schema["enum"] = [*self.choices, *self.aliases]
         else:
             schema["pattern"] = FREE_TEXT_PATTERN
         return schema
@@ -250,7 +254,8 @@ def render_field(parameter) -> Field:
         return Number(parameter.high, **common)
     if parameter.type == "seed":
         return Seed(parameter.high, **common)
-    return Text(non_empty=parameter.non_empty, choices=parameter.choices, max_length=parameter.max_length, **common)
+    return Text(non_empty=parameter.non_empty, choices=parameter.choices, aliases=parameter.aliases,
+                check=parameter.check, max_length=parameter.max_length, **common)
 
 
 RENDER_FIELDS = {parameter.name: render_field(parameter) for parameter in RENDER_PARAMETERS}
