@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .a1111.names import (DEFAULT_SAMPLER, DEFAULT_SCHEDULER, SAMPLER_NAMES, SCHEDULE_LABELS, SCHEDULER_ALIASES,
-                          SCHEDULERS, written_schedule)
+                          SCHEDULERS, split_sampler, written_schedule)
 from .a1111.values import format_number, parse_integer, parse_number, parse_size
 from .samplers import schedule_problem
 
@@ -99,7 +99,9 @@ class RenderParameter:
     max_length: int | None = None   # text: characters
     choices: tuple | None = None    # text
     aliases: dict | None = None     # text: other accepted spellings -> the choice stored
-    check: Callable[[object, dict], str | None] | None = None  # a problem with the values declared before, or None
+    # check(value, values, given): a problem with the values declared before it, or None; `given`: the fields the
+    # submission names (a check may replace an earlier field's default, as `scheduler` does the sampler's)
+    check: Callable[[object, dict, set], str | None] | None = None
     description: str | None = None  # OpenAPI
     infotext: Infotext | None = None
     a1111: A1111 = field(default_factory=A1111)
@@ -107,6 +109,14 @@ class RenderParameter:
 
 
 REQUIRED = object()
+
+
+def _schedule_check(scheduler: str, values: dict, given: set) -> str | None:
+    """The sampler takes the schedule type. Without a `sampler`, a schedule type other than Automatic goes with the
+    default sampler's own name (DPM++ 2M), not its fused one (DPM++ 2M Karras, which would conflict)."""
+    if "sampler" not in given and scheduler != DEFAULT_SCHEDULER:
+        values["sampler"] = split_sampler(DEFAULT_SAMPLER)[0]
+    return schedule_problem(values["sampler"], scheduler)
 
 SIDE_RULE = f"a multiple of {SIDE_STEP} from {MIN_SIDE} to {{high}}"
 
@@ -143,7 +153,7 @@ RENDER_PARAMETERS: tuple[RenderParameter, ...] = (
     RenderParameter(
         "scheduler", "text", default=DEFAULT_SCHEDULER, choices=SCHEDULE_LABELS,
         aliases={**{name: label for name, label in SCHEDULERS}, **SCHEDULER_ALIASES},
-        check=lambda value, values: schedule_problem(values["sampler"], value),
+        check=lambda value, values, given: _schedule_check(value, values, given),
         description=("A1111's schedule type (D46), by label or name (`Karras` or `karras`): Automatic is the "
                      "sampler's own (DPM++ 2M: Karras). Which samplers take which: docs/rendering.md"),
         # A1111 writes the resolved label: DPM++ 2M + Automatic -> Karras, Euler a + Automatic -> Automatic

@@ -11,7 +11,7 @@ Schedule types (docs/rendering.md "Samplers and schedule types"), per sampler as
   others, and Automatic (A1111: the model's uniform sigmas), are A1111's sigmas as `schedules.py` computes them,
   handed to `set_timesteps(sigmas=...)` for the render's step count.
 - "options": Automatic, and the schedule types diffusers has as scheduler options: Uniform ("linspace"
-  spacing), SGM Uniform and Simple ("trailing" spacing, timesteps rounded to integers), and Karras, Exponential
+  spacing, where it is A1111's: not DPMSolverMultistep's), SGM Uniform and Simple ("trailing" spacing, timesteps rounded to integers), and Karras, Exponential
   and Beta where the scheduler has the `use_*_sigmas` option (`flags`).
 - "own": only the sampler's own schedule (Automatic): A1111 ignores the schedule type for DDIM, PLMS and UniPC (its
   timestep samplers), and LCM keeps its own 50-step grid.
@@ -42,22 +42,26 @@ class Sampler:
     config: dict                # its configuration over the model's noise schedule
     schedules: str = "options"  # "sigmas" | "options" | "own" (the module's docstring)
     flags: bool = True          # takes use_karras_sigmas / use_exponential_sigmas / use_beta_sigmas
+    uniform: bool = True        # its "linspace" spacing is A1111's Uniform (DPMSolverMultistep's drops the last
+                                # of n + 1 timesteps instead: that is no schedule type of A1111's)
 
     def supports(self, label: str) -> bool:
         if label == DEFAULT_SCHEDULER or self.schedules == "sigmas":
             return True
         if self.schedules == "own":
             return False
+        if label == "Uniform":
+            return self.uniform
         return label in SPACINGS or (self.flags and label in FLAGS)
 
 
 SAMPLER_SCHEDULERS = {
     "Euler": Sampler("EulerDiscreteScheduler", _K_DIFFUSION, "sigmas"),
     "Euler a": Sampler("EulerAncestralDiscreteScheduler", _K_DIFFUSION, flags=False),
-    "DPM++ 2M": Sampler("DPMSolverMultistepScheduler", {**_K_DIFFUSION, **_DPMPP_2M}),
-    "DPM++ 2M SDE": Sampler("DPMSolverMultistepScheduler", {**_K_DIFFUSION, **_DPMPP_2M_SDE}),
+    "DPM++ 2M": Sampler("DPMSolverMultistepScheduler", {**_K_DIFFUSION, **_DPMPP_2M}, uniform=False),
+    "DPM++ 2M SDE": Sampler("DPMSolverMultistepScheduler", {**_K_DIFFUSION, **_DPMPP_2M_SDE}, uniform=False),
     "DPM++ 2M SDE Heun": Sampler("DPMSolverMultistepScheduler", {**_K_DIFFUSION, **_DPMPP_2M_SDE,
-                                                                 "solver_type": "heun"}),
+                                                                 "solver_type": "heun"}, uniform=False),
     "DPM++ SDE": Sampler("DPMSolverSDEScheduler", _K_DIFFUSION),
     "DDIM": Sampler("DDIMScheduler", {**_COMPVIS, "set_alpha_to_one": False, "clip_sample": False}, "own"),
     "UniPC": Sampler("UniPCMultistepScheduler", _K_DIFFUSION, "own"),

@@ -97,15 +97,12 @@ def written_schedule(sampler: str, scheduler: str = DEFAULT_SCHEDULER) -> tuple[
 
 
 def pasted_schedule(sampler: str, schedule: str | None) -> tuple[str, str] | None:
-    """(sampler, scheduler) for a task from an infotext's `Sampler` and `Schedule type` (missing: Automatic), or
-    None when we have no such sampler or schedule type. As A1111 pastes them, a folded-in schedule wins and the
-    sampler's default schedule becomes Automatic."""
+    """(sampler, scheduler) for a task from an infotext's `Sampler` and `Schedule type` (missing: Automatic, as in
+    A1111), or None when we have no such sampler or schedule type. A folded-in schedule wins, as in A1111; the
+    schedule type is kept as written (A1111's UI shows its sampler's default as Automatic: the same render)."""
     split = split_sampler(sampler)
     label = DEFAULT_SCHEDULER if schedule is None else schedule_label(schedule)
     if split is None or label is None:
         return None
     base, fused = split
-    label = fused or label
-    if AUTOMATIC_SCHEDULES.get(base) == label:
-        label = DEFAULT_SCHEDULER
-    return base, label
+    return base, fused or label

@@ -152,7 +152,11 @@ class Text(Field):
         value = self.aliases.get(value, value)
         if self.choices is not None and value not in self.choices:
             raise invalid_request(f"Unknown {key} '{value}'; supported: {', '.join(self.choices)}", json_pointer(key))
-        if self.check is not None and (problem := self.check(value, cleaned)):
+        return value
+
+    def value(self, body, key, cleaned):
+        value = super().value(body, key, cleaned)
+        if self.check is not None and (problem := self.check(value, cleaned, set(body))):
             raise invalid_request(problem, json_pointer(key))
         return value
 
