@@ -23,8 +23,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .a1111.names import (DEFAULT_SAMPLER, DEFAULT_SCHEDULER, SAMPLER_NAMES, SCHEDULE_LABELS, SCHEDULER_ALIASES,
-                          SCHEDULERS, split_sampler, written_schedule)
+from .a1111.names import (
+    DEFAULT_SAMPLER,
+    DEFAULT_SCHEDULER,
+    SAMPLER_NAMES,
+    SCHEDULE_LABELS,
+    SCHEDULER_ALIASES,
+    SCHEDULERS,
+    split_sampler,
+    written_schedule,
+)
 from .a1111.values import format_number, parse_integer, parse_number, parse_size
 from .samplers import schedule_problem
 

@@ -16,10 +16,10 @@ from core.bodies import json_object
 from core.errors import APIError, invalid_request, json_pointer, not_found
 from engine.a1111.infotext import INFOTEXT_MAX_LENGTH, parse_hash_list, parse_infotext
 from engine.a1111.names import UPSCALER_NAMES, pasted_schedule
-from engine.samplers import schedule_problem
 from engine.a1111.prompts import extract_lora_tags
 from engine.a1111.values import INTEGER_TEXT, NUMBER_TEXT, parse_size
 from engine.parameters import INFOTEXT_KEYS, read_infotext
+from engine.samplers import schedule_problem
 from images_app.models import Image
 from models_app.models import SDModel
 
