@@ -6,8 +6,9 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from engine import RenderEngine, RenderRequest, architecture
+from engine import HiresSpec, RenderEngine, RenderRequest, architecture
 from engine.schedules import schedule_sigmas, sigma_to_t, training_sigmas
 from engine.tiny_models import write_model_file
 from tests.support.engine import model_file
@@ -79,3 +80,22 @@ def test_dpmpp_sde_with_sgm_uniform_uses_trailing_timesteps(engine, base):
     # second order: two model calls per step but the last; the steps start at 999 and 499 (trailing: 1000/2 apart)
     assert seen[0] == pytest.approx(999, abs=1e-3) and round(seen[2]) == 499
     assert "Sampler: DPM++ SDE, Schedule type: SGM Uniform," in images[0].parameters
+
+
+@pytest.mark.parametrize("label", ["KL Optimal", "DDIM"])
+def test_written_schedules_reach_image_to_image_and_the_hires_pass(engine, base, tmp_path, label):
+    init = tmp_path / "init.png"
+    Image.new("RGB", (64, 64), (200, 120, 40)).save(init)
+    request = dataclasses.replace(base, sampler="Euler", scheduler=label, steps=7, init_image_path=str(init),
+                                  denoising_strength=0.5)
+    seen, images, _ = unet_timesteps(engine, request)
+    _, expected = a1111_timesteps(label, 7)
+    assert len(seen) >= 3 and np.allclose(seen, expected[-len(seen):], atol=2e-2)  # the schedule's tail
+    hires = dataclasses.replace(base, sampler="Euler", scheduler=label, steps=3,
+                                hires=HiresSpec(width=128, height=128, scale=2, steps=2, denoising_strength=0.6))
+    seen, images, _ = unet_timesteps(engine, hires)
+    first_pass, second_pass = a1111_timesteps(label, 3)[1], a1111_timesteps(label, 2)[1]
+    np.testing.assert_allclose(seen[:len(first_pass)], first_pass, atol=2e-2)
+    rest = seen[len(first_pass):]  # the second pass: the tail of its own 2-step schedule (denoising 0.6)
+    assert rest and np.allclose(rest, second_pass[-len(rest):], atol=2e-2)
+    assert images[0].width == 128
