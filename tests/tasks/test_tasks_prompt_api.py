@@ -246,8 +246,8 @@ def test_image_parameters(api, lib):
             f"Model hash: {lib.ckpt.hash[:10]}")
     image, _ = store_image_bytes(png_bytes(parameters=text))
     answer = api.get(f"/api/images/{image.hash}/parameters").json()
-    assert answer["task"] == {"prompt": "a red barn", "steps": 12, "sampler": "Euler a", "cfg_scale": 5, "seed": 9,
-                              "width": 64, "height": 64, "checkpoint_hash": lib.ckpt.hash}
+    assert answer["task"] == {"prompt": "a red barn", "steps": 12, "sampler": "Euler a", "scheduler": "Automatic",
+                              "cfg_scale": 5, "seed": 9, "width": 64, "height": 64, "checkpoint_hash": lib.ckpt.hash}
     plain, _ = store_image_bytes(png_bytes(color=(1, 2, 3)))
     assert_error(api.get(f"/api/images/{plain.hash}/parameters"), 404, "no_parameters")
     assert_error(api.get(f"/api/images/{'0' * 64}/parameters"), 404, "not_found")
