@@ -167,7 +167,8 @@ class Text(Field):
         if self.non_empty:
             schema.update(minLength=1, pattern=r"\S")
         if self.choices is not None:
-            schema["enum"] = [*self.choices, *self.aliases]
+            # aliases are accepted but not listed: `karras` beside `Karras` clashes in clients that generate enums
+            schema["enum"] = list(self.choices)
         else:
             schema["pattern"] = FREE_TEXT_PATTERN
         return schema
