@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from engine.a1111.names import SAMPLER_NAMES, SCHEDULERS, UPSCALER_NAMES
+from engine.a1111.names import AUTOMATIC_SCHEDULES, SAMPLERS, SCHEDULER_ALIASES, SCHEDULERS, UPSCALER_NAMES
+from engine.schedules import KARRAS_RHO, POLYEXPONENTIAL_RHO
 from models_app.inspect import tensor_shapes
 from models_app.models import SDModel
 from models_app.storage import model_file_path
@@ -83,11 +84,22 @@ def _embedding_size(model: SDModel) -> tuple[int, int]:
 
 
 def samplers() -> list[dict]:
-    return [{"name": name, "aliases": [], "options": {}} for name in SAMPLER_NAMES]
+    """A1111 1.9+'s list: the samplers without folded-in schedules, `options.scheduler` their Automatic schedule."""
+    names = {label: name for name, label in SCHEDULERS}
+    return [{"name": sampler, "aliases": [],
+             "options": {"scheduler": names[AUTOMATIC_SCHEDULES[sampler]]} if sampler in AUTOMATIC_SCHEDULES else {}}
+            for sampler in SAMPLERS]
+
+
+# A1111's Scheduler entries: default_rho and need_inner_model as its modules/sd_schedulers.py declares them
+_RHO = {"karras": KARRAS_RHO, "polyexponential": POLYEXPONENTIAL_RHO}
+_INNER_MODEL = {"uniform", "sgm_uniform", "simple", "normal", "ddim", "beta"}
 
 
 def schedulers() -> list[dict]:
-    return [{"name": name, "label": label, "aliases": None, "default_rho": -1, "need_inner_model": False}
+    return [{"name": name, "label": label,
+             "aliases": [alias for alias, of in SCHEDULER_ALIASES.items() if of == label] or None,
+             "default_rho": _RHO.get(name, -1), "need_inner_model": name in _INNER_MODEL}
             for name, label in SCHEDULERS]
 
 

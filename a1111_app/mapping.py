@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from core.jsondata import integral
-from engine.a1111.names import BUILTIN_UPSCALERS, SCHEDULERS
-from engine.a1111.names import sampler_name as our_sampler
+from engine.a1111.names import BUILTIN_UPSCALERS, DEFAULT_SCHEDULER, schedule_label, split_sampler
 from engine.a1111.prompts import extract_lora_tags
 from engine.interface import DEFAULT_HIRES_STRENGTH, random_seed
 from engine.parameters import A1111_OPTIONS, RENDER_PARAMETERS
@@ -36,7 +35,7 @@ MAX_SEED = TASK_MAX_SEED - MAX_IMAGES  # less the seeds of the images after the 
 # the render parameters (engine/parameters.py) and the request's own
 COMMON_DEFAULTS = {
     **{p.a1111.field: p.a1111.default for p in RENDER_PARAMETERS if p.a1111.field},
-    "scheduler": None, "n_iter": 1, "override_settings": {}, "alwayson_scripts": {}, "send_images": True,
+    "n_iter": 1, "override_settings": {}, "alwayson_scripts": {}, "send_images": True,
     "save_images": False,
 }
 # The render parameters whose A1111 field goes into the submission as it is (seed, batch_size and sampler are mapped)
@@ -205,21 +204,23 @@ class _Mapper:
         job_fields.update({p.name: overrides.get(option, self.stored[p.name]) for option, p in A1111_OPTIONS.items()})
         return checkpoint, vae
 
-    def sampler(self) -> str:
+    def sampler(self) -> tuple[str, str]:
+        """(sampler, scheduler) as A1111's get_sampler_and_scheduler reads `sampler_name` and `scheduler`: a
+        schedule folded into the sampler's name wins; an unknown schedule type is Automatic (listed as ignored).
+        The submission then checks that the sampler takes the schedule type (a 422 on `scheduler` if not)."""
         name = self.values["sampler_name"] or self.body.get("sampler_index") or DEFAULT_SAMPLER
         scheduler = self.values["scheduler"]
         if not isinstance(name, str):
             raise ValidationFailed(["sampler_name"], "str type expected", "type_error.str")
-        label = dict(SCHEDULERS).get(scheduler.lower()) if isinstance(scheduler, str) else None
-        ours = our_sampler(name, label)
-        if ours is None and label is not None:
-            ours = our_sampler(name, None)
-            label = None
-        if label is None and scheduler and ours is not None:
-            self.ignore(f"scheduler ({scheduler})")
-        if ours is None:
+        split = split_sampler(name)
+        if split is None:
             raise ValidationFailed(["sampler_name"], f"Sampler not found: {name!r}")
-        return ours
+        label = DEFAULT_SCHEDULER if scheduler in (None, "") else schedule_label(scheduler)
+        if label is None:
+            self.ignore(f"scheduler ({scheduler})")
+            label = DEFAULT_SCHEDULER
+        base, fused = split
+        return base, fused or label
 
     def scripts(self) -> tuple[list, list]:
         """(additional_models entries, their control images) from ControlNet's common form; other scripts
@@ -296,7 +297,7 @@ class _Mapper:
             raise ValidationFailed(["n_iter"], f"n_iter x batch_size must be at most {MAX_IMAGES}")
         base = {name: values[a1111_field] for name, a1111_field in DIRECT_FIELDS.items()}
         base["prompt"] = self.without_unknown_loras(base["prompt"])
-        base["sampler"] = self.sampler()
+        base["sampler"], base["scheduler"] = self.sampler()
         checkpoint, vae = self.models(base)
         extras, control_images = self.scripts()
         if extras:

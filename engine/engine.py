@@ -11,14 +11,13 @@ from typing import Callable
 
 from . import hires, img2img, loader
 from .a1111.infotext import PNG_TEXT_KEY, format_parameters, parameters_after_upscale
-from .a1111.names import SAMPLER_NAMES
 from .a1111.prompts import extract_lora_tags
 from .conditioning import BatchConditioning, encode_prompts
 from .errors import CheckpointError, RenderCancelled
 from .fast_paths import FastPaths, FastRunner
 from .interface import ModelFile, RenderedImage, RenderRequest, UpscaleRequest
 from .png import encode_png
-from .samplers import make_scheduler
+from .samplers import make_scheduler, schedule_problem
 from .upscale import Upscaler, load_upscaler
 
 MERGED_IMAGE_BYTES = 2 * 2**30
@@ -358,7 +357,8 @@ class _Passes:
             return conditioning.step_end(pipeline, step, tensors)
 
         def call():
-            pipe.scheduler = make_scheduler(request.sampler, self._extras.scheduler_config, seeds)
+            pipe.scheduler = make_scheduler(request.sampler, self._extras.scheduler_config, seeds, request.scheduler,
+                                            self._extras.family)
             with per_sample_guidance(pipe.unet, cfg_scales) as guidance_scale:
                 return pipe(
                     **conditioning.pipeline_kwargs(),
@@ -503,8 +503,8 @@ def _token_pattern(token: str) -> re.Pattern:
 
 
 def _check_request(request: RenderRequest) -> None:
-    if request.sampler not in SAMPLER_NAMES:
-        raise ValueError(f"Unknown sampler {request.sampler!r}; supported: {', '.join(SAMPLER_NAMES)}")
+    if problem := schedule_problem(request.sampler, request.scheduler):
+        raise ValueError(problem)
     if request.width % 8 or request.height % 8 or request.width < 64 or request.height < 64:
         raise ValueError("width and height must be multiples of 8, at least 64")
     if request.steps < 1 or request.batch_size < 1 or request.cfg_scale <= 0:

@@ -3,7 +3,7 @@
 import secrets
 from dataclasses import dataclass
 
-from .a1111.names import DEFAULT_SAMPLER
+from .a1111.names import DEFAULT_SAMPLER, DEFAULT_SCHEDULER
 
 DEFAULT_HIRES_STRENGTH = 0.7  # the hires fix's second pass, when a request names none (D37)
 
@@ -61,6 +61,7 @@ class RenderRequest:
     steps: int = 20
     cfg_scale: float = 7.0
     sampler: str = DEFAULT_SAMPLER
+    scheduler: str = DEFAULT_SCHEDULER  # A1111's schedule type, by label (engine/samplers.py)
     seed: int = 0                   # resolved seed (>= 0); image i uses seed + i
     batch_size: int = 1
     vae: ModelFile | None = None

@@ -23,8 +23,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .a1111.names import DEFAULT_SAMPLER, SAMPLER_NAMES
+from .a1111.names import (
+    DEFAULT_SAMPLER,
+    DEFAULT_SCHEDULER,
+    SAMPLER_NAMES,
+    SCHEDULE_LABELS,
+    SCHEDULER_ALIASES,
+    SCHEDULERS,
+    split_sampler,
+    written_schedule,
+)
 from .a1111.values import format_number, parse_integer, parse_number, parse_size
+from .samplers import schedule_problem
 
 MAX_STEPS = 200  # D9; the API and the tasks table's CHECK constraint both use it
 MAX_CFG_SCALE = 30
@@ -96,6 +106,10 @@ class RenderParameter:
     non_empty: bool = False         # text
     max_length: int | None = None   # text: characters
     choices: tuple | None = None    # text
+    aliases: dict | None = None     # text: other accepted spellings -> the choice stored
+    # check(value, values, given): a problem with the values declared before it, or None; `given`: the fields the
+    # submission names (a check may replace an earlier field's default, as `scheduler` does the sampler's)
+    check: Callable[[object, dict, set], str | None] | None = None
     description: str | None = None  # OpenAPI
     infotext: Infotext | None = None
     a1111: A1111 = field(default_factory=A1111)
@@ -103,6 +117,14 @@ class RenderParameter:
 
 
 REQUIRED = object()
+
+
+def _schedule_check(scheduler: str, values: dict, given: set) -> str | None:
+    """The sampler takes the schedule type. Without a `sampler`, a schedule type other than Automatic goes with the
+    default sampler's own name (DPM++ 2M), not its fused one (DPM++ 2M Karras, which would conflict)."""
+    if "sampler" not in given and scheduler != DEFAULT_SCHEDULER:
+        values["sampler"] = split_sampler(DEFAULT_SAMPLER)[0]
+    return schedule_problem(values["sampler"], scheduler)
 
 SIDE_RULE = f"a multiple of {SIDE_STEP} from {MIN_SIDE} to {{high}}"
 
@@ -128,11 +150,26 @@ RENDER_PARAMETERS: tuple[RenderParameter, ...] = (
         ui={"label": "Steps", "widget": "number", "order": 3}),
     RenderParameter(
         "sampler", "text", default=DEFAULT_SAMPLER, choices=SAMPLER_NAMES,
-        description="A name listed by GET /api/config (D8)",
-        # written as is; read back with A1111's `Schedule type` by tasks_app/api/parameters.py (sampler_name)
-        infotext=Infotext("Sampler", lambda values: values["sampler"], lambda text: None),
+        description=("A name listed by GET /api/config (D8). WebUI's older names with the schedule folded in "
+                     "(`DPM++ 2M Karras`) stay valid: that schedule applies when `scheduler` is Automatic"),
+        # written without a folded-in schedule (A1111 1.9+); read back with `Schedule type` by
+        # tasks_app/api/parameters.py (pasted_schedule)
+        infotext=Infotext("Sampler", lambda values: written_schedule(values["sampler"], values["scheduler"])[0],
+                          lambda text: None),
         a1111=A1111(field="sampler_name", info="sampler_name", direct=False),  # mapped with `scheduler`
         ui={"label": "Sampler", "widget": "select"}),
+    RenderParameter(
+        "scheduler", "text", default=DEFAULT_SCHEDULER, choices=SCHEDULE_LABELS,
+        aliases={**{name: label for name, label in SCHEDULERS}, **SCHEDULER_ALIASES},
+        check=lambda value, values, given: _schedule_check(value, values, given),
+        description=("A1111's schedule type (D46), by label or name (`Karras` or `karras`): Automatic is the "
+                     "sampler's own (DPM++ 2M: Karras). Which samplers take which: docs/rendering.md"),
+        # A1111 writes the resolved label: DPM++ 2M + Automatic -> Karras, Euler a + Automatic -> Automatic
+        infotext=Infotext("Schedule type",
+                          lambda values: written_schedule(values["sampler"], values["scheduler"])[1],
+                          lambda text: None),
+        a1111=A1111(field="scheduler", direct=False),  # mapped with `sampler_name`; A1111's info has no such key
+        ui={"label": "Schedule type", "widget": "select"}),
     RenderParameter(
         "cfg_scale", "number", default=Setting("DEFAULT_CFG_SCALE"), high=MAX_CFG_SCALE,
         description="Default: the configured default_cfg_scale",
@@ -191,11 +228,11 @@ def infotext_fields(values: dict, after_models: bool) -> list[tuple[str, str]]:
 
 def read_infotext(params: dict) -> tuple[dict, list[str]]:
     """({name: value} for the submission, [keys not usable]) from an infotext's `Key: value` pairs (unquoted). The
-    sampler is left to the caller (it needs `Schedule type`)."""
+    sampler and schedule type are left to the caller (they are read together)."""
     values, unusable = {}, []
     for parameter in RENDER_PARAMETERS:
         spec = parameter.infotext
-        if spec is None or spec.key not in params or parameter.name == "sampler":
+        if spec is None or spec.key not in params or parameter.name in ("sampler", "scheduler"):
             continue
         read = spec.read(params[spec.key])
         if read is None:
@@ -223,6 +260,8 @@ def ui_description(parameter: RenderParameter, resolve: Callable[[object], objec
         described["multiple_of"] = parameter.multiple_of
     if parameter.choices is not None:
         described["choices"] = list(parameter.choices)
+    if parameter.aliases:
+        described["aliases"] = dict(parameter.aliases)
     if parameter.description:
         described["description"] = parameter.description
     if parameter.infotext is not None:

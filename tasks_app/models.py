@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from core.row_keys import keyed_indexes, seq_constraint
-from engine.a1111.names import DEFAULT_SAMPLER
+from engine.a1111.names import DEFAULT_SAMPLER, DEFAULT_SCHEDULER
 from engine.parameters import MAX_STEPS
 from system_app.models import TagCounted, TagLink
 
@@ -43,6 +43,7 @@ class Task(TagCounted):
     steps = models.IntegerField(default=20)
     cfg_scale = models.FloatField(default=7.0)
     sampler = models.CharField(max_length=50, default=DEFAULT_SAMPLER)
+    scheduler = models.CharField(max_length=30, default=DEFAULT_SCHEDULER)  # A1111's schedule type (D46)
     batch_size = models.IntegerField(default=1)
     clip_skip = models.IntegerField(default=1)  # A1111's "Clip skip" (D33)
     vae = models.ForeignKey(

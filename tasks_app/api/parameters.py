@@ -15,10 +15,11 @@ from rest_framework.views import APIView
 from core.bodies import json_object
 from core.errors import APIError, invalid_request, json_pointer, not_found
 from engine.a1111.infotext import INFOTEXT_MAX_LENGTH, parse_hash_list, parse_infotext
-from engine.a1111.names import UPSCALER_NAMES, sampler_name
+from engine.a1111.names import UPSCALER_NAMES, pasted_schedule
 from engine.a1111.prompts import extract_lora_tags
 from engine.a1111.values import INTEGER_TEXT, NUMBER_TEXT, parse_size
 from engine.parameters import INFOTEXT_KEYS, read_infotext
+from engine.samplers import schedule_problem
 from images_app.models import Image
 from models_app.models import SDModel
 
@@ -67,9 +68,10 @@ class _Builder:
         self.task.update(values)
         self.ignore(*unusable)
         if "Sampler" in params:
-            name = sampler_name(params["Sampler"].strip(), params.get("Schedule type"))
-            if name:
-                self.task["sampler"] = name
+            schedule = params.get("Schedule type")
+            pasted = pasted_schedule(params["Sampler"].strip(), None if schedule is None else schedule.strip())
+            if pasted and not schedule_problem(*pasted):
+                self.task["sampler"], self.task["scheduler"] = pasted
             else:
                 self.ignore("Sampler", "Schedule type")
         self._checkpoint()

@@ -136,9 +136,10 @@ class Number(Field):
 
 
 class Text(Field):
-    def __init__(self, *, non_empty=False, choices=None, max_length=None, **kwargs):
+    def __init__(self, *, non_empty=False, choices=None, aliases=None, check=None, max_length=None, **kwargs):
         super().__init__(**kwargs)
         self.non_empty, self.choices, self.max_length = non_empty, choices, max_length
+        self.aliases, self.check = aliases or {}, check
 
     def clean(self, value, key, cleaned):
         if not isinstance(value, str):
@@ -150,8 +151,15 @@ class Text(Field):
             raise invalid_request(f"'{key}' must not be empty", json_pointer(key))
         if problem := control_character_problem(value):
             raise invalid_request(f"'{key}' {problem}", json_pointer(key))
+        value = self.aliases.get(value, value)
         if self.choices is not None and value not in self.choices:
             raise invalid_request(f"Unknown {key} '{value}'; supported: {', '.join(self.choices)}", json_pointer(key))
+        return value
+
+    def value(self, body, key, cleaned):
+        value = super().value(body, key, cleaned)
+        if self.check is not None and (problem := self.check(value, cleaned, set(body))):
+            raise invalid_request(problem, json_pointer(key))
         return value
 
     def base_schema(self):
@@ -161,6 +169,7 @@ class Text(Field):
         if self.non_empty:
             schema.update(minLength=1, pattern=r"\S")
         if self.choices is not None:
+            # aliases are accepted but not listed: `karras` beside `Karras` clashes in clients that generate enums
             schema["enum"] = list(self.choices)
         else:
             schema["pattern"] = FREE_TEXT_PATTERN
@@ -252,7 +261,8 @@ def render_field(parameter) -> Field:
         return Number(parameter.high, **common)
     if parameter.type == "seed":
         return Seed(parameter.high, **common)
-    return Text(non_empty=parameter.non_empty, choices=parameter.choices, max_length=parameter.max_length, **common)
+    return Text(non_empty=parameter.non_empty, choices=parameter.choices, aliases=parameter.aliases,
+                check=parameter.check, max_length=parameter.max_length, **common)
 
 
 RENDER_FIELDS = {parameter.name: render_field(parameter) for parameter in RENDER_PARAMETERS}

@@ -33,15 +33,20 @@ def test_a1111_defaults_apply(checkpoint):
 
 
 @pytest.mark.parametrize("sampler, scheduler, ours, ignored", [
-    ("Euler a", "automatic", "Euler a", []),
-    ("DPM++ 2M", "Karras", "DPM++ 2M Karras", []),
-    ("DPM++ 2M Karras", None, "DPM++ 2M Karras", []),
-    ("Euler", "karras", "Euler", ["scheduler (karras)"]),
-    ("DPM++ SDE", "sgm_uniform", "DPM++ SDE", ["scheduler (sgm_uniform)"]),
+    ("Euler a", "automatic", ("Euler a", "Automatic"), []),
+    ("DPM++ 2M", "Karras", ("DPM++ 2M", "Karras"), []),
+    ("DPM++ 2M Karras", None, ("DPM++ 2M", "Karras"), []),
+    ("DPM++ 2M Karras", "Exponential", ("DPM++ 2M", "Karras"), []),  # A1111: the folded-in schedule wins
+    ("Euler", "karras", ("Euler", "Karras"), []),
+    ("Euler", "KL Optimal", ("Euler", "KL Optimal"), []),
+    ("DPM++ SDE", "sgm_uniform", ("DPM++ SDE", "SGM Uniform"), []),
+    ("Euler SGMUniform", None, ("Euler", "SGM Uniform"), []),
+    ("LCM", "", ("LCM", "Automatic"), []),
+    ("Euler", "linear", ("Euler", "Automatic"), ["scheduler (linear)"]),  # A1111: unknown means Automatic
 ])
 def test_samplers_and_schedulers(checkpoint, sampler, scheduler, ours, ignored):
     job = mapping.txt2img_job({"prompt": "p", "sampler_name": sampler, "scheduler": scheduler})
-    assert job.bodies[0]["sampler"] == ours and job.ignored == ignored
+    assert (job.bodies[0]["sampler"], job.bodies[0]["scheduler"]) == ours and job.ignored == ignored
 
 
 def test_hires_fields(checkpoint):

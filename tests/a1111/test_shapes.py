@@ -91,12 +91,12 @@ def test_unknown_fields_are_ignored_and_unsupported_ones_listed(base_url, librar
     body = {"prompt": "a boat", **SMALL, "no_such_field": 1, "restore_faces": True, "styles": ["cinematic"],
             "subseed_strength": 0.0, "override_settings": {"sd_model_checkpoint": "tiny-2", "eta_noise_seed_delta": 31337},
             "alwayson_scripts": {"Refiner": {"args": [True, "sdxl-refiner", 0.8]}, "seed": {"args": [False]}},
-            "scheduler": "Exponential", "send_images": False}
+            "scheduler": "No such schedule", "send_images": False}
     response = post(base_url, "txt2img", body)
     assert response.status_code == 200, response.text
     assert response.json()["images"] == []
     info = json.loads(response.json()["info"])
-    assert info["ignored"] == ["styles", "restore_faces", "scheduler (Exponential)",
+    assert info["ignored"] == ["styles", "restore_faces", "scheduler (No such schedule)",
                                "override_settings.eta_noise_seed_delta", "alwayson_scripts.Refiner"]
     assert info["sd_model_name"] == "tiny-2" and len(info["all_seeds"]) == 1
 
@@ -104,8 +104,31 @@ def test_unknown_fields_are_ignored_and_unsupported_ones_listed(base_url, librar
 def test_sampler_and_scheduler_map_to_ours(base_url, library, render_worker):
     response = post(base_url, "txt2img", {"prompt": "a", **SMALL, "sampler_name": "DPM++ 2M", "scheduler": "karras"})
     info = json.loads(response.json()["info"])
-    assert info["sampler_name"] == "DPM++ 2M Karras" and info["ignored"] == []
-    assert Task.objects.get(id=info["task_ids"][0]).sampler == "DPM++ 2M Karras"
+    assert info["sampler_name"] == "DPM++ 2M" and info["ignored"] == []
+    assert "Sampler: DPM++ 2M, Schedule type: Karras," in info["infotexts"][0]
+    task = Task.objects.get(id=info["task_ids"][0])
+    assert (task.sampler, task.scheduler) == ("DPM++ 2M", "Karras")
+
+
+def test_schedulers_and_samplers_lists(base_url):
+    schedulers = requests.get(f"{base_url}/schedulers", timeout=10).json()
+    assert [s["label"] for s in schedulers] == [
+        "Automatic", "Uniform", "Karras", "Exponential", "Polyexponential", "SGM Uniform", "KL Optimal",
+        "Align Your Steps", "Simple", "Normal", "DDIM", "Beta"]
+    assert schedulers[2] == {"name": "karras", "label": "Karras", "aliases": None, "default_rho": 7.0,
+                             "need_inner_model": False}
+    assert schedulers[5]["aliases"] == ["SGMUniform"]
+    samplers = {s["name"]: s for s in requests.get(f"{base_url}/samplers", timeout=10).json()}
+    assert {"LCM", "DPM++ 2M SDE Heun", "Euler"} <= set(samplers) and "DPM++ 2M Karras" not in samplers
+    assert samplers["DPM++ 2M"]["options"] == {"scheduler": "karras"}
+
+
+def test_a_schedule_the_sampler_cannot_take_is_a_422(base_url, library):
+    response = post(base_url, "txt2img", {"prompt": "a", **SMALL, "sampler_name": "Euler a", "scheduler": "Karras"})
+    assert response.status_code == 422
+    [detail] = response.json()["detail"]
+    assert detail["loc"] == ["body", "scheduler"]
+    assert detail["msg"].startswith("sampler Euler a does not support schedule type Karras")
 
 
 @pytest.mark.parametrize("body, loc", [

@@ -180,24 +180,31 @@ def test_standalone_vae_and_controlnet_configs(tmp_path):
         architecture.infer_vae(read_shapes(str(net)), "sd15")
 
 
+# What each sampler name renders with schedule type Automatic (A1111 1.9+: DPM++ 2M means its default, Karras)
 SCHEDULER_EXPECTATIONS = {
-    "Euler": ("EulerDiscreteScheduler", {"timestep_spacing": "linspace"}),
+    "Euler": ("EulerDiscreteSchedulerWithWrittenSigmas", {"timestep_spacing": "linspace"}),
     "Euler a": ("EulerAncestralDiscreteScheduler", {"timestep_spacing": "linspace"}),
-    "DPM++ 2M": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "use_karras_sigmas": False}),
+    "DPM++ 2M": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "use_karras_sigmas": True}),
     "DPM++ 2M Karras": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "use_karras_sigmas": True}),
     "DPM++ 2M SDE": ("DPMSolverMultistepScheduler", {"algorithm_type": "sde-dpmsolver++",
-                                                     "use_karras_sigmas": False}),
+                                                     "use_exponential_sigmas": True}),
     "DPM++ 2M SDE Karras": ("DPMSolverMultistepScheduler", {"algorithm_type": "sde-dpmsolver++",
                                                             "use_karras_sigmas": True}),
-    "DPM++ SDE": ("DPMSolverSDEScheduler", {"use_karras_sigmas": False, "noise_sampler_seed": [7, 8]}),
+    "DPM++ SDE": ("DPMSolverSDEScheduler", {"use_karras_sigmas": True, "noise_sampler_seed": [7, 8]}),
     "DPM++ SDE Karras": ("DPMSolverSDEScheduler", {"use_karras_sigmas": True}),
     "DDIM": ("DDIMScheduler", {"timestep_spacing": "leading", "steps_offset": 1}),
     "UniPC": ("UniPCMultistepScheduler", {"timestep_spacing": "linspace"}),
     "LMS": ("LMSDiscreteScheduler", {"timestep_spacing": "linspace"}),
     "Heun": ("HeunDiscreteScheduler", {"timestep_spacing": "linspace"}),
-    "DPM2": ("KDPM2DiscreteScheduler", {"timestep_spacing": "linspace"}),
-    "DPM2 a": ("KDPM2AncestralDiscreteScheduler", {"timestep_spacing": "linspace"}),
+    "DPM2": ("KDPM2DiscreteScheduler", {"timestep_spacing": "linspace", "use_karras_sigmas": True}),
+    "DPM2 a": ("KDPM2AncestralDiscreteScheduler", {"timestep_spacing": "linspace", "use_karras_sigmas": True}),
     "PLMS": ("PNDMScheduler", {"skip_prk_steps": True, "timestep_spacing": "leading"}),
+    "DPM++ 2M SDE Heun": ("DPMSolverMultistepScheduler", {"algorithm_type": "sde-dpmsolver++", "solver_type": "heun",
+                                                          "use_exponential_sigmas": True}),
+    "LCM": ("LCMScheduler", {"original_inference_steps": 50, "timestep_scaling": 10.0}),
+    "LMS Karras": ("LMSDiscreteScheduler", {"use_karras_sigmas": True}),
+    "DPM2 Karras": ("KDPM2DiscreteScheduler", {"use_karras_sigmas": True}),
+    "DPM2 a Karras": ("KDPM2AncestralDiscreteScheduler", {"use_karras_sigmas": True}),
 }
 
 

@@ -18,6 +18,7 @@ from engine import (
     RenderRequest,
     random_seed,
 )
+from engine.a1111.names import written_schedule
 from engine.tiny_models import write_model_file
 from tests.support.engine import model_file as _model_file
 
@@ -107,7 +108,8 @@ def test_every_sampler_renders_deterministically(engine, base, sampler):
     first = engine.render(request)[0]
     assert _pixels(first.png).size == (64, 64)
     assert engine.render(request)[0].png == first.png
-    assert f"Sampler: {sampler}," in first.parameters
+    written, schedule = written_schedule(sampler)  # A1111 1.9+: the schedule apart, Automatic resolved
+    assert f"Sampler: {written}, Schedule type: {schedule}," in first.parameters
 
 
 def test_progress_counts_model_calls(engine, base):
@@ -140,7 +142,7 @@ def test_png_parameters_chunk(engine, models, base):
     expected = (
         "a photo of a cat\n"
         "Negative prompt: blurry, lowres\n"
-        f"Steps: 2, Sampler: DPM++ 2M Karras, CFG scale: 6.5, Seed: 1234, Size: 64x64, "
+        f"Steps: 2, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 6.5, Seed: 1234, Size: 64x64, "
         f"Model hash: {ck.sha256[:10]}, Model: tiny-sd15, VAE hash: {vae.sha256[:10]}, VAE: tiny-vae, "
         f'Lora hashes: "tiny-lora: {lora.sha256[:10]}"'
     )
@@ -149,7 +151,7 @@ def test_png_parameters_chunk(engine, models, base):
     # no negative prompt: no such line; integral CFG printed without ".0"
     [plain] = engine.render(dataclasses.replace(base, steps=2))
     assert plain.parameters == (
-        "a photo of a cat\nSteps: 2, Sampler: Euler a, CFG scale: 7, Seed: 1234, Size: 64x64, "
+        "a photo of a cat\nSteps: 2, Sampler: Euler a, Schedule type: Automatic, CFG scale: 7, Seed: 1234, Size: 64x64, "
         f"Model hash: {ck.sha256[:10]}, Model: tiny-sd15")
     assert b"tIME" not in plain.png
 

@@ -100,7 +100,8 @@ def use_seeded_models(case, seeded):
             body["checkpoint_hash"] = pick(body["checkpoint_hash"], [seeded["checkpoint"]])
         if isinstance(body.get("vae_hash"), str):
             body["vae_hash"] = pick(body["vae_hash"], [seeded["vae"]])
-        for entry in body.get("additional_models") or []:
+        entries = body.get("additional_models")
+        for entry in entries if isinstance(entries, list) else []:  # a negative case may make it any value
             if isinstance(entry, dict) and "model_hash" in entry:
                 entry["model_hash"] = pick(entry["model_hash"], [seeded["lora"]])
 

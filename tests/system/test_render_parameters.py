@@ -21,8 +21,10 @@ PARAMETERS = pytest.mark.parametrize("parameter", RENDER_PARAMETERS, ids=[p.name
 
 
 def sample(parameter):
-    if parameter.choices is not None:
-        return next(choice for choice in parameter.choices if choice != resolve(parameter.default))
+    if parameter.choices is not None:  # one that goes with the other parameters' defaults
+        defaults = {p.name: resolve(p.default) for p in RENDER_PARAMETERS}
+        return next(choice for choice in parameter.choices if choice != resolve(parameter.default) and (
+            parameter.check is None or parameter.check(choice, defaults, set()) is None))
     if parameter.type == "text":
         return "a lighthouse at night"
     if parameter.multiple_of:

@@ -40,6 +40,11 @@ def _pixels(image) -> bytes:
         return png.tobytes()
 
 
+def _infotext(image) -> str:
+    with PILImage.open(io.BytesIO(image_file_path(image).read_bytes())) as png:
+        return png.text["parameters"]
+
+
 def test_inline_lora_renders_like_the_listed_lora(api, library, render_worker):
     lora = library["lora"]
     _, [listed] = render(api, library, additional_models=[{"model_hash": lora.hash, "weight": 0.7}])
@@ -53,17 +58,23 @@ def test_inline_lora_renders_like_the_listed_lora(api, library, render_worker):
     assert "no-such-lora" in assert_error(response, 400, "invalid_request", pointer="/prompt")["detail"]
 
 
-def test_parameters_round_trip_renders_the_same_png(api, library, render_worker):
+@pytest.mark.parametrize("schedule, pasted", [
+    # a fused name is written as A1111 1.9+ writes it (Sampler: DPM++ 2M, Schedule type: Karras) and read back so
+    ({"sampler": "DPM++ 2M Karras"}, {"sampler": "DPM++ 2M", "scheduler": "Karras"}),
+    ({"sampler": "Euler", "scheduler": "KL Optimal"}, {"sampler": "Euler", "scheduler": "KL Optimal"}),
+])
+def test_parameters_round_trip_renders_the_same_png(api, library, render_worker, schedule, pasted):
     fields = {"prompt": "(masterpiece:1.2), a tiny valley, <lora:tiny-lora:0.7> BREAK [misty:clear:0.5] \\(river\\)",
-              "negative_prompt": "[blurry], lowres", "clip_skip": 2, "sampler": "DPM++ 2M Karras", "seed": 7,
+              "negative_prompt": "[blurry], lowres", "clip_skip": 2, **schedule, "seed": 7,
               "steps": 3, "cfg_scale": 6.5}
     _, [first] = render(api, library, **fields)
     answer = api.get(f"/api/images/{first.hash}/parameters").json()
     assert answer["unresolved"] == [] and answer["ignored"] == []
     body = answer["task"]
     assert body == {"prompt": fields["prompt"], "negative_prompt": fields["negative_prompt"], "steps": 3,
-                    "sampler": "DPM++ 2M Karras", "cfg_scale": 6.5, "seed": 7, "width": 64, "height": 64,
+                    **pasted, "cfg_scale": 6.5, "seed": 7, "width": 64, "height": 64,
                     "checkpoint_hash": library["checkpoint"].hash, "clip_skip": 2}
+    assert f"Sampler: {pasted['sampler']}, Schedule type: {pasted['scheduler']}," in _infotext(first)
     first_bytes, first_pixels = image_file_path(first).read_bytes(), _pixels(first)
     assert api.delete(f"/api/images/{first.hash}").status_code == 200  # else D4 keeps the first task's row
 

@@ -184,6 +184,38 @@ def test_unknown_sampler_lists_supported_names(api, lib):
     assert "DPM++ 2M Karras" in error["detail"] and "Euler a" in error["detail"]
 
 
+@pytest.mark.parametrize("fields, stored", [
+    ({}, ("DPM++ 2M Karras", "Automatic")),  # the spec's default sampler, as given
+    ({"sampler": "DPM++ 2M Karras", "scheduler": "Karras"}, ("DPM++ 2M Karras", "Karras")),
+    ({"sampler": "Euler", "scheduler": "sgm_uniform"}, ("Euler", "SGM Uniform")),  # A1111's name or label
+    ({"sampler": "Euler", "scheduler": "SGMUniform"}, ("Euler", "SGM Uniform")),
+    ({"sampler": "Euler", "scheduler": "KL Optimal"}, ("Euler", "KL Optimal")),
+    ({"sampler": "LCM"}, ("LCM", "Automatic")),
+    ({"scheduler": "Exponential"}, ("DPM++ 2M", "Exponential")),  # the default sampler without its Karras
+])
+def test_sampler_and_schedule_type_are_stored(api, lib, fields, stored):
+    response = submit(api, lib, **fields)
+    assert response.status_code == 202, response.content
+    task = Task.objects.get(id=response.json()["task_id"])
+    assert (task.sampler, task.scheduler) == stored
+    assert api.get(f"/api/tasks/{task.id}").json()["data"]["attributes"]["scheduler"] == stored[1]
+
+
+@pytest.mark.parametrize("fields, detail", [
+    ({"sampler": "DPM++ 2M Karras", "scheduler": "Exponential"},
+     "sampler DPM++ 2M Karras already names schedule type Karras; it conflicts with schedule type Exponential"),
+    ({"sampler": "Euler a", "scheduler": "Karras"}, "sampler Euler a does not support schedule type Karras"),
+    ({"sampler": "DPM++ 2M", "scheduler": "KL Optimal"}, "sampler DPM++ 2M does not support schedule type KL Optimal"),
+    ({"sampler": "LCM", "scheduler": "Karras"}, "sampler LCM does not support schedule type Karras"),
+    ({"scheduler": "Turbo"}, "Unknown scheduler 'Turbo'; supported: Automatic, Uniform, Karras"),
+    ({"scheduler": 7}, "'scheduler' must be a string"),
+])
+def test_a_schedule_type_the_sampler_cannot_take_is_a_400(api, lib, fields, detail):
+    error = assert_error(submit(api, lib, **fields), 400, "invalid_request", pointer="/scheduler")
+    assert error["detail"].startswith(detail)
+    assert not Task.objects.exists()
+
+
 def test_checkpoint_must_be_a_ready_checkpoint(api, lib):
     for value in ("0" * 64, lib.lora.hash, lib.downloading.hash, 12, None):
         body = {"checkpoint_hash": value, "prompt": "x"}

@@ -158,7 +158,7 @@ def test_a1111_16_infotext(api, lib):
         "prompt": "masterpiece, best quality, (1girl:1.2), solo, <lora:add_detail:0.6>, looking at viewer, "
                   "\\(smile\\)",
         "negative_prompt": "(worst quality, low quality:1.4), easynegative, text, watermark",
-        "steps": 25, "sampler": "DPM++ 2M Karras", "cfg_scale": 7, "seed": 1234567890, "width": 512,
+        "steps": 25, "sampler": "DPM++ 2M", "scheduler": "Karras", "cfg_scale": 7, "seed": 1234567890, "width": 512,
         "height": 768, "clip_skip": 2, "checkpoint_hash": lib.ckpt.hash, "vae_hash": lib.vae.hash,
         "additional_models": [{"model_hash": lib.easyneg.hash}],
         "hires": {"scale": 2.0, "steps": 15, "denoising_strength": 0.45},  # the upscaler model is not in the library
@@ -173,8 +173,8 @@ def test_a1111_110_infotext_with_schedule_type_and_unresolved_models(api, lib):
     answer = parse(api, A1111_110.format(style=lib.style.hash[:12]))
     task = answer["task"]
     assert task["prompt"].endswith("<lora:pixel-art-xl:1>\nBREAK stormy sea, [dusk:night:0.4]")
-    assert (task["sampler"], task["cfg_scale"], task["seed"], task["clip_skip"]) == ("DPM++ 2M Karras", 6.5,
-                                                                                     3141592653, 2)
+    assert (task["sampler"], task["scheduler"], task["cfg_scale"], task["seed"], task["clip_skip"]) == (
+        "DPM++ 2M", "Karras", 6.5, 3141592653, 2)
     assert "checkpoint_hash" not in task and "additional_models" not in task
     assert answer["unresolved"] == [
         {"kind": "checkpoint", "name": "sd_xl_base_1.0", "autov2": "31e35c80fc"},
@@ -208,14 +208,18 @@ def test_a_tag_whose_name_is_unknown_is_renamed_to_its_autov2(api, lib):
 
 
 @pytest.mark.parametrize("sampler, schedule, expected", [
-    ("DPM++ 2M", "Automatic", "DPM++ 2M Karras"), ("DPM++ SDE", "Karras", "DPM++ SDE Karras"),
-    ("Euler", "Automatic", "Euler"), ("Euler", None, "Euler"), ("DPM++ 2M SDE", "Exponential", None),
-    ("DPM++ 2M SDE", "Automatic", None), ("Restart", None, None), ("UniPC", "SGM Uniform", None),
+    ("DPM++ 2M", "Automatic", ("DPM++ 2M", "Automatic")), ("DPM++ SDE", "Karras", ("DPM++ SDE", "Karras")),
+    ("Euler", "Automatic", ("Euler", "Automatic")), ("Euler", None, ("Euler", "Automatic")),
+    ("DPM++ 2M SDE", "Exponential", ("DPM++ 2M SDE", "Exponential")), ("DPM++ 2M Karras", None, ("DPM++ 2M", "Karras")),
+    ("Euler", "SGM Uniform", ("Euler", "SGM Uniform")), ("Euler", "KL Optimal", ("Euler", "KL Optimal")),
+    ("LCM", "Automatic", ("LCM", "Automatic")),
+    ("Restart", None, None), ("UniPC", "SGM Uniform", None), ("Euler a", "Karras", None), ("Euler", "Turbo", None),
 ])
 def test_sampler_and_schedule_type(api, lib, sampler, schedule, expected):
     line = f"Steps: 20, Sampler: {sampler}, " + (f"Schedule type: {schedule}, " if schedule else "") + "Seed: 1"
     answer = parse(api, "a cat\n" + line)
-    assert answer["task"].get("sampler") == expected
+    task = answer["task"]
+    assert ((task["sampler"], task["scheduler"]) if "sampler" in task else None) == expected
     assert ("Sampler" in answer["ignored"]) == (expected is None)
 
 
@@ -242,8 +246,8 @@ def test_image_parameters(api, lib):
             f"Model hash: {lib.ckpt.hash[:10]}")
     image, _ = store_image_bytes(png_bytes(parameters=text))
     answer = api.get(f"/api/images/{image.hash}/parameters").json()
-    assert answer["task"] == {"prompt": "a red barn", "steps": 12, "sampler": "Euler a", "cfg_scale": 5, "seed": 9,
-                              "width": 64, "height": 64, "checkpoint_hash": lib.ckpt.hash}
+    assert answer["task"] == {"prompt": "a red barn", "steps": 12, "sampler": "Euler a", "scheduler": "Automatic",
+                              "cfg_scale": 5, "seed": 9, "width": 64, "height": 64, "checkpoint_hash": lib.ckpt.hash}
     plain, _ = store_image_bytes(png_bytes(color=(1, 2, 3)))
     assert_error(api.get(f"/api/images/{plain.hash}/parameters"), 404, "no_parameters")
     assert_error(api.get(f"/api/images/{'0' * 64}/parameters"), 404, "not_found")

@@ -72,8 +72,11 @@ export async function render(main) {
   paintPreview();
   // The render parameters as GET /api/config lists them (engine/parameters.py): limits, defaults and labels
   const parameters = config.parameters || [];
-  const samplerParameter = parameters.find((p) => p.widget === "select") || {};
+  const samplerParameter = parameters.find((p) => p.name === "sampler") || {};
   const sampler = h("select", { name: "sampler" }, config.samplers.map((s) => h("option", { value: s, selected: s === (start.sampler || samplerParameter.default) }, s)));
+  // A1111's schedule type (its choices and default from the table)
+  const schedulerParameter = parameters.find((p) => p.name === "scheduler") || { choices: [] };
+  const scheduler = h("select", { name: "scheduler" }, schedulerParameter.choices.map((s) => h("option", { value: s, selected: s === (start.scheduler || schedulerParameter.default) }, s)));
   const numberParameters = parameters.filter((p) => p.widget === "number").sort((a, b) => (a.order ?? 99) - (b.order ?? 99));
   const numberField = (p) => field(p.label, number(p.name, start[p.name] ?? p.default, {
     min: p.minimum, max: p.type === "seed" ? undefined : p.maximum, step: p.step ?? p.multiple_of ?? (p.type === "number" ? "any" : 1),
@@ -150,7 +153,8 @@ export async function render(main) {
     preview,
     field("Negative prompt", negative, { pointer: "/negative_prompt" }),
     h("div", { class: "row" }, numberParameters.map(numberField)),
-    h("div", { class: "row" }, field("Sampler", sampler, { pointer: "/sampler" }), field("VAE", vae, { pointer: "/vae_hash" })),
+    h("div", { class: "row" }, field("Sampler", sampler, { pointer: "/sampler" }),
+      field(schedulerParameter.label || "Schedule type", scheduler, { pointer: "/scheduler" }), field("VAE", vae, { pointer: "/vae_hash" })),
     h("fieldset", { dataset: { pointer: "/additional_models" } }, h("legend", {}, "LoRAs, embeddings, ControlNets"), h("div", { class: "row" }, addonPickers), extraRows,
       h("div", { class: "field-error", role: "alert" })),
     h("details", { open: Boolean(hires) }, h("summary", {}, "Hires fix"), h("label", { class: "check" }, hiresOn, " Upscale and refine"), hiresFields),
@@ -169,6 +173,7 @@ export async function render(main) {
     const task = {
       checkpoint_hash: data.get("checkpoint_hash") || "", prompt: data.get("prompt"), negative_prompt: data.get("negative_prompt"),
       ...Object.fromEntries(numberParameters.map((p) => [p.name, num(p.name)])), sampler: data.get("sampler") || undefined,
+      scheduler: data.get("scheduler") || undefined,
       vae_hash: data.get("vae_hash") || null,
       additional_models: extras.map((e) => ({ model_hash: e.model_hash, weight: e.weight, ...(e.control_image ? { control_image: e.control_image } : {}) })),
       tags: tagList(String(data.get("tags") || "")),
