@@ -65,7 +65,7 @@ def test_task_document(api, lib):
     assert attributes == {
         "status": "completed", "prompt": "misty pine forest at dawn, volumetric light",
         "negative_prompt": "lowres, blurry", "width": 832, "height": 1216, "seed": 2718281828, "steps": 28,
-        "cfg_scale": 6.5, "sampler": "DPM++ 2M Karras", "batch_size": 2, "clip_skip": 1, "error_message": None,
+        "cfg_scale": 6.5, "sampler": "DPM++ 2M Karras", "scheduler": "Automatic", "batch_size": 2, "clip_skip": 1, "error_message": None,
         "created_at": "2025-03-14T09:20:02Z", "promoted_at": "2025-03-14T09:22:40Z",
         "completed_at": "2025-03-14T09:23:31Z", "updated_at": t1.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "kind": "render", "denoising_strength": None, "mask_blur": 4, "hires": None, "upscale_scale": None,
