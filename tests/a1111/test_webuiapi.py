@@ -122,7 +122,7 @@ def test_png_info_reads_back_the_parameters(webui, library, render_worker):
     assert parameters["Clip skip"] == "1" and parameters["Schedule type"] == "Automatic"  # A1111's defaults
     assert parameters["RNG"] == "GPU" and parameters["Hires sampler"] == "Use same sampler"
     karras = webui.txt2img(prompt="a tower", seed=11, sampler_name="DPM++ 2M", scheduler="karras", **SMALL)
-    assert "Sampler: DPM++ 2M Karras" in karras.info["infotexts"][0]  # our fused name, split as A1111 1.9+ reads it
+    assert "Sampler: DPM++ 2M, Schedule type: Karras" in karras.info["infotexts"][0]  # written apart, as A1111 1.9+
     split = webui.png_info(karras.image).json["parameters"]
     assert (split["Sampler"], split["Schedule type"]) == ("DPM++ 2M", "Karras")
 
