@@ -379,21 +379,32 @@ def read_operations(resource, noun, collection_name, id_parameter):
     }
 
 
-def sse(operation_id, summary, description, event_schema, *, parameters=(), tags, not_found=None):
-    """An operation answering `text/event-stream`, one JSON object per event's `data:` line.
+def sse(operation_id, summary, description, event_schema, *, parameters=(), tags, not_found=None, ends=False):
+    """An operation answering `text/event-stream`, one JSON object per event's `data:` line, each event with an `id`.
 
     The media type's schema is that JSON object, the payload of one event, not the frame (`data:`, `id:`, ...):
     the convention of hey-api/openapi-ts (its SSE client validates `JSON.parse(data)` against it) and Speakeasy,
-    and what OpenAPI 3.2 says with `itemSchema` (docs/architecture.md, "The OpenAPI schema")."""
+    and what OpenAPI 3.2 says with `itemSchema` (docs/architecture.md, "The OpenAPI schema").
+    `ends`: the stream closes after a final event, and a reconnect whose `Last-Event-ID` is that event's id is
+    answered 204 (core/sse.py)."""
     responses = {"200": {
         "description": "Server-Sent Events; each event's `data` is one JSON object of this schema.",
         "content": {"text/event-stream": {"schema": event_schema}},
     }}
+    if ends:
+        responses["204"] = {"description": "`Last-Event-ID` is the id of the final event, which the stream has sent "
+                                           "already: nothing more will come (EventSource stops reconnecting)"}
     if not_found:
         responses["404"] = {"description": not_found, "content": {"application/json": {"schema": ERROR_DOCUMENT}}}
     responses["401"] = {"description": "`unauthorized` (D14)", "content": {"application/json": {"schema": ERROR_DOCUMENT}}}
     return {"operationId": operation_id, "summary": summary, "description": description, "tags": tags,
-            "parameters": list(parameters), "responses": responses}
+            "parameters": [*parameters, LAST_EVENT_ID_ENDS if ends else LAST_EVENT_ID], "responses": responses}
+
+
+LAST_EVENT_ID = {"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"},
+                 "description": "Sent by a reconnecting EventSource; the current state comes first anyway"}
+LAST_EVENT_ID_ENDS = {**LAST_EVENT_ID, "description": "Sent by a reconnecting EventSource: the id of the final event "
+                                                      "gets 204, any other the current state first"}
 
 
 # --- hooks (SPECTACULAR_SETTINGS) -----------------------------------------------------------

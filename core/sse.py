@@ -5,11 +5,17 @@ directly; with several processes (`settings.SSE_REDIS_URL` set) every event goes
 per installation, which each process that serves a stream follows and hands on to its own streams.
 `stream_response()` sends the current state at once on connect (`initial()`), then each event as one
 `data: <json>` line, keep-alive comments while nothing happens, and closes after a final event. Streams carry live
-state: nothing is stored per event, no event ids; a client that reconnects gets the current state first.
+state: nothing is stored per event, and a client that reconnects gets the current state first.
+
+Every event has an `id:`, a digest of the state it reports (`event_id`): the same state has the same id in every
+process and on every connection. A reconnect whose `Last-Event-ID` names the final state the stream is in already
+gets 204 No Content, which ends an EventSource's reconnect loop; any other reconnect gets the current state.
+`end_streams()` ends every open stream of the process (the server shutting down).
 """
 
 import asyncio
 import functools
+import hashlib
 import json
 import logging
 import threading
@@ -19,7 +25,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 
 from .errors import APIError, error_response
 
@@ -64,6 +70,7 @@ class Subscriber:
         self.ready = asyncio.Event()
         self.items: list[str] = []  # JSON documents
         self.overflow = False  # events were dropped: the stream resynchronises from the current state
+        self.ended = False  # the server is shutting down: the stream ends
 
     def offer(self, document: str) -> None:
         """Queue an event (the hub's lock held) and wake the stream."""
@@ -86,6 +93,7 @@ class Hub:
     def __init__(self):
         self.lock = threading.Lock()
         self.subscribers: dict[str, set[Subscriber]] = {}
+        self.ending = False  # end_all() was called: streams end, new ones after their first event
 
     def subscribe(self, channel: str) -> Subscriber:
         subscriber = Subscriber(channel)
@@ -111,6 +119,15 @@ class Hub:
             for followers in self.subscribers.values():
                 for subscriber in followers:
                     subscriber.overflow = True
+                    subscriber.wake()
+
+    def end_all(self) -> None:
+        """End every stream (and every stream started from now on, after its first event)."""
+        with self.lock:
+            self.ending = True
+            for followers in self.subscribers.values():
+                for subscriber in followers:
+                    subscriber.ended = True
                     subscriber.wake()
 
     def take(self, subscriber: Subscriber) -> tuple[list[str], bool]:
@@ -206,8 +223,21 @@ def publish(channel: str, data: dict) -> None:
         hub.deliver(channel, document)
 
 
-def encode(data: dict) -> str:
-    return f"data: {json.dumps(data, cls=DjangoJSONEncoder)}\n\n"
+def end_streams() -> None:
+    """End every open stream of this process cleanly (the server is shutting down: sdhost/serving.py)."""
+    hub.end_all()
+
+
+def event_id(data: dict) -> str:
+    """The `id:` of an event reporting `data` (as published, before `present`): a digest of the state, so the
+    same state has the same id in every process and on every connection."""
+    canonical = json.dumps(data, cls=DjangoJSONEncoder, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def encode(data: dict, identifier: str | None = None) -> str:
+    id_line = f"id: {identifier}\n" if identifier is not None else ""
+    return f"{id_line}data: {json.dumps(data, cls=DjangoJSONEncoder)}\n\n"
 
 
 def _read_and_close(read, *args):
@@ -230,16 +260,18 @@ async def _event_stream(channel, initial, is_final, present):
             logger.warning("SSE relay does not follow Redis yet: the stream may miss events until it does")
         snapshot = await _read(initial)
         if snapshot is not None:
-            yield encode(await present(snapshot))
+            yield encode(await present(snapshot), event_id(snapshot))
             if is_final(snapshot):
                 return
-        while True:
+        while not (subscriber.ended or hub.ending):
             try:
                 async with asyncio.timeout(KEEP_ALIVE_SECONDS):  # no extra task per wait, unlike wait_for
                     await subscriber.ready.wait()
             except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
+            if subscriber.ended:
+                return
             items, overflow = hub.take(subscriber)
             if overflow:  # events were missed (a slow client, a lost Redis connection): send the current state
                 snapshot = await _read(initial)
@@ -247,7 +279,7 @@ async def _event_stream(channel, initial, is_final, present):
             else:
                 events = [json.loads(item) for item in items]
             for data in events:
-                yield encode(await present(data))
+                yield encode(await present(data), event_id(data))
                 if is_final(data):
                     return
     finally:
@@ -270,7 +302,15 @@ def stream_response(request, channel, initial, is_final=lambda data: False, pres
     so it may use the ORM (its connections are closed after each call). `present(data)`, when given, turns an
     event into what the client sees (it runs the same way). The stream ends after an event for which
     `is_final(data)` is true. Between events the stream is a suspended coroutine: no thread, no connection.
+
+    A request whose `Last-Event-ID` is the id of the current state, when that state is final, is answered
+    204 No Content: that client has seen the end already (EventSource stops reconnecting on 204).
     """
+    last_event_id = request.headers.get("Last-Event-ID")
+    if last_event_id:
+        snapshot = initial()
+        if snapshot is not None and is_final(snapshot) and event_id(snapshot) == last_event_id:
+            return HttpResponse(status=204)
     present = functools.partial(_read, present) if present is not None else _as_published
     response = EventStreamResponse(
         _event_stream(channel, initial, is_final, present), content_type="text/event-stream",

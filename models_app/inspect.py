@@ -8,6 +8,7 @@ pickle that would construct arbitrary objects or run code; memory-mapped when th
 import json
 import math
 import os
+import re
 import struct
 import zipfile
 from dataclasses import dataclass
@@ -121,10 +122,7 @@ def pickle_shapes(path) -> dict:
         loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, AttributeError,
             ImportError, TypeError, KeyError, IndexError, struct.error, zipfile.BadZipFile) as exc:
-        raise InvalidModelFile(
-            "Refusing to load the file: it is not a plain weights file "
-            f"(torch.load weights_only=True failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
-        ) from None
+        raise InvalidModelFile(pickle_refusal_message(exc)) from None
     if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
         loaded = loaded["state_dict"]
     shapes = {}
@@ -132,6 +130,27 @@ def pickle_shapes(path) -> dict:
     if not shapes:
         raise InvalidModelFile("The file holds no tensors")
     return shapes
+
+
+PICKLE_RULE = ("From pickle formats (.ckpt, .pt, .pth, .bin) only plain tensors are loaded, never other Python "
+               "objects (loading those can run code); a .safetensors version of the model needs no such check.")
+TORCH_BOILERPLATE = ("Weights only load failed", "Please file an issue", "Check the documentation")
+
+
+def pickle_refusal_message(exc: BaseException) -> str:
+    """Why torch.load(weights_only=True) refused a file, in our words.
+
+    torch's own message advises loading again with `weights_only=False` (or allowlisting the object), which would
+    run whatever code the file carries: that advice is never passed on, only what was found."""
+    lines = [line.split("WeightsUnpickler error:")[-1].strip() for line in str(exc).splitlines()]
+    detail = " ".join(line for line in lines if line and not line.startswith(TORCH_BOILERPLATE))
+    found = re.search(r"GLOBAL ([\w.]+)", detail)
+    if found:
+        return f"Refusing to load the file: it holds Python objects besides tensors ({found.group(1)}). {PICKLE_RULE}"
+    detail = re.split(r"(?<=[.?!])\s", detail, maxsplit=1)[0].rstrip(".")  # the first sentence: what went wrong
+    if isinstance(exc, EOFError) or not detail or "weights_only" in detail or "safe_globals" in detail:
+        detail = "it ends early" if isinstance(exc, EOFError) else type(exc).__name__
+    return f"Refusing to load the file: it is not a readable PyTorch weights file ({detail}). {PICKLE_RULE}"
 
 
 def flatten_tensors(value, prefix, out, tensor_type):

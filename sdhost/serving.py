@@ -18,7 +18,7 @@ from a1111_app.errors import A1111Error
 from core.downloads import FileDownload
 from core.errors import APIError, error_response
 from core.middleware import is_a1111_path
-from core.sse import EventStreamResponse
+from core.sse import EventStreamResponse, end_streams
 from sdhost.access_log import redact_access_log
 
 
@@ -146,16 +146,33 @@ def server_config(app, **options):
         "lifespan": "off",  # Channels' ProtocolTypeRouter has no lifespan route; nothing runs at startup
         "loop": "asyncio",
         "ws": "none",  # no WebSocket routes
-        "timeout_graceful_shutdown": 5,  # open SSE streams never end by themselves
+        "timeout_graceful_shutdown": 5,  # a response still running after the streams ended (Server.shutdown)
         **options,
     }
     return uvicorn.Config(app, **options)
 
 
-def serve(host: str, port: int) -> None:
-    """Serve SD-Host on host:port until interrupted (SIGINT/SIGTERM)."""
+def server_class():
+    """uvicorn's Server, ending the live streams first when it shuts down.
+
+    An open stream (the web UI keeps the queue stream open) never ends by itself: uvicorn waited
+    `timeout_graceful_shutdown` for it, then cancelled it with an ERROR and tracebacks. The streams are told to
+    end before uvicorn closes its connections, so each sends its last chunk and the server stops at once."""
     import uvicorn
 
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets=None):
+            end_streams()
+            await super().shutdown(sockets=sockets)
+
+    return Server
+
+
+def serve(host: str, port: int) -> None:
+    """Serve SD-Host on host:port until interrupted (SIGINT/SIGTERM)."""
     config = server_config("sdhost.asgi:application", host=host, port=port)  # configures uvicorn's loggers
     redact_access_log()
-    uvicorn.Server(config).run()
+    try:
+        server_class()(config).run()
+    except KeyboardInterrupt:  # uvicorn raises Ctrl+C again once it has shut down: the stop asked for, not an error
+        pass

@@ -7,8 +7,11 @@ the engine's RenderRequest fields; `validate_upscale` checks POST /api/images/{h
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from django.conf import settings
 
+from core.content_store import is_sha256
 from core.errors import invalid_request, json_pointer
 from core.jsondata import integral, is_int
 from engine.a1111.names import PIXEL_UPSCALERS, UPSCALER_NAMES
@@ -68,6 +71,32 @@ def _image(value, pointer, label):
     return image
 
 
+def with_article(noun: str) -> str:
+    """'a checkpoint', 'an upscaler', 'an embedding': by the first letter, which is right for every model kind."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+def one_of(kinds) -> str:
+    """'a checkpoint'; 'a lora, a controlnet or an embedding'."""
+    named = [with_article(kind) for kind in kinds]
+    return named[0] if len(named) == 1 else f"{', '.join(named[:-1])} or {named[-1]}"
+
+
+def unknown_model(value: str, label: str, kinds) -> str:
+    """Why no model has the hash `value`: a value that is no SHA256 (a model's name, most likely) is told so, with
+    the hash of the model of that name, or how to look it up."""
+    if is_sha256(value.lower()):
+        return f"Unknown model {value}"
+    hint = f"Unknown model '{value}': {label} takes a model's SHA256 (64 hex digits), not its name"
+    named = list(SDModel.objects.filter(name__iexact=value.strip(), model_type__in=kinds)[:2])
+    if len(named) == 1:
+        return f"{hint}; the {named[0].model_type} named '{named[0].name}' has the hash {named[0].hash}"
+    lookup = f"filter[name][contains]={quote(value.strip(), safe='')}"
+    if len(kinds) == 1:
+        lookup = f"filter[model_type]={kinds[0]}&{lookup}"
+    return f"{hint}; find the hash with GET /api/models?{lookup}"
+
+
 def _upscaler(value, pointer, *, builtin):
     """A built-in upscaler name (returned as None) or a ready upscaler model."""
     if not isinstance(value, str):
@@ -76,9 +105,12 @@ def _upscaler(value, pointer, *, builtin):
         return None
     model = SDModel.objects.filter(hash=value).first()
     if model is None:
-        raise invalid_request(f"'upscaler' must be one of {', '.join(builtin)} or an upscaler model hash", pointer)
+        detail = f"'upscaler' must be one of {', '.join(builtin)} or an upscaler model hash"
+        if not is_sha256(value.lower()):  # an upscaler model's name, most likely
+            detail += ". " + unknown_model(value, "'upscaler'", ("upscaler",))
+        raise invalid_request(detail, pointer)
     if model.model_type != "upscaler":
-        raise invalid_request(f"Model {value} is a {model.model_type}, not an upscaler", pointer)
+        raise invalid_request(f"Model {value} is {with_article(model.model_type)}, not an upscaler", pointer)
     if model.status != "ready":
         raise invalid_request(f"Model {value} is not ready (status: {model.status})", pointer)
     return model

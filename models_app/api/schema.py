@@ -163,7 +163,7 @@ document_view(AddFromCivitaiView, post=operation(
 add_path("/api/models/add-from-civitai/{hash}", "get", sse(
     "models_import_progress", "SSE progress of a Civitai import",
     "Progress events, then one final event, then the stream closes; after the end the final event comes at once.",
-    IMPORT_EVENT, tags=TAGS, not_found=UNKNOWN + " (an error document, not a stream)",
+    IMPORT_EVENT, tags=TAGS, not_found=UNKNOWN + " (an error document, not a stream)", ends=True,
     parameters=[{"name": "hash", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                  "description": "SHA256 of the model file"}],
 ))

@@ -64,8 +64,13 @@ CONFIG = component("Config", {
                     "widget": {"type": "string", "enum": ["prompt", "textarea", "number", "select"]},
                     "step": {"type": "number"}, "hint": STRING, "order": INTEGER}}},
         ),
-        "hardware": section(device={**STRING, "example": "cuda"}, gpu_count=INTEGER,
-                            memory_gb={"type": "number"}),
+        "hardware": section(
+            device={**STRING, "example": "cuda"}, gpu_count=INTEGER,
+            memory_gb={"type": "number", "description": "GiB of the generation device: the GPU's on CUDA, system RAM on "
+                                                        "the CPU and MPS"},
+            ram_gb={"type": "number", "nullable": True, "description": "GiB of system RAM (null where unknown)"},
+            vram_gb={"type": "number", "nullable": True, "description": "GiB of the GPU's memory; null without a GPU"},
+        ),
         "features": section(civitai_enabled=BOOLEAN, auto_download=BOOLEAN, queue_enabled=BOOLEAN),
     },
 })

@@ -21,7 +21,7 @@ from core.text import FREE_TEXT_PATTERN, LABEL_PATTERN, control_character_proble
 from engine.parameters import RENDER_PARAMETERS, REQUIRED, Setting
 from images_app.models import Image
 from models_app.models import SDModel
-from tasks_app.image_inputs import IMAGE_FIELD_SCHEMAS, validate_image_fields
+from tasks_app.image_inputs import IMAGE_FIELD_SCHEMAS, one_of, unknown_model, validate_image_fields, with_article
 
 from .inline_loras import inline_loras
 
@@ -315,11 +315,9 @@ def ready_model(value, pointer, kinds, label):
         raise invalid_request(f"{label} must be a model hash string", pointer)
     model = SDModel.objects.filter(hash=value).first()
     if model is None:
-        raise invalid_request(f"Unknown model {value}", pointer)
+        raise invalid_request(unknown_model(value, label, kinds), pointer)
     if model.model_type not in kinds:
-        raise invalid_request(
-            f"Model {value} is a {model.model_type}; {label} must be a {' or '.join(kinds)}", pointer
-        )
+        raise invalid_request(f"Model {value} is {with_article(model.model_type)}; {label} must be {one_of(kinds)}", pointer)
     if model.status != "ready":
         raise invalid_request(f"Model {value} is not ready (status: {model.status})", pointer)
     return model

@@ -9,6 +9,7 @@ import time
 import requests
 
 from tests.support.civitai import DATA, SHA, URL, wait_final
+from tests.support.raw_sse import sse_request
 
 SPEED = re.compile(r"^\d+(\.\d)?(B|KB|MB|GB)/s$")
 ETA = re.compile(r"^\d{2,}:\d{2}:\d{2}$")
@@ -97,3 +98,37 @@ def test_cancelled_import_ends_the_stream(live_url, civitai):
     assert not follower.is_alive()
     assert events[0]["status"] == "downloading"
     assert events[-1] == {"status": "failed", "error": "Import cancelled"}
+
+
+def test_events_have_ids_and_a_reconnect_after_the_final_event_gets_204(live_url, civitai):
+    """Issue 22 item 11: the final event was replayed on every EventSource reconnect, forever. A reconnect that
+    carries the final event's id is told 204 (EventSource stops); any other connection still gets the final event."""
+    civitai.throttle_bps = 2 * 1024 * 1024
+    assert requests.post(f"{live_url}{URL}", json={"model_id": 10391}, timeout=10).status_code == 202
+    live = sse_request(f"{live_url}{URL}/{SHA}")
+    assert live.status == 200 and len(live.events) >= 2
+    assert all(event["id"] for event in live.events)
+    progress, final = live.events[0], live.events[-1]
+    assert json.loads(progress["data"])["status"] == "downloading"
+    assert json.loads(final["data"])["status"] == "completed"
+    assert progress["id"] != final["id"]
+    wait_final(SHA)
+
+    done = sse_request(f"{live_url}{URL}/{SHA}", last_event_id=final["id"])
+    assert done.status == 204 and done.body == b""
+
+    late = sse_request(f"{live_url}{URL}/{SHA}")  # a late connection: the final event at once (spec)
+    assert late.status == 200 and late.events == [final]
+    behind = sse_request(f"{live_url}{URL}/{SHA}", last_event_id=progress["id"])  # saw progress, not the end
+    assert behind.status == 200 and behind.events == [final]
+
+
+def test_a_failed_imports_final_event_id_also_ends_reconnects(live_url, civitai):
+    stated = hashlib.sha256(b"not these bytes").hexdigest()
+    civitai.add_model(900, "Liar")
+    civitai.add_version(900, 901, DATA, stated_sha256=stated)
+    assert requests.post(f"{live_url}{URL}", json={"model_id": 900}, timeout=10).status_code == 202
+    final = sse_request(f"{live_url}{URL}/{stated}").events[-1]
+    assert json.loads(final["data"])["status"] == "failed" and final["id"]
+    assert sse_request(f"{live_url}{URL}/{stated}", last_event_id=final["id"]).status == 204
+    assert sse_request(f"{live_url}{URL}/{stated}", last_event_id="something-else").events == [final]

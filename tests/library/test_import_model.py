@@ -263,3 +263,38 @@ def test_imported_model_downloads_unchanged(api, tmp_path):
     response = api.get(f"/api/models/{model.hash}/content")
     assert b"".join(response.streaming_content) == path.read_bytes()
     assert response["Content-Disposition"] == 'attachment; filename="Ready Model.safetensors"'
+
+
+TORCH_ADVICE = ("weights_only", "arbitrary code", "trusted source", "add_safe_globals", "allowlist", "file an issue",
+                "Check the documentation")
+
+
+@pytest.mark.parametrize("content,reason", [
+    (os.urandom(4096), "not a readable PyTorch weights file"),
+    (b"\x80\x04K\x01.", "not a readable PyTorch weights file"),  # a pickle, not in torch.save's layout
+    (pickle.dumps({"a": 1}, protocol=2)[:-3], "not a readable PyTorch weights file"),  # cut short
+])
+def test_an_unreadable_ckpt_is_refused_in_our_words_not_torchs(tmp_path, content, reason):
+    """Issue 22 item 19: random bytes as .ckpt repeated torch's advice to load with weights_only=False, which would
+    run whatever code the file carries."""
+    path = tmp_path / "random.ckpt"
+    path.write_bytes(content)
+    with pytest.raises(CommandError) as refused:
+        call_command("import_model", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+    message = str(refused.value)
+    assert reason in message, message
+    assert not [advice for advice in TORCH_ADVICE if advice in message], message
+    assert "\n" not in message
+    assert not SDModel.objects.exists()
+
+
+def test_a_checkpoint_with_code_is_refused_naming_what_it_would_run(tmp_path):
+    Evil.marker = tmp_path / "pwned"
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {"model.diffusion_model.x.weight": t(2)}, "boom": Evil()}, path)
+    with pytest.raises(CommandError) as refused:
+        call_command("import_model", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+    message = str(refused.value)
+    assert "Refusing" in message and "Python objects besides tensors" in message, message
+    assert not [advice for advice in TORCH_ADVICE if advice in message], message
+    assert not Evil.marker.exists()

@@ -171,3 +171,12 @@ def test_docs_assets_are_served_by_the_asgi_server(live_url, settings):
         assert response.content
     bundle = next(a for a in assets if a.endswith(".js"))
     assert "javascript" in requests.get(f"{live_url}{bundle}", timeout=30).headers["Content-Type"]
+
+
+def test_streams_document_last_event_id_and_the_import_streams_204(schema):
+    """Issue 22 item 11: events carry ids; the import stream answers 204 to the final event's id, the queue never."""
+    ops = operations(schema)
+    for key in (("get", "/api/models/add-from-civitai/{hash}"), ("get", "/api/tasks/queue")):
+        assert "Last-Event-ID" in [p["name"] for p in ops[key]["parameters"] if p["in"] == "header"], key
+    assert "204" in ops["get", "/api/models/add-from-civitai/{hash}"]["responses"]
+    assert "204" not in ops["get", "/api/tasks/queue"]["responses"]

@@ -7,8 +7,9 @@ import uuid
 
 import pytest
 import requests
+from django.test import RequestFactory
 
-from core.sse import MAX_PENDING, publish, stream_response
+from core.sse import MAX_PENDING, event_id, publish, stream_response
 
 
 def read_events(response, limit):
@@ -107,7 +108,7 @@ def test_a_stream_that_falls_behind_resynchronises_from_the_current_state():
     state = {"n": 0}
 
     async def read():
-        content = aiter(stream_response(None, "behind", lambda: dict(state)).streaming_content)
+        content = aiter(stream_response(RequestFactory().get("/"), "behind", lambda: dict(state)).streaming_content)
         first = await anext(content)
         for n in range(1, MAX_PENDING + 5):  # while the stream sends nothing
             state["n"] = n
@@ -115,5 +116,6 @@ def test_a_stream_that_falls_behind_resynchronises_from_the_current_state():
         return first, await anext(content)
 
     first, then = asyncio.run(read())
-    assert first == b'data: {"n": 0}\n\n'
-    assert then == f'data: {{"n": {MAX_PENDING + 4}}}\n\n'.encode()  # the current state, not event 1
+    assert first == f'id: {event_id({"n": 0})}\ndata: {{"n": 0}}\n\n'.encode()
+    last = {"n": MAX_PENDING + 4}
+    assert then == f'id: {event_id(last)}\ndata: {{"n": {MAX_PENDING + 4}}}\n\n'.encode()  # the current state, not event 1

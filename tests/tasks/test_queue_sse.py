@@ -4,6 +4,7 @@ import json
 
 import requests
 
+from tests.support.raw_sse import sse_request
 from tests.tasks.test_tasks_api import make_model
 
 
@@ -83,3 +84,22 @@ def test_queue_stream_reports_progress_then_idle(live_url, tmp_path):
         worker.stop_in_process()
     assert progress == sorted(progress) and 0 < max(progress) <= 100
     assert len(progress) >= 2
+
+
+def test_queue_events_have_ids_and_a_reconnect_gets_the_current_snapshot(live_url):
+    """Issue 22 item 11: queue events carry ids too. The queue is live state, so a reconnect gets a fresh snapshot
+    whatever its Last-Event-ID (even the id of the state it saw last): the stream never ends with a 204."""
+    def first(events):
+        return len(events) >= 1
+
+    seen = sse_request(f"{live_url}/api/tasks/queue", read_until=first, timeout=10)
+    assert seen.status == 200 and seen.events[0]["id"]
+    assert json.loads(seen.events[0]["data"])["queue"] == []
+    again = sse_request(f"{live_url}/api/tasks/queue", last_event_id=seen.events[0]["id"], read_until=first, timeout=10)
+    assert again.status == 200 and again.events[0] == seen.events[0]  # same state, same id
+    task = requests.post(f"{live_url}/api/tasks", json={"checkpoint_hash": make_model("beta").hash, "prompt": "p"},
+                         timeout=10).json()["task_id"]
+    changed = sse_request(f"{live_url}/api/tasks/queue", last_event_id=seen.events[0]["id"], read_until=first,
+                          timeout=10)
+    assert changed.status == 200 and changed.events[0]["id"] != seen.events[0]["id"]
+    assert [entry["id"] for entry in json.loads(changed.events[0]["data"])["queue"]] == [task]

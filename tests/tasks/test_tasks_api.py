@@ -343,3 +343,38 @@ def test_only_a_task_id_reaches_a_task(api, lib):
     [id_parameter] = [parameter for parameter in detail["parameters"] if parameter["in"] == "path"]
     assert not re.search(id_parameter["schema"]["pattern"], "queue")
     assert re.search(id_parameter["schema"]["pattern"], task_id)
+
+
+def test_a_model_of_the_wrong_kind_is_named_with_the_right_article(api, lib):
+    """Issue 22 item 19: "is a upscaler"."""
+    upscaler = make_model("4x-sharp", "upscaler", base_model=None)
+    detail = assert_error(submit(api, lib, checkpoint_hash=upscaler.hash), 400, "invalid_request",
+                          pointer="/checkpoint_hash")["detail"]
+    assert f"Model {upscaler.hash} is an upscaler; 'checkpoint_hash' must be a checkpoint" == detail
+    detail = assert_error(submit(api, lib, checkpoint_hash=lib.embed.hash), 400, "invalid_request")["detail"]
+    assert "is an embedding;" in detail
+    detail = assert_error(submit(api, lib, additional_models=[{"model_hash": lib.vae.hash}]), 400,
+                          "invalid_request")["detail"]
+    assert detail.endswith("is a vae; 'model_hash' must be a lora, a controlnet or an embedding")
+    detail = assert_error(api.post_json(f"/api/images/{lib.image.hash}/upscale", {"upscaler": lib.embed.hash}), 400,
+                          "invalid_request", pointer="/upscaler")["detail"]
+    assert detail == f"Model {lib.embed.hash} is an embedding, not an upscaler"
+
+
+def test_a_model_name_where_a_hash_belongs_hints_at_the_sha256_and_the_name_lookup(api, lib):
+    """Issue 22 item 19: checkpoint_hash="dreamshaper" only said "Unknown model dreamshaper"."""
+    detail = assert_error(submit(api, lib, checkpoint_hash="dreamshaper"), 400, "invalid_request",
+                          pointer="/checkpoint_hash")["detail"]
+    assert "'checkpoint_hash' takes a model's SHA256 (64 hex digits), not its name" in detail
+    assert "GET /api/models?filter[model_type]=checkpoint&filter[name][contains]=dreamshaper" in detail
+    detail = assert_error(submit(api, lib, checkpoint_hash="Dream-v1"), 400, "invalid_request")["detail"]
+    assert f"the checkpoint named 'dream-v1' has the hash {lib.ckpt.hash}" in detail
+    detail = assert_error(submit(api, lib, additional_models=[{"model_hash": "detail-lora"}]), 400,
+                          "invalid_request", pointer="/additional_models/0/model_hash")["detail"]
+    assert f"the lora named 'detail-lora' has the hash {lib.lora.hash}" in detail
+    detail = assert_error(api.post_json(f"/api/images/{lib.image.hash}/upscale", {"upscaler": "4x-UltraSharp"}), 400,
+                          "invalid_request", pointer="/upscaler")["detail"]
+    assert "SHA256" in detail and "filter[model_type]=upscaler&filter[name][contains]=4x-UltraSharp" in detail
+    unknown = "0" * 64  # a hash no model has: no hint needed
+    assert assert_error(submit(api, lib, checkpoint_hash=unknown), 400, "invalid_request")["detail"] == \
+        f"Unknown model {unknown}"

@@ -1,5 +1,6 @@
 """`manage.py serve`: migrate, then run uvicorn (HTTP, SSE) with the render worker in-process."""
 
+import errno
 import ipaddress
 import socket
 
@@ -48,6 +49,39 @@ def bind_refusal(host: str, api_token, insecure_bind: bool):
     )
 
 
+def port_refusal(host: str, port: int):
+    """Why serve cannot listen on host:port (taken by another program, not ours to use), or None.
+
+    Bound the way uvicorn binds (every address of the host, SO_REUSEADDR), then let go: checked before the
+    banner, so a busy port is one line naming the setting, not a banner with URLs of a server that never runs."""
+    other = port + 1 if 0 < port < 65535 else 8000
+    change = f"choose another port with --port (or SDHOST_PORT), e.g. `python manage.py serve --port {other}`"
+    if not 0 < port < 65536:
+        return f"Port {port} is not a TCP port (1-65535): {change}."
+    try:
+        addresses = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"Cannot listen on {host}: {exc.strerror}; set --host (or SDHOST_HOST) to an address of this machine."
+    for family, kind, proto, _, address in addresses:
+        try:
+            probe = socket.socket(family, kind, proto)
+        except OSError:  # this address family is not enabled: uvicorn (asyncio) skips it too
+            continue
+        with probe:
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRNOTAVAIL:  # likewise
+                    continue
+                if exc.errno == errno.EADDRINUSE:
+                    return (f"Port {port} on {host} is already in use (is SD-Host already running?): {change}.")
+                return f"Cannot listen on {host} port {port} ({exc.strerror}): {change}, or another --host."
+    return None
+
+
 class Command(BaseCommand):
     help = "Apply migrations and serve SD-Host (API, SSE, admin) with uvicorn and an in-process render worker."
 
@@ -66,6 +100,7 @@ class Command(BaseCommand):
         port = port or cfg["PORT"]
         refusal = token_refusal(cfg["API_TOKEN"]) or bind_refusal(
             host, cfg["API_TOKEN"], insecure_bind or cfg["ALLOW_INSECURE_BIND"])
+        refusal = refusal or port_refusal(host, port)
         if refusal:
             raise CommandError(refusal)
         settings.SDHOST["HOST"], settings.SDHOST["PORT"] = host, port
