@@ -49,5 +49,5 @@ def test_event_stream_with_token_parameter_carries_cors_headers(live_url, settin
         assert response.status_code == 200
         assert response.headers["Content-Type"].startswith("text/event-stream")
         assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
-        first = next(response.iter_lines(decode_unicode=True))
-        assert first.startswith("data: ")
+        lines = response.iter_lines(decode_unicode=True)
+        assert next(lines).startswith("id: ") and next(lines).startswith("data: ")  # the first event: its id, its data
