@@ -43,7 +43,7 @@ from engine.engine import RenderEngine, pick_device
 from engine.errors import RenderCancelled
 from engine.fast_paths import FastPaths
 
-from . import queue, throughput
+from . import previews, queue, throughput
 from .image_inputs import upscale_request
 from .models import RenderWorkerState
 from .render_requests import build_request, model_file
@@ -209,6 +209,7 @@ class RenderWorker:
                 close_old_connections()
                 if not started:
                     self._recover_orphans()
+                    previews.discard_except(task.id for task in queue.running_tasks())
                     self.publish()
                     started = True
                 self.supervise()
@@ -302,7 +303,8 @@ class RenderWorker:
                     return
                 results = engine.render_batch([render.request for render in renders],
                                               [render.report for render in renders],
-                                              [render.should_cancel for render in renders])
+                                              [render.should_cancel for render in renders],
+                                              [render.preview for render in renders], previews.preview_settings())
             switched = _checkpoint_loads(engine) > loads_before
             self.loaded_checkpoint = tasks[0].checkpoint_id
             for render, images in zip(renders, results):
@@ -329,6 +331,7 @@ class RenderWorker:
                 self.progress.pop(task.id, None)
                 self.live.pop(task.id, None)
                 self._cancel.discard(task.id)
+                previews.discard(task.id)
             self.publish()
 
     def _release(self, tasks) -> None:
@@ -371,6 +374,7 @@ class TaskHandle:
         self.timing = _Timing()
         self._last_poll = time.monotonic()
         self._progress_failing = False
+        self._preview_failing = False
 
     def build(self) -> bool:
         """Build the engine request; a task whose request cannot be built fails alone (False)."""
@@ -387,6 +391,18 @@ class TaskHandle:
         self.timing.step(done, total)
         self.worker.live[self.task.id] = self.clock.step(done, total)
         self.worker.progress[self.task.id] = done / total if total else 0.0
+        self.worker.publish()
+
+    def preview(self, frame) -> None:
+        """A live preview from the engine (engine.previews.PreviewFrame): stored for GET /api/tasks/{id}/preview,
+        announced by the next queue snapshot. A preview that cannot be stored leaves the render going."""
+        try:
+            previews.write(self.task.id, frame.sequence, frame.images)
+        except OSError as exc:
+            if not self._preview_failing:
+                log.warning("Task %s: its preview could not be stored (%s); rendering on", self.task.id, exc)
+            self._preview_failing = True
+            return
         self.worker.publish()
 
     def should_cancel(self) -> bool:
