@@ -26,7 +26,8 @@ SPEC_ENDPOINTS = {
 # Endpoints of spec/extensions.md (D31-D42) that this build serves
 EXTENSION_ENDPOINTS = {("post", "/api/tasks/parse-parameters"), ("get", "/api/images/{hash}/parameters"),
                        ("post", "/api/images/{hash}/upscale"), ("get", "/api/health"),
-                       ("get", "/api/images/{hash}/thumbnail")}  # issue 15: the web UI's gallery
+                       ("get", "/api/images/{hash}/thumbnail"),  # issue 15: the web UI's gallery
+                       ("get", "/api/tasks/{id}/preview")}  # issue 26: live previews
 LISTS = {"/api/models", "/api/images", "/api/tasks", "/api/tags"}
 
 
