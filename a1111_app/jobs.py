@@ -15,7 +15,7 @@ from PIL import Image
 from core.writes import write_transaction
 from engine.parameters import RENDER_PARAMETERS
 from images_app.storage import delete_image_file, image_file_path, store_image_bytes
-from tasks_app import previews, queue, worker
+from tasks_app import previews, queue, throughput, worker
 from tasks_app.api.validation import validate_submission
 from tasks_app.models import Task, TaskImage
 
@@ -156,7 +156,7 @@ def progress(skip_current_image: bool = False) -> dict:
     running.sort(key=lambda task: task.id not in ours)
     task = running[0] if running else None
     pending = Task.objects.filter(status="pending", tags__name=TASK_TAG).count()
-    fraction, eta = 0.0, 0.0
+    fraction, eta, live = 0.0, 0.0, None
     if task is not None:
         live = worker.current_estimates().get(task.id)
         fraction = live.fraction if live is not None else task.progress
@@ -170,8 +170,9 @@ def progress(skip_current_image: bool = False) -> dict:
         "job_no": 0, "sampling_step": round((fraction or 0.0) * steps), "sampling_steps": steps,
     }
     current_image = None if task is None or skip_current_image else _preview_png(task.id)
+    loading = live is not None and live.phase == throughput.LOADING
     return {"progress": round(fraction or 0.0, 4), "eta_relative": round(eta or 0.0, 3), "state": state,
-            "current_image": current_image, "textinfo": None}
+            "current_image": current_image, "textinfo": "Loading model" if loading else None}
 
 
 def _preview_png(task_id: str) -> str | None:

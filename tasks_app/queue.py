@@ -324,6 +324,12 @@ def _reported_progress(running: list[Task], progress: dict | None) -> dict:
     return {**dict(stored.values_list("id", "progress")), **(progress or {})} if running else dict(progress or {})
 
 
+def _phase(progress: dict, task_id) -> str:
+    """`loading` while the task's worker loads its checkpoint (known to the worker's process), else `rendering`."""
+    value = progress.get(task_id)
+    return value.phase if isinstance(value, throughput.LiveEstimate) else throughput.RENDERING
+
+
 def _preview_fields(task_id: str) -> dict:
     """`preview`: the number of the running task's newest live preview (grows with each one; null when none),
     `preview_url`: where to fetch it (GET /api/tasks/{id}/preview), null when none."""
@@ -343,7 +349,7 @@ def snapshot(progress: dict | None = None) -> dict:
         {
             "id": task.id, "status": "running", "progress": round(100 * (_fraction(reported, task.id) or 0.0), 1),
             "model": model_name(task), "eta": throughput.format_hms(_running_remaining(task, speed, reported)),
-            **_preview_fields(task.id),
+            "phase": _phase(reported, task.id), **_preview_fields(task.id),
         }
         for task in running
     ]

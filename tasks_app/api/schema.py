@@ -57,6 +57,9 @@ QUEUE_SNAPSHOT = component("QueueSnapshot", {
                              "progress": {"type": "number", "description": "Percent of the whole task"},
                              "model": {"type": "string", "description": "Checkpoint name"},
                              "eta": {"type": "string", "example": "00:00:48"},
+                             "phase": {"type": "string", "enum": ["loading", "rendering"],
+                                       "description": "`loading` while its worker loads the checkpoint (the eta "
+                                                      "holds the measured switch time), then `rendering`"},
                              "preview": {"type": "integer", "nullable": True,
                                          "description": "Number of the newest live preview (grows with each new "
                                                         "one); null when none"},
