@@ -76,3 +76,15 @@ def test_off_or_no_callback_makes_no_previews(engine, checkpoint):
     engine.render(request, on_preview=frames.append, previews=PreviewSettings("off", 1))
     engine.render(request, on_preview=frames.append)
     assert frames == []
+
+
+def test_merged_requests_each_get_previews_of_their_own_images(engine, checkpoint):
+    first, second = [], []
+    requests = [RenderRequest(checkpoint=checkpoint, prompt=prompt, width=64, height=64, steps=2, sampler="Euler",
+                              seed=seed, batch_size=count) for prompt, seed, count in (("a cat", 1, 1), ("a dog", 9, 2))]
+    engine.render_batch(requests, on_preview=[first.append, second.append], previews=PreviewSettings("approx", 1))
+    assert [len(frame.images) for frame in first] == [1, 1] and [len(frame.images) for frame in second] == [2, 2]
+    for frame in first + second:
+        assert frame.latents.shape[0] == len(frame.images)
+        for image, rows in zip(frame.images, expected_rgb(frame.latents)):
+            np.testing.assert_array_equal(np.asarray(image), rows)
