@@ -5,16 +5,18 @@ POST /api/tasks submissions, rendered by the worker and stored in the library.""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import threading
 from datetime import datetime
 
 from django.conf import settings
+from PIL import Image
 
 from core.writes import write_transaction
 from engine.parameters import RENDER_PARAMETERS
 from images_app.storage import delete_image_file, image_file_path, store_image_bytes
-from tasks_app import queue, worker
+from tasks_app import previews, queue, throughput, worker
 from tasks_app.api.validation import validate_submission
 from tasks_app.models import Task, TaskImage
 
@@ -158,14 +160,15 @@ def stop_running(whole_job: bool) -> list[str]:
     return cancelled
 
 
-def progress() -> dict:
-    """A1111's ProgressResponse for the running task (this API's first, else any)."""
+def progress(skip_current_image: bool = False) -> dict:
+    """A1111's ProgressResponse for the running task (this API's first, else any). `current_image`: its newest
+    live preview (tasks_app.previews) as base64 PNG, as A1111 sends it (samples_format png), unless skipped."""
     running = queue.running_tasks()
     ours = set(Task.objects.filter(id__in=[t.id for t in running], tags__name=TASK_TAG).values_list("id", flat=True))
     running.sort(key=lambda task: task.id not in ours)
     task = running[0] if running else None
     pending = Task.objects.filter(status="pending", tags__name=TASK_TAG).count()
-    fraction, eta = 0.0, 0.0
+    fraction, eta, live = 0.0, 0.0, None
     if task is not None:
         live = worker.current_estimates().get(task.id)
         fraction = live.fraction if live is not None else task.progress
@@ -178,5 +181,18 @@ def progress() -> dict:
         "job_timestamp": task.started_at.strftime("%Y%m%d%H%M%S") if task and task.started_at else "0",
         "job_no": 0, "sampling_step": round((fraction or 0.0) * steps), "sampling_steps": steps,
     }
+    current_image = None if task is None or skip_current_image else _preview_png(task.id)
+    loading = live is not None and live.phase == throughput.LOADING
     return {"progress": round(fraction or 0.0, 4), "eta_relative": round(eta or 0.0, 3), "state": state,
-            "current_image": None, "textinfo": None}
+            "current_image": current_image, "textinfo": "Loading model" if loading else None}
+
+
+def _preview_png(task_id: str) -> str | None:
+    """The task's newest live preview as base64 PNG (no data: prefix), None when it has none."""
+    found = previews.read(task_id)
+    if found is None:
+        return None
+    buffer = io.BytesIO()
+    with Image.open(io.BytesIO(found[1])) as image:
+        image.save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")

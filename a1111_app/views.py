@@ -16,6 +16,9 @@ from . import extras, jobs, mapping, options
 from .errors import A1111Error, ValidationFailed, a1111_errors, methods
 
 POLL_SECONDS = 0.02  # how often a waiting request looks at its tasks' rows
+# the query booleans FastAPI (pydantic 1) accepts
+BOOLEANS = {**dict.fromkeys(("true", "1", "yes", "on", "t", "y"), True),
+            **dict.fromkeys(("false", "0", "no", "off", "f", "n"), False)}
 
 
 def is_json(content_type: str) -> bool:
@@ -104,7 +107,12 @@ async def extra_batch_images(request):
 @methods("GET")
 @a1111_errors
 def progress(request):
-    return answer(jobs.progress())
+    """GET /progress?skip_current_image=: the running job's progress and its live preview (`current_image`)."""
+    skip = request.GET.get("skip_current_image", "false").strip().lower()
+    if skip not in BOOLEANS:
+        return JsonResponse({"detail": [{"loc": ["query", "skip_current_image"], "msg": "value could not be parsed "
+                                         "to a boolean", "type": "type_error.bool"}]}, status=422)
+    return answer(jobs.progress(skip_current_image=BOOLEANS[skip]))
 
 
 def stopper(whole_job: bool):

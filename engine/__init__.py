@@ -18,8 +18,10 @@ from .interface import (
     UpscaleRequest,
     random_seed,
 )
+from .previews import PREVIEW_METHODS, PreviewFrame, PreviewSettings
 
 __all__ = [
-    "CheckpointError", "ControlNetSpec", "EmbeddingSpec", "FastPaths", "HiresSpec", "LoraSpec", "ModelFile", "RenderCancelled",
+    "CheckpointError", "ControlNetSpec", "EmbeddingSpec", "FastPaths", "HiresSpec", "LoraSpec", "ModelFile", "PREVIEW_METHODS",
+    "PreviewFrame", "PreviewSettings", "RenderCancelled",
     "RenderEngine", "RenderRequest", "RenderedImage", "SAMPLER_NAMES", "UpscaleRequest", "pick_device", "random_seed",
 ]

@@ -2,6 +2,7 @@
 
 import dataclasses
 import gc
+import logging
 import re
 import threading
 from collections import OrderedDict
@@ -17,12 +18,15 @@ from .errors import CheckpointError, RenderCancelled
 from .fast_paths import FastPaths, FastRunner
 from .interface import ModelFile, RenderedImage, RenderRequest, UpscaleRequest
 from .png import encode_png
+from .previews import PreviewFrame, PreviewSettings, approx_images, preview_source
 from .samplers import make_scheduler, schedule_problem
 from .upscale import Upscaler, load_upscaler
 
 MERGED_IMAGE_BYTES = 2 * 2**30
 MERGED_BATCH_CAP = 16
 CPU_MERGED_BATCH = 4
+
+log = logging.getLogger(__name__)
 
 
 def pick_device(device: str | None = None) -> str:
@@ -105,28 +109,34 @@ class RenderEngine:
         return max(1, min(MERGED_BATCH_CAP, free // MERGED_IMAGE_BYTES))
 
     def render(self, request: RenderRequest, on_progress: Callable[[int, int], None] | None = None,
-               should_cancel: Callable[[], bool] | None = None) -> list[RenderedImage]:
+               should_cancel: Callable[[], bool] | None = None,
+               on_preview: Callable[[PreviewFrame], None] | None = None,
+               previews: PreviewSettings | None = None) -> list[RenderedImage]:
         """batch_size images, image i with seed + i; RenderCancelled when should_cancel() turns true."""
-        [images] = self.render_batch([request], [on_progress], [should_cancel])
+        [images] = self.render_batch([request], [on_progress], [should_cancel], [on_preview], previews)
         if images is None:
             raise RenderCancelled()
         return images
 
     def render_batch(self, requests: list[RenderRequest], on_progress: list | None = None,
-                     should_cancel: list | None = None) -> list[list[RenderedImage] | None]:
+                     should_cancel: list | None = None, on_preview: list | None = None,
+                     previews: PreviewSettings | None = None) -> list[list[RenderedImage] | None]:
         """Several compatible requests (equal `batch_key`) rendered as one pipeline call (docs/rendering.md).
 
         Each request gets its own images (its prompts, seeds and CFG), PNG chunk, progress callback and cancel
         check; the result lists each request's images, or None for a request whose should_cancel() turned true
         (its rows are rendered to the end with the others, then dropped). RenderCancelled when all are cancelled.
         A request renders the same images alone as in a batch, within float tolerance.
+
+        With `previews`, each request's `on_preview(frame)` gets a `PreviewFrame` of its images every
+        `previews.every` sampling steps (engine/previews.py); a preview that fails is logged and skipped.
         """
         requests = [_with_used_embeddings(request) for request in requests]
         for request in requests:
             _check_request(request)
         if len({batch_key(request) for request in requests}) != 1:
             raise ValueError("requests rendered together must share everything but prompts, seeds and CFG")
-        members = _Members(requests, on_progress, should_cancel)
+        members = _Members(requests, on_progress, should_cancel, on_preview)
         lead = requests[0]
         with self._lock:
             if members.all_cancelled():
@@ -134,7 +144,7 @@ class RenderEngine:
             loaded = self._checkpoint(lead.checkpoint)
             pipe = self._pipeline_for(lead, loaded, img2img.mode_of(lead))
             with _Extras(pipe, requests, loaded.arch.family, self.dtype, loaded.arch.scheduler_config) as extras:
-                passes = _Passes(loaded, extras, members, self._fast, self._pipeline_for, self._upscaler)
+                passes = _Passes(loaded, extras, members, self._fast, self._pipeline_for, self._upscaler, previews)
                 mode = hires if lead.hires is not None else img2img
                 images = mode.render(passes, pipe, lead)
             members.all_cancelled()  # a last look: a cancel during decoding drops that request's images too
@@ -289,9 +299,11 @@ class _Passes:
     fast-path runner, pipeline views and upscaler cache)."""
 
     def __init__(self, loaded: loader.LoadedCheckpoint, extras: "_Extras", members: "_Members", fast: FastRunner,
-                 pipeline_for: Callable, upscaler: Callable[[ModelFile], Upscaler]):
+                 pipeline_for: Callable, upscaler: Callable[[ModelFile], Upscaler],
+                 previews: PreviewSettings | None = None):
         self._loaded, self._extras, self._members, self._fast = loaded, extras, members, fast
         self._pipeline_for, self._upscaler = pipeline_for, upscaler
+        self._previews = previews if previews is not None and previews.method != "off" else None
         self.seeds = members.seeds
 
     def report(self, done: int, total: int) -> None:
@@ -333,7 +345,7 @@ class _Passes:
                 pipe, request, BatchConditioning([conditionings[i] for i in group],
                                                          [extras.members[i].count for i in group]),
                 [seeds[row] for row in rows], [extras.members[i].cfg_scale for i in group for _ in rows_of[i]],
-                part_progress, _take_rows(inputs, rows, len(seeds)))
+                part_progress, _take_rows(inputs, rows, len(seeds)), [(i, extras.members[i].count) for i in group])
             offset = 0
             for i in group:
                 outputs[i] = images[offset:offset + len(rows_of[i])]
@@ -346,14 +358,16 @@ class _Passes:
 
         return torch.cat(outputs)
 
-    def _call(self, pipe, request, conditioning, seeds, cfg_scales, on_progress, inputs: dict):
-        """One pipeline call: one image per seed, each with its own generator and CFG scale."""
+    def _call(self, pipe, request, conditioning, seeds, cfg_scales, on_progress, inputs: dict, counts: list):
+        """One pipeline call: one image per seed, each with its own generator and CFG scale. `counts`: (member
+        index, images) of the members the call renders, in row order."""
         import torch
 
         def step_end(pipeline, step, timestep, tensors):
             if self.cancelled():
                 raise RenderCancelled()
             on_progress(step + 1, pipeline.num_timesteps)
+            self._preview(pipeline, step + 1, tensors["latents"], counts)
             return conditioning.step_end(pipeline, step, tensors)
 
         def call():
@@ -370,6 +384,22 @@ class _Passes:
 
         return self._fast.run(pipe, (request.checkpoint.sha256, request.width, request.height, len(seeds)), call)
 
+    def _preview(self, pipeline, step: int, latents, counts: list) -> None:
+        """Every `previews.every` steps: each live member's images through the approx table (engine/previews.py)."""
+        settings = self._previews
+        if settings is None or not settings.due(step) or not self._members.wants_preview(i for i, _ in counts):
+            return
+        try:
+            source, kind = preview_source(pipeline.scheduler, latents)
+            images = approx_images(source, self._extras.family)
+        except Exception:
+            log.warning("Could not make a preview at step %d; rendering on", step, exc_info=True)
+            return
+        first = 0
+        for index, count in counts:
+            self._members.preview(index, images[first:first + count], source[first:first + count], kind)
+            first += count
+
 
 @dataclass
 class _Member:
@@ -384,9 +414,11 @@ class _Member:
 class _Members:
     """The requests of one render_batch call: their seeds, and progress and cancel fanned out to each."""
 
-    def __init__(self, requests, on_progress, should_cancel):
+    def __init__(self, requests, on_progress, should_cancel, on_preview=None):
         self.requests = requests
         self.on_progress = list(on_progress or [None] * len(requests))
+        self.on_preview = list(on_preview or [None] * len(requests))
+        self.previews = [0] * len(requests)  # previews handed to each request so far
         self.should_cancel = list(should_cancel or [None] * len(requests))
         self.cancelled = [False] * len(requests)
         self.seeds = [request.seed + i for request in requests for i in range(request.batch_size)]
@@ -395,6 +427,20 @@ class _Members:
         for callback, cancelled in zip(self.on_progress, self.cancelled):
             if callback is not None and not cancelled:
                 callback(done, total)
+
+    def wants_preview(self, indexes) -> bool:
+        return any(self.on_preview[i] is not None and not self.cancelled[i] for i in indexes)
+
+    def preview(self, index: int, images: list, latents, source: str) -> None:
+        """Hand request `index` its next preview (none once it was cancelled); a failing callback is logged."""
+        callback = self.on_preview[index]
+        if callback is None or self.cancelled[index]:
+            return
+        self.previews[index] += 1
+        try:
+            callback(PreviewFrame(sequence=self.previews[index], images=images, latents=latents, source=source))
+        except Exception:
+            log.warning("A preview callback failed; rendering on", exc_info=True)
 
     def all_cancelled(self) -> bool:
         """Polls every live request's cancel check; True once all of them were cancelled."""

@@ -71,6 +71,9 @@ SDHOST = {
     "CHANNELS_LAST": env_bool("CHANNELS_LAST", False),
     "SDPA_BACKEND": env("SDPA_BACKEND") or None,
     "DEVICE": env("DEVICE") or None,  # None = auto (cuda, mps, cpu)
+    # live previews of running tasks (tasks_app/previews.py): off | approx, every N sampling steps
+    "PREVIEW": (env("PREVIEW") or "approx").strip().lower(),
+    "PREVIEW_EVERY": env_int("PREVIEW_EVERY", 5),
     "SAFETY_CHECKER": env_bool("SAFETY_CHECKER", False),
     "RENDER_WORKER": env_bool("RENDER_WORKER", True),  # in-process worker under `manage.py serve`
     # several workers (D41): a running task's lease, renewed by its worker; starts before it fails
@@ -86,6 +89,10 @@ SDHOST = {
     "DOWNLOAD_CONCURRENCY": env_int("DOWNLOAD_CONCURRENCY", 2),
     "AUTO_DOWNLOAD": env_bool("AUTO_DOWNLOAD", True),
 }
+
+if SDHOST["PREVIEW"] not in ("off", "approx") or SDHOST["PREVIEW_EVERY"] < 1:
+    raise SystemExit(f"SDHOST_PREVIEW must be off or approx (got {SDHOST['PREVIEW']!r}) and SDHOST_PREVIEW_EVERY "
+                     f"a number of steps >= 1 (got {SDHOST['PREVIEW_EVERY']})")
 
 if env("SECRET_KEY"):
     SECRET_KEY = env("SECRET_KEY")

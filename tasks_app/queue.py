@@ -23,7 +23,7 @@ from django.utils import timezone
 from core.writes import write_transaction
 from system_app.models import SystemFact, Tag
 
-from . import throughput
+from . import previews, throughput
 from .models import ACTIVE_STATUSES, NEVER_PROMOTED, RenderWorkerState, Task, TaskModel, TaskTag
 from .render_requests import batch_signature
 from .scheduler import QueueEntry, pick_batch, place_new, start_order
@@ -324,6 +324,21 @@ def _reported_progress(running: list[Task], progress: dict | None) -> dict:
     return {**dict(stored.values_list("id", "progress")), **(progress or {})} if running else dict(progress or {})
 
 
+def _phase(progress: dict, task_id) -> str:
+    """`loading` while the task's worker loads its checkpoint (known to the worker's process), else `rendering`."""
+    value = progress.get(task_id)
+    return value.phase if isinstance(value, throughput.LiveEstimate) else throughput.RENDERING
+
+
+def _preview_fields(task_id: str) -> dict:
+    """`preview`: the number of the running task's newest live preview (grows with each one; null when none),
+    `preview_url`: where to fetch it (GET /api/tasks/{id}/preview), null when none."""
+    found = previews.latest(task_id)
+    if found is None:
+        return {"preview": None, "preview_url": None}
+    return {"preview": found[0], "preview_url": f"/api/tasks/{task_id}/preview"}
+
+
 def snapshot(progress: dict | None = None) -> dict:
     """The queue stream document (tasks-api.md, D20, D41). `progress`: {running task id: fraction or
     LiveEstimate} known to this process. `current_tasks` lists every running task; `current_task` is the
@@ -334,6 +349,7 @@ def snapshot(progress: dict | None = None) -> dict:
         {
             "id": task.id, "status": "running", "progress": round(100 * (_fraction(reported, task.id) or 0.0), 1),
             "model": model_name(task), "eta": throughput.format_hms(_running_remaining(task, speed, reported)),
+            "phase": _phase(reported, task.id), **_preview_fields(task.id),
         }
         for task in running
     ]

@@ -43,7 +43,7 @@ from engine.engine import RenderEngine, pick_device
 from engine.errors import RenderCancelled
 from engine.fast_paths import FastPaths
 
-from . import queue, throughput
+from . import previews, queue, throughput
 from .image_inputs import upscale_request
 from .models import RenderWorkerState
 from .render_requests import build_request, model_file
@@ -71,6 +71,9 @@ class RenderWorker:
         self.loaded_checkpoint = None  # of the last task rendered: its pipeline sits on the device
         self.progress: dict[str, float] = {}
         self.live: dict[str, throughput.LiveEstimate] = {}  # the running task's fraction and measured time left
+        # tasks waiting for their checkpoint to load: {task id: (time.monotonic() at the start, expected load
+        # seconds, expected render seconds)}, until their first step
+        self.loading: dict[str, tuple[float, float, float]] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._snapshot_due = threading.Event()
@@ -123,6 +126,14 @@ class RenderWorker:
     def wake(self) -> None:
         self._wake.set()
 
+    def estimates(self) -> dict[str, throughput.LiveEstimate]:
+        """{running task id: its live estimate}: the measured one once it renders, while its checkpoint loads
+        the `loading` phase with the measured switch time left plus the render's estimate."""
+        now = time.monotonic()
+        found = {task_id: throughput.loading_estimate(now - since, load, render)
+                 for task_id, (since, load, render) in list(self.loading.items())}
+        return {**found, **self.live}
+
     def request_cancel(self, task_id: str) -> None:
         self._cancel.add(task_id)
 
@@ -158,6 +169,7 @@ class RenderWorker:
                     self._claimed.clear()
                     self.progress.clear()
                     self.live.clear()
+                    self.loading.clear()
                     self.settle(held, "failed", "The render worker's loop ended unexpectedly while rendering this "
                                                 "task (see the worker's log); it was started again")
                 self._spawn(name)
@@ -209,6 +221,7 @@ class RenderWorker:
                 close_old_connections()
                 if not started:
                     self._recover_orphans()
+                    previews.discard_except(task.id for task in queue.running_tasks())
                     self.publish()
                     started = True
                 self.supervise()
@@ -285,13 +298,15 @@ class RenderWorker:
     def _process(self, tasks) -> None:
         """Render the claimed tasks (several only when they share one pipeline call) and store each one's images."""
         started = time.monotonic()
+        cold = tasks[0].checkpoint_id is not None and (
+            self.engine is None or self.engine.stats()["loaded"] != tasks[0].checkpoint_id)
         for task in tasks:
             self.progress[task.id] = 0.0
-        self._publish_now()  # every start reaches the streams, however short the render (D41)
         try:
             engine = self._engine()
             loads_before = _checkpoint_loads(engine)
-            renders = [TaskHandle(task, self, engine.device) for task in tasks]
+            renders = [TaskHandle(task, self, engine.device, cold) for task in tasks]
+            self._publish_now()  # every start reaches the streams, however short the render (D41)
             if tasks[0].kind == "upscale":
                 [render] = renders
                 results = [[engine.upscale(upscale_request(render.task, model_file), on_progress=render.report,
@@ -302,7 +317,8 @@ class RenderWorker:
                     return
                 results = engine.render_batch([render.request for render in renders],
                                               [render.report for render in renders],
-                                              [render.should_cancel for render in renders])
+                                              [render.should_cancel for render in renders],
+                                              [render.preview for render in renders], previews.preview_settings())
             switched = _checkpoint_loads(engine) > loads_before
             self.loaded_checkpoint = tasks[0].checkpoint_id
             for render, images in zip(renders, results):
@@ -328,7 +344,9 @@ class RenderWorker:
             for task in tasks:
                 self.progress.pop(task.id, None)
                 self.live.pop(task.id, None)
+                self.loading.pop(task.id, None)
                 self._cancel.discard(task.id)
+                previews.discard(task.id)
             self.publish()
 
     def _release(self, tasks) -> None:
@@ -343,7 +361,7 @@ class RenderWorker:
     def _publish_now(self) -> None:
         """Send the current snapshot from this thread (a task start: once per task, not per step)."""
         try:
-            publish(QUEUE_CHANNEL, queue.snapshot({**self.progress, **self.live}))
+            publish(QUEUE_CHANNEL, queue.snapshot({**self.progress, **self.estimates()}))
         except Exception:
             log.exception("could not publish the queue snapshot")
 
@@ -363,14 +381,20 @@ class TaskHandle:
     """One claimed task within a render: the engine's progress and cancel callbacks (`report`,
     `should_cancel`), its RenderRequest and its timings."""
 
-    def __init__(self, task, worker: RenderWorker, device: str):
+    def __init__(self, task, worker: RenderWorker, device: str, cold: bool = False):
+        """`cold`: the task's checkpoint is not on the device, so the render starts with loading it (the
+        `loading` phase, estimated from the measured switch time, until the first step)."""
         self.task, self.worker = task, worker
         self.request = None
-        model = throughput.current().model(task, device)
+        speed = throughput.current()
+        model = speed.model(task, device)
         self.clock = throughput.StepClock(model.seconds(task), model.tail_seconds)
+        if cold:
+            worker.loading[task.id] = (time.monotonic(), speed.load_seconds, model.seconds(task))
         self.timing = _Timing()
         self._last_poll = time.monotonic()
         self._progress_failing = False
+        self._preview_failing = False
 
     def build(self) -> bool:
         """Build the engine request; a task whose request cannot be built fails alone (False)."""
@@ -385,8 +409,22 @@ class TaskHandle:
     def report(self, done: int, total: int) -> None:
         """Progress from the engine: `done` of `total` steps."""
         self.timing.step(done, total)
+        if self.worker.loading.pop(self.task.id, None) is not None:
+            self.clock.start = time.monotonic()  # the render's own estimate starts after the load
         self.worker.live[self.task.id] = self.clock.step(done, total)
         self.worker.progress[self.task.id] = done / total if total else 0.0
+        self.worker.publish()
+
+    def preview(self, frame) -> None:
+        """A live preview from the engine (engine.previews.PreviewFrame): stored for GET /api/tasks/{id}/preview,
+        announced by the next queue snapshot. A preview that cannot be stored leaves the render going."""
+        try:
+            previews.write(self.task.id, frame.sequence, frame.images)
+        except OSError as exc:
+            if not self._preview_failing:
+                log.warning("Task %s: its preview could not be stored (%s); rendering on", self.task.id, exc)
+            self._preview_failing = True
+            return
         self.worker.publish()
 
     def should_cancel(self) -> bool:

@@ -202,12 +202,23 @@ def record(task, render_seconds: float, load_seconds: float | None = None, *, de
     return speed
 
 
+LOADING, RENDERING = "loading", "rendering"  # a running task's phases
+
+
 @dataclass
 class LiveEstimate:
-    """Progress of the running task as its worker measures it: the fraction done and the seconds left."""
+    """Progress of the running task as its worker measures it: the fraction done, the seconds left and its phase
+    (LOADING while its worker loads the checkpoint before the first step, else RENDERING)."""
 
     fraction: float
     seconds_left: float | None
+    phase: str = RENDERING
+
+
+def loading_estimate(elapsed: float, load_seconds: float, task_seconds: float) -> LiveEstimate:
+    """A task whose checkpoint is loading (for `elapsed` s): the measured switch time left (never below zero,
+    however long the load takes), then the whole render."""
+    return LiveEstimate(0.0, max(load_seconds - elapsed, 0.0) + task_seconds, LOADING)
 
 
 class StepClock:

@@ -63,8 +63,8 @@ def current_progress() -> dict[str, float]:
 
 
 def current_estimates() -> dict[str, throughput.LiveEstimate]:
-    """{running task id: fraction done and measured seconds left} as known to this process's worker."""
-    return dict(_worker.live) if _worker is not None else {}
+    """{running task id: fraction done, measured seconds left and phase} as known to this process's worker."""
+    return _worker.estimates() if _worker is not None else {}
 
 
 def wake() -> None:

@@ -63,6 +63,9 @@ CONFIG = component("Config", {
                     "infotext_key": STRING, "label": STRING,
                     "widget": {"type": "string", "enum": ["prompt", "textarea", "number", "select"]},
                     "step": {"type": "number"}, "hint": STRING, "order": INTEGER}}},
+            previews=section(method={"type": "string", "enum": ["off", "approx"],
+                                     "description": "SDHOST_PREVIEW: how running tasks' live previews are made"},
+                             every_steps={**INTEGER, "description": "SDHOST_PREVIEW_EVERY: a preview every N steps"}),
         ),
         "hardware": section(
             device={**STRING, "example": "cuda"}, gpu_count=INTEGER,

@@ -114,6 +114,8 @@ class ConfigView(APIView):
                 "upscalers": list(UPSCALER_NAMES),  # built in; upscaler models are given by hash (D37)
                 # the render parameters, their limits and UI hints (engine/parameters.py): the web UI's composer
                 "parameters": [ui_description(parameter, resolve) for parameter in RENDER_PARAMETERS],
+                # live previews of running tasks (GET /api/tasks/{id}/preview, docs/queue.md#live-previews)
+                "previews": {"method": cfg["PREVIEW"], "every_steps": cfg["PREVIEW_EVERY"]},
             },
             "hardware": hardware_facts(cfg["DEVICE"]),
             "features": {

@@ -1,16 +1,17 @@
-"""Task actions: submit, batch cancel, promote (tasks-api.md, D7, D9, D17, D27)."""
+"""Task actions: submit, batch cancel, promote (tasks-api.md, D7, D9, D17, D27); a running task's live preview."""
 
 import re
 
+from django.http import HttpResponse, HttpResponseNotModified
 from rest_framework import status
 from rest_framework.response import Response
 
 from core.bodies import json_object
-from core.errors import invalid_request, json_pointer
+from core.errors import APIError, invalid_request, json_pointer, not_found
 from core.mixins import ResourceUpdateMixin
 from core.updates import UpdateTarget
 from core.writes import write_transaction
-from tasks_app import queue, worker
+from tasks_app import previews, queue, worker
 from tasks_app.models import TASK_ID_PATTERN, Task, TaskTag
 from tasks_app.throughput import format_hms
 
@@ -44,6 +45,27 @@ TASK_UPDATES = UpdateTarget(
 
 class TaskActionsMixin(ResourceUpdateMixin):
     update_target = TASK_UPDATES
+
+    def preview(self, request, pk):
+        """GET /api/tasks/{id}/preview: the running task's newest live preview (WebP), ETag `<id>-<number>`."""
+        state = Task.objects.filter(pk=pk).values_list("status", flat=True).first()
+        if state is None:
+            raise not_found(f"Task {pk} not found")
+        found = previews.read(pk) if state == "running" else None
+        if found is None:
+            raise APIError(404, "no_preview", f"Task {pk} has no live preview (it is {state}; previews exist while "
+                                              "it renders, every SDHOST_PREVIEW_EVERY steps, unless SDHOST_PREVIEW "
+                                              "is off)")
+        sequence, data = found
+        quoted = f'"{previews.etag(pk, sequence)}"'
+        if request.headers.get("If-None-Match") in (quoted, "*"):
+            response = HttpResponseNotModified()
+        else:
+            response = HttpResponse(b"" if request.method == "HEAD" else data, content_type=previews.CONTENT_TYPE)
+            response["Content-Length"] = str(len(data))
+        response["ETag"] = quoted
+        response["Cache-Control"] = "no-cache"
+        return response
 
     def create(self, request, *args, **kwargs):
         """POST /api/tasks: validate, place in the queue (D7), answer 202 with position and estimate."""

@@ -28,6 +28,7 @@ TASK_ID = path_id("Task UUID (lower case).", pattern=f"^{TASK_ID_PATTERN}$")
 IMAGE_HASH = path_id("SHA256 of the image bytes (64 lower-case hex digits).", public_name="hash",
                      pattern="^[0-9a-f]{64}$")
 STRINGS = {"type": "array", "items": {"type": "string"}}
+BINARY = {"type": "string", "format": "binary"}
 INVALID = "`invalid_request`: body not JSON, wrong shape or a value fails validation (`source.pointer` names it)"
 
 TASK_SUBMISSION = component("TaskSubmission", submission_schema(example={
@@ -69,6 +70,14 @@ QUEUE_SNAPSHOT = component("QueueSnapshot", {
                              "progress": {"type": "number", "description": "Percent of the whole task"},
                              "model": {"type": "string", "description": "Checkpoint name"},
                              "eta": {"type": "string", "example": "00:00:48"},
+                             "phase": {"type": "string", "enum": ["loading", "rendering"],
+                                       "description": "`loading` while its worker loads the checkpoint (the eta "
+                                                      "holds the measured switch time), then `rendering`"},
+                             "preview": {"type": "integer", "nullable": True,
+                                         "description": "Number of the newest live preview (grows with each new "
+                                                        "one); null when none"},
+                             "preview_url": {"type": "string", "nullable": True,
+                                             "example": "/api/tasks/0b6f0c1e-8a57-4d2c-9f1e-0d3a5b7c9e21/preview"},
                          }},
         "queue": {"type": "array", "description": "Waiting tasks in start order (D7)", "items": {"type": "object", "properties": {
             "id": {"type": "string"}, "status": {"type": "string", "enum": ["waiting"]},
@@ -123,6 +132,20 @@ document_view(
         "tasks_cancel", "Cancel a list of tasks (D27)", request=json_body(TASK_IDS),
         responses={200: OpenApiResponse(CANCEL_RESULT, description="Cancelled; others listed in `failed`"),
                    **errors(e400=INVALID)},
+    ),
+    preview=operation(
+        "tasks_preview", "The running task's live preview (issue 26)",
+        description="A small WebP (1/8 of the render's size; a grid of the task's images for a batch), made every "
+                    "SDHOST_PREVIEW_EVERY sampling steps while the task renders and discarded when it ends. The "
+                    "queue stream's `preview` number grows with each new one. The ETag is `<task id>-<number>`; "
+                    "`If-None-Match` answers 304. `Cache-Control: no-cache`.",
+        parameters=[TASK_ID],
+        responses={
+            (200, "image/webp"): OpenApiResponse(BINARY, description="The newest preview"),
+            304: OpenApiResponse(description="Not modified (If-None-Match matched the ETag)"),
+            **errors(e404="`not_found`: no such task; `no_preview`: the task is not rendering or has no preview "
+                          "yet (or previews are off)"),
+        },
     ),
     promote=operation(
         "tasks_promote", "Move a list of tasks to the front (D7, D27)", request=json_body(TASK_IDS),

@@ -28,7 +28,8 @@ EXTENSION_ENDPOINTS = {("post", "/api/tasks/parse-parameters"), ("get", "/api/im
                        ("post", "/api/images/{hash}/upscale"), ("get", "/api/health"),
                        ("get", "/api/images/{hash}/thumbnail"),  # issue 15: the web UI's gallery
                        # issue 22 item 6: JSON:API's update form (docs/library.md)
-                       ("patch", "/api/models/{hash}"), ("patch", "/api/images/{hash}"), ("patch", "/api/tasks/{id}")}
+                       ("patch", "/api/models/{hash}"), ("patch", "/api/images/{hash}"), ("patch", "/api/tasks/{id}"),
+                       ("get", "/api/tasks/{id}/preview")}  # issue 26: live previews
 LISTS = {"/api/models", "/api/images", "/api/tasks", "/api/tags"}
 
 
