@@ -1,4 +1,10 @@
-"""Image library operations: D3 updates and deletes (D11, D28). Images enter via storage.store_image_bytes."""
+"""Image library operations: D3 updates and deletes (D11, D28), imports of files and folders. Images enter via
+storage.store_image_bytes."""
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.db import transaction
 
@@ -7,8 +13,9 @@ from core.errors import APIError, not_found
 from core.registry import InUseChecks
 from core.updates import UpdateTarget
 from core.writes import write_transaction
+from images_app.generation import generation_metadata, png_text_chunks
 from images_app.models import Image, ImageTag
-from images_app.storage import image_store
+from images_app.storage import InvalidImage, image_store, store_image_bytes
 from images_app.thumbnails import delete_thumbnails
 
 IMAGE_UPDATES = UpdateTarget(label="Image", model=Image, tag_link=ImageTag, tag_link_field="image")
@@ -56,3 +63,88 @@ def delete_image_rows(queryset):
             transaction.on_commit(lambda sha256=sha256, ext=ext: remove_image_file(sha256, ext))
 
     write_transaction(write, tags=True)
+
+
+# --- import of local files and folders -------------------------------------------------------------------------
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp"}
+
+
+@dataclass
+class ImageImportReport:
+    files: int = 0
+    imported: list = field(default_factory=list)  # (path, Image)
+    known: int = 0
+    with_generation: int = 0  # new images whose metadata says how they were made
+    skipped: list = field(default_factory=list)  # (path, reason)
+
+
+def image_files(paths, report: ImageImportReport) -> list[Path]:
+    """The image files under `paths` (files as given, folders recursively in name order; a folder reached twice, by
+    a symlink loop, is walked once); unreadable entries are skipped with the reason."""
+    found, seen = [], set()
+    for given in paths:
+        path = Path(os.path.abspath(given))
+        try:
+            info = path.stat()
+        except OSError as exc:
+            report.skipped.append((str(path), exc.strerror or str(exc)))
+            continue
+        if not stat.S_ISDIR(info.st_mode):
+            found.append(path)
+            continue
+        stack = [(path, info)]
+        while stack:
+            folder, folder_info = stack.pop()
+            if (folder_info.st_dev, folder_info.st_ino) in seen:
+                report.skipped.append((str(folder), "folder already scanned (symlink loop or second link)"))
+                continue
+            seen.add((folder_info.st_dev, folder_info.st_ino))
+            try:
+                with os.scandir(folder) as entries:
+                    entries = sorted(entries, key=lambda e: e.name)
+            except OSError as exc:
+                report.skipped.append((str(folder), exc.strerror or str(exc)))
+                continue
+            subfolders = []
+            for entry in entries:
+                try:
+                    entry_info = entry.stat()
+                except OSError as exc:
+                    report.skipped.append((entry.path, exc.strerror or str(exc)))
+                    continue
+                if stat.S_ISDIR(entry_info.st_mode):
+                    subfolders.append((Path(entry.path), entry_info))
+                elif Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS and stat.S_ISREG(entry_info.st_mode):
+                    found.append(Path(entry.path))
+                else:
+                    report.skipped.append((entry.path, "not a PNG, JPEG or WebP file"))
+            stack.extend(reversed(subfolders))
+    found = list(dict.fromkeys(found))
+    report.files = len(found)
+    return found
+
+
+def import_image_file(path, max_pixels=None):
+    """Store one image file (D25) with what its PNG text chunks say of how it was made
+    (images_app.generation: A1111 infotext, InvokeAI, ComfyUI) as metadata keys and seed. Returns
+    (Image, created); InvalidImage or OSError when it cannot be stored (then nothing is)."""
+    data = Path(path).read_bytes()
+    metadata, seed = generation_metadata(png_text_chunks(data))
+    return store_image_bytes(data, seed=seed, metadata=metadata, max_pixels=max_pixels)
+
+
+def import_images(paths, max_pixels=None, progress=lambda files: files) -> ImageImportReport:
+    report = ImageImportReport()
+    for path in progress(image_files(paths, report)):
+        try:
+            image, created = import_image_file(path, max_pixels)
+        except (InvalidImage, OSError) as exc:
+            report.skipped.append((str(path), exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)))
+            continue
+        if created:
+            report.imported.append((str(path), image))
+            report.with_generation += "generator" in image.metadata
+        else:
+            report.known += 1
+    return report
