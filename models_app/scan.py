@@ -45,11 +45,11 @@ class ScanReport:
 
 # --- walking -------------------------------------------------------------------------------------------------
 
-def collect(paths, report: ScanReport) -> list[Path]:
-    """The weights files under `paths` (files as given, folders recursively, sorted), absolute and without
-    resolving symlinks (an in-place model keeps the path the user gave). A folder reached twice (a symlink loop,
-    or two links to one folder) is walked once."""
-    found, seen_dirs = [], set()
+def collect(paths, report: ScanReport) -> dict:
+    """{path: stat result} of the weights files under `paths` (files as given, folders recursively, sorted),
+    absolute and without resolving symlinks (an in-place model keeps the path the user gave). A folder reached
+    twice (a symlink loop, or two links to one folder) is walked once."""
+    found, seen_dirs = {}, set()
     for given in paths:
         path = Path(os.path.abspath(given))
         try:
@@ -60,12 +60,11 @@ def collect(paths, report: ScanReport) -> list[Path]:
         if stat.S_ISDIR(info.st_mode):
             walk(path, info, seen_dirs, found, report)
         elif path.suffix.lower() in MODEL_EXTENSIONS and stat.S_ISREG(info.st_mode):
-            found.append(path)
+            found[path] = info
         else:
             report.skipped.append((str(path), "not a weights file (" + (path.suffix or "no extension") + ")"))
-    unique = list(dict.fromkeys(found))
-    report.files = len(unique)
-    return unique
+    report.files = len(found)
+    return found
 
 
 def walk(root: Path, root_info, seen_dirs, found, report):
@@ -95,7 +94,7 @@ def walk(root: Path, root_info, seen_dirs, found, report):
             elif not stat.S_ISREG(entry_info.st_mode):
                 report.skipped.append((str(path), "not a regular file"))
             elif path.suffix.lower() in MODEL_EXTENSIONS:
-                found.append(path)
+                found[path] = entry_info
             elif path.suffix.lower() in COMPANION_EXTENSIONS:
                 report.companions += 1
             else:
@@ -153,15 +152,11 @@ def scan(paths, *, in_place=False, model_type=None, base_model=None, progress=la
     In-place models under the paths are checked first (`verify`), so a file that changed is re-hashed once."""
     report = ScanReport()
     files = collect(paths, report)
-    verify(under=[Path(os.path.abspath(p)) for p in paths], report=report)
+    verify(under=[Path(os.path.abspath(p)) for p in paths], report=report, seen=files)
     cache = cached_hashes(files)
     statuses = existing_models(entry.sha256 for entry in cache.values())
-    for path in progress(files):
-        try:
-            info = path.stat()
-        except OSError as exc:
-            report.skipped.append((str(path), reason(exc)))
-            continue
+    for path in progress(list(files)):
+        info = files[path]  # the walk's stat: one per file
         sha256 = cache_hit(cache.get(str(path)), info)
         if sha256 is not None:
             report.cached += 1
@@ -197,29 +192,33 @@ def import_one(path: Path, info, sha256, report: ScanReport, *, in_place, model_
         report.known += 1
 
 
-def verify(under=None, report: ScanReport | None = None) -> ScanReport:
+def verify(under=None, report: ScanReport | None = None, seen=None) -> ScanReport:
     """Check the in-place models (all, or those whose file lies under one of the paths `under`): `missing` when the
     file cannot be read, `changed` when its bytes are no longer the model's (re-hashed only when its size or mtime
-    differ from the cache), `ready` again when it is back."""
+    differ from the cache), `ready` again when it is back. `seen`: {path: stat} the caller already has."""
     report = report or ScanReport()
-    models = SDModel.objects.filter(local_path__isnull=False, status__in=["ready", "missing", "changed"])
-    for model in models.order_by("hash").iterator():
-        path = Path(model.local_path)
-        if under is not None and not any(path == root or root in path.parents for root in under):
-            continue
-        status = file_status(model, path, report)
+    seen = {str(path): info for path, info in (seen or {}).items()}
+    prefixes = None if under is None else [(str(root), str(root).rstrip(os.sep) + os.sep) for root in under]
+    models = [model for model in SDModel.objects.filter(local_path__isnull=False,
+                                                        status__in=["ready", "missing", "changed"]).order_by("hash")
+              if prefixes is None or any(model.local_path == exact or model.local_path.startswith(prefix)
+                                         for exact, prefix in prefixes)]
+    cache = cached_hashes([model.local_path for model in models])
+    for model in models:
+        status = file_status(model, seen.get(model.local_path), cache.get(model.local_path), report)
         if status != model.status:
             SDModel.objects.filter(pk=model.pk, status=model.status).update(status=status, updated_at=timezone.now())
             report.status_changes.append((model, model.status, status))
     return report
 
 
-def file_status(model, path: Path, report: ScanReport) -> str:
+def file_status(model, info, cached, report: ScanReport) -> str:
+    path = Path(model.local_path)
     try:
-        info = path.stat()
+        info = info or path.stat()
         if not stat.S_ISREG(info.st_mode):
             return "missing"
-        sha256 = cache_hit(FileHash.objects.filter(path=str(path)).first(), info)
+        sha256 = cache_hit(cached, info)
         if sha256 is None:
             sha256, _ = hash_file(path)
             report.hashed += 1
