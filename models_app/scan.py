@@ -60,7 +60,7 @@ def collect(paths, report: ScanReport) -> dict:
         if stat.S_ISDIR(info.st_mode):
             walk(path, info, seen_dirs, found, report)
         elif path.suffix.lower() in MODEL_EXTENSIONS and stat.S_ISREG(info.st_mode):
-            found[path] = info
+            found[str(path)] = info
         else:
             report.skipped.append((str(path), "not a weights file (" + (path.suffix or "no extension") + ")"))
     report.files = len(found)
@@ -82,23 +82,24 @@ def walk(root: Path, root_info, seen_dirs, found, report):
             report.skipped.append((str(folder), reason(exc)))
             continue
         subfolders = []
-        for entry in entries:
-            path = Path(entry.path)
+        for entry in entries:  # strings, not Paths: a re-scan's cost is this loop
+            path = entry.path
             try:
                 entry_info = entry.stat()  # follows symlinks
             except OSError as exc:
-                report.skipped.append((str(path), reason(exc)))
+                report.skipped.append((path, reason(exc)))
                 continue
+            suffix = os.path.splitext(entry.name)[1].lower()
             if stat.S_ISDIR(entry_info.st_mode):
-                subfolders.append((path, entry_info))
+                subfolders.append((Path(path), entry_info))
             elif not stat.S_ISREG(entry_info.st_mode):
-                report.skipped.append((str(path), "not a regular file"))
-            elif path.suffix.lower() in MODEL_EXTENSIONS:
+                report.skipped.append((path, "not a regular file"))
+            elif suffix in MODEL_EXTENSIONS:
                 found[path] = entry_info
-            elif path.suffix.lower() in COMPANION_EXTENSIONS:
+            elif suffix in COMPANION_EXTENSIONS:
                 report.companions += 1
             else:
-                report.skipped.append((str(path), "not a weights file (" + (path.suffix or "no extension") + ")"))
+                report.skipped.append((path, "not a weights file (" + (suffix or "no extension") + ")"))
         stack.extend(reversed(subfolders))  # depth first, in name order
 
 
@@ -115,17 +116,18 @@ def reason(exc: OSError) -> str:
 # --- the hash cache --------------------------------------------------------------------------------------------
 
 def cached_hashes(paths) -> dict:
-    """{path: FileHash} for the paths the cache knows."""
+    """{path: (size, mtime_ns, sha256)} for the paths the cache knows."""
     keys = [str(p) for p in paths]
     rows = {}
     for index in range(0, len(keys), QUERY_CHUNK):
-        rows.update((row.path, row) for row in FileHash.objects.filter(path__in=keys[index:index + QUERY_CHUNK]))
+        rows.update((path, entry) for path, *entry in FileHash.objects.filter(
+            path__in=keys[index:index + QUERY_CHUNK]).values_list("path", "size", "mtime_ns", "sha256"))
     return rows
 
 
 def cache_hit(entry, info):
-    if entry is not None and entry.size == info.st_size and entry.mtime_ns == info.st_mtime_ns:
-        return entry.sha256
+    if entry is not None and entry[0] == info.st_size and entry[1] == info.st_mtime_ns:
+        return entry[2]
     return None
 
 
@@ -152,18 +154,18 @@ def scan(paths, *, in_place=False, model_type=None, base_model=None, progress=la
     In-place models under the paths are checked first (`verify`), so a file that changed is re-hashed once."""
     report = ScanReport()
     files = collect(paths, report)
-    verify(under=[Path(os.path.abspath(p)) for p in paths], report=report, seen=files)
     cache = cached_hashes(files)
-    statuses = existing_models(entry.sha256 for entry in cache.values())
+    verify(under=[Path(os.path.abspath(p)) for p in paths], report=report, seen=files, cache=cache)
+    statuses = existing_models(entry[2] for entry in cache.values())
     for path in progress(list(files)):
         info = files[path]  # the walk's stat: one per file
-        sha256 = cache_hit(cache.get(str(path)), info)
+        sha256 = cache_hit(cache.get(path), info)
         if sha256 is not None:
             report.cached += 1
             if statuses.get(sha256) == "ready":
                 report.known += 1
                 continue
-        import_one(path, info, sha256, report, in_place=in_place, model_type=model_type, base_model=base_model)
+        import_one(Path(path), info, sha256, report, in_place=in_place, model_type=model_type, base_model=base_model)
     return report
 
 
@@ -192,38 +194,43 @@ def import_one(path: Path, info, sha256, report: ScanReport, *, in_place, model_
         report.known += 1
 
 
-def verify(under=None, report: ScanReport | None = None, seen=None) -> ScanReport:
+def verify(under=None, report: ScanReport | None = None, seen=None, cache=None) -> ScanReport:
     """Check the in-place models (all, or those whose file lies under one of the paths `under`): `missing` when the
     file cannot be read, `changed` when its bytes are no longer the model's (re-hashed only when its size or mtime
-    differ from the cache), `ready` again when it is back. `seen`: {path: stat} the caller already has."""
+    differ from the cache), `ready` again when it is back. `seen`: {path: stat} and `cache` (cached_hashes, updated
+    here) that the caller already has."""
     report = report or ScanReport()
-    seen = {str(path): info for path, info in (seen or {}).items()}
+    seen = seen or {}
     prefixes = None if under is None else [(str(root), str(root).rstrip(os.sep) + os.sep) for root in under]
-    models = [model for model in SDModel.objects.filter(local_path__isnull=False,
-                                                        status__in=["ready", "missing", "changed"]).order_by("hash")
+    rows = SDModel.objects.filter(local_path__isnull=False, status__in=["ready", "missing", "changed"])
+    models = [model for model in rows.order_by("hash").only("hash", "name", "status", "local_path")
               if prefixes is None or any(model.local_path == exact or model.local_path.startswith(prefix)
                                          for exact, prefix in prefixes)]
-    cache = cached_hashes([model.local_path for model in models])
+    if cache is None:
+        cache = {}
+    unknown = [model.local_path for model in models if model.local_path not in cache]
+    cache.update(cached_hashes(unknown))
     for model in models:
-        status = file_status(model, seen.get(model.local_path), cache.get(model.local_path), report)
+        status = file_status(model, seen.get(model.local_path), cache, report)
         if status != model.status:
             SDModel.objects.filter(pk=model.pk, status=model.status).update(status=status, updated_at=timezone.now())
             report.status_changes.append((model, model.status, status))
     return report
 
 
-def file_status(model, info, cached, report: ScanReport) -> str:
-    path = Path(model.local_path)
+def file_status(model, info, cache, report: ScanReport) -> str:
+    path = model.local_path
     try:
-        info = info or path.stat()
+        info = info or os.stat(path)
         if not stat.S_ISREG(info.st_mode):
             return "missing"
-        sha256 = cache_hit(cached, info)
+        sha256 = cache_hit(cache.get(model.local_path), info)
         if sha256 is None:
             sha256, _ = hash_file(path)
             report.hashed += 1
             report.hashed_bytes += info.st_size
             remember(path, info, sha256)
+            cache[model.local_path] = (info.st_size, info.st_mtime_ns, sha256)
     except OSError:
         return "missing"
     return "ready" if sha256 == model.hash else "changed"

@@ -103,6 +103,8 @@ def test_sidecars_fill_in_name_description_words_ids_and_cover(a1111, api):
     assert checkpoint.cover_image.width == 9
     attributes = api.get(f"/api/models/{lora.hash}").json()["data"]["attributes"]
     assert attributes["local_path"] == str(files["lora"]) and attributes["status"] == "ready"
+    response = api.post_json(f"/api/models/{lora.hash}", {"local_path": "/etc/passwd"})
+    assert response.status_code == 400 and SDModel.objects.get(pk=lora.hash).local_path == str(files["lora"])
 
 
 def test_comfyui_tree_copies_by_default_and_a_rerun_reads_no_file(tmp_path):
@@ -120,6 +122,7 @@ def test_comfyui_tree_copies_by_default_and_a_rerun_reads_no_file(tmp_path):
         "a": "checkpoint", "Comfy LoRA": "lora", "c": "vae", "d": "upscaler", "e": "controlnet", "f": "embedding"}
     assert all(m.local_path is None and model_file_path(m).is_file() for m in models)
     assert len(store_files()) == 6 and all(f.exists() for f in files)  # copied; the originals stay
+    assert all(f.stat().st_nlink == 1 for f in files + store_files())  # real copies, no hard links
     lora = SDModel.objects.get(model_type="lora")
     assert (lora.name, lora.description, lora.metadata["trigger_words"]) == ("Comfy LoRA", "From the manager", ["cmf"])
     assert "6 imported" in err and "6 files hashed" in err
