@@ -2,7 +2,6 @@
 storage.store_image_bytes."""
 
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +9,7 @@ from django.db import transaction
 
 from core.content_store import is_sha256
 from core.errors import APIError, not_found
+from core.file_walk import walk_files
 from core.registry import InUseChecks
 from core.updates import UpdateTarget
 from core.writes import write_transaction
@@ -80,47 +80,14 @@ class ImageImportReport:
 
 
 def image_files(paths, report: ImageImportReport) -> list[Path]:
-    """The image files under `paths` (files as given, folders recursively in name order; a folder reached twice, by
-    a symlink loop, is walked once); unreadable entries are skipped with the reason."""
-    found, seen = [], set()
-    for given in paths:
-        path = Path(os.path.abspath(given))
-        try:
-            info = path.stat()
-        except OSError as exc:
-            report.skipped.append((str(path), exc.strerror or str(exc)))
-            continue
-        if not stat.S_ISDIR(info.st_mode):
-            found.append(path)
-            continue
-        stack = [(path, info)]
-        while stack:
-            folder, folder_info = stack.pop()
-            if (folder_info.st_dev, folder_info.st_ino) in seen:
-                report.skipped.append((str(folder), "folder already scanned (symlink loop or second link)"))
-                continue
-            seen.add((folder_info.st_dev, folder_info.st_ino))
-            try:
-                with os.scandir(folder) as entries:
-                    entries = sorted(entries, key=lambda e: e.name)
-            except OSError as exc:
-                report.skipped.append((str(folder), exc.strerror or str(exc)))
-                continue
-            subfolders = []
-            for entry in entries:
-                try:
-                    entry_info = entry.stat()
-                except OSError as exc:
-                    report.skipped.append((entry.path, exc.strerror or str(exc)))
-                    continue
-                if stat.S_ISDIR(entry_info.st_mode):
-                    subfolders.append((Path(entry.path), entry_info))
-                elif Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS and stat.S_ISREG(entry_info.st_mode):
-                    found.append(Path(entry.path))
-                else:
-                    report.skipped.append((entry.path, "not a PNG, JPEG or WebP file"))
-            stack.extend(reversed(subfolders))
-    found = list(dict.fromkeys(found))
+    """The image files under `paths` (core.file_walk: files as given, folders recursively in name order, symlink
+    loops walked once); other files are skipped with the reason."""
+    found = []
+    for path, _ in walk_files(paths, report.skipped).items():
+        if os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS:
+            found.append(Path(path))
+        else:
+            report.skipped.append((path, "not a PNG, JPEG or WebP file"))
     report.files = len(found)
     return found
 

@@ -8,7 +8,6 @@ file that is not a model is skipped, listed with the reason, and counted; a file
 transaction or not at all.
 """
 
-import errno
 import os
 import stat
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
+from core.file_walk import os_reason, walk_files
 from models_app.inspect import MODEL_EXTENSIONS
 from models_app.models import FileHash, SDModel
 from models_app.services import ModelImportError, hash_file, import_model_file
@@ -46,71 +46,19 @@ class ScanReport:
 # --- walking -------------------------------------------------------------------------------------------------
 
 def collect(paths, report: ScanReport) -> dict:
-    """{path: stat result} of the weights files under `paths` (files as given, folders recursively, sorted),
-    absolute and without resolving symlinks (an in-place model keeps the path the user gave). A folder reached
-    twice (a symlink loop, or two links to one folder) is walked once."""
-    found, seen_dirs = {}, set()
-    for given in paths:
-        path = Path(os.path.abspath(given))
-        try:
-            info = path.stat()
-        except OSError as exc:
-            report.skipped.append((str(path), reason(exc)))
-            continue
-        if stat.S_ISDIR(info.st_mode):
-            walk(path, info, seen_dirs, found, report)
-        elif path.suffix.lower() in MODEL_EXTENSIONS and stat.S_ISREG(info.st_mode):
-            found[str(path)] = info
+    """{path: stat result} of the weights files under `paths` (core.file_walk: files as given, folders recursively,
+    symlink loops walked once); other files are companions (previews, sidecars) or skipped."""
+    found = {}
+    for path, info in walk_files(paths, report.skipped).items():
+        suffix = os.path.splitext(path)[1].lower()
+        if suffix in MODEL_EXTENSIONS:
+            found[path] = info
+        elif suffix in COMPANION_EXTENSIONS:
+            report.companions += 1
         else:
-            report.skipped.append((str(path), "not a weights file (" + (path.suffix or "no extension") + ")"))
+            report.skipped.append((path, "not a weights file (" + (suffix or "no extension") + ")"))
     report.files = len(found)
     return found
-
-
-def walk(root: Path, root_info, seen_dirs, found, report):
-    stack = [(root, root_info)]
-    while stack:
-        folder, info = stack.pop()
-        if (info.st_dev, info.st_ino) in seen_dirs:
-            report.skipped.append((str(folder), "folder already scanned (symlink loop or second link)"))
-            continue
-        seen_dirs.add((info.st_dev, info.st_ino))
-        try:
-            with os.scandir(folder) as entries:
-                entries = sorted(entries, key=lambda e: e.name)
-        except OSError as exc:
-            report.skipped.append((str(folder), reason(exc)))
-            continue
-        subfolders = []
-        for entry in entries:  # strings, not Paths: a re-scan's cost is this loop
-            path = entry.path
-            try:
-                entry_info = entry.stat()  # follows symlinks
-            except OSError as exc:
-                report.skipped.append((path, reason(exc)))
-                continue
-            suffix = os.path.splitext(entry.name)[1].lower()
-            if stat.S_ISDIR(entry_info.st_mode):
-                subfolders.append((Path(path), entry_info))
-            elif not stat.S_ISREG(entry_info.st_mode):
-                report.skipped.append((path, "not a regular file"))
-            elif suffix in MODEL_EXTENSIONS:
-                found[path] = entry_info
-            elif suffix in COMPANION_EXTENSIONS:
-                report.companions += 1
-            else:
-                report.skipped.append((path, "not a weights file (" + (suffix or "no extension") + ")"))
-        stack.extend(reversed(subfolders))  # depth first, in name order
-
-
-def reason(exc: OSError) -> str:
-    if exc.errno == errno.ELOOP:
-        return "symlink loop"
-    if isinstance(exc, FileNotFoundError):
-        return "broken symlink or vanished"
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    return exc.strerror or str(exc)
 
 
 # --- the hash cache --------------------------------------------------------------------------------------------
@@ -178,7 +126,7 @@ def import_one(path: Path, info, sha256, report: ScanReport, *, in_place, model_
             in_place=in_place, sidecar=sidecar,
         )
     except (ModelImportError, OSError) as exc:
-        report.skipped.append((str(path), reason(exc) if isinstance(exc, OSError) else str(exc)))
+        report.skipped.append((str(path), os_reason(exc) if isinstance(exc, OSError) else str(exc)))
         return
     finally:
         report.notes.extend(sidecar.problems)
