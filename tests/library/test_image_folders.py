@@ -159,3 +159,21 @@ def test_missing_path_and_empty_folder_are_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CommandError, match="No image files"):
         run(tmp_path / "empty")
+
+
+@pytest.mark.parametrize("chunks", [
+    {"prompt": "{not json"},
+    {"prompt": "[" * 100_000 + "]" * 100_000},  # nested past the JSON parser's recursion limit
+    {"prompt": json.dumps({"3": {"class_type": "KSampler", "inputs": {"seed": "x", "steps": [None], "cfg": {},
+                                                                       "positive": ["3", 0], "model": ["3", 0]}}})},
+    {"invokeai_metadata": json.dumps(["a", "list"])},
+    {"invokeai_metadata": json.dumps({"seed": -5, "steps": "many", "loras": [1, {"model": "x"}]})},
+    {"workflow": json.dumps({"nodes": [{"id": 1, "type": "KSampler", "widgets_values": "oops"}], "links": "no"})},
+    {"parameters": "Steps: 20, Seed: 99999999999999999999999, CFG scale: lots"},
+])
+def test_odd_metadata_never_fails_an_import(tmp_path, chunks):
+    (tmp_path / "odd.png").write_bytes(png_with(chunks))
+    out, err = run(tmp_path)
+    image = Image.objects.get(pk=out.split()[0])
+    assert "1 imported" in err and "0 skipped" in err
+    assert image.seed is None or 0 <= image.seed < 2**63
