@@ -1,6 +1,6 @@
 """Folder-scan benchmark (#24): `import_model --in-place` over a tree in AUTOMATIC1111's layout.
 
-    python bench/scan_bench.py [--files 1000] [--large 2] [--large-mb 2000] [--copy] [--dir /tmp]
+    python bench/scan_bench.py [--files 1000] [--large 2] [--large-mb 2000] [--copy] [--pngs 0] [--dir /tmp]
 
 The tree: `--files` small LoRA files (valid safetensors, 2-16 KiB, different bytes) spread over
 `models/Lora/<nn>/`, each third with a Civitai Helper `.civitai.info` sidecar, plus `--large` checkpoints of
@@ -11,6 +11,8 @@ file at 2000). A fresh data directory (SQLite unless SDHOST_DATABASE_URL is set)
   3. re-scans of the unchanged tree (best of 3, in process), given per 10,000 files; and one `manage.py
      import_model --in-place` run as a user would start it (Django start-up included).
 `--copy` scans by copy instead (the default of the command): the store's writes are then part of the first scan.
+`--pngs N` also imports a folder of N 512x512 PNGs with A1111 infotext (`images_app.services.import_images`, in
+process): images/s, first import and re-import.
 """
 
 import argparse
@@ -91,6 +93,26 @@ def build_tree(root: Path, files: int, large: int, large_mb: int) -> tuple[list,
     return paths, total
 
 
+def write_pngs(folder: Path, count: int):
+    """`count` PNGs of 512x512 (noise, ~790 KB, like a real render's size class) with an A1111 infotext each."""
+    from PIL import Image as PILImage
+    from PIL.PngImagePlugin import PngInfo
+
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 255, (512, 512, 3), dtype=np.uint8)
+    for index in range(count):
+        sub = folder / f"{index // 500:03d}"
+        sub.mkdir(parents=True, exist_ok=True)
+        pixels = base.copy()
+        pixels[0, :8, 0] = np.frombuffer(index.to_bytes(8, "little"), dtype=np.uint8)  # different bytes each
+        info = PngInfo()
+        info.add_text("parameters", f"a castle on a hill, number {index}, <lora:ink:0.6>\nNegative prompt: blurry\n"
+                                    f"Steps: {20 + index % 10}, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7, "
+                                    f"Seed: {1000 + index}, Size: 512x512, Model hash: 4be1f07c1a, Model: dreamy, "
+                                    f"Lora hashes: \"ink: 0a1b2c3d4e5f\"")
+        PILImage.fromarray(pixels).save(sub / f"{index:05d}.png", pnginfo=info, compress_level=1)
+
+
 def timed(function, *args, **kwargs):
     start = time.perf_counter()
     result = function(*args, **kwargs)
@@ -103,6 +125,7 @@ def main():
     parser.add_argument("--large", type=int, default=2)
     parser.add_argument("--large-mb", type=int, default=2000)
     parser.add_argument("--copy", action="store_true", help="scan by copy into the store instead of in place")
+    parser.add_argument("--pngs", type=int, default=0, help="also import a folder of this many PNGs")
     parser.add_argument("--dir", default=None, help="where the temporary tree and data directory go")
     args = parser.parse_args()
 
@@ -150,6 +173,19 @@ def main():
         command = [sys.executable, "manage.py", "import_model", str(tree)] + ([] if args.copy else ["--in-place"])
         seconds, done = timed(subprocess.run, command, cwd=ROOT, capture_output=True, text=True)
         print(f"manage.py import_model re-run (start-up included): {seconds:.2f} s; {done.stderr.strip().splitlines()[0]}")
+        if args.pngs:
+            from django.conf import settings
+
+            from images_app.services import import_images
+
+            seconds, _ = timed(write_pngs, tmp / "outputs", args.pngs)
+            size = sum(p.stat().st_size for p in (tmp / "outputs").rglob("*.png"))
+            print(f"{args.pngs} PNGs with infotext, {size / MB:.0f} MB, written in {seconds:.1f} s")
+            seconds, report = timed(import_images, [tmp / "outputs"], max_pixels=settings.SDHOST["MAX_IMAGE_PIXELS"])
+            assert len(report.imported) == args.pngs == report.with_generation, (len(report.imported), report.skipped[:3])
+            print(f"image import: {seconds:.1f} s, {args.pngs / seconds:.0f} images/s, {size / MB / seconds:.0f} MB/s")
+            seconds, report = timed(import_images, [tmp / "outputs"], max_pixels=settings.SDHOST["MAX_IMAGE_PIXELS"])
+            print(f"image re-import (all known): {seconds:.1f} s, {args.pngs / seconds:.0f} images/s")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

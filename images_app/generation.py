@@ -29,13 +29,13 @@ CHECKPOINT_INPUTS = ("ckpt_name", "unet_name", "model_name")
 
 
 def png_text_chunks(data: bytes) -> dict:
-    """The text chunks (tEXt, zTXt, iTXt) of PNG bytes; {} for other formats or unreadable data."""
+    """The text chunks (tEXt, zTXt, iTXt) before the image data of PNG bytes, read without decoding any pixel (A1111,
+    InvokeAI and ComfyUI write theirs there); {} for other formats or unreadable data."""
     if not data.startswith(b"\x89PNG\r\n\x1a\n"):
         return {}
     try:
         with PILImage.open(io.BytesIO(data)) as img:
-            img.load()  # text chunks after the image data are read too
-            return {key: value for key, value in getattr(img, "text", {}).items() if isinstance(value, str)}
+            return {key: value for key, value in img.info.items() if isinstance(key, str) and isinstance(value, str)}
     except (OSError, SyntaxError, ValueError, PILImage.DecompressionBombError):
         return {}
 

@@ -1,6 +1,7 @@
 """Image library operations: D3 updates and deletes (D11, D28), imports of files and folders. Images enter via
 storage.store_image_bytes."""
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,9 @@ def import_image_file(path, max_pixels=None):
     (images_app.generation: A1111 infotext, InvokeAI, ComfyUI) as metadata keys and seed. Returns
     (Image, created); InvalidImage or OSError when it cannot be stored (then nothing is)."""
     data = Path(path).read_bytes()
+    existing = Image.objects.filter(pk=hashlib.sha256(data).hexdigest()).first()
+    if existing is not None:  # known bytes: nothing to decode
+        return existing, False
     metadata, seed = generation_metadata(png_text_chunks(data))
     return store_image_bytes(data, seed=seed, metadata=metadata, max_pixels=max_pixels)
 
