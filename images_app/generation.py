@@ -18,6 +18,7 @@ import re
 
 from PIL import Image as PILImage
 
+from core.text import json_text_problem
 from engine.a1111.infotext import INFOTEXT_MAX_LENGTH, PNG_TEXT_KEY, parse_hash_list, parse_infotext
 from engine.a1111.values import parse_size
 
@@ -54,7 +55,8 @@ def generation_metadata(chunks: dict) -> tuple[dict, int | None]:
         if found:
             seed = found.pop("seed", None)
             seed = seed if isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed <= INT64_MAX else None
-            return {k: v for k, v in found.items() if v not in (None, "", [])}, seed
+            # a value with control characters is left out (docs/input.md; PostgreSQL stores no NUL)
+            return {k: v for k, v in found.items() if v not in (None, "", []) and json_text_problem(v) is None}, seed
     return {}, None
 
 

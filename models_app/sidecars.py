@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.jsondata import is_int
+from core.text import control_character_problem, json_text_problem
 from models_app.civitai.mapping import html_to_markdown, map_base_model
 
 SIDECAR_MAX_BYTES = 4 * 1024 * 1024  # larger sidecars are not read
@@ -113,11 +114,26 @@ def read_sidecars(path) -> Sidecar:
         if description := read_text(folder / name, found):
             found.fill(description=description.strip())
             break
+    drop_control_characters(found)
     for name in [f"{stem}{ext}" for ext in PREVIEW_EXTENSIONS] + [f"{stem}.preview{ext}" for ext in PREVIEW_EXTENSIONS]:
         if (folder / name).is_file():
             found.cover = folder / name
             break
     return found
+
+
+def drop_control_characters(found: Sidecar):
+    """Leave out what may not be stored (docs/input.md: control characters other than line breaks), with a note."""
+    for key in ("name", "description", "base_model", "source_url"):
+        if getattr(found, key) and (problem := control_character_problem(getattr(found, key))):
+            found.problems.append((key, f"left out: it {problem}"))
+            setattr(found, key, None)
+    found.trigger_words = [w for w in found.trigger_words if control_character_problem(w) is None]
+    found.tags = [t for t in found.tags if control_character_problem(t) is None]
+    for key in list(found.metadata):
+        if json_text_problem(found.metadata[key]) is not None:
+            found.problems.append((key, "left out: it contains control characters"))
+            del found.metadata[key]
 
 
 def fill_from_civitai(found: Sidecar, version: dict):

@@ -177,3 +177,16 @@ def test_odd_metadata_never_fails_an_import(tmp_path, chunks):
     image = Image.objects.get(pk=out.split()[0])
     assert "1 imported" in err and "0 skipped" in err
     assert image.seed is None or 0 <= image.seed < 2**63
+
+
+def test_control_characters_in_png_text_are_left_out(tmp_path):
+    """PostgreSQL stores no NUL: a prompt or infotext holding one is left out, the image is imported."""
+    (tmp_path / "a.png").write_bytes(png_with({"parameters": "a cat\x00\nSteps: 20, Seed: 7, CFG scale: 7"},
+                                              color=(1, 1, 1)))
+    (tmp_path / "b.png").write_bytes(png_with({"invokeai_metadata": json.dumps(
+        {"positive_prompt": "a dog\u0000", "negative_prompt": "blur", "seed": 8, "steps": 10})}, color=(2, 2, 2)))
+    out, err = run(tmp_path)
+    images = imported(out)
+    a, b = images[str(tmp_path / "a.png")], images[str(tmp_path / "b.png")]
+    assert a.metadata == {"generator": "a1111", "steps": 20, "cfg_scale": 7} and a.seed == 7  # no prompt, no chunk
+    assert b.metadata == {"generator": "invokeai", "negative_prompt": "blur", "steps": 10} and b.seed == 8

@@ -257,3 +257,16 @@ def test_a_folder_without_weights_files_is_an_error_and_name_needs_one_file(tmp_
         run("--name", "x", tmp_path)
     with pytest.raises(CommandError, match="PATH"):
         run()
+
+
+def test_sidecar_text_with_control_characters_is_left_out(tmp_path):
+    path = make(tmp_path / "loras/x.safetensors", "lora", seed=1)
+    (tmp_path / "loras/x.civitai.info").write_text(json.dumps({
+        "id": 1, "modelId": 2, "name": "v1", "description": "bad\u0000text", "trainedWords": ["ok", "no\u0007"],
+        "model": {"name": "Nice\u0000Name"}}))
+    (tmp_path / "loras/x.json").write_text(json.dumps({"notes": "ring\u0007", "preferred weight": 0.5}))
+    _, err = run("--in-place", tmp_path)
+    model = by_path()[str(path)]
+    assert model.name == "x" and model.description is None
+    assert model.metadata["trigger_words"] == ["ok"] and "a1111" not in model.metadata
+    assert "note: name: left out" in err and "note: description: left out" in err
