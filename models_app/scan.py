@@ -122,8 +122,8 @@ def import_one(path: Path, info, sha256, report: ScanReport, *, in_place, model_
     sidecar = read_sidecars(path)
     try:
         model, created = import_model_file(  # the row and its tags are one transaction (or nothing)
-            path, model_type=model_type or hint.model_type, base_model=base_model or hint.base_model,
-            in_place=in_place, sidecar=sidecar,
+            path, model_type=model_type, base_model=base_model or hint.base_model, in_place=in_place,
+            sidecar=sidecar, folder_type=hint.model_type,
         )
     except (ModelImportError, OSError) as exc:
         report.skipped.append((str(path), os_reason(exc) if isinstance(exc, OSError) else str(exc)))

@@ -108,14 +108,15 @@ class ModelImportError(ValueError):
     """A local file cannot be imported; nothing was stored."""
 
 
-def import_model_file(path, name=None, model_type=None, base_model=None, *, in_place=False, sidecar=None):
+def import_model_file(path, name=None, model_type=None, base_model=None, *, in_place=False, sidecar=None,
+                      folder_type=None):
     """Add a local weights file to the library. Returns (SDModel, created).
 
     By default the file is hashed while it is copied into the store's temporary folder (one pass), inspected
     there (safetensors header, or a weights-only pickle load) and moved into place atomically. `in_place`
     registers it where it lies instead: hashed and inspected there, its absolute path kept in `local_path`,
     never copied, moved or deleted (docs/library.md "Model folders"). Kind and base model are inferred unless
-    given; `sidecar` (models_app.sidecars.Sidecar) adds name, description, trigger words, Civitai ids and cover
+    given (`folder_type`: the kind the file's folder suggests, see `kind_from`); `sidecar` (models_app.sidecars.Sidecar) adds name, description, trigger words, Civitai ids and cover
     to a new row. Importing the same bytes again changes nothing.
     """
     source = Path(os.path.abspath(path))
@@ -152,7 +153,7 @@ def import_model_file(path, name=None, model_type=None, base_model=None, *, in_p
             inspection = inspect_model_file(tmp_path or source, ext)
         except InvalidModelFile as exc:
             raise ModelImportError(f"{source.name}: {exc}") from None
-        model_type = model_type or inspection.model_type
+        model_type = model_type or kind_from(folder_type, inspection.model_type, source, sidecar)
         if model_type is None:
             raise ModelImportError(
                 f"{source.name}: unrecognised tensor layout; pass --type ({', '.join(MODEL_TYPES)})"
@@ -171,6 +172,24 @@ def import_model_file(path, name=None, model_type=None, base_model=None, *, in_p
     finally:
         if tmp_path is not None:
             os.unlink(tmp_path)
+
+
+def kind_from(folder_type, header_type, source: Path, sidecar=None):
+    """The kind of a file from its folder's convention and its header: the folder's, unless the header recognises
+    another kind (a LoRA dropped into `checkpoints/`: noted in the sidecar's problems) or the folder is a
+    checkpoint folder and the header shows no single-file checkpoint (a diffusers component, another
+    architecture: refused, it could not render)."""
+    if folder_type is None:
+        return header_type
+    if header_type is not None and header_type != folder_type:
+        if sidecar is not None:
+            sidecar.problems.append((str(source), f"in a {folder_type} folder, but its tensors are a {header_type}'s: "
+                                                  f"imported as {header_type}"))
+        return header_type
+    if folder_type == "checkpoint" and header_type is None:
+        raise ModelImportError(f"{source.name}: in a checkpoint folder, but not a single-file SD1.5/SD2/SDXL "
+                               "checkpoint (a diffusers component or another architecture)")
+    return folder_type
 
 
 def hash_in_place(source: Path):

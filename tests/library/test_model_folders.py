@@ -140,12 +140,21 @@ def test_comfyui_tree_copies_by_default_and_a_rerun_reads_no_file(tmp_path):
 
 def test_folder_kind_comes_first_then_the_header(tmp_path):
     """An unrecognised tensor layout is a LoRA in `Lora/`, and skipped outside a known folder; InvokeAI's legacy
-    `models/<base>/<type>/` layout gives kind and base model."""
+    `models/<base>/<type>/` layout gives kind and base model; a layout the header recognises wins over the folder,
+    and a checkpoint folder holds only checkpoints."""
     odd = {"odd.weight": zeros(4, 4)}
     save_file(odd, str((tmp_path / "webui/models/Lora").mkdir(parents=True) or tmp_path / "webui/models/Lora/odd.safetensors"))
     save_file({"odd.weight": zeros(4, 5)}, str(tmp_path / "loose.safetensors"))
     make(tmp_path / "invokeai/models/sdxl/vae/x/diffusion.safetensors", "vae", seed=9)
+    misplaced = make(tmp_path / "ComfyUI/models/checkpoints/style.safetensors", "lora", seed=10)
+    (tmp_path / "ComfyUI/models/checkpoints/unet").mkdir()
+    save_file({"down_blocks.0.resnets.0.conv1.weight": zeros(4, 4)},
+              str(tmp_path / "ComfyUI/models/checkpoints/unet/diffusion_pytorch_model.safetensors"))
     _, err = run("--in-place", tmp_path)
+    assert by_path()[str(misplaced)].model_type == "lora"  # the header knows better than the folder
+    assert f"note: {misplaced}: in a checkpoint folder, but its tensors are a lora's: imported as lora" in err
+    assert ("diffusion_pytorch_model.safetensors: in a checkpoint folder, but not a single-file SD1.5/SD2/SDXL "
+            "checkpoint") in err
     models = by_path()
     assert models[str(tmp_path / "webui/models/Lora/odd.safetensors")].model_type == "lora"
     vae = models[str(tmp_path / "invokeai/models/sdxl/vae/x/diffusion.safetensors")]

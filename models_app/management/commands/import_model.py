@@ -58,8 +58,8 @@ class Command(DatabaseCommand):
         try:
             info = os.stat(path)
             model, created = import_model_file(
-                path, name=name, model_type=model_type or hint.model_type,
-                base_model=base_model or hint.base_model, in_place=in_place, sidecar=sidecar,
+                path, name=name, model_type=model_type, base_model=base_model or hint.base_model,
+                in_place=in_place, sidecar=sidecar, folder_type=hint.model_type,
             )
         except (ModelImportError, OSError) as exc:
             raise CommandError(str(exc)) from None
