@@ -159,6 +159,25 @@ def install_step(name, version=1, statements=("drop", "backfill", "create")):
     return TriggerStep(name, version, forward, backward)
 
 
+def around_sqlite_remake(sets, operations):
+    """`operations` that remake a table on SQLite (Django copies it, drops the old one and renames the copy), with the
+    trigger sets `sets` ({name: version installed so far}) that mention the table dropped before and installed
+    again after: SQLite refuses to rename a table while another table's trigger names it, and a remake loses the
+    table's own triggers. PostgreSQL alters tables in place: the steps do nothing there."""
+
+    def drop(apps, schema_editor):
+        if schema_editor.connection.vendor == "sqlite":
+            _run([sql for name, version in sets.items()
+                  for sql in frozen(name, version, "sqlite")["drop"]], schema_editor)
+
+    def reinstall(apps, schema_editor):
+        if schema_editor.connection.vendor == "sqlite":
+            for name, version in sets.items():
+                install(schema_editor, name, version)
+
+    return [migrations.RunPython(drop, reinstall), *operations, migrations.RunPython(reinstall, drop)]
+
+
 def upgrade_step(name, version):
     """The step of a migration that replaces the set's previous version by `version`, and records its fingerprint
     (reverse: the previous version again)."""

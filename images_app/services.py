@@ -1,14 +1,22 @@
-"""Image library operations: D3 updates and deletes (D11, D28). Images enter via storage.store_image_bytes."""
+"""Image library operations: D3 updates and deletes (D11, D28), imports of files and folders. Images enter via
+storage.store_image_bytes."""
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.db import transaction
 
 from core.content_store import is_sha256
 from core.errors import APIError, not_found
+from core.file_walk import walk_files
 from core.registry import InUseChecks
 from core.updates import UpdateTarget
 from core.writes import write_transaction
+from images_app.generation import generation_metadata, png_text_chunks
 from images_app.models import Image, ImageTag
-from images_app.storage import image_store
+from images_app.storage import InvalidImage, image_store, store_image_bytes
 from images_app.thumbnails import delete_thumbnails
 
 IMAGE_UPDATES = UpdateTarget(label="Image", model=Image, tag_link=ImageTag, tag_link_field="image")
@@ -56,3 +64,58 @@ def delete_image_rows(queryset):
             transaction.on_commit(lambda sha256=sha256, ext=ext: remove_image_file(sha256, ext))
 
     write_transaction(write, tags=True)
+
+
+# --- import of local files and folders -------------------------------------------------------------------------
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp"}
+
+
+@dataclass
+class ImageImportReport:
+    files: int = 0
+    imported: list = field(default_factory=list)  # (path, Image)
+    known: int = 0
+    with_generation: int = 0  # new images whose metadata says how they were made
+    skipped: list = field(default_factory=list)  # (path, reason)
+
+
+def image_files(paths, report: ImageImportReport) -> list[Path]:
+    """The image files under `paths` (core.file_walk: files as given, folders recursively in name order, symlink
+    loops walked once); other files are skipped with the reason."""
+    found = []
+    for path, _ in walk_files(paths, report.skipped).items():
+        if os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS:
+            found.append(Path(path))
+        else:
+            report.skipped.append((path, "not a PNG, JPEG or WebP file"))
+    report.files = len(found)
+    return found
+
+
+def import_image_file(path, max_pixels=None):
+    """Store one image file (D25) with what its PNG text chunks say of how it was made
+    (images_app.generation: A1111 infotext, InvokeAI, ComfyUI) as metadata keys and seed. Returns
+    (Image, created); InvalidImage or OSError when it cannot be stored (then nothing is)."""
+    data = Path(path).read_bytes()
+    existing = Image.objects.filter(pk=hashlib.sha256(data).hexdigest()).first()
+    if existing is not None:  # known bytes: nothing to decode
+        return existing, False
+    metadata, seed = generation_metadata(png_text_chunks(data))
+    return store_image_bytes(data, seed=seed, metadata=metadata, max_pixels=max_pixels)
+
+
+def import_images(paths, max_pixels=None, progress=lambda files: files) -> ImageImportReport:
+    report = ImageImportReport()
+    for path in progress(image_files(paths, report)):
+        try:
+            image, created = import_image_file(path, max_pixels)
+        except (InvalidImage, OSError) as exc:
+            report.skipped.append((str(path), exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)))
+            continue
+        if created:
+            report.imported.append((str(path), image))
+            report.with_generation += "generator" in image.metadata
+        else:
+            report.known += 1
+    return report

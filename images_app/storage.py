@@ -11,6 +11,7 @@ from PIL import UnidentifiedImageError
 
 from core.content_store import ContentStore
 from core.store_sweep import SweptStore
+from core.text import control_character_problem
 from engine.a1111.infotext import INFOTEXT_MAX_LENGTH, PNG_TEXT_KEY
 from images_app.models import Image
 
@@ -40,7 +41,7 @@ def inspect_image(data: bytes, max_pixels=None):
 
     With `max_pixels`, a larger image is refused from its header, before anything is decoded. A `parameters`
     chunk over INFOTEXT_MAX_LENGTH characters is left out (None): it would be stored in the metadata and
-    returned by every list read."""
+    returned by every list read; so is one with control characters other than line breaks (docs/input.md)."""
     try:
         with PILImage.open(io.BytesIO(data)) as probe:
             if max_pixels is not None and probe.width * probe.height > max_pixels:
@@ -58,6 +59,9 @@ def inspect_image(data: bytes, max_pixels=None):
             if parameters is not None and (not isinstance(parameters, str) or len(parameters) > INFOTEXT_MAX_LENGTH):
                 log.warning("PNG '%s' chunk of %s characters left out (at most %s are read)", PNG_TEXT_KEY,
                             len(parameters), INFOTEXT_MAX_LENGTH)
+                parameters = None
+            if parameters is not None and (problem := control_character_problem(parameters)):
+                log.warning("PNG '%s' chunk left out: it %s", PNG_TEXT_KEY, problem)  # PostgreSQL stores no NUL
                 parameters = None
             return fmt, img.width, img.height, parameters
     except InvalidImage:

@@ -25,8 +25,9 @@ class SDModelAdmin(admin.ModelAdmin):
     list_display = ("name", "model_type", "base_model", "status", "file_size", "created_at", "updated_at")
     list_filter = ("model_type", "status", "base_model")
     search_fields = ("name", "hash", "description", "source_url")
-    # The file decides hash, size, extension and type; status follows imports (D2). Not editable here.
-    readonly_fields = ("hash", "size", "file_ext", "model_type", "status", "download", "created_at", "updated_at")
+    # The file decides hash, size, extension, place and type; status follows imports and scans (D2). Not editable here.
+    readonly_fields = ("hash", "size", "file_ext", "local_path", "model_type", "status", "download", "created_at",
+                       "updated_at")
     raw_id_fields = ("cover_image",)
     inlines = (ModelTagInline,)
     ordering = ("-created_at",)

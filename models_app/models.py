@@ -7,7 +7,8 @@ from core.row_keys import keyed_indexes, seq_constraint
 from system_app.models import TagCounted, TagLink
 
 MODEL_TYPES = ["checkpoint", "lora", "controlnet", "vae", "embedding", "upscaler"]
-MODEL_STATUSES = ["downloading", "ready", "failed"]
+# `missing` / `changed`: an in-place model's file is gone, or holds other bytes now (models_app/scan.py)
+MODEL_STATUSES = ["downloading", "ready", "failed", "missing", "changed"]
 
 
 class SDModel(TagCounted):
@@ -33,6 +34,9 @@ class SDModel(TagCounted):
     error_message = models.TextField(null=True, blank=True)
     # Real extension of the stored file (".safetensors", ".ckpt", ...), for downloads (D21).
     file_ext = models.CharField(max_length=20, default=".safetensors")
+    # Absolute path of a file registered in place (`import_model --in-place`): read where it lies, never copied
+    # into the store nor deleted by SD-Host; null for files held in the model store.
+    local_path = models.TextField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     tags = models.ManyToManyField("system_app.Tag", through="ModelTag", related_name="models", blank=True)
@@ -92,3 +96,18 @@ class CivitaiImport(models.Model):
 
     class Meta:
         db_table = "civitai_imports"
+
+
+class FileHash(models.Model):
+    """The hash cache of folder scans: a file's SHA256 as long as its size and mtime are unchanged, so a re-scan
+    of an unchanged tree costs a stat per file (models_app/scan.py)."""
+
+    path = models.TextField(primary_key=True)
+    size = models.BigIntegerField()
+    mtime_ns = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    checked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "model_file_hashes"
+        indexes = [models.Index(fields=["sha256"], name="idx_model_file_hashes_sha")]

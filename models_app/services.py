@@ -1,14 +1,18 @@
 """Model library operations: D3 updates, deletes (D11, D28) and importing local weights files."""
 
+import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.content_store import is_sha256, read_chunks
 from core.errors import APIError, not_found
 from core.registry import InUseChecks
+from core.tags import tag_name_problem
 from core.text import control_character_problem
 from core.updates import (
     READ_ONLY_KEYS,
@@ -19,10 +23,12 @@ from core.updates import (
 )
 from core.writes import write_transaction
 from images_app.models import Image
+from images_app.storage import InvalidImage, store_image_bytes
 from models_app.civitai.manager import cancel_import
 from models_app.inspect import MODEL_EXTENSIONS, InvalidModelFile, inspect_model_file
 from models_app.models import MODEL_TYPES, ModelTag, SDModel
 from models_app.storage import model_store
+from system_app.models import Tag
 
 MODEL_UPDATES = UpdateTarget(
     label="Model",
@@ -36,7 +42,7 @@ MODEL_UPDATES = UpdateTarget(
         "source_url": optional_string(),
         "cover_image": reference_or_null(Image, "image"),
     },
-    read_only=READ_ONLY_KEYS | {"error_message"},
+    read_only=READ_ONLY_KEYS | {"error_message", "local_path"},
     touch="updated_at",
 )
 DELETE_REASONS = {"not_found": "Model not found", "model_in_use": "Model in use by active task"}
@@ -102,14 +108,18 @@ class ModelImportError(ValueError):
     """A local file cannot be imported; nothing was stored."""
 
 
-def import_model_file(path, name=None, model_type=None, base_model=None):
+def import_model_file(path, name=None, model_type=None, base_model=None, *, in_place=False, sidecar=None,
+                      folder_type=None):
     """Add a local weights file to the library. Returns (SDModel, created).
 
-    The file is hashed while it is copied into the store's temporary folder (one pass), inspected
-    there (safetensors header, or a weights-only pickle load) and moved into place atomically.
-    Kind and base model are inferred unless given. Importing the same bytes again changes nothing.
+    By default the file is hashed while it is copied into the store's temporary folder (one pass), inspected
+    there (safetensors header, or a weights-only pickle load) and moved into place atomically. `in_place`
+    registers it where it lies instead: hashed and inspected there, its absolute path kept in `local_path`,
+    never copied, moved or deleted (docs/library.md "Model folders"). Kind and base model are inferred unless
+    given (`folder_type`: the kind the file's folder suggests, see `kind_from`); `sidecar` (models_app.sidecars.Sidecar) adds name, description, trigger words, Civitai ids and cover
+    to a new row. Importing the same bytes again changes nothing.
     """
-    source = Path(path)
+    source = Path(os.path.abspath(path))
     if not source.is_file():
         raise ModelImportError(f"{path} is not a file")
     ext = source.suffix.lower()
@@ -119,14 +129,18 @@ def import_model_file(path, name=None, model_type=None, base_model=None):
         )
     if model_type is not None and model_type not in MODEL_TYPES:
         raise ModelImportError(f"Unknown model type '{model_type}'; expected one of {', '.join(MODEL_TYPES)}")
-    name = source.stem if name is None else name
+    sidecar_name = sidecar.name if sidecar is not None and not control_character_problem(sidecar.name or "") else None
+    name = name if name is not None else sidecar_name or source.stem
     if not name.strip():
         raise ModelImportError("The model name must not be empty")
     if problem := control_character_problem(name):
         raise ModelImportError(f"The model name {problem}")
 
     store = model_store()
-    tmp_path, sha256, size = copy_and_hash(source, store)
+    if in_place:
+        tmp_path, (sha256, size) = None, hash_in_place(source)
+    else:
+        tmp_path, sha256, size = copy_and_hash(source, store)
     try:
         existing = SDModel.objects.filter(pk=sha256).first()
         if existing is not None and existing.status == "ready":
@@ -136,18 +150,22 @@ def import_model_file(path, name=None, model_type=None, base_model=None):
         if size == 0:
             raise ModelImportError(f"{path} is empty")
         try:
-            inspection = inspect_model_file(tmp_path, ext)
+            inspection = inspect_model_file(tmp_path or source, ext)
         except InvalidModelFile as exc:
             raise ModelImportError(f"{source.name}: {exc}") from None
-        model_type = model_type or inspection.model_type
+        model_type = model_type or kind_from(folder_type, inspection.model_type, source, sidecar)
         if model_type is None:
             raise ModelImportError(
                 f"{source.name}: unrecognised tensor layout; pass --type ({', '.join(MODEL_TYPES)})"
             )
+        base_model = base_model or inspection.base_model or (sidecar.base_model if sidecar is not None else None)
+        row = ImportedRow(sha256, name, model_type, base_model, size, ext, str(source) if in_place else None)
+        if in_place:
+            return save_imported_row(existing, row, sidecar)
         store.adopt(tmp_path, sha256, ext)
         tmp_path = None
         try:
-            return save_imported_row(existing, sha256, name, model_type, base_model or inspection.base_model, size, ext)
+            return save_imported_row(existing, row, sidecar)
         except BaseException:
             remove_model_file(sha256, ext)  # no row refers to it
             raise
@@ -156,25 +174,111 @@ def import_model_file(path, name=None, model_type=None, base_model=None):
             os.unlink(tmp_path)
 
 
+def kind_from(folder_type, header_type, source: Path, sidecar=None):
+    """The kind of a file from its folder's convention and its header: the folder's, unless the header recognises
+    another kind (a LoRA dropped into `checkpoints/`: noted in the sidecar's problems) or the folder is a
+    checkpoint folder and the header shows no single-file checkpoint (a diffusers component, another
+    architecture: refused, it could not render)."""
+    if folder_type is None:
+        return header_type
+    if header_type is not None and header_type != folder_type:
+        if sidecar is not None:
+            sidecar.problems.append((str(source), f"in a {folder_type} folder, but its tensors are a {header_type}'s: "
+                                                  f"imported as {header_type}"))
+        return header_type
+    if folder_type == "checkpoint" and header_type is None:
+        raise ModelImportError(f"{source.name}: in a checkpoint folder, but not a single-file SD1.5/SD2/SDXL "
+                               "checkpoint (a diffusers component or another architecture)")
+    return folder_type
+
+
+def hash_in_place(source: Path):
+    """(sha256, size) of a file read where it lies; refused when it changes while being read."""
+    before = source.stat()
+    digest, size = hash_file(source)
+    after = source.stat()
+    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or size != after.st_size:
+        raise ModelImportError(f"{source} changed while it was being read; import it again when it is complete")
+    return digest, size
+
+
+def hash_file(path):
+    """(sha256 hex digest, size) of the file at `path`."""
+    digest = hashlib.sha256()
+    size = 0
+    for block in read_chunks(path, COPY_CHUNK):
+        digest.update(block)
+        size += len(block)
+    return digest.hexdigest(), size
+
+
 def copy_and_hash(source: Path, store):
     """Copy `source` into a temporary file of `store`, hashing on the way: (temp path, sha256, size)."""
     return store.write_temp(read_chunks(source, COPY_CHUNK))
 
 
-def save_imported_row(existing, sha256, name, model_type, base_model, size, ext):
-    """The row for a file just moved into the store: completes a failed Civitai import, or creates one."""
-    fields = dict(name=name, model_type=model_type, base_model=base_model, size=size, file_ext=ext,
-                  status="ready", error_message=None)
+@dataclass(frozen=True)
+class ImportedRow:
+    sha256: str
+    name: str
+    model_type: str
+    base_model: str | None
+    size: int
+    ext: str
+    local_path: str | None  # in place: where the file lies
+
+
+def save_imported_row(existing, row: ImportedRow, sidecar=None):
+    """The row for a file just moved into the store or registered in place: completes a `failed` Civitai import or
+    a `missing`/`changed` in-place model of the same bytes (their metadata kept), or creates one with what the
+    sidecar files say. The cover is stored first; the row and its tags are one transaction."""
+    if existing is not None:
+        SDModel.objects.filter(pk=row.sha256).update(
+            size=row.size, file_ext=row.ext, local_path=row.local_path, status="ready", error_message=None,
+            updated_at=timezone.now(),
+        )
+        model = SDModel.objects.get(pk=row.sha256)
+        model.completed_from = existing.status  # for the scan's report
+        return model, False
+    fields = dict(name=row.name, model_type=row.model_type, base_model=row.base_model, size=row.size,
+                  file_ext=row.ext, local_path=row.local_path, status="ready", error_message=None)
+    tags = []
+    if sidecar is not None:
+        metadata = dict(sidecar.metadata)
+        if sidecar.trigger_words:
+            metadata["trigger_words"] = list(sidecar.trigger_words)
+        if sidecar.tags:
+            metadata["civitai_tags"] = list(sidecar.tags)
+        if sidecar.sources:
+            metadata["sidecars"] = [os.path.basename(p) for p in sidecar.sources]
+        fields.update(metadata=metadata, description=sidecar.description, source_url=sidecar.source_url,
+                      cover_image=sidecar_cover(sidecar))
+        tags = [t for t in sidecar.tags if tag_name_problem(t) is None]
+
+    def write():
+        model = SDModel.objects.create(hash=row.sha256, **fields)
+        if tags:
+            model.tags.set(Tag.objects.named(tags))
+        return model, True
+
     try:
-        with transaction.atomic():
-            if existing is not None:  # a failed Civitai import of these very bytes: keep its metadata
-                SDModel.objects.filter(pk=sha256).update(
-                    size=size, file_ext=ext, status="ready", error_message=None, updated_at=timezone.now(),
-                )
-                return SDModel.objects.get(pk=sha256), False
-            return SDModel.objects.create(hash=sha256, **fields), True
+        return write_transaction(write, tags=bool(tags))
     except IntegrityError:
-        model = SDModel.objects.filter(pk=sha256).first()
+        model = SDModel.objects.filter(pk=row.sha256).first()
         if model is None:
             raise
         return model, False
+
+
+def sidecar_cover(sidecar):
+    """The sidecar's preview stored in the image library (like a Civitai import's cover), or None; a preview that
+    cannot be stored is noted in the sidecar's problems."""
+    if sidecar.cover is None:
+        return None
+    try:
+        image, _ = store_image_bytes(sidecar.cover.read_bytes(), metadata={"source": "model preview"},
+                                     max_pixels=settings.SDHOST["MAX_IMAGE_PIXELS"])
+    except (InvalidImage, OSError) as exc:
+        sidecar.problems.append((str(sidecar.cover), f"preview not stored: {exc}"))
+        return None
+    return image

@@ -13,7 +13,7 @@ from engine.engine import batch_key
 from engine.interface import ControlNetSpec, EmbeddingSpec, LoraSpec, ModelFile, RenderRequest, random_seed
 from engine.parameters import RENDER_PARAMETERS
 from images_app.storage import image_file_path
-from models_app.storage import model_file_path
+from models_app.storage import usable_model_file
 
 from .image_inputs import engine_inputs
 
@@ -21,9 +21,9 @@ SIGNATURE_LENGTH = 64
 
 
 def model_file(model) -> ModelFile:
-    """The engine's ModelFile for a library model."""
+    """The engine's ModelFile for a library model (ModelFileUnavailable: an in-place file gone or changed)."""
     return ModelFile(
-        path=str(model_file_path(model)), sha256=model.hash, name=model.name, kind=model.model_type,
+        path=str(usable_model_file(model)), sha256=model.hash, name=model.name, kind=model.model_type,
         base_model=model.base_model,
     )
 

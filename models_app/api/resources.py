@@ -20,6 +20,7 @@ class ModelResource(Resource):
         "description": Attribute(TEXT, sort=False),
         "status": Attribute(Enum(MODEL_STATUSES)),
         "error_message": Attribute(TEXT, sort=False),
+        "local_path": Attribute(TEXT, sort=False),  # in-place models (docs/library.md "Model folders")
         "created_at": Attribute(TIMESTAMP),
         "updated_at": Attribute(TIMESTAMP),
     }

@@ -265,7 +265,7 @@ class ImportManager:
             return
         target = adopt_into_store(result.path, job.hash, model.file_ext)
         updated = SDModel.objects.filter(pk=job.hash, status="downloading").update(
-            status="ready", size=result.size, error_message=None, updated_at=timezone.now())
+            status="ready", size=result.size, error_message=None, local_path=None, updated_at=timezone.now())
         if not updated:
             if not SDModel.objects.filter(pk=job.hash).exists():  # deleted meanwhile: no orphan file
                 target.unlink(missing_ok=True)
@@ -372,7 +372,7 @@ def create_or_restart(plan: ImportPlan):
             model.tags.set(Tag.objects.named(plan.tags))
             save_import_record(model, plan)
             return model, True
-        if model.status == "failed":
+        if model.status in ("failed", "missing", "changed"):  # an in-place file gone: the download goes to the store
             model.status, model.error_message = "downloading", None
             model.save(update_fields=["status", "error_message", "updated_at"])
             save_import_record(model, plan)

@@ -324,3 +324,14 @@ def test_odd_digit_strings_are_400_not_500(client, civitai, body):
     pointer = "/version_id" if "version_id" in body else "/model_id"
     assert_error(client.post_json(URL, body), 400, "invalid_request", pointer=pointer)
     assert SDModel.objects.count() == 0 and not civitai.file_requests
+
+
+def test_an_in_place_model_whose_file_is_gone_is_downloaded_into_the_store(client, civitai, tmp_path):
+    gone = tmp_path / "gone.safetensors"
+    SDModel.objects.create(hash=SHA, name="mine", model_type="checkpoint", size=len(DATA), status="missing",
+                           local_path=str(gone))
+    response = client.post_json(URL, {"model_id": 10391, "version_id": 88214})
+    assert response.status_code == 202, response.content
+    model = wait_final(SHA)
+    assert (model.status, model.local_path, model.name) == ("ready", None, "mine")
+    assert model_file_path(model).read_bytes() == DATA and not gone.exists()

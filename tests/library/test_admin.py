@@ -115,3 +115,11 @@ def test_tag_form_refuses_case_insensitive_duplicates_and_long_names(staff, libr
     assert Tag.objects.count() == 1
     assert staff.post("/admin/system_app/tag/add/", {"name": "Forest", "description": ""}).status_code == 302
     assert Tag.objects.get(name="Forest").folded == "forest"
+
+
+def test_an_in_place_models_path_is_shown_not_editable(staff, library):
+    """An admin form must not point a model at another file (#24: `local_path` follows scans only)."""
+    model = library["model"]
+    SDModel.objects.filter(pk=model.pk).update(local_path="/models/dream.safetensors")
+    page = staff.get(f"/admin/models_app/sdmodel/{model.hash}/change/")
+    assert b"/models/dream.safetensors" in page.content and b'name="local_path"' not in page.content

@@ -30,7 +30,12 @@ def test_import_png_with_parameters(tmp_path):
     assert sha == hashlib.sha256(data).hexdigest()
     image = Image.objects.get(pk=sha)
     assert (image.width, image.height, image.format, image.size) == (16, 8, "png", len(data))
-    assert image.metadata == {"parameters": PARAMETERS}
+    assert image.metadata == {
+        "parameters": PARAMETERS, "generator": "a1111", "prompt": "misty pine forest at dawn",
+        "negative_prompt": "lowres", "steps": 28, "sampler": "DPM++ 2M Karras", "cfg_scale": 6.5,
+        "generation_size": "16x8",
+    }
+    assert image.seed == 2718281829
     assert image_file_path(image).read_bytes() == data
     assert run(str(path)) == sha and Image.objects.count() == 1
 

@@ -34,6 +34,7 @@ def test_model_document(api, lib):
             "source_url": "https://civitai.com/models/10391?modelVersionId=88214",
             "metadata": {"resolution": "1024x1024", "trigger_words": ["dlvalley"], "rating": 4.5},
             "description": "# Dreamlike Valley", "status": "ready", "error_message": None,
+            "local_path": None,  # null unless used in place (#24)
             "created_at": "2025-02-03T18:40:12Z",
             "updated_at": lib.models.m1.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
