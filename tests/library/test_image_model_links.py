@@ -6,7 +6,10 @@ import io
 import json
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from PIL import Image as PILImage
 from PIL.PngImagePlugin import PngInfo
 
@@ -150,3 +153,45 @@ def test_filter_model_is_declared_in_the_openapi_schema(api):
     schema = json.loads(api.get("/api/schema", HTTP_ACCEPT="application/json").content)
     params = {p["name"] for p in schema["paths"]["/api/images"]["get"]["parameters"]}
     assert {"filter[model]", "filter[model][in]"} <= params
+
+
+BEFORE = [("images_app", "0006_trigger_sets_v2"), ("models_app", "0009_in_place_files"),
+          ("tasks_app", "0013_task_scheduler")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_links_existing_renders_and_imports(api):
+    """A library from before the links: rendered images link through their tasks, imported ones through the hashes
+    their stored infotext names."""
+    executor = MigrationExecutor(connection)
+    executor.migrate(BEFORE)
+    old = executor.loader.project_state(BEFORE).apps
+    old_model, old_image = old.get_model("models_app", "SDModel"), old.get_model("images_app", "Image")
+    task_model, task_image = old.get_model("tasks_app", "TaskModel"), old.get_model("tasks_app", "TaskImage")
+    checkpoint, lora, vae = (old_model.objects.create(hash=f"{n}" * 64, name=kind, model_type=kind, size=1)
+                             for n, kind in ((1, "checkpoint"), (2, "lora"), (3, "vae")))
+    task = old.get_model("tasks_app", "Task").objects.create(prompt="p", checkpoint=checkpoint, vae=vae,
+                                                             status="completed")
+    task_model.objects.create(task=task, model=lora)
+    rendered = old_image.objects.create(hash="a" * 64, width=8, height=8, size=10, task=task)
+    task_image.objects.create(task=task, image=rendered)
+    old_image.objects.create(hash="b" * 64, width=8, height=8, size=10,
+                             metadata={"parameters": infotext(checkpoint=checkpoint.hash, lora=lora.hash)})
+    old_image.objects.create(hash="c" * 64, width=8, height=8, size=10, metadata={"parameters": infotext()})
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    assert links("a" * 64) == {checkpoint.hash: "checkpoint", lora.hash: "lora", vae.hash: "vae"}
+    assert links("b" * 64) == {checkpoint.hash: "checkpoint", lora.hash: "lora"}
+    assert links("c" * 64) == {}
+    assert model_filter(api, checkpoint.hash) == {"a" * 64, "b" * 64}
+    assert model_filter(api, vae.hash) == {"a" * 64}
+
+
+def test_uploaded_png_links_through_its_infotext(api, tmp_path):
+    checkpoint = make_model()
+    data = png_file(tmp_path / "up.png", infotext(checkpoint=checkpoint.hash)).read_bytes()
+    response = api.post("/api/images/upload", {"file": SimpleUploadedFile("up.png", data, "image/png")})
+    assert response.status_code == 201, response.content
+    assert links(response.json()["data"]["id"]) == {checkpoint.hash: "checkpoint"}
