@@ -195,3 +195,13 @@ def test_uploaded_png_links_through_its_infotext(api, tmp_path):
     response = api.post("/api/images/upload", {"file": SimpleUploadedFile("up.png", data, "image/png")})
     assert response.status_code == 201, response.content
     assert links(response.json()["data"]["id"]) == {checkpoint.hash: "checkpoint"}
+
+
+@pytest.mark.parametrize("query, status", [
+    ({"filter[model][not_null]": "true"}, 200), ({"filter[model][starts_with]": "ab"}, 200),
+    ({"filter[model]": "not-a-hash\u00e9"}, 200), ({"filter[model][in]": ""}, 400), ({"sort": "model"}, 400),
+    ({"filter[model][gt]": "a"}, 400)])
+def test_odd_model_filters_answer_documents(api, query, status):
+    response = api.get("/api/images", query)
+    assert response.status_code == status, response.content
+    assert ("errors" in response.json()) == (status == 400)
