@@ -52,7 +52,7 @@ def render_run(cluster, checkpoints, workers, tasks, submit):
 
     from tests.support.cluster import SSEClient
 
-    cluster.sql("DELETE FROM images; DELETE FROM task_models; DELETE FROM task_tags; DELETE FROM tasks; "
+    cluster.sql("DELETE FROM image_models; DELETE FROM images; DELETE FROM task_models; DELETE FROM task_tags; DELETE FROM tasks; "
                 "DELETE FROM render_workers")
     url = cluster.start_server()
     processes = [cluster.start_worker(OMP_NUM_THREADS="1") for _ in range(workers)]
@@ -61,7 +61,7 @@ def render_run(cluster, checkpoints, workers, tasks, submit):
     # warm-up: every worker loads the three checkpoints once, outside the measurement
     warm = [submit(url, checkpoints[i % 3], seed=10_000 + i) for i in range(3 * workers)]
     wait(cluster, warm)
-    cluster.sql("DELETE FROM images; DELETE FROM tasks")
+    cluster.sql("DELETE FROM image_models; DELETE FROM images; DELETE FROM tasks")
     stream = SSEClient(f"{url}/api/tasks/queue")
     ids = [submit(url, checkpoints[i % 3], seed=i) for i in range(tasks)]
     wait(cluster, ids)
@@ -93,7 +93,7 @@ def render_run(cluster, checkpoints, workers, tasks, submit):
 def claim_run(cluster, checkpoint, processes, tasks):
     import subprocess
 
-    cluster.sql("DELETE FROM images; DELETE FROM tasks")
+    cluster.sql("DELETE FROM image_models; DELETE FROM images; DELETE FROM tasks")
     script = ("from models_app.models import SDModel; from tasks_app import queue\n"
               f"c = SDModel.objects.get(hash={checkpoint!r})\n"
               f"for i in range({tasks}): queue.submit({{'checkpoint': c, 'prompt': 'p'}})")

@@ -25,6 +25,7 @@ from engine.a1111.values import parse_size
 CHUNK_MAX_LENGTH = 4 * 1024 * 1024  # a longer JSON chunk is not parsed
 INT64_MAX = 2**63 - 1
 LORA_TAG = re.compile(r"<lora:([^:>]+)(?::([-+]?[0-9.]+))?[^>]*>")
+MODEL_REF_HASH = re.compile(r"(?:sha256:)?([0-9a-f]{10,64})")  # shorter (A1111's old 8-digit hash) is no SHA256 prefix
 SAMPLER_TYPES = ("KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced")
 CHECKPOINT_INPUTS = ("ckpt_name", "unet_name", "model_name")
 
@@ -264,3 +265,30 @@ def prompt_text(graph: ApiGraph, node, depth=0):
             if (found := prompt_text(graph, source, depth + 1)) is not None:
                 return found
     return None
+
+
+# --- model references ----------------------------------------------------------------------------------------
+
+def model_refs(metadata: dict) -> list[tuple[str, str, str | None]]:
+    """The models an image's metadata names by hash, as [(role, lowercase hex hash, name)]: from its A1111
+    infotext (`parameters`: Model hash, VAE hash, Lora hashes, TI hashes), else from the parsed keys
+    (`checkpoint_hash`, `loras[].hash`, e.g. InvokeAI's). Hashes that cannot be a SHA256 prefix (fewer than 10
+    hex digits, BLAKE3, ...) are left out."""
+    found = []
+    text = metadata.get("parameters")
+    if isinstance(text, str) and len(text) <= INFOTEXT_MAX_LENGTH:
+        params = parse_infotext(text).params
+        found += [("checkpoint", params.get("Model hash"), params.get("Model")),
+                  ("vae", params.get("VAE hash"), params.get("VAE"))]
+        for role, key in (("lora", "Lora hashes"), ("embedding", "TI hashes")):
+            found += [(role, digest, name) for name, digest in parse_hash_list(params.get(key) or "")]
+    else:
+        found.append(("checkpoint", metadata.get("checkpoint_hash"), metadata.get("checkpoint")))
+        found += [("lora", lora.get("hash"), lora.get("name")) for lora in metadata.get("loras") or []
+                  if isinstance(lora, dict)]
+    refs = {}
+    for role, digest, name in found:
+        match = MODEL_REF_HASH.fullmatch(digest.strip().lower()) if isinstance(digest, str) else None
+        if match:
+            refs.setdefault((role, match[1]), name if isinstance(name, str) else None)
+    return [(role, digest, name) for (role, digest), name in refs.items()]

@@ -1,6 +1,7 @@
 """The content-addressed image library."""
 
 from django.db import models
+from django.dispatch import Signal
 from django.utils import timezone
 
 from core.row_keys import keyed_indexes, seq_constraint
@@ -63,3 +64,28 @@ class ImageTag(TagLink):
         db_table = "image_tags"
         constraints = [models.UniqueConstraint(fields=["image", "tag"], name="image_tags_pair")]
         indexes = keyed_indexes("image_tags")
+
+
+MODEL_REF_ROLES = ["checkpoint", "vae", "lora", "embedding"]
+
+# Sent with `image_hashes` once an imported image's model references are stored; models_app links them to the
+# models already in the library (models_app/links.py) without this app importing it.
+model_refs_stored = Signal()
+
+
+class ImageModelRef(models.Model):
+    """A model an imported image says it was made with, by hash, as its PNG text gives it (A1111 `Model hash`,
+    `VAE hash`, `Lora hashes`, `TI hashes`: AutoV2, the first 10 hex digits of the SHA256; InvokeAI's full
+    SHA256). Kept whether or not that model is in the library, so a model imported later finds its images by an
+    indexed lookup (docs/library.md "Images and their models")."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, db_column="image_hash", related_name="model_refs",
+                              db_index=False)
+    role = models.CharField(max_length=20, choices=[(r, r) for r in MODEL_REF_ROLES])
+    hash = models.CharField(max_length=64)  # lowercase hex, 10 to 64 digits: a prefix of the model's SHA256
+    name = models.TextField(null=True, blank=True)
+
+    class Meta:
+        db_table = "image_model_refs"
+        constraints = [models.UniqueConstraint(fields=["image", "role", "hash"], name="image_model_refs_triple")]
+        indexes = [models.Index(fields=["hash"], name="idx_image_model_refs_hash")]

@@ -14,8 +14,8 @@ from core.file_walk import walk_files
 from core.registry import InUseChecks
 from core.updates import UpdateTarget
 from core.writes import write_transaction
-from images_app.generation import generation_metadata, png_text_chunks
-from images_app.models import Image, ImageTag
+from images_app.generation import generation_metadata, model_refs, png_text_chunks
+from images_app.models import Image, ImageModelRef, ImageTag, model_refs_stored
 from images_app.storage import InvalidImage, image_store, store_image_bytes
 from images_app.thumbnails import delete_thumbnails
 
@@ -102,7 +102,22 @@ def import_image_file(path, max_pixels=None):
     if existing is not None:  # known bytes: nothing to decode
         return existing, False
     metadata, seed = generation_metadata(png_text_chunks(data))
-    return store_image_bytes(data, seed=seed, metadata=metadata, max_pixels=max_pixels)
+    image, created = store_image_bytes(data, seed=seed, metadata=metadata, max_pixels=max_pixels)
+    if created:
+        store_model_refs([image])
+    return image, created
+
+
+def store_model_refs(images) -> None:
+    """Record the models `images` name by hash (images_app.generation.model_refs) and let models_app link them to
+    those already in the library; a model imported later is linked when it arrives (models_app/links.py)."""
+    rows = [ImageModelRef(image=image, role=role, hash=digest, name=name)
+            for image in images for role, digest, name in model_refs(image.metadata)]
+    if not rows:
+        return
+    with transaction.atomic():
+        ImageModelRef.objects.bulk_create(rows, ignore_conflicts=True)
+        model_refs_stored.send(sender=ImageModelRef, image_hashes=sorted({row.image_id for row in rows}))
 
 
 def import_images(paths, max_pixels=None, progress=lambda files: files) -> ImageImportReport:

@@ -75,6 +75,30 @@ class ModelTag(TagLink):
         indexes = keyed_indexes("model_tags")
 
 
+IMAGE_MODEL_ROLES = ["checkpoint", "vae", "lora", "embedding", "controlnet", "upscaler"]
+
+
+class ImageModel(models.Model):
+    """An image made with a model (#24 item 5): a render links to its task's checkpoint, VAE, upscaler and add-on
+    models (tasks_app/results.py); an imported image to the library models its stored hashes match
+    (images_app.ImageModelRef, models_app/links.py). Goes with either side (FK cascade). `filter[model]` on
+    /api/images reads it."""
+
+    image = models.ForeignKey("images_app.Image", on_delete=models.CASCADE, db_column="image_hash",
+                              related_name="model_links", db_index=False)
+    model = models.ForeignKey(SDModel, on_delete=models.CASCADE, db_column="model_hash", related_name="image_links",
+                              db_index=False)
+    role = models.CharField(max_length=20, choices=[(r, r) for r in IMAGE_MODEL_ROLES])
+
+    class Meta:
+        db_table = "image_models"
+        constraints = [
+            models.UniqueConstraint(fields=["image", "model"], name="image_models_pair"),
+            models.CheckConstraint(condition=models.Q(role__in=IMAGE_MODEL_ROLES), name="image_models_role_valid"),
+        ]
+        indexes = [models.Index(fields=["model", "image"], name="idx_image_models_model_image")]
+
+
 class CivitaiImport(models.Model):
     """Download state of a model imported from Civitai (models_app/civitai); goes with its model."""
 

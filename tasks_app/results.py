@@ -6,9 +6,10 @@ from django.db import transaction
 
 from images_app.models import Image
 from images_app.storage import delete_image_file, store_image_bytes
+from models_app.models import ImageModel
 
 from . import queue
-from .models import TaskImage
+from .models import TaskImage, TaskModel
 
 
 class _TaskNoLongerRunning(Exception):
@@ -34,6 +35,7 @@ def store_results(task, images) -> bool:
                     Image.objects.filter(hash=image.hash).update(task=task, seed=rendered.seed)
                 links.append(TaskImage(task=task, image=image))
             TaskImage.objects.bulk_create(links, ignore_conflicts=True)  # a batch may repeat bytes
+            link_models(task, [link.image_id for link in links])
             if not queue.finish(task, "completed"):
                 raise _TaskNoLongerRunning
     except _TaskNoLongerRunning:
@@ -45,3 +47,17 @@ def store_results(task, images) -> bool:
             delete_image_file(image)
         raise
     return True
+
+
+def task_models(task) -> list[tuple[str, str]]:
+    """(model hash, role) of every model a task rendered with: checkpoint, VAE, upscaler and add-on models."""
+    used = [(sha, role) for sha, role in ((task.checkpoint_id, "checkpoint"), (task.vae_id, "vae"),
+                                          (task.upscaler_id, "upscaler")) if sha]
+    return used + list(TaskModel.objects.filter(task=task).values_list("model_id", "model__model_type"))
+
+
+def link_models(task, image_hashes) -> None:
+    """Link a task's images to the models it rendered with (models_app.ImageModel, #24 item 5)."""
+    ImageModel.objects.bulk_create([ImageModel(image_id=image, model_id=sha, role=role)
+                                    for image in dict.fromkeys(image_hashes) for sha, role in task_models(task)],
+                                   ignore_conflicts=True)

@@ -14,7 +14,7 @@ from core.jsonapi import single_document
 from core.mixins import LibraryActionsMixin
 from images_app.api.resources import ImageResource
 from images_app.models import Image
-from images_app.services import DELETE_REASONS, IMAGE_UPDATES, delete_image
+from images_app.services import DELETE_REASONS, IMAGE_UPDATES, delete_image, store_model_refs
 from images_app.storage import InvalidImage, image_file_path, store_image_bytes
 from images_app.thumbnails import CONTENT_TYPE as THUMBNAIL_TYPE
 from images_app.thumbnails import DEFAULT_SIZE, SIZES, cached_thumbnail, thumbnail_etag, thumbnail_path
@@ -104,6 +104,8 @@ class ImageActionsMixin(LibraryActionsMixin):
             image, created = store_image_bytes(content, max_pixels=settings.SDHOST["MAX_IMAGE_PIXELS"])
         except InvalidImage as exc:
             raise invalid_request(str(exc)) from None
+        if created:  # its PNG infotext's model hashes: linked to the library's models (models_app/links.py)
+            store_model_refs([image])
         response = Response(single_document(ImageResource, image, request), status=201 if created else 200)
         response["Location"] = f"/api/images/{image.hash}"
         return response

@@ -19,7 +19,9 @@ class ImageResource(Resource):
         "created_at": Attribute(TIMESTAMP),
     }
     # Every task that produced the image, through tasks_app's task_images links (the first producer is `task`).
-    filter_only = {"task_id": Attribute(TEXT, source="task_links__task__id", sort=False, many=True)}
+    # The models it was made with, by SHA256, through models_app's image_models links (docs/library.md).
+    filter_only = {"task_id": Attribute(TEXT, source="task_links__task__id", sort=False, many=True),
+                   "model": Attribute(TEXT, source="model_links__model__hash", sort=False, many=True)}
     relationships = {
         "task": ToOne("task", "task"),
         "tags": ToMany("tag", through=ImageTag, source="image", target_key="tag", keyed_by=ROW_KEYS),

@@ -8,14 +8,14 @@ const SORTS = [["-created_at", "Newest first"], ["created_at", "Oldest first"], 
   ["-width", "Widest"], ["-height", "Tallest"], ["-size", "Largest file"], ["-tag_count", "Most tags"]];
 const DEFAULT_FILTERS = { any: "", all: "", none: "", model: "", from: "", to: "", minWidth: "", minHeight: "", rating: "", sort: "-created_at" };
 const filters = { ...DEFAULT_FILTERS };  // kept while you visit other pages
-let checkpoints = null;  // [{hash, name, autov2}] for the model filter
+let checkpoints = null;  // [{hash, name}] for the model filter
 
-/** The /api/images query of the current filters. Images carry no model link of their own: the model
- *  filter matches the AutoV2 hash in the PNG parameters (`Model hash: …`), which renders and A1111 images carry. */
+/** The /api/images query of the current filters. The model filter selects the images linked to the checkpoint
+ *  (`filter[model]=<sha256>`): renders through their task, imported images through their PNG's model hash. */
 export function imageQuery(values, extra = {}) {
   return query({
     "filter[tags][any]": tagList(values.any), "filter[tags][all]": tagList(values.all), "filter[tags][none]": tagList(values.none),
-    "filter[metadata.parameters][contains]": values.model ? `Model hash: ${values.model}` : "",
+    "filter[model]": values.model,
     "filter[created_at][gte]": values.from ? `${values.from}T00:00:00Z` : "",
     "filter[created_at][lte]": values.to ? `${values.to}T23:59:59Z` : "",
     "filter[width][gte]": values.minWidth, "filter[height][gte]": values.minHeight,
@@ -34,7 +34,7 @@ function countText(meta) {
 async function loadCheckpoints() {
   if (checkpoints) return checkpoints;
   const doc = await api(`/api/models${query({ "filter[model_type]": "checkpoint", "fields[model]": "name", sort: "name", "page[size]": 200 })}`);
-  checkpoints = doc.data.map((m) => ({ hash: m.id, name: m.attributes.name, autov2: m.id.slice(0, 10) }));
+  checkpoints = doc.data.map((m) => ({ hash: m.id, name: m.attributes.name }));
   return checkpoints;
 }
 
@@ -42,7 +42,7 @@ function filterForm(onApply) {
   const input = (name, attrs = {}) => h("input", { name, value: filters[name], ...attrs });
   const model = h("select", { name: "model" }, h("option", { value: "" }, "Any model"));
   loadCheckpoints().then((list) => {
-    for (const c of list) model.append(h("option", { value: c.autov2, selected: c.autov2 === filters.model }, c.name));
+    for (const c of list) model.append(h("option", { value: c.hash, selected: c.hash === filters.model }, c.name));
   }).catch(() => {});
   const sort = h("select", { name: "sort" }, SORTS.map(([value, label]) => h("option", { value, selected: value === filters.sort }, label)));
   const form = h("form", { class: "filters", role: "search", "aria-label": "Filter images", onsubmit: (event) => {
