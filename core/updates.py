@@ -8,7 +8,8 @@ link table and the timestamp it maintains. Every key of an update object is one 
   then the flags, whatever the key order (docs/library.md);
 - `data` -> 400: a JSON:API resource document, which goes to PATCH (core/jsonapi/writes.py), never into metadata;
 - a read-only attribute (D24) -> 400 naming the key (every other key too, for an entity without metadata: tasks);
-- anything else -> merged into `metadata` (`null` deletes the key); keys match [A-Za-z0-9_]{1,64}.
+- anything else -> merged into `metadata` (`null` deletes the key); keys match [A-Za-z0-9_]{1,64}; the keys the
+  application reads (`UpdateTarget.metadata_checks`, e.g. a model's `prediction_type`) have their values checked.
 
 Bodies are validated completely before anything is written, and applied in one transaction, so
 an error changes nothing.
@@ -60,6 +61,9 @@ class UpdateTarget:
     touch: str | None = None  # timestamp field that follows every change
     metadata: bool = True  # whether other keys go to a `metadata` object (False: they are refused as read-only)
     pk_check: Callable = is_sha256  # whether a primary key is well formed (others are simply not found)
+    # metadata keys the application reads, each with a check of its value (InvalidValue: a 400 naming the key);
+    # null still deletes the key
+    metadata_checks: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -152,6 +156,11 @@ def validate_update(target: UpdateTarget, update, prefix=()) -> UpdatePlan:
             if found := json_text_problem(value):
                 path, problem = found
                 raise invalid_request(f"Metadata '{key}' {problem}", pointer=json_pointer(*prefix, key, *path))
+            if value is not None and key in target.metadata_checks:
+                try:
+                    target.metadata_checks[key](value)
+                except InvalidValue as exc:
+                    raise invalid_request(f"Metadata '{key}' {exc}", pointer=pointer) from None
             plan.metadata[key] = value
         plan.keys.append(key)
     plan.tag_ops = replace + flags

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import ldm_keys
 from .errors import CheckpointError
+from .prediction import Prediction, from_keys
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 FAMILIES = ("sd15", "sd2", "sdxl")
@@ -53,6 +54,7 @@ class Architecture:
 
     family: str
     configs: dict[str, dict] = field(default_factory=dict)   # component -> config (unet, vae, text_encoder...)
+    prediction: Prediction = field(default_factory=Prediction)  # from the file's `v_pred` / `ztsnr` keys
 
     @property
     def model_index(self) -> dict:
@@ -60,7 +62,11 @@ class Architecture:
 
     @property
     def scheduler_config(self) -> dict:
-        return template(f"{self.family}/scheduler/scheduler_config.json")
+        """The family's shipped scheduler config with the model's prediction type (engine/prediction.py; the
+        samplers add the zero-terminal-SNR betas)."""
+        config = template(f"{self.family}/scheduler/scheduler_config.json")
+        config["prediction_type"] = self.prediction.prediction_type
+        return config
 
     def write(self, folder: Path) -> None:
         """Write a diffusers config folder (no weights) for `from_single_file(config=folder)`."""
@@ -251,7 +257,7 @@ def open_clip_config(shapes: Shapes, family: str, component: str, prefix: str) -
 def infer_checkpoint(shapes: Shapes) -> Architecture:
     """The architecture of a full checkpoint (UNet + VAE + text encoders), validated key by key."""
     family = detect_family(shapes)
-    arch = Architecture(family)
+    arch = Architecture(family, prediction=from_keys(shapes))
     if family == "sdxl":
         arch.configs["text_encoder"] = clip_config(shapes, family, "text_encoder", ldm_keys.SDXL_CLIP_L_PREFIX)
         arch.configs["text_encoder_2"] = open_clip_config(shapes, family, "text_encoder_2",

@@ -2,6 +2,7 @@
 
 import dataclasses
 import gc
+import inspect
 import logging
 import re
 import threading
@@ -10,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
-from . import hires, img2img, loader
+from . import hires, img2img, loader, prediction
 from .a1111.infotext import PNG_TEXT_KEY, format_parameters, parameters_after_upscale
 from .a1111.prompts import extract_lora_tags
 from .conditioning import BatchConditioning, encode_prompts
@@ -143,7 +144,8 @@ class RenderEngine:
                 raise RenderCancelled()
             loaded = self._checkpoint(lead.checkpoint)
             pipe = self._pipeline_for(lead, loaded, img2img.mode_of(lead))
-            with _Extras(pipe, requests, loaded.arch.family, self.dtype, loaded.arch.scheduler_config) as extras:
+            with _Extras(pipe, requests, loaded.arch.family, self.dtype, loaded.arch.scheduler_config,
+                         model_prediction(lead.checkpoint, loaded.arch)) as extras:
                 passes = _Passes(loaded, extras, members, self._fast, self._pipeline_for, self._upscaler, previews)
                 mode = hires if lead.hires is not None else img2img
                 images = mode.render(passes, pipe, lead)
@@ -277,6 +279,11 @@ def _take_rows(inputs: dict, rows: list[int], total: int) -> dict:
 PER_IMAGE_FIELDS = ("prompt", "negative_prompt", "seed", "cfg_scale", "batch_size")
 
 
+def model_prediction(checkpoint: ModelFile, arch) -> prediction.Prediction:
+    """The checkpoint's prediction: the library's per-model settings over what the file says."""
+    return prediction.resolve(arch.prediction, checkpoint.prediction_type, checkpoint.zero_terminal_snr)
+
+
 def batch_key(request: RenderRequest) -> tuple:
     """Requests with equal keys can be rendered as one pipeline call (`RenderEngine.render_batch`): everything
     but prompts, negative prompts, seeds, CFG and image counts is equal, embeddings counted as the prompts use
@@ -372,14 +379,15 @@ class _Passes:
 
         def call():
             pipe.scheduler = make_scheduler(request.sampler, self._extras.scheduler_config, seeds, request.scheduler,
-                                            self._extras.family)
+                                            self._extras.family, self._extras.prediction)
+            extra = prediction.call_kwargs(self._extras.prediction, inspect.signature(pipe.__call__).parameters)
             with per_sample_guidance(pipe.unet, cfg_scales) as guidance_scale:
                 return pipe(
                     **conditioning.pipeline_kwargs(),
                     num_inference_steps=request.steps, guidance_scale=guidance_scale, num_images_per_prompt=1,
                     generator=[torch.Generator("cpu").manual_seed(seed) for seed in seeds],
                     callback_on_step_end=step_end, callback_on_step_end_tensor_inputs=conditioning.tensor_inputs,
-                    **inputs,
+                    **inputs, **extra,
                 ).images
 
         return self._fast.run(pipe, (request.checkpoint.sha256, request.width, request.height, len(seeds)), call)
@@ -475,9 +483,10 @@ class _Extras:
     it in the prompts (whole words, any case), so a trigger that is also a vocabulary word works too.
     """
 
-    def __init__(self, pipe, requests: list[RenderRequest], family: str, dtype, scheduler_config: dict):
+    def __init__(self, pipe, requests: list[RenderRequest], family: str, dtype, scheduler_config: dict,
+                 model_prediction: prediction.Prediction):
         self.pipe, self.request, self.family, self.dtype = pipe, requests[0], family, dtype
-        self.scheduler_config = scheduler_config
+        self.scheduler_config, self.prediction = scheduler_config, model_prediction
         # LoRA tags go before triggers are rewritten (the worker resolved them into request.loras); as in
         # A1111, only the prompt's tags are LoRAs, the negative prompt is text
         self.members = [_Member(extract_lora_tags(r.prompt)[0], r.negative_prompt, r.batch_size, r.cfg_scale)

@@ -17,6 +17,9 @@ class ModelFile:
     name: str
     kind: str                       # "checkpoint" | "vae" | "lora" | "embedding" | "controlnet" | "upscaler"
     base_model: str | None = None
+    # checkpoints: the library's per-model prediction settings (engine/prediction.py); None: as the file says
+    prediction_type: str | None = None      # "epsilon" | "v_prediction"
+    zero_terminal_snr: bool | None = None
 
 
 @dataclass(frozen=True)

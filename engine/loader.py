@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import architecture, files
+from . import architecture, files, prediction
 from .architecture import Architecture
 from .errors import CheckpointError
 from .tokenizer import clip_tokenizer
@@ -65,7 +65,9 @@ def load_checkpoint(path: str, dtype) -> LoadedCheckpoint:
     from diffusers import DDIMScheduler
 
     path = _existing(path)
-    arch = architecture.infer_checkpoint(files.read_shapes(path))
+    shapes = files.read_shapes(path)
+    arch = architecture.infer_checkpoint(shapes)
+    arch.prediction = prediction.detect(shapes, path)  # the keys, or a `.yaml` sidecar beside the file
     components = {"scheduler": DDIMScheduler.from_config(arch.scheduler_config)}  # replaced for each render
     if arch.family == "sdxl":
         components.update(tokenizer=clip_tokenizer(), tokenizer_2=clip_tokenizer(pad_token="!"))

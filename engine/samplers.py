@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from .a1111.names import AUTOMATIC_SCHEDULES, DEFAULT_SCHEDULER, SAMPLERS, SCHEDULE_LABELS, resolve_schedule
+from .prediction import Prediction, scheduler_overrides
 from .schedules import schedule_sigmas, training_sigmas
 
 _K_DIFFUSION = {"timestep_spacing": "linspace", "steps_offset": 1}  # offset unused by linspace
@@ -94,9 +95,10 @@ def schedule_problem(sampler, scheduler) -> str | None:
 
 
 def make_scheduler(name: str, base_config: dict, seeds: list[int], scheduler: str = DEFAULT_SCHEDULER,
-                   family: str = "sd15"):
+                   family: str = "sd15", prediction: Prediction | None = None):
     """A fresh diffusers scheduler for sampler `name` with schedule type `scheduler` on the model's noise schedule
-    `base_config` (`family` picks Align Your Steps' table).
+    `base_config` (`family` picks Align Your Steps' table), for a model that predicts as `prediction` says
+    (v-prediction, zero terminal SNR: engine/prediction.py; the default: epsilon).
 
     `seeds` (one per image) seed the Brownian tree of the DPM++ SDE sampler, whose noise does not come from the
     pipeline's generators. ValueError when the two do not go together (`schedule_problem`).
@@ -123,7 +125,10 @@ def make_scheduler(name: str, base_config: dict, seeds: list[int], scheduler: st
     if sampler.scheduler == "DPMSolverSDEScheduler":
         overrides["noise_sampler_seed"] = list(seeds)
     config = {k: v for k, v in base_config.items() if not k.startswith("_")}
-    made = cls.from_config({**config, **overrides})
+    config = {**config, **overrides}
+    if prediction is not None:
+        config.update(scheduler_overrides(prediction, config))
+    made = cls.from_config(config)
     if written is not None:
         made.written_schedule = written
     return made

@@ -12,11 +12,21 @@ from pathlib import Path
 import torch
 
 from . import architecture as arch_mod
-from . import ldm_keys
+from . import ldm_keys, prediction
 from .architecture import template, text_attention_heads, unet_attention_heads
 from .upscale import rrdbnet_class
 
-ARCHS = ("sd15", "sdxl")
+ARCHS = ("sd15", "sdxl", "sdxl-vpred")
+# sdxl-vpred: the SDXL test model with the marker keys NoobAI-XL V-Pred-style files carry (`v_pred`, `ztsnr`: empty
+# tensors, as ComfyUI and Forge save them); engine/prediction.py reads them
+MARKER_KEYS = {"sdxl-vpred": (prediction.V_PRED_KEY, prediction.ZTSNR_KEY)}
+
+
+def family_of(arch: str) -> str:
+    """The model family (engine/architecture.py) of a test model arch."""
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {ARCHS}")
+    return "sdxl" if arch == "sdxl-vpred" else arch
 KINDS = ("checkpoint", "lora", "vae", "embedding", "controlnet", "upscaler")
 
 _TINY_CHANNELS = [32, 64]
@@ -27,8 +37,7 @@ _TINY_TEXT_2 = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, 
 
 def model_configs(arch: str = "sd15", full_size: bool = False) -> dict[str, dict]:
     """The diffusers configs (component -> config) of the test model of `arch`."""
-    if arch not in ARCHS:
-        raise ValueError(f"arch must be one of {ARCHS}")
+    arch = family_of(arch)
     names = ["unet", "vae", "text_encoder"] + (["text_encoder_2"] if arch == "sdxl" else [])
     configs = {name: template(f"{arch}/{name}/config.json") for name in names}
     if full_size:
@@ -191,8 +200,11 @@ def write_model_file(path, kind: str = "checkpoint", arch: str = "sd15", seed: i
         raise ValueError(f"kind must be one of {KINDS}")
     if full_size and kind != "checkpoint":
         raise ValueError("full_size applies to checkpoints only")
+    markers = MARKER_KEYS.get(arch, ()) if kind == "checkpoint" else ()
+    arch = family_of(arch)
     if kind == "checkpoint":
         state = checkpoint_state_dict(arch, seed, full_size)
+        state.update({key: torch.zeros(0) for key in markers})
     else:
         state = {"lora": lora_state_dict, "vae": vae_state_dict, "embedding": embedding_state_dict,
                  "controlnet": controlnet_state_dict, "upscaler": upscaler_state_dict}[kind](arch, seed)

@@ -11,9 +11,11 @@ import os
 import re
 import struct
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.updates import InvalidValue
+from engine import prediction
 from engine.architecture import CONTEXT_WIDTH_FAMILY, TEXT_WIDTH_FAMILY, checkpoint_family, cross_attention_width
 from engine.upscale import is_esrgan
 
@@ -31,6 +33,9 @@ DTYPE_BITS = {
 VAE_PREFIXES = ("encoder.", "decoder.", "quant_conv.", "post_quant_conv.")
 # The library's base_model label of each of the engine's families (engine/architecture.py)
 BASE_MODELS = {"sd15": "SD1.5", "sd2": "SD2.1", "sdxl": "SDXL"}
+# Base-model labels of families SD-Host records (from Civitai, sidecars or D3) but does not render yet: a task on
+# such a checkpoint is refused at submission (`unrendered_family`)
+UNRENDERED_FAMILY_PREFIXES = ("flux", "sd 3", "sd3")
 # Width of the text conditioning seen by cross-attention / text encoders, per base model.
 CONTEXT_WIDTH_BASE = {width: BASE_MODELS[family] for width, family in CONTEXT_WIDTH_FAMILY.items()}
 TEXT_WIDTH_BASE = {width: BASE_MODELS[family] for width, family in TEXT_WIDTH_FAMILY.items()}
@@ -40,10 +45,53 @@ class InvalidModelFile(ValueError):
     """The file is not a readable safetensors/pickle weights file, or is unsafe to load."""
 
 
+# A checkpoint's prediction settings, as metadata keys the render reads (docs/rendering.md "v-prediction and zero
+# terminal SNR"): set at import from the file's `v_pred` / `ztsnr` keys or a `.yaml` sidecar, changed by D3
+PREDICTION_TYPE_KEY = "prediction_type"
+ZERO_TERMINAL_SNR_KEY = "zero_terminal_snr"
+
+
 @dataclass(frozen=True)
 class Inspection:
     model_type: str | None  # None: layout not recognised
     base_model: str | None
+    metadata: dict = field(default_factory=dict)  # what the file says beyond its kind (a checkpoint's prediction)
+
+
+def unrendered_family(base_model) -> str | None:
+    """Why a checkpoint of base model `base_model` cannot render (Flux.1, SD 3 / 3.5: not supported yet), or None."""
+    label = (base_model or "").strip()
+    if label.casefold().startswith(UNRENDERED_FAMILY_PREFIXES):
+        return f"its base model {label} is a family SD-Host does not render yet (SD1.5, SD2.1 and SDXL only)"
+    return None
+
+
+def prediction_metadata(found: prediction.Prediction) -> dict:
+    """The metadata keys of a checkpoint's prediction settings; none for a plain epsilon model."""
+    if found.is_default:
+        return {}
+    return {PREDICTION_TYPE_KEY: found.prediction_type, ZERO_TERMINAL_SNR_KEY: found.zero_terminal_snr}
+
+
+def prediction_type_value(value):
+    if value not in prediction.PREDICTION_TYPES:
+        raise InvalidValue(f"must be one of {', '.join(prediction.PREDICTION_TYPES)} (or null: as the file says)")
+    return value
+
+
+def zero_terminal_snr_value(value):
+    if not isinstance(value, bool):
+        raise InvalidValue("must be true or false (or null: as the file says)")
+    return value
+
+
+def prediction_settings(metadata) -> tuple[str | None, bool | None]:
+    """(prediction_type, zero_terminal_snr) a model's metadata sets for rendering; None where it sets no valid
+    value (the engine then reads the file)."""
+    metadata = metadata if isinstance(metadata, dict) else {}
+    kind = metadata.get(PREDICTION_TYPE_KEY)
+    snr = metadata.get(ZERO_TERMINAL_SNR_KEY)
+    return (kind if kind in prediction.PREDICTION_TYPES else None, snr if isinstance(snr, bool) else None)
 
 
 def tensor_shapes(path, ext=None) -> tuple[dict, dict]:
@@ -181,7 +229,8 @@ def classify(shapes: dict, metadata: dict | None = None) -> Inspection:
     if has_prefix("control_model.", "controlnet_") or any("input_hint_block" in k for k in keys):
         return Inspection("controlnet", context_width_base(shapes) or hint)
     if has_prefix("model.diffusion_model."):
-        return Inspection("checkpoint", checkpoint_base(shapes) or hint)
+        return Inspection("checkpoint", checkpoint_base(shapes) or hint,
+                          prediction_metadata(prediction.from_keys(shapes)))
     if has_prefix("lora_unet_", "lora_te") or any(
         marker in k for k in keys for marker in (".lora_A.", ".lora_B.", ".lora_down.", ".lora_up.", ".lora.down.")
     ):

@@ -2,7 +2,7 @@
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
@@ -22,10 +22,20 @@ from core.updates import (
     reference_or_null,
 )
 from core.writes import write_transaction
+from engine import prediction
 from images_app.models import Image
 from images_app.storage import InvalidImage, store_image_bytes
 from models_app.civitai.manager import cancel_import
-from models_app.inspect import MODEL_EXTENSIONS, InvalidModelFile, inspect_model_file
+from models_app.inspect import (
+    MODEL_EXTENSIONS,
+    PREDICTION_TYPE_KEY,
+    ZERO_TERMINAL_SNR_KEY,
+    InvalidModelFile,
+    inspect_model_file,
+    prediction_metadata,
+    prediction_type_value,
+    zero_terminal_snr_value,
+)
 from models_app.models import MODEL_TYPES, ModelTag, SDModel
 from models_app.storage import model_store
 from system_app.models import Tag
@@ -44,6 +54,7 @@ MODEL_UPDATES = UpdateTarget(
     },
     read_only=READ_ONLY_KEYS | {"error_message", "local_path"},
     touch="updated_at",
+    metadata_checks={PREDICTION_TYPE_KEY: prediction_type_value, ZERO_TERMINAL_SNR_KEY: zero_terminal_snr_value},
 )
 DELETE_REASONS = {"not_found": "Model not found", "model_in_use": "Model in use by active task"}
 COPY_CHUNK = 4 * 1024 * 1024
@@ -159,7 +170,9 @@ def import_model_file(path, name=None, model_type=None, base_model=None, *, in_p
                 f"{source.name}: unrecognised tensor layout; pass --type ({', '.join(MODEL_TYPES)})"
             )
         base_model = base_model or inspection.base_model or (sidecar.base_model if sidecar is not None else None)
-        row = ImportedRow(sha256, name, model_type, base_model, size, ext, str(source) if in_place else None)
+        file_metadata = checkpoint_metadata(inspection, source) if model_type == "checkpoint" else {}
+        row = ImportedRow(sha256, name, model_type, base_model, size, ext, str(source) if in_place else None,
+                          file_metadata)
         if in_place:
             return save_imported_row(existing, row, sidecar)
         store.adopt(tmp_path, sha256, ext)
@@ -172,6 +185,15 @@ def import_model_file(path, name=None, model_type=None, base_model=None, *, in_p
     finally:
         if tmp_path is not None:
             os.unlink(tmp_path)
+
+
+def checkpoint_metadata(inspection, source: Path) -> dict:
+    """A checkpoint's prediction settings (engine/prediction.py) as metadata: from its `v_pred` / `ztsnr` keys, the
+    prediction type overridden by a same-name `.yaml` sidecar (`parameterization: v`, A1111's way)."""
+    metadata = dict(inspection.metadata)
+    if (sidecar_type := prediction.read_sidecar(source)) is not None:
+        metadata = prediction_metadata(prediction.Prediction(sidecar_type, metadata.get(ZERO_TERMINAL_SNR_KEY, False)))
+    return metadata
 
 
 def kind_from(folder_type, header_type, source: Path, sidecar=None):
@@ -226,6 +248,7 @@ class ImportedRow:
     size: int
     ext: str
     local_path: str | None  # in place: where the file lies
+    metadata: dict = field(default_factory=dict)  # what the file says (a checkpoint's prediction settings)
 
 
 def save_imported_row(existing, row: ImportedRow, sidecar=None):
@@ -243,6 +266,8 @@ def save_imported_row(existing, row: ImportedRow, sidecar=None):
     fields = dict(name=row.name, model_type=row.model_type, base_model=row.base_model, size=row.size,
                   file_ext=row.ext, local_path=row.local_path, status="ready", error_message=None)
     tags = []
+    if row.metadata:
+        fields.update(metadata=dict(row.metadata))
     if sidecar is not None:
         metadata = dict(sidecar.metadata)
         if sidecar.trigger_words:
@@ -251,8 +276,8 @@ def save_imported_row(existing, row: ImportedRow, sidecar=None):
             metadata["civitai_tags"] = list(sidecar.tags)
         if sidecar.sources:
             metadata["sidecars"] = [os.path.basename(p) for p in sidecar.sources]
-        fields.update(metadata=metadata, description=sidecar.description, source_url=sidecar.source_url,
-                      cover_image=sidecar_cover(sidecar))
+        fields.update(metadata={**metadata, **row.metadata}, description=sidecar.description,
+                      source_url=sidecar.source_url, cover_image=sidecar_cover(sidecar))
         tags = [t for t in sidecar.tags if tag_name_problem(t) is None]
 
     def write():

@@ -13,6 +13,7 @@ from engine.engine import batch_key
 from engine.interface import ControlNetSpec, EmbeddingSpec, LoraSpec, ModelFile, RenderRequest, random_seed
 from engine.parameters import RENDER_PARAMETERS
 from images_app.storage import image_file_path
+from models_app.inspect import prediction_settings
 from models_app.storage import usable_model_file
 
 from .image_inputs import engine_inputs
@@ -21,10 +22,13 @@ SIGNATURE_LENGTH = 64
 
 
 def model_file(model) -> ModelFile:
-    """The engine's ModelFile for a library model (ModelFileUnavailable: an in-place file gone or changed)."""
+    """The engine's ModelFile for a library model (ModelFileUnavailable: an in-place file gone or changed); a
+    checkpoint carries its metadata's prediction settings (the engine reads the file where they are unset)."""
+    prediction_type, zero_terminal_snr = prediction_settings(model.metadata) if model.model_type == "checkpoint" \
+        else (None, None)
     return ModelFile(
         path=str(usable_model_file(model)), sha256=model.hash, name=model.name, kind=model.model_type,
-        base_model=model.base_model,
+        base_model=model.base_model, prediction_type=prediction_type, zero_terminal_snr=zero_terminal_snr,
     )
 
 

@@ -19,7 +19,14 @@ MODEL_TYPES = {
     "Controlnet": "controlnet",
     "Upscaler": "upscaler",
 }
-BASE_MODELS = {"SD 1.5": "SD1.5", "SDXL 1.0": "SDXL", "SD 2.1": "SD2.1"}
+# Civitai's baseModel -> the library's base_model (the engine's families: models_app/inspect.py BASE_MODELS). The
+# SDXL derivatives (Pony, Illustrious, NoobAI, the distilled Lightning/Turbo/Hyper) are SDXL checkpoints and take
+# SDXL LoRAs; Flux.1 and SD 3.5 keep Civitai's label (not rendered yet: refused at submission)
+BASE_MODELS = {
+    "SD 1.5": "SD1.5", "SD 2.1": "SD2.1",
+    "SDXL 1.0": "SDXL", "SDXL Lightning": "SDXL", "SDXL Turbo": "SDXL", "SDXL Hyper": "SDXL",
+    "Pony": "SDXL", "Illustrious": "SDXL", "NoobAI": "SDXL",
+}
 
 
 def map_model_type(civitai_type):
@@ -28,7 +35,8 @@ def map_model_type(civitai_type):
 
 
 def map_base_model(civitai_base):
-    """'SD 1.5' → 'SD1.5', 'SDXL 1.0' → 'SDXL', 'SD 2.1' → 'SD2.1'; others as given."""
+    """'SD 1.5' → 'SD1.5', 'SD 2.1' → 'SD2.1', 'SDXL 1.0' and the SDXL derivatives → 'SDXL' (BASE_MODELS); others
+    ('Flux.1 D', 'SD 3.5 Large', ...) as given."""
     if not civitai_base:
         return None
     return BASE_MODELS.get(civitai_base, civitai_base)

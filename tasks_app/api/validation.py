@@ -20,6 +20,7 @@ from core.tags import TAG_NAME_MAX, tag_name_problem
 from core.text import FREE_TEXT_PATTERN, LABEL_PATTERN, control_character_problem
 from engine.parameters import RENDER_PARAMETERS, REQUIRED, Setting
 from images_app.models import Image
+from models_app.inspect import unrendered_family
 from models_app.models import SDModel
 from tasks_app.image_inputs import IMAGE_FIELD_SCHEMAS, one_of, unknown_model, validate_image_fields, with_article
 
@@ -187,6 +188,8 @@ class ModelReference(Field):
         if value is None and self.nullable:
             return None
         model = ready_model(value, json_pointer(key), self.kinds, f"'{key}'")
+        if model.model_type == "checkpoint" and (problem := unrendered_family(model.base_model)):
+            raise invalid_request(f"Checkpoint {model.hash} cannot render: {problem}", json_pointer(key))
         if cleaned.get("checkpoint_hash") is not None:
             check_base(model, cleaned["checkpoint_hash"], json_pointer(key))
         return model

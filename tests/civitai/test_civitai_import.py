@@ -94,10 +94,17 @@ def test_catalogue_types_map_to_model_types(client, civitai, civitai_type, model
 
 
 def test_other_base_models_are_kept_as_given(client, civitai):
-    civitai.add_model(600, "Pony thing", type="LORA")
-    civitai.add_version(600, 601, b"pony" * 100, base_model="Pony")
+    civitai.add_model(600, "Flux thing", type="LORA")
+    civitai.add_version(600, 601, b"flux" * 100, base_model="Flux.1 D")
     client.post_json(URL, {"model_id": 600})
-    assert SDModel.objects.get(pk=hashlib.sha256(b"pony" * 100).hexdigest()).base_model == "Pony"
+    assert SDModel.objects.get(pk=hashlib.sha256(b"flux" * 100).hexdigest()).base_model == "Flux.1 D"
+
+
+def test_sdxl_derivatives_are_imported_as_sdxl(client, civitai):
+    civitai.add_model(610, "Pony thing", type="LORA")
+    civitai.add_version(610, 611, b"pony" * 100, base_model="Pony")
+    client.post_json(URL, {"model_id": 610})
+    assert SDModel.objects.get(pk=hashlib.sha256(b"pony" * 100).hexdigest()).base_model == "SDXL"
 
 
 def test_unsupported_type_is_400_and_creates_nothing(client, civitai):

@@ -18,8 +18,18 @@ def test_type_and_base_model_mapping():
     assert [map_model_type(t) for t in ("Checkpoint", "LORA", "LoCon", "DoRA", "TextualInversion", "VAE", "Controlnet")] \
         == ["checkpoint", "lora", "lora", "lora", "embedding", "vae", "controlnet"]
     assert map_model_type("Poses") is None and map_model_type("checkpoint") is None
-    assert [map_base_model(b) for b in ("SD 1.5", "SDXL 1.0", "SD 2.1", "Pony", "Flux.1 D", None)] \
-        == ["SD1.5", "SDXL", "SD2.1", "Pony", "Flux.1 D", None]
+    assert [map_base_model(b) for b in ("SD 1.5", "SDXL 1.0", "SD 2.1", "Flux.1 D", None)] \
+        == ["SD1.5", "SDXL", "SD2.1", "Flux.1 D", None]
+
+
+@pytest.mark.parametrize("civitai, stored", [
+    ("Pony", "SDXL"), ("Illustrious", "SDXL"), ("NoobAI", "SDXL"), ("SDXL Lightning", "SDXL"),
+    ("SDXL Turbo", "SDXL"), ("SDXL Hyper", "SDXL"),
+    ("Flux.1 D", "Flux.1 D"), ("Flux.1 S", "Flux.1 S"), ("SD 3.5 Medium", "SD 3.5 Medium"),
+    ("SD 3.5 Large", "SD 3.5 Large"), ("Other", "Other"), ("", None),
+])
+def test_sdxl_derivatives_are_sdxl_and_new_families_keep_their_label(civitai, stored):
+    assert map_base_model(civitai) == stored
 
 
 def test_html_descriptions_become_markdown():

@@ -39,6 +39,8 @@ def test_checkpoint_is_deterministic_per_seed(tmp_path):
     ("embedding", "sdxl", "clip_g"),
     ("controlnet", "sd15", "control_model.input_hint_block.0.weight"),
     ("checkpoint", "sdxl", "conditioner.embedders.1.model.transformer.resblocks.0.attn.in_proj_weight"),
+    ("checkpoint", "sdxl-vpred", "v_pred"),
+    ("checkpoint", "sdxl-vpred", "ztsnr"),
 ])
 def test_kinds_use_the_civitai_layouts(tmp_path, kind, arch, expected_key):
     path = _make(str(tmp_path / "m.safetensors"), "--kind", kind, "--arch", arch, "--seed", "1")

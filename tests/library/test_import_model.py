@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 
 from engine.architecture import detect_family
 from engine.files import read_shapes
-from engine.tiny_models import ARCHS, write_model_file
+from engine.tiny_models import ARCHS, family_of, write_model_file
 from models_app.inspect import BASE_MODELS
 from models_app.models import SDModel
 from models_app.services import ModelImportError, import_model_file
@@ -110,7 +110,8 @@ def test_import_labels_a_checkpoint_with_the_family_the_renderer_detects(tmp_pat
     path = write_model_file(tmp_path / f"tiny-{arch}.safetensors", "checkpoint", arch)
     family = detect_family(read_shapes(str(path)))
     model, _ = import_model_file(path)
-    assert family == arch and model.base_model == BASE_MODELS[family] == {"sd15": "SD1.5", "sdxl": "SDXL"}[arch]
+    assert family == family_of(arch) and model.base_model == BASE_MODELS[family] \
+        == {"sd15": "SD1.5", "sdxl": "SDXL", "sdxl-vpred": "SDXL"}[arch]
 
 
 def test_kohya_metadata_is_a_base_model_hint(tmp_path):

@@ -16,7 +16,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("out", help="the .safetensors file to write")
         parser.add_argument("--kind", choices=KINDS, default="checkpoint")
-        parser.add_argument("--arch", choices=ARCHS, default="sd15")
+        parser.add_argument("--arch", choices=ARCHS, default="sd15",
+                            help="sdxl-vpred: SDXL with the `v_pred` and `ztsnr` marker keys (v-prediction, zero terminal SNR)")
         parser.add_argument("--full-size", action="store_true",
                             help="real-size checkpoint (fp16, ~2 GB for sd15; for benchmarks, takes a while)")
         parser.add_argument("--seed", type=int, default=0)
