@@ -5,6 +5,7 @@ at a time, and paths from the network refused."""
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -155,3 +156,33 @@ def test_no_roots_configured(settings, client):
 def test_the_progress_stream_answers_get_only(client):
     response = client.post_json("/api/models/scan/events")
     assert_error(response, 405, "method_not_allowed")
+
+
+def test_serve_scans_the_roots_at_start_when_asked(tmp_path):
+    model = make(tmp_path / "roots/Lora/style.safetensors", "lora", seed=9)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "SDHOST_DATA_DIR": str(tmp_path / "data"), "SDHOST_AUTO_DOWNLOAD": "0",
+           "SDHOST_LOG_LEVEL": "WARNING", "SDHOST_MODEL_ROOTS": f"{tmp_path / 'roots'}:a1111",
+           "SDHOST_SCAN_ON_START": "1"}
+    env.pop("SDHOST_DATABASE_PATH", None)
+    process = subprocess.Popen([sys.executable, "manage.py", "serve", "--no-worker", "--port", str(port)],
+                               cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert time.monotonic() < deadline and process.poll() is None, "the root was not scanned"
+            try:
+                found = requests.get(f"http://127.0.0.1:{port}/api/models", timeout=5).json()["data"]
+            except (requests.ConnectionError, ValueError):
+                found = []
+            if found:
+                break
+            time.sleep(0.2)
+        assert [(m["attributes"]["name"], m["attributes"]["model_type"]) for m in found] == [("style", "lora")]
+        assert not (tmp_path / "data/models").exists() or not any((tmp_path / "data/models").rglob("*.safetensors"))
+        assert model.exists()
+    finally:
+        process.terminate()
+        process.wait(30)
