@@ -18,6 +18,15 @@ from models_app.models import SDModel
 PROGRESS_URL = "/api/models/scan/events"
 
 
+def no_members(request):
+    """400 naming the first member of a body that should have none (paths included: none is ever accepted)."""
+    body = optional_object(request)
+    if body:
+        key = sorted(body)[0]
+        raise invalid_request("This endpoint takes no body members (and never a filesystem path: only the folders "
+                              "configured in SDHOST_MODEL_ROOTS are scanned)", pointer=f"/{key}")
+
+
 def optional_object(request) -> dict:
     """The JSON object of the body, {} when there is none; 400 for anything else."""
     check_body_size(request)
@@ -33,11 +42,7 @@ class ScanView(APIView):
     """Starts a scan of SDHOST_MODEL_ROOTS: 202 with the progress stream's URL; 409 while one runs."""
 
     def post(self, request):
-        body = optional_object(request)
-        if body:
-            key = sorted(body)[0]
-            raise invalid_request("This endpoint takes no body members: only the folders configured in "
-                                  "SDHOST_MODEL_ROOTS are scanned, never a path from a request", pointer=f"/{key}")
+        no_members(request)
         if not roots.roots():
             raise APIError(409, "no_model_roots", "No model folders are configured: set SDHOST_MODEL_ROOTS")
         first = roots.scanner.start()
@@ -64,7 +69,7 @@ class CivitaiSyncView(APIView):
 
     def post(self, request, pk):
         ensure_enabled()
-        optional_object(request)
+        no_members(request)
         if not is_sha256(pk) or not SDModel.objects.filter(pk=pk).exists():
             raise not_found(f"Model {pk} not found", parameter="hash")
         return Response(sync_document(pk, sync.sync_model(pk)))

@@ -243,6 +243,7 @@ add_path("/api/models/scan/events", "get", sse(
 
 document_view(CivitaiSyncView, post=operation(
     "models_civitai_sync", "Fill a model in from Civitai by its hash", tags=TAGS, parameters=[HASH],
+    request=json_body({**NO_MEMBERS, "description": "No members (or no body)"}),
     description="Looks the file up with Civitai's by-hash API and fills in what the model lacks (name while it is "
                 "the file's name, description, base model, tags, trigger words, ids, cover). The outcome is "
                 "`meta.civitai_sync` and the model's `metadata.civitai_sync`: `offline` is not an error.",
@@ -250,7 +251,7 @@ document_view(CivitaiSyncView, post=operation(
         200: OpenApiResponse({"type": "object", "required": ["data", "meta"], "properties": {
             "data": ref("ModelResource"), "meta": {"type": "object", "properties": {"civitai_sync": SYNC_STATE}}}},
             description="Looked up (or had Civitai data already)"),
-        **errors(e403=CIVITAI_OFF, e404=UNKNOWN),
+        **errors(e400="`invalid_request`: a body member was sent", e403=CIVITAI_OFF, e404=UNKNOWN),
     },
 ))
 

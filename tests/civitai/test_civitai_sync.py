@@ -136,6 +136,8 @@ def test_api_syncs_one_model(known, civitai, client):
     assert body["meta"]["civitai_sync"]["state"] == "synced"
     assert body["data"]["id"] == known.hash and body["data"]["attributes"]["name"] == "Ink Style v2"
     assert_error(client.post_json(f"/api/models/{'0' * 64}/civitai-sync"), 404, "not_found")
+    assert_error(client.post_json(f"/api/models/{known.hash}/civitai-sync", {"path": "/etc"}), 400,
+                 "invalid_request", pointer="/path")
     civitai.stop()
     other = client.post_json(f"/api/models/{known.hash}/civitai-sync")  # has Civitai data now: no lookup, its state
     assert other.status_code == 200 and other.json()["meta"]["civitai_sync"]["state"] == "synced"
