@@ -98,6 +98,15 @@ def test_offline_is_recorded_and_retried_later(known, civitai):
     assert SDModel.objects.get(pk=known.hash).metadata["civitai"]["model_id"] == 20000
 
 
+def test_a_refused_lookup_is_recorded_failed_with_why_and_retried(known, civitai):
+    civitai.token, civitai.token_for = "s3cret", {"api"}  # Civitai wants a token this server was not given
+    assert "failed: 1" in run("--all")
+    state = SDModel.objects.get(pk=known.hash).metadata["civitai_sync"]
+    assert state["state"] == "failed" and "SDHOST_CIVITAI_TOKEN" in state["detail"]
+    civitai.token = None
+    assert "synced: 1" in run("--all")
+
+
 def test_unknown_file_is_recorded_not_found_and_not_retried_by_default(tmp_path, civitai):
     model = import_in_place(make(tmp_path / "loras/private.safetensors", seed=12))
     civitai.api_requests.clear()
