@@ -84,11 +84,12 @@ class CivitaiSyncBatchView(APIView):
         unknown = sorted(set(body) - {"hashes", "all", "retry_not_found"})
         if unknown:
             raise invalid_request(f"Unknown member '{unknown[0]}'", pointer=f"/{unknown[0]}")
-        for key in ("all", "retry_not_found"):
-            if key in body and not isinstance(body[key], bool):
-                raise invalid_request(f"'{key}' must be true or false", pointer=f"/{key}")
+        if "retry_not_found" in body and not isinstance(body["retry_not_found"], bool):
+            raise invalid_request("'retry_not_found' must be true or false", pointer="/retry_not_found")
+        if "all" in body and body["all"] is not True:
+            raise invalid_request("'all' must be true (or left out, with 'hashes')", pointer="/all")
         retry = body.get("retry_not_found", False)
-        if ("hashes" in body) == bool(body.get("all")):
+        if ("hashes" in body) == ("all" in body):
             raise invalid_request("Send either 'hashes' (a list of model hashes) or 'all': true", pointer="/hashes")
         if body.get("all"):
             hashes = sync.due_hashes(retry)

@@ -206,15 +206,19 @@ SYNC_STATE = component("CivitaiSyncState", {
         "detail": {"type": "string"},
     },
 })
+RETRY_NOT_FOUND = {"type": "boolean", "default": False,
+                   "description": "Also the models Civitai did not know last time (`not_found`)"}
 SYNC_BATCH = component("CivitaiSyncBatchRequest", {
-    "type": "object", **NOT_A_DOCUMENT,
-    "description": "`hashes` or `all` (every model without Civitai data; `not_found` ones only with "
+    "description": "`hashes`, or `all`: every model without Civitai data (`not_found` ones only with "
                    "`retry_not_found`).",
-    "properties": {
-        "hashes": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
-        "all": {"type": "boolean"},
-        "retry_not_found": {"type": "boolean", "default": False},
-    },
+    "oneOf": [
+        {"type": "object", "required": ["hashes"], "additionalProperties": False, "properties": {
+            "hashes": {"type": "array", "minItems": 1,
+                       "items": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
+            "retry_not_found": RETRY_NOT_FOUND}},
+        {"type": "object", "required": ["all"], "additionalProperties": False, "properties": {
+            "all": {"type": "boolean", "enum": [True]}, "retry_not_found": RETRY_NOT_FOUND}},
+    ],
     "example": {"all": True},
 })
 SYNC_QUEUED = component("CivitaiSyncQueued", {
