@@ -1,6 +1,7 @@
 """POST /api/models/scan (the configured model roots, in place) and its SSE progress stream; the Civitai by-hash
 sync of one model and of several (models_app/civitai/sync.py)."""
 
+from django.conf import settings
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,6 +16,7 @@ from models_app.civitai import sync
 from models_app.civitai.manager import ensure_enabled
 from models_app.models import SDModel
 
+STATUS_URL = "/api/models/scan"
 PROGRESS_URL = "/api/models/scan/events"
 
 
@@ -39,7 +41,12 @@ def optional_object(request) -> dict:
 
 
 class ScanView(APIView):
-    """Starts a scan of SDHOST_MODEL_ROOTS: 202 with the progress stream's URL; 409 while one runs."""
+    """GET: the configured roots and the scan's state; POST starts a scan of SDHOST_MODEL_ROOTS: 202 with the status
+    and progress stream URLs; 409 while one runs."""
+
+    def get(self, request):
+        return Response({"roots": roots.roots(), "scan_on_start": settings.SDHOST["SCAN_ON_START"],
+                         "state": roots.scanner.state(), "tracking_url": PROGRESS_URL})
 
     def post(self, request):
         no_members(request)
@@ -50,7 +57,7 @@ class ScanView(APIView):
             raise APIError(409, "scan_running", "A scan of the model folders is running; follow "
                                                 f"{PROGRESS_URL}")
         return Response({"status": "scanning", "scan": first["scan"], "roots": [r["path"] for r in roots.roots()],
-                         "tracking_url": PROGRESS_URL}, status=202)
+                         "status_url": STATUS_URL, "tracking_url": PROGRESS_URL}, status=202)
 
 
 @event_stream

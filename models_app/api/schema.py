@@ -170,11 +170,12 @@ add_path("/api/models/add-from-civitai/{hash}", "get", sse(
 ))
 
 SCAN_STARTED = component("ModelScanStarted", {
-    "type": "object", "required": ["status", "scan", "roots", "tracking_url"],
+    "type": "object", "required": ["status", "scan", "roots", "status_url", "tracking_url"],
     "properties": {
         "status": {"type": "string", "enum": ["scanning"]},
         "scan": {"type": "string", "description": "This scan's id (in every event)"},
         "roots": {"type": "array", "items": {"type": "string"}, "description": "The folders of SDHOST_MODEL_ROOTS"},
+        "status_url": {"type": "string", "example": "/api/models/scan"},
         "tracking_url": {"type": "string", "example": "/api/models/scan/events"},
     },
 })
@@ -227,7 +228,19 @@ SYNC_QUEUED = component("CivitaiSyncQueued", {
 })
 CIVITAI_OFF = "`feature_disabled`: Civitai switched off (D30)"
 
-document_view(ScanView, post=operation(
+document_view(ScanView, get=operation(
+    "models_scan_status", "The watched model folders and the scan's state", tags=TAGS,
+    responses={200: OpenApiResponse({"type": "object", "required": ["roots", "scan_on_start", "state", "tracking_url"],
+                                     "properties": {
+        "roots": {"type": "array", "items": {"type": "object", "required": ["path", "layout"], "properties": {
+            "path": {"type": "string"},
+            "layout": {"type": "string", "nullable": True, "enum": ["a1111", "comfyui", "invokeai", None]}}}},
+        "scan_on_start": {"type": "boolean"},
+        "state": ref("ModelScanEvent"),
+        "tracking_url": {"type": "string", "example": "/api/models/scan/events"},
+    }}, description="SDHOST_MODEL_ROOTS, SDHOST_SCAN_ON_START and the current (or last) scan's state"),
+        **errors()},
+), post=operation(
     "models_scan", "Scan the configured model folders in place", tags=TAGS, request=json_body(NO_MEMBERS),
     description="Registers the weights files under each folder of SDHOST_MODEL_ROOTS in place (docs/library.md); "
                 "progress on `tracking_url` (SSE). A body member (a path, say) is refused: only configured folders "

@@ -120,9 +120,12 @@ def test_scan_registers_the_roots_in_place_with_sse_progress(two_roots, live_url
     late = requests.get(live_url + body["tracking_url"], timeout=30)
     assert json.loads(late.text.split("data: ", 1)[1]) == final
     again = requests.post(live_url + URL, json={}, timeout=30)
-    assert again.status_code == 202
+    assert again.status_code == 202 and again.json()["status_url"] == URL
     final = wait_idle()
     assert (final["imported"], final["known"], final["hashed"]) == (0, 4, 0)
+    status = requests.get(live_url + URL, timeout=30).json()
+    assert status["state"] == final and status["scan_on_start"] is False
+    assert [root["layout"] for root in status["roots"]] == ["a1111", "comfyui"]
 
 
 def test_one_scan_at_a_time(tmp_path, settings, client):

@@ -31,7 +31,7 @@ EXTENSION_ENDPOINTS = {("post", "/api/tasks/parse-parameters"), ("get", "/api/im
                        ("patch", "/api/models/{hash}"), ("patch", "/api/images/{hash}"), ("patch", "/api/tasks/{id}"),
                        ("get", "/api/tasks/{id}/preview"),  # issue 26: live previews
                        # issue 24: model folders scanned in place, Civitai by hash
-                       ("post", "/api/models/scan"), ("get", "/api/models/scan/events"),
+                       ("post", "/api/models/scan"), ("get", "/api/models/scan"), ("get", "/api/models/scan/events"),
                        ("post", "/api/models/{hash}/civitai-sync"), ("post", "/api/models/civitai-sync")}
 LISTS = {"/api/models", "/api/images", "/api/tasks", "/api/tags"}
 
