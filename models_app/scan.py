@@ -96,8 +96,10 @@ def existing_models(hashes) -> dict:
 
 # --- scanning ----------------------------------------------------------------------------------------------------
 
-def scan(paths, *, in_place=False, model_type=None, base_model=None, progress=lambda files: files) -> ScanReport:
-    """Import the weights files under `paths`; `progress` wraps the file list (the command's tqdm).
+def scan(paths, *, in_place=False, model_type=None, base_model=None, progress=lambda files: files,
+         layout=None) -> ScanReport:
+    """Import the weights files under `paths`; `progress` wraps the file list (the command's tqdm); `layout`: the
+    host whose folder names give kinds (models_app.sidecars.folder_hint; default: any).
 
     In-place models under the paths are checked first (`verify`), so a file that changed is re-hashed once."""
     report = ScanReport()
@@ -113,12 +115,13 @@ def scan(paths, *, in_place=False, model_type=None, base_model=None, progress=la
             if statuses.get(sha256) == "ready":
                 report.known += 1
                 continue
-        import_one(Path(path), info, sha256, report, in_place=in_place, model_type=model_type, base_model=base_model)
+        import_one(Path(path), info, sha256, report, in_place=in_place, model_type=model_type, base_model=base_model,
+                   layout=layout)
     return report
 
 
-def import_one(path: Path, info, sha256, report: ScanReport, *, in_place, model_type, base_model):
-    hint = folder_hint(path)
+def import_one(path: Path, info, sha256, report: ScanReport, *, in_place, model_type, base_model, layout=None):
+    hint = folder_hint(path, layout)
     sidecar = read_sidecars(path)
     try:
         model, created = import_model_file(  # the row and its tags are one transaction (or nothing)

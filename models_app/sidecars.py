@@ -45,6 +45,8 @@ INVOKEAI_TYPES = {
     "ti": "embedding",
 }
 FOLDER_KINDS = A1111_FOLDERS | COMFYUI_FOLDERS
+# A root's layout hint (SDHOST_MODEL_ROOTS): only that host's folder names give kinds under it.
+LAYOUT_FOLDERS = {"a1111": A1111_FOLDERS, "comfyui": COMFYUI_FOLDERS, "invokeai": {}}
 SD_VERSIONS = {"sd1": "SD1.5", "sd2": "SD2.1", "sdxl": "SDXL"}  # A1111's `sd version` of a LoRA's .json
 
 
@@ -54,16 +56,19 @@ class FolderHint:
     base_model: str | None = None
 
 
-def folder_hint(path) -> FolderHint:
-    """Kind (and with InvokeAI's layout, base model) from the folders a weights file lies in, nearest first."""
+def folder_hint(path, layout=None) -> FolderHint:
+    """Kind (and with InvokeAI's layout, base model) from the folders a weights file lies in, nearest first;
+    `layout` (a1111, comfyui, invokeai) keeps to that host's folder names."""
     path = Path(path)
     parents = [part.casefold() for part in path.parent.parts]
+    folders = FOLDER_KINDS if layout is None else LAYOUT_FOLDERS[layout]
+    invokeai = layout in (None, "invokeai")
     for index in range(len(parents) - 1, -1, -1):
         name = parents[index]
-        if index > 0 and parents[index - 1] in INVOKEAI_BASES and name in INVOKEAI_TYPES:
+        if invokeai and index > 0 and parents[index - 1] in INVOKEAI_BASES and name in INVOKEAI_TYPES:
             return FolderHint(INVOKEAI_TYPES[name], INVOKEAI_BASES[parents[index - 1]])
-        if name in FOLDER_KINDS:
-            kind = FOLDER_KINDS[name]
+        if name in folders:
+            kind = folders[name]
             if kind == "checkpoint" and ".vae" in [s.casefold() for s in path.suffixes[-2:-1]]:
                 kind = "vae"  # A1111: `<checkpoint>.vae.safetensors` beside its checkpoint
             return FolderHint(kind)

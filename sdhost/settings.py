@@ -9,6 +9,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from sdhost.model_roots import BadModelRoots, parse_model_roots
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -88,7 +90,20 @@ SDHOST = {
     "CIVITAI_TOKEN": env("CIVITAI_TOKEN") or None,
     "DOWNLOAD_CONCURRENCY": env_int("DOWNLOAD_CONCURRENCY", 2),
     "AUTO_DOWNLOAD": env_bool("AUTO_DOWNLOAD", True),
+    # Civitai by hash (models_app/civitai/sync.py): catalogue lookups per second, at most
+    "CIVITAI_SYNC_RATE": env_float("CIVITAI_SYNC_RATE", 1.0),
+    # model folders scanned in place (sdhost/model_roots.py), and whether `serve` scans them at start
+    "MODEL_ROOTS": [],
+    "SCAN_ON_START": env_bool("SCAN_ON_START", False),
 }
+
+try:
+    SDHOST["MODEL_ROOTS"] = parse_model_roots(env("MODEL_ROOTS"))
+except BadModelRoots as exc:
+    raise SystemExit(f"SDHOST_MODEL_ROOTS: {exc}") from None
+if SDHOST["CIVITAI_SYNC_RATE"] <= 0:
+    raise SystemExit(f"SDHOST_CIVITAI_SYNC_RATE must be a number of requests per second > 0 "
+                     f"(got {SDHOST['CIVITAI_SYNC_RATE']})")
 
 if SDHOST["PREVIEW"] not in ("off", "approx") or SDHOST["PREVIEW_EVERY"] < 1:
     raise SystemExit(f"SDHOST_PREVIEW must be off or approx (got {SDHOST['PREVIEW']!r}) and SDHOST_PREVIEW_EVERY "

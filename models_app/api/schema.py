@@ -31,6 +31,7 @@ from core.text import FREE_TEXT_PATTERN, NON_BLANK_FREE_TEXT_PATTERN
 from ..services import MODEL_UPDATES
 from .civitai import AddFromCivitaiView
 from .resources import ModelResource
+from .scan import CivitaiSyncBatchView, CivitaiSyncView, ScanView
 from .views import ModelViewSet
 
 TAGS = ["models"]
@@ -166,4 +167,120 @@ add_path("/api/models/add-from-civitai/{hash}", "get", sse(
     IMPORT_EVENT, tags=TAGS, not_found=UNKNOWN + " (an error document, not a stream)", ends=True,
     parameters=[{"name": "hash", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                  "description": "SHA256 of the model file"}],
+))
+
+SCAN_STARTED = component("ModelScanStarted", {
+    "type": "object", "required": ["status", "scan", "roots", "status_url", "tracking_url"],
+    "properties": {
+        "status": {"type": "string", "enum": ["scanning"]},
+        "scan": {"type": "string", "description": "This scan's id (in every event)"},
+        "roots": {"type": "array", "items": {"type": "string"}, "description": "The folders of SDHOST_MODEL_ROOTS"},
+        "status_url": {"type": "string", "example": "/api/models/scan"},
+        "tracking_url": {"type": "string", "example": "/api/models/scan/events"},
+    },
+})
+SCAN_EVENT = component("ModelScanEvent", {
+    "type": "object", "required": ["status"],
+    "description": "`idle` before the first scan; progress (`scanning`), then one final event (`completed` with "
+                   "counts, or `failed` with `error`).",
+    "properties": {
+        "status": {"type": "string", "enum": ["idle", "scanning", "completed", "failed"]},
+        "scan": {"type": "string"},
+        "root": {"type": "string", "nullable": True, "description": "The root being scanned"},
+        "roots_done": {"type": "integer"}, "roots": {"type": "integer"},
+        "files_done": {"type": "integer"}, "files": {"type": "integer"},
+        "imported": {"type": "integer"}, "relinked": {"type": "integer"}, "known": {"type": "integer"},
+        "hashed": {"type": "integer"}, "missing": {"type": "integer"}, "changed": {"type": "integer"},
+        "skipped": {"type": "integer"},
+        "skipped_files": {"type": "array", "items": {"type": "object", "properties": {
+            "path": {"type": "string"}, "reason": {"type": "string"}}}},
+        "error": {"type": "string"},
+    },
+})
+NO_MEMBERS = {"type": "object", "maxProperties": 0, **NOT_A_DOCUMENT,
+              "description": "No members (or no body): only the configured roots are scanned, never a path sent"}
+SYNC_STATE = component("CivitaiSyncState", {
+    "type": "object", "required": ["state"],
+    "properties": {
+        "state": {"type": "string", "enum": ["synced", "not_found", "offline", "failed"]},
+        "at": {"type": "string", "format": "date-time"},
+        "detail": {"type": "string"},
+    },
+})
+RETRY_NOT_FOUND = {"type": "boolean", "default": False,
+                   "description": "Also the models Civitai did not know last time (`not_found`)"}
+SYNC_BATCH = component("CivitaiSyncBatchRequest", {
+    "description": "`hashes`, or `all`: every model without Civitai data (`not_found` ones only with "
+                   "`retry_not_found`).",
+    "oneOf": [
+        {"type": "object", "required": ["hashes"], "additionalProperties": False, "properties": {
+            "hashes": {"type": "array", "minItems": 1,
+                       "items": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
+            "retry_not_found": RETRY_NOT_FOUND}},
+        {"type": "object", "required": ["all"], "additionalProperties": False, "properties": {
+            "all": {"type": "boolean", "enum": [True]}, "retry_not_found": RETRY_NOT_FOUND}},
+    ],
+    "example": {"all": True},
+})
+SYNC_QUEUED = component("CivitaiSyncQueued", {
+    "type": "object", "required": ["queued", "hashes"],
+    "properties": {"queued": {"type": "integer"}, "hashes": {"type": "array", "items": {"type": "string"}}},
+})
+CIVITAI_OFF = "`feature_disabled`: Civitai switched off (D30)"
+
+document_view(ScanView, get=operation(
+    "models_scan_status", "The watched model folders and the scan's state", tags=TAGS,
+    responses={200: OpenApiResponse({"type": "object", "required": ["roots", "scan_on_start", "state", "tracking_url"],
+                                     "properties": {
+        "roots": {"type": "array", "items": {"type": "object", "required": ["path", "layout"], "properties": {
+            "path": {"type": "string"},
+            "layout": {"type": "string", "nullable": True, "enum": ["a1111", "comfyui", "invokeai", None]}}}},
+        "scan_on_start": {"type": "boolean"},
+        "state": ref("ModelScanEvent"),
+        "tracking_url": {"type": "string", "example": "/api/models/scan/events"},
+    }}, description="SDHOST_MODEL_ROOTS, SDHOST_SCAN_ON_START and the current (or last) scan's state"),
+        **errors()},
+), post=operation(
+    "models_scan", "Scan the configured model folders in place", tags=TAGS, request=json_body(NO_MEMBERS),
+    description="Registers the weights files under each folder of SDHOST_MODEL_ROOTS in place (docs/library.md); "
+                "progress on `tracking_url` (SSE). A body member (a path, say) is refused: only configured folders "
+                "are scanned.",
+    responses={
+        202: OpenApiResponse(SCAN_STARTED, description="Scan started"),
+        **errors(e400="`invalid_request`: a body member was sent",
+                 e409="`scan_running`: a scan is running; `no_model_roots`: SDHOST_MODEL_ROOTS is empty"),
+    },
+))
+
+add_path("/api/models/scan/events", "get", sse(
+    "models_scan_progress", "SSE progress of the model folder scan",
+    "The current state at once (`idle` before any scan, or the last scan's final event), progress events, then one "
+    "final event, then the stream closes.", SCAN_EVENT, tags=TAGS, ends=True,
+))
+
+document_view(CivitaiSyncView, post=operation(
+    "models_civitai_sync", "Fill a model in from Civitai by its hash", tags=TAGS, parameters=[HASH],
+    request=json_body({**NO_MEMBERS, "description": "No members (or no body)"}),
+    description="Looks the file up with Civitai's by-hash API and fills in what the model lacks (name while it is "
+                "the file's name, description, base model, tags, trigger words, ids, cover). The outcome is "
+                "`meta.civitai_sync` and the model's `metadata.civitai_sync`: `offline` is not an error.",
+    responses={
+        200: OpenApiResponse({"type": "object", "required": ["data", "meta"], "properties": {
+            "data": ref("ModelResource"), "meta": {"type": "object", "properties": {"civitai_sync": SYNC_STATE}}}},
+            description="Looked up (or had Civitai data already)"),
+        **errors(e400="`invalid_request`: a body member was sent", e403=CIVITAI_OFF, e404=UNKNOWN),
+    },
+))
+
+document_view(CivitaiSyncBatchView, post=operation(
+    "models_civitai_sync_batch", "Fill several models in from Civitai by hash (background)", tags=TAGS,
+    request=json_body(SYNC_BATCH),
+    description="Rate-limited (SDHOST_CIVITAI_SYNC_RATE); each model's outcome lands in its "
+                "`metadata.civitai_sync`.",
+    responses={
+        202: OpenApiResponse(SYNC_QUEUED, description="Sync started"),
+        200: OpenApiResponse(SYNC_QUEUED, description="Nothing to sync"),
+        **errors(e400=INVALID, e403=CIVITAI_OFF, e404="`not_found`: an unknown hash",
+                 e409="`sync_running`: a batch is running"),
+    },
 ))

@@ -13,8 +13,12 @@ CATALOGUE_TIMEOUT = (5, 20)  # connect, read (seconds)
 TOKEN_NEEDED = "Civitai requires an API token for this request: set SDHOST_CIVITAI_TOKEN"
 
 
-def catalogue_unavailable(detail):
-    return APIError(502, "catalogue_unavailable", detail)
+def catalogue_unavailable(detail, offline=False):
+    """502 `catalogue_unavailable`; `offline`: Civitai could not be reached, timed out or answered 5xx (a by-hash
+    sync records that and tries again later: models_app/civitai/sync.py)."""
+    error = APIError(502, "catalogue_unavailable", detail)
+    error.offline = offline
+    return error
 
 
 class CivitaiClient:
@@ -41,6 +45,10 @@ class CivitaiClient:
     def get_version(self, version_id) -> dict:
         return self._get_json(f"/api/v1/model-versions/{version_id}", f"Civitai model version {version_id}")
 
+    def get_by_hash(self, sha256) -> dict:
+        """The model-version document of the file with this SHA256 (Civitai's by-hash lookup)."""
+        return self._get_json(f"/api/v1/model-versions/by-hash/{sha256}", f"A file with SHA256 {sha256}")
+
     def model_page_url(self, model_id, version_id) -> str:
         return f"{self.base_url}/models/{model_id}?modelVersionId={version_id}"
 
@@ -61,15 +69,16 @@ class CivitaiClient:
             with self.session() as session:
                 response = session.get(url, timeout=CATALOGUE_TIMEOUT, headers={"Accept": "application/json"})
         except requests.Timeout:
-            raise catalogue_unavailable(f"Civitai did not answer in time ({url})") from None
+            raise catalogue_unavailable(f"Civitai did not answer in time ({url})", offline=True) from None
         except requests.RequestException as exc:
-            raise catalogue_unavailable(f"Civitai is unreachable ({url}): {type(exc).__name__}") from None
+            raise catalogue_unavailable(f"Civitai is unreachable ({url}): {type(exc).__name__}", offline=True) from None
         if response.status_code == 404:
             raise APIError(404, "not_found", f"{what} not found on Civitai")
         if response.status_code in (401, 403):
             raise catalogue_unavailable(TOKEN_NEEDED)
         if response.status_code != 200:
-            raise catalogue_unavailable(f"Civitai answered HTTP {response.status_code} for {what}")
+            raise catalogue_unavailable(f"Civitai answered HTTP {response.status_code} for {what}",
+                                        offline=response.status_code >= 500)
         try:
             body = response.json()
         except ValueError:

@@ -399,15 +399,21 @@ def attach_preview(model, plan: ImportPlan, client: CivitaiClient):
     """Store the first preview image as the cover; a failure is logged, never fatal."""
     if not plan.preview_url:
         return
+    image = store_preview(plan.preview_url, model.hash, client)
+    if image is not None:
+        SDModel.objects.filter(pk=model.hash, cover_image__isnull=True).update(cover_image=image)
+        model.cover_image = image
+
+
+def store_preview(url, model_hash, client: CivitaiClient):
+    """A catalogue preview image stored in the image library, or None (logged) when it cannot be fetched or stored."""
     try:
-        data = client.fetch_bytes(plan.preview_url, settings.SDHOST["MAX_UPLOAD_BYTES"])
-        image, _ = store_image_bytes(data, metadata={"source_url": plan.preview_url},
-                                     max_pixels=settings.SDHOST["MAX_IMAGE_PIXELS"])
+        data = client.fetch_bytes(url, settings.SDHOST["MAX_UPLOAD_BYTES"])
+        image, _ = store_image_bytes(data, metadata={"source_url": url}, max_pixels=settings.SDHOST["MAX_IMAGE_PIXELS"])
     except (requests.RequestException, ValueError, InvalidImage, OSError) as exc:
-        log.warning("Preview image of %s not stored: %s", model.hash, exc)
-        return
-    SDModel.objects.filter(pk=model.hash, cover_image__isnull=True).update(cover_image=image)
-    model.cover_image = image
+        log.warning("Preview image of %s not stored: %s", model_hash, exc)
+        return None
+    return image
 
 
 # -- process-level entry points ----------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """A real HTTP imitation of Civitai on 127.0.0.1 for tests and the download benchmark.
 
-Serves GET /api/v1/models (one item), /api/v1/models/{id}, GET /api/v1/model-versions/{id}, the download URL
+Serves GET /api/v1/models (one item), /api/v1/models/{id}, GET /api/v1/model-versions/{id}, GET
+/api/v1/model-versions/by-hash/{sha256} (entries of `api_requests` record its arrival, `at`), the download URL
 /api/download/models/{version_id} (307 to a "signed" URL on another host name, like Civitai's CDN),
 the signed file with Range / If-Range (206, or 200 when the range is ignored or the ETag changed),
 and preview images. Behaviour is switched per test through attributes: `token` (401 without it),
@@ -219,6 +220,10 @@ class FakeHandler(BaseHTTPRequestHandler):
     def do_GET(self):
         fake = self.civitai
         path = self.path.split("?", 1)[0]
+        if match := re.fullmatch(r"/api/v1/model-versions/by-hash/([0-9A-Za-z]+)", path):
+            fake.api_requests.append({"path": path, "authorization": self.headers.get("Authorization"),
+                                      "at": time.monotonic()})
+            return self.serve_by_hash(match.group(1).lower())
         if match := re.fullmatch(r"/api/v1/(models|model-versions)/(\d+)", path):
             fake.api_requests.append({"path": path, "authorization": self.headers.get("Authorization")})
             return self.serve_api(match.group(1), int(match.group(2)))
@@ -268,6 +273,18 @@ class FakeHandler(BaseHTTPRequestHandler):
             return self.send_json(200, fake.model_doc(model)) if model else self.send_json(404, {"error": "No model"})
         version = fake.versions.get(ident)
         return self.send_json(200, fake.version_doc(version)) if version else self.send_json(404, {"error": "No version"})
+
+    def serve_by_hash(self, sha256):
+        """Civitai's by-hash lookup: the version one of whose files has this SHA256 (404 when none has)."""
+        fake = self.civitai
+        if fake.api_status:
+            return self.send_json(fake.api_status, {"error": "forced"})
+        if not self.authorized("api"):
+            return self.send_json(401, {"error": "Unauthorized"})
+        for version in fake.versions.values():
+            if version.file.sha256 == sha256:
+                return self.send_json(200, fake.version_doc(version))
+        return self.send_json(404, {"error": "Model not found"})
 
     def serve_file(self, version: FakeVersion):
         fake = self.civitai

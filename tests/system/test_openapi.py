@@ -29,7 +29,10 @@ EXTENSION_ENDPOINTS = {("post", "/api/tasks/parse-parameters"), ("get", "/api/im
                        ("get", "/api/images/{hash}/thumbnail"),  # issue 15: the web UI's gallery
                        # issue 22 item 6: JSON:API's update form (docs/library.md)
                        ("patch", "/api/models/{hash}"), ("patch", "/api/images/{hash}"), ("patch", "/api/tasks/{id}"),
-                       ("get", "/api/tasks/{id}/preview")}  # issue 26: live previews
+                       ("get", "/api/tasks/{id}/preview"),  # issue 26: live previews
+                       # issue 24: model folders scanned in place, Civitai by hash
+                       ("post", "/api/models/scan"), ("get", "/api/models/scan"), ("get", "/api/models/scan/events"),
+                       ("post", "/api/models/{hash}/civitai-sync"), ("post", "/api/models/civitai-sync")}
 LISTS = {"/api/models", "/api/images", "/api/tasks", "/api/tags"}
 
 

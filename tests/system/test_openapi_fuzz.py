@@ -152,7 +152,9 @@ def test_every_operation_conforms(live_url, seeded, catalogue):
         operation = result.ok()
         if operation.definition.raw.get("operationId") in ENDLESS_STREAMS:
             continue
-        inputs = [operation.path_parameters, operation.query, operation.headers, operation.body]
+        # Last-Event-ID (core.openapi.sse) takes any string: a stream with no other input has no negative case
+        headers = [header for header in operation.headers if header.name != "Last-Event-ID"]
+        inputs = [operation.path_parameters, operation.query, headers, operation.body]
         modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) if any(inputs) else (GenerationMode.POSITIVE,)
         for mode in modes:
 

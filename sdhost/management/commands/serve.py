@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.store_sweep import sweep_all
 from models_app.civitai.manager import resume_pending_imports
+from models_app.roots import scanner
 from sdhost.banner import collect_facts, render_banner
 from sdhost.serving import serve
 from sdhost.settings import host_name
@@ -115,6 +116,10 @@ class Command(BaseCommand):
             resumed = resume_pending_imports()
             if resumed:
                 self.stdout.write(f"Resuming {len(resumed)} Civitai import(s)")
+        if cfg["SCAN_ON_START"] and cfg["MODEL_ROOTS"]:  # issue 24: the watched model folders, in the background
+            scanner.start()
+            self.stdout.write(f"Scanning {len(cfg['MODEL_ROOTS'])} model folder(s) in place "
+                              "(progress: /api/models/scan/events)")
         self.stdout.write(render_banner(collect_facts(host, port, loopback=is_loopback(host),
                                                       worker_in_process=worker_in_process)))
         self.stdout.flush()  # before the server takes over, also when stdout is a pipe or a log file
