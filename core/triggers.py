@@ -196,6 +196,20 @@ def upgrade_step(name, version):
     return TriggerStep(name, version, forward, backward)
 
 
+def new_set_step(name, version):
+    """The step of a migration that installs set `name`, first frozen in `version` (a set born after
+    `trigger_sets`), and records its fingerprint (reverse: the drop)."""
+
+    def forward(apps, schema_editor):
+        install(schema_editor, name, version)
+
+    def backward(apps, schema_editor):
+        _run(frozen(name, version, schema_editor.connection.vendor)["drop"], schema_editor)
+        schema_editor.execute(f"DELETE FROM {TABLE} WHERE name = %s", [name])
+
+    return TriggerStep(name, version, forward, backward)
+
+
 # --- installing, recording, repairing --------------------------------------------------------------
 
 TABLE = "trigger_sets"

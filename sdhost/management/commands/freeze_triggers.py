@@ -8,6 +8,7 @@ from their newest frozen version into core/trigger_sql/v<N+1>.<vendor>.sql; then
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.prompt_search import prompt_search_sets
 from core.row_keys import RowKeys
 from core.tag_counts import LinkCounts, RowCounts, TagUsageDelete
 from core.triggers import VENDORS, frozen, frozen_versions, latest_version, version_path, versions_of, write_version
@@ -19,7 +20,7 @@ def trigger_sets():
     sets = [TagUsageDelete()]
     for counted in Tag.counted_links():
         sets += [LinkCounts(counted), RowCounts(counted.entity), RowKeys(counted)]
-    return sets
+    return sets + prompt_search_sets()
 
 
 def changed_sets():
