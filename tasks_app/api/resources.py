@@ -10,7 +10,6 @@ from core.row_keys import ROW_KEYS
 from engine.parameters import RENDER_PARAMETERS
 from tasks_app.models import NEVER_PROMOTED, TASK_KINDS, TASK_STATUSES, Task, TaskImage, TaskModel, TaskTag
 
-
 # `contains` on the prompt is a word search (core/prompt_search.py); its other operators are Text's
 PROMPT = Words(lambda words, prefix: Q(WordsMatch(F("seq"), F("prompt"), searched=TASK_PROMPTS, words=words,
                                                   prefix=prefix)),

@@ -96,6 +96,7 @@ def test_task_write_paths(api, checkpoint):
     bulk = Task.objects.bulk_create([Task(checkpoint=checkpoint, prompt=f"harbour boat {i}") for i in range(3)])
     assert found(api, "tasks", "lighthouse") == {task.id}
     assert found(api, "tasks", "boat") == {t.id for t in bulk}
+    assert found(api, "tasks", "boat harbour") == {t.id for t in bulk}  # words, not a substring
     task.prompt = "stormy harbour"
     task.save()
     assert found(api, "tasks", "lighthouse") == set()
