@@ -138,17 +138,18 @@ def drop_fts_table(table):
 
 class WordsMatch(Func):
     """True for the rows whose searched text (`searched`) holds every word of `words` (query_words), the last as a
-    prefix if `prefix`: `seq IN (FTS5 match)` on SQLite, `to_tsvector(...) @@ to_tsquery(...)` on PostgreSQL (the expression
-    of the GIN index). Its two source expressions: the row's `seq` and the column the text is read from."""
+    prefix if `prefix`: `seq IN (the keys of the matching rows)`, from the FTS5 table on SQLite, from the GIN index
+    on PostgreSQL (`to_tsvector(...) @@ to_tsquery(...)`, the index's expression). A list of keys, not a per-row
+    test, so that the images' condition (its own text or its task's) is two lists the planner ORs by index."""
 
     conditional = True
     output_field = BooleanField()
 
-    def __init__(self, seq, column, *, searched: SearchedText, words, prefix=True):
+    def __init__(self, seq, *, searched: SearchedText, words, prefix=True):
         if not words:
             raise ValueError("a word search needs a word")
         self.searched, self.words, self.prefix = searched, list(words), prefix
-        super().__init__(seq, column)
+        super().__init__(seq)
 
     def as_sqlite(self, compiler, connection, **extra):
         seq_sql, params = compiler.compile(self.get_source_expressions()[0])
@@ -156,7 +157,8 @@ class WordsMatch(Func):
         return f"{seq_sql} IN (SELECT rowid FROM {fts} WHERE {fts} MATCH %s)", [*params, fts5_match(self.words, self.prefix)]
 
     def as_postgresql(self, compiler, connection, **extra):
-        column_sql, params = compiler.compile(self.get_source_expressions()[1])
-        text = self.searched.postgresql.replace("{row}" + self.searched.columns[0], column_sql)
-        return (f"to_tsvector('simple'::regconfig, {text}) @@ to_tsquery('simple'::regconfig, %s)",
+        seq_sql, params = compiler.compile(self.get_source_expressions()[0])
+        s = self.searched
+        return (f"{seq_sql} IN (SELECT seq FROM {s.table} WHERE to_tsvector('simple'::regconfig, "
+                f"{s.postgresql.format(row='')}) @@ to_tsquery('simple'::regconfig, %s))",
                 [*params, tsquery(self.words, self.prefix)])

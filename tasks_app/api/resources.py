@@ -11,8 +11,7 @@ from engine.parameters import RENDER_PARAMETERS
 from tasks_app.models import NEVER_PROMOTED, TASK_KINDS, TASK_STATUSES, Task, TaskImage, TaskModel, TaskTag
 
 # `contains` on the prompt is a word search (core/prompt_search.py); its other operators are Text's
-PROMPT = Words(lambda words, prefix: Q(WordsMatch(F("seq"), F("prompt"), searched=TASK_PROMPTS, words=words,
-                                                  prefix=prefix)),
+PROMPT = Words(lambda words, prefix: Q(WordsMatch(F("seq"), searched=TASK_PROMPTS, words=words, prefix=prefix)),
                lambda value: Q(prompt__icontains=value))
 
 
