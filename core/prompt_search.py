@@ -22,7 +22,8 @@ is its task's prompt or its own metadata `prompt`, combined by the image resourc
 
 import re
 
-from django.db.models import BooleanField, Func
+from django.db import connection
+from django.db.models import BooleanField, Func, Q
 
 from core.triggers import TriggerSet
 
@@ -162,3 +163,16 @@ class WordsMatch(Func):
         return (f"{seq_sql} IN (SELECT seq FROM {s.table} WHERE to_tsvector('simple'::regconfig, "
                 f"{s.postgresql.format(row='')}) @@ to_tsquery('simple'::regconfig, %s))",
                 [*params, tsquery(self.words, self.prefix)])
+
+
+def any_of(model, conditions):
+    """The rows of `model` that meet any of `conditions` (each a `Q` answered by an index, e.g. a WordsMatch): their
+    OR on SQLite, whose MULTI-INDEX OR reads each list by its index; on PostgreSQL `seq IN` the UNION ALL of their
+    lists, one semi-join (an OR of `IN` subqueries is a filter run over every row there)."""
+    if connection.vendor == "postgresql":
+        lists = [model._default_manager.filter(condition).values("seq") for condition in conditions]
+        return Q(seq__in=lists[0].union(*lists[1:], all=True))
+    combined = Q()
+    for condition in conditions:
+        combined |= condition
+    return combined

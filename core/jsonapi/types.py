@@ -121,7 +121,10 @@ class Words(Text):
         if op != "contains":
             return super().q(path, op, value)
         words = query_words(value)
-        return self.match(words, last_is_prefix(value)) if words else self.substring(value)
+        if words:
+            return self.match(words, last_is_prefix(value))
+        # no stored prompt holds NUL (free text, core/text.py), and PostgreSQL refuses it in a parameter
+        return NOTHING if "\x00" in value else self.substring(value)
 
 
 class Enum(Text):

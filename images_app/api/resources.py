@@ -4,7 +4,7 @@ from django.db.models import F, Q
 
 from core.jsonapi import Attribute, Resource, ToMany, ToOne
 from core.jsonapi.types import INTEGER, OBJECT, TEXT, TIMESTAMP, Words
-from core.prompt_search import IMAGE_PROMPTS, TASK_PROMPTS, WordsMatch
+from core.prompt_search import IMAGE_PROMPTS, TASK_PROMPTS, WordsMatch, any_of
 from core.row_keys import ROW_KEYS
 from images_app.models import Image, ImageTag
 
@@ -19,8 +19,8 @@ def prompt_words(words, prefix):
     images, images_app/generation.py) or their task's prompt, each searched on its own (docs/query-engine.md,
     "Prompt search"). Two lists of keys, which the planner ORs by index."""
     tasks = producing_tasks().filter(WordsMatch(F("seq"), searched=TASK_PROMPTS, words=words, prefix=prefix))
-    return (Q(WordsMatch(F("seq"), searched=IMAGE_PROMPTS, words=words, prefix=prefix))
-            | Q(task__in=tasks.values("pk")))
+    return any_of(Image, [Q(WordsMatch(F("seq"), searched=IMAGE_PROMPTS, words=words, prefix=prefix)),
+                          Q(task__in=tasks.values("pk"))])
 
 
 def prompt_substring(value):

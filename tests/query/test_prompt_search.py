@@ -60,7 +60,7 @@ def test_tasks_match_whole_words_any_case_the_last_as_a_prefix(api, tasks):
 
 @pytest.mark.parametrize("text", ['"', '""', "*", "NEAR", "NEAR(a b)", "-", "-pine", ":", "prompt:pine", "a AND",
                                   "OR", "NOT pine", "(", ")", "^", "pine*", '"pine', "%", "_", "\\", "'", "'; --",
-                                  "a & b | !c", "x:*", "<->", "ÿ" * 300, "pine " * 100])
+                                  "a & b | !c", "x:*", "<->", "\x00", "pine\x00fo", "\t\n", "ÿ" * 300, "pine " * 100])
 def test_hostile_text_is_plain_text(api, tasks, text):
     for collection in ("tasks", "images"):
         response = api.get(f"/api/{collection}", {"filter[prompt][contains]": text})
