@@ -2,9 +2,8 @@
 
 A prompt is searched by its words: the query's words (runs of letters and digits, any case) must all be words of
 the prompt, the last one as the start of a word when the query ends in it (`pine fo` finds "misty pine forest";
-`pine` finds "pineapple" too, `pine,` or `pine ` does not). Punctuation and query
-syntax (`"`, `*`, `-`, `:`, `NEAR`, `AND`) are separators or plain words, never operators: the words are quoted
-into the match expression. A query without a word (only punctuation) matches the text as a substring, as
+`pine` finds "pineapple" too, `pine,` or `pine ` does not). Punctuation and query syntax (`"`, `*`, `-`, `:`,
+`NEAR`, `AND`) are separators or plain words, never operators: the words are quoted into the match expression. A query without a word (only punctuation) matches the text as a substring, as
 `contains` does on other attributes.
 
 - **SQLite**: an FTS5 table per searched table, `<table>_prompt_fts` (unicode61 tokenizer, diacritics kept), whose
@@ -15,6 +14,8 @@ into the match expression. A query without a word (only punctuation) matches the
   rebuilds it.
 - **PostgreSQL**: a GIN expression index on `to_tsvector('simple', <text>)`, which the database keeps right by
   itself: no trigger, and the set holds only the index.
+
+Both answer a condition as a list of keys (`WordsMatch`: `seq IN (...)`); `any_of` combines the images' two lists.
 
 The searched text of each table is a column or a metadata key of the same row (`SearchedText`); an image's prompt
 is its task's prompt or its own metadata `prompt`, combined by the image resource (images_app/api/resources.py).
@@ -28,7 +29,7 @@ from django.db.models import BooleanField, Func, Q
 from core.triggers import TriggerSet
 
 WORD_RE = re.compile(r"[^\W_]+")  # what both databases' tokenizers call a word (`_` separates, as there)
-MAX_WORDS = 32  # more would make the match expression, not the answer, better
+MAX_WORDS = 32  # bounds the match expression; words past it are ignored (the answer can only grow)
 
 
 def query_words(text):

@@ -110,9 +110,9 @@ class Text(ValueType):
 class Words(Text):
     """Free text whose `contains` is a word search (core/prompt_search.py): every word of the value is a word of the
     text, the last one a word's start if the value ends in it, any case. `match(words, prefix)` is the `Q` of the
-    rows that hold `words`, the last one as a prefix if `prefix`;
-    `substring(value)`, of the rows whose text holds `value` (a value without a word: only punctuation).
-    `operators`: the operators it takes (the others keep Text's meaning)."""
+    rows that hold `words`, the last one as a prefix if `prefix`; `substring(value)`, of the rows whose text holds
+    `value` (a value without a word: only punctuation). `operators`: those it takes (the others mean what Text's
+    do)."""
 
     def __init__(self, match, substring, operators=Text.operators):
         self.match, self.substring, self.operators = match, substring, frozenset(operators)

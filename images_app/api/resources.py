@@ -17,7 +17,7 @@ def producing_tasks():
 def prompt_words(words, prefix):
     """Images whose prompt holds `words` (the last as a prefix if `prefix`): their own metadata `prompt` (imported
     images, images_app/generation.py) or their task's prompt, each searched on its own (docs/query-engine.md,
-    "Prompt search"). Two lists of keys, which the planner ORs by index."""
+    "Prompt search"). Two lists of keys, each read by its index (core/prompt_search.any_of)."""
     tasks = producing_tasks().filter(WordsMatch(F("seq"), searched=TASK_PROMPTS, words=words, prefix=prefix))
     return any_of(Image, [Q(WordsMatch(F("seq"), searched=IMAGE_PROMPTS, words=words, prefix=prefix)),
                           Q(task__in=tasks.values("pk"))])
