@@ -22,6 +22,11 @@ next run, migrated forward, not reseeded. The two broad tag filters also run wit
 (their hand-written totals then count up to the same cap). `--only TEXT` runs the queries whose name
 contains TEXT. Every run ends with the write costs: one batch update tagging
 and untagging 1,000 images through the API, and single image inserts.
+
+Prompt search (issue 24 item 6, `filter[prompt][contains]`, core/prompt_search.py): 60% of the images carry a
+metadata `prompt` (as imported ones do), 30% link to one of `images / 10` tasks with prompts (rendered ones), the
+rest have none; prompts are 8-20 words drawn Zipf-like from a 200-word vocabulary. The `prompt` queries have
+their own target: API p95 <= 50 ms.
 """
 
 import argparse
@@ -64,6 +69,26 @@ def pick_tags(rng, weights):
     return sorted(chosen)
 
 
+ADJECTIVES = ["misty", "ancient", "golden", "dark", "bright", "quiet", "stormy", "frozen", "sunlit", "hidden",
+              "ruined", "glowing", "crimson", "silver", "emerald", "lonely", "vast", "tiny", "ornate", "rusty"]
+NOUNS = ["forest", "castle", "city", "river", "mountain", "portrait", "knight", "dragon", "harbour", "garden",
+         "temple", "desert", "ocean", "village", "tower", "bridge", "meadow", "cathedral", "lighthouse", "robot",
+         "fox", "wolf", "owl", "cat", "ship", "train", "market", "library", "cave", "island"]
+STYLE = ["masterpiece", "best quality", "highly detailed", "8k", "cinematic lighting", "volumetric light",
+         "sharp focus", "octane render", "trending on artstation", "film grain", "bokeh", "watercolor",
+         "oil painting", "concept art", "studio lighting", "soft shadows", "dramatic sky", "wide angle"]
+PROMPT_WORDS = ADJECTIVES + NOUNS + STYLE + [f"{a}{n}" for a in ("neo", "pre", "ultra", "hyper") for n in NOUNS]
+
+
+PROMPT_WEIGHTS = [1 / (rank + 1) ** 0.8 for rank in range(len(PROMPT_WORDS))]
+
+
+def pick_prompt(rng):
+    """8-20 words (4-10 entries, some of two words), Zipf-like over the vocabulary, with A1111 punctuation."""
+    words = rng.choices(PROMPT_WORDS, PROMPT_WEIGHTS, k=rng.randint(4, 10))
+    return ", ".join(f"({word}:1.2)" if rng.random() < 0.1 else word for word in words)
+
+
 def pick_metadata(rng):
     metadata = {}
     if rng.random() < 0.6:
@@ -78,6 +103,7 @@ def seed(n_models, n_images):
     from images_app.models import Image, ImageTag
     from models_app.models import ModelTag, SDModel
     from system_app.models import Tag
+    from tasks_app.models import Task
 
     rng = random.Random(42)
     weights = tag_weights()
@@ -98,12 +124,22 @@ def seed(n_models, n_images):
     SDModel.objects.bulk_create(models, batch_size=2000)
     ModelTag.objects.bulk_create(model_tags, batch_size=5000)
 
+    checkpoints = [model for model in models if model.model_type == "checkpoint"]
+    tasks = [Task(checkpoint=rng.choice(checkpoints), prompt=pick_prompt(rng), status="completed")
+             for _ in range(n_images // 10 if checkpoints else 0)]
+    Task.objects.bulk_create(tasks, batch_size=2000)
+
     images, image_tags = [], []
     for n in range(n_images):
         width, height = rng.choice(SIZES)
+        metadata, task, kind = pick_metadata(rng), None, rng.random()
+        if kind < 0.6:
+            metadata["prompt"] = pick_prompt(rng)  # imported
+        elif kind < 0.9 and tasks:
+            task = rng.choice(tasks)  # rendered
         image = Image(
             hash=f"{rng.getrandbits(256):064x}", width=width, height=height, size=rng.randint(50_000, 5_000_000),
-            seed=rng.getrandbits(32), metadata=pick_metadata(rng),
+            seed=rng.getrandbits(32), metadata=metadata, task=task,
             created_at=start + timedelta(seconds=rng.randint(0, 365 * 86400), microseconds=rng.randint(0, 999999)),
         )
         images.append(image)
@@ -275,6 +311,42 @@ CASES = [
     },
 ]
 
+def prompt_match(table, text):
+    """Hand-written FTS5 condition: the rows of `table` whose prompt holds the words of `text` (core/prompt_search.py)."""
+    from core.prompt_search import fts5_match, last_is_prefix, query_words
+
+    match = fts5_match(query_words(text), last_is_prefix(text)).replace("'", "''")
+    return f"seq IN (SELECT rowid FROM {table}_prompt_fts WHERE {table}_prompt_fts MATCH '{match}')"
+
+
+def image_prompt(text):
+    return f"({prompt_match('images', text)} OR task_id IN (SELECT id FROM tasks WHERE {prompt_match('tasks', text)}))"
+
+
+def prompt_case(text, sort="-created_at", order="created_at DESC, hash"):
+    return {
+        "name": f"images: prompt contains '{text}', {sort}", "prompt": True,
+        "url": "/api/images?" + urlencode({"filter[prompt][contains]": text, "sort": sort}, safe="[],"),
+        "where": image_prompt(text), "table": "images", "cols": IMAGE_COLS, "order": order, "offset": 0,
+        "limit": 50, "followup": image_tags_followup,
+    }
+
+
+TASK_COLS = "id, status, prompt, created_at"
+CASES += [
+    prompt_case("lighthouse"),  # one noun among 200 words
+    prompt_case("misty castle"),  # two words, the last a prefix
+    prompt_case("stormy harbour best qu"),  # four words: few rows
+    prompt_case("misty"),  # the commonest word: most rows, the total counts them
+    prompt_case("castle", sort="-size", order="size DESC, hash"),
+    {
+        "name": "tasks: prompt contains 'golden dragon'", "prompt": True,
+        "url": "/api/tasks?" + urlencode({"filter[prompt][contains]": "golden dragon"}, safe="[],"),
+        "where": prompt_match("tasks", "golden dragon"), "table": "tasks", "cols": TASK_COLS,
+        "order": "created_at DESC, id", "offset": 0, "limit": 50, "followup": lambda ids: [],
+    },
+]
+
 ESTIMATE_COUNT_CAP = int(os.environ.get("SDHOST_ESTIMATE_COUNT_CAP") or 1000)  # as the server reads it
 
 
@@ -286,6 +358,7 @@ def estimated(case):
 
 
 CASES[2:2] = [estimated(case) for case in CASES[:2]]  # the broad tag filters, whose exact totals miss the target
+CASES += [estimated(case) for case in CASES if case.get("prompt") and "misty" in case["name"]]  # the gallery's form
 
 
 def hand_sql(case):
@@ -355,7 +428,7 @@ def print_writes(figures):
 def page_ids(cursor):
     """The resource ids (column `hash`, or `name` for tags) of the engine's page query's rows."""
     names = [column[0] for column in cursor.description]
-    index = names.index("hash") if "hash" in names else names.index("name")
+    index = next(names.index(key) for key in ("hash", "id", "name") if key in names)
     return [row[index] for row in cursor.fetchall()]
 
 
@@ -518,8 +591,9 @@ def main():
     for case, total, stmts, api_p50, api_p95, eng_p50, eng_p95, hand_p50, hand_p95 in results:
         print(f"{case['name']:<66} {total:>6} {stmts:>5} {api_p50:>8.2f} {api_p95:>8.2f} {eng_p50:>8.2f} "
               f"{eng_p95:>8.2f} {hand_p50:>8.2f} {hand_p95:>8.2f} {eng_p50 / hand_p50:>8.2f} {api_p50 / hand_p50:>8.2f}")
-        if api_p95 >= 25:
-            failures.append(f"{case['name']}: API p95 {api_p95:.1f} ms >= 25 ms")
+        target = 50 if case.get("prompt") else 25
+        if api_p95 >= target:
+            failures.append(f"{case['name']}: API p95 {api_p95:.1f} ms >= {target} ms")
         if eng_p50 > 1.5 * hand_p50:
             failures.append(f"{case['name']}: engine SQL {eng_p50 / hand_p50:.2f}x hand-written SQL")
 
@@ -534,7 +608,7 @@ def main():
             print(f"    {detail}")
     db.close()
     print_writes(writes)
-    print("\nTargets: API p95 < 25 ms, engine SQL <= 1.5x hand-written SQL:",
+    print("\nTargets: API p95 < 25 ms (prompt search: 50 ms), engine SQL <= 1.5x hand-written SQL:",
           "met" if not failures else "MISSED\n  " + "\n  ".join(failures))
     if args.keep or args.reuse:
         print(f"data kept in {data_dir}")

@@ -4,11 +4,11 @@ frozen, versioned SQL (docs/decisions.md, "Triggers that cannot drift").
 A trigger set (e.g. `row_counts:images`) is installed by the SQL of one *version*, frozen as text in
 core/trigger_sql/v<N>.<vendor>.sql: the triggers it makes, the statements that drop them (`drop`), bring the derived
 data up to date (`backfill`) and create them (`create`). A migration names the set and the version it installs
-(`install_step`, `upgrade_step`), so it runs the same SQL forever, whatever the code that writes trigger SQL
-becomes. That code, a `TriggerSet` subclass per kind (core/tag_counts.py, core/row_keys.py), only authors the next
-version: `manage.py freeze_triggers` writes the sets whose SQL it now makes differently into a new version file,
-which a new migration installs; tests/query/test_triggers.py fails while the newest frozen version and the code
-differ.
+(`install_step`, `upgrade_step`, `new_set_step`), so it runs the same SQL forever, whatever the code that writes
+trigger SQL becomes. That code, a `TriggerSet` subclass per kind (core/tag_counts.py, core/row_keys.py,
+core/prompt_search.py), only authors the next version: `manage.py freeze_triggers` writes the sets whose SQL it now
+makes differently into a new version file, which a new migration installs; tests/query/test_triggers.py fails while
+the newest frozen version and the code differ.
 
 Each installed set has a fingerprint, the SHA-256 of its frozen SQL, kept in the `trigger_sets` table with a digest
 of the definitions the database reports for its triggers right after the install (SQLite: sqlite_master.sql;
@@ -192,6 +192,20 @@ def upgrade_step(name, version):
     def backward(apps, schema_editor):
         _run(frozen(name, version, schema_editor.connection.vendor)["drop"], schema_editor)
         install(schema_editor, name, previous)
+
+    return TriggerStep(name, version, forward, backward)
+
+
+def new_set_step(name, version):
+    """The step of a migration that installs set `name`, first frozen in `version` (a set born after
+    `trigger_sets`), and records its fingerprint (reverse: the drop)."""
+
+    def forward(apps, schema_editor):
+        install(schema_editor, name, version)
+
+    def backward(apps, schema_editor):
+        _run(frozen(name, version, schema_editor.connection.vendor)["drop"], schema_editor)
+        schema_editor.execute(f"DELETE FROM {TABLE} WHERE name = %s", [name])
 
     return TriggerStep(name, version, forward, backward)
 

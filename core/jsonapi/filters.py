@@ -12,7 +12,7 @@ from rest_framework.filters import BaseFilterBackend
 
 from .query import parse_query
 from .resource import resource_for
-from .types import SET_OPS, TAG_OPS, TEXT_OPS
+from .types import SET_OPS, TAG_OPS, TEXT_OPS, Words
 
 
 def jsonapi_query(request, resource, *, collection=True):
@@ -64,6 +64,7 @@ def parameter(name, schema, description, **extra):
 
 OPERATOR_WORDS = {
     "eq": "equals", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤", "contains": "contains (any case)",
+    "words": "contains the words (any case; the last one may be a word's start; docs/query-engine.md)",
     "starts_with": "starts with (any case)", "ends_with": "ends with (any case)", "in": "is one of (comma-separated)",
     "not_in": "is none of (comma-separated)", "not_null": "has a value (`true`) or has none (`false`)",
 }
@@ -94,10 +95,11 @@ def filter_parameters(resource):
         if not attribute.filterable:
             continue
         value_type = attribute.type
-        params.append(parameter(f"filter[{name}]", value_type.schema(), f"`{name}` equals the value."))
+        if "eq" in value_type.operators:
+            params.append(parameter(f"filter[{name}]", value_type.schema(), f"`{name}` equals the value."))
         for op in (op for op in OPERATOR_ORDER if op in value_type.operators):
-            params.append(parameter(f"filter[{name}][{op}]", operator_schema(value_type, op),
-                                    f"`{name}` {OPERATOR_WORDS[op]}."))
+            words = OPERATOR_WORDS["words" if op == "contains" and isinstance(value_type, Words) else op]
+            params.append(parameter(f"filter[{name}][{op}]", operator_schema(value_type, op), f"`{name}` {words}."))
     if resource.tags:
         for op, words in zip(TAG_OPS, ("at least one of", "every one of", "none of")):
             params.append(parameter(f"filter[tags][{op}]", {"type": "string", "pattern": r"[^\s,]"},

@@ -9,6 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 from django.db.models import Q
 
+from core.prompt_search import last_is_prefix, query_words
+
 COMPARISON_OPS = frozenset({"gt", "gte", "lt", "lte"})
 TEXT_OPS = frozenset({"contains", "starts_with", "ends_with"})
 SET_OPS = frozenset({"in", "not_in"})
@@ -103,6 +105,26 @@ class ValueType:
 class Text(ValueType):
     name = "string"
     operators = ValueType.operators | TEXT_OPS
+
+
+class Words(Text):
+    """Free text whose `contains` is a word search (core/prompt_search.py): every word of the value is a word of the
+    text, the last one a word's start if the value ends in it, any case. `match(words, prefix)` is the `Q` of the
+    rows that hold `words`, the last one as a prefix if `prefix`; `substring(value)`, of the rows whose text holds
+    `value` (a value without a word: only punctuation). `operators`: those it takes (the others mean what Text's
+    do)."""
+
+    def __init__(self, match, substring, operators=Text.operators):
+        self.match, self.substring, self.operators = match, substring, frozenset(operators)
+
+    def q(self, path, op, value):
+        if op != "contains":
+            return super().q(path, op, value)
+        words = query_words(value)
+        if words:
+            return self.match(words, last_is_prefix(value))
+        # no stored prompt holds NUL (free text, core/text.py), and PostgreSQL refuses it in a parameter
+        return NOTHING if "\x00" in value else self.substring(value)
 
 
 class Enum(Text):

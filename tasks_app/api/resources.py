@@ -1,17 +1,24 @@
 """The `task` and `task_model` resources of the query protocol (query-protocol.md §8, tasks-api.md, D6, D18)."""
 
-from django.db.models import F, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import NullIf
 
 from core.jsonapi import Attribute, Resource, ToMany, ToOne
-from core.jsonapi.types import INTEGER, NUMBER, TEXT, TIMESTAMP, Enum, JSONObject
+from core.jsonapi.types import INTEGER, NUMBER, TEXT, TIMESTAMP, Enum, JSONObject, Words
+from core.prompt_search import TASK_PROMPTS, WordsMatch
 from core.row_keys import ROW_KEYS
 from engine.parameters import RENDER_PARAMETERS
 from tasks_app.models import NEVER_PROMOTED, TASK_KINDS, TASK_STATUSES, Task, TaskImage, TaskModel, TaskTag
 
+# `contains` on the prompt is a word search (core/prompt_search.py); its other operators are Text's
+PROMPT = Words(lambda words, prefix: Q(WordsMatch(F("seq"), searched=TASK_PROMPTS, words=words, prefix=prefix)),
+               lambda value: Q(prompt__icontains=value))
+
 
 def render_attribute(parameter) -> Attribute:
     """A render parameter (engine/parameters.py) as a task attribute: free text is not sortable."""
+    if parameter.name == "prompt":
+        return Attribute(PROMPT, sort=False)
     if parameter.type == "text":
         return Attribute(TEXT, sort=parameter.choices is not None)
     return Attribute(NUMBER if parameter.type == "number" else INTEGER)

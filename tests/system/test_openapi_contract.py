@@ -72,7 +72,10 @@ def test_filters_are_declared_one_parameter_each(schema):
         for name, attribute in {**resource.attributes, **resource.filter_only}.items():
             if not attribute.filterable:
                 continue
-            assert params[f"filter[{name}]"]["in"] == "query"
+            if "eq" in attribute.type.operators:
+                assert params[f"filter[{name}]"]["in"] == "query"
+            else:  # the images' prompt: a word search only (docs/query-engine.md, "Prompt search")
+                assert f"filter[{name}]" not in params, (operation_id, name)
             for op in attribute.type.operators - {"eq"}:
                 assert f"filter[{name}][{op}]" in params, (operation_id, name, op)
         assert not [name for name, p in params.items() if name.startswith("filter[")
@@ -82,6 +85,8 @@ def test_filters_are_declared_one_parameter_each(schema):
     assert models["filter[created_at][lt]"]["schema"]["format"] == "date-time"
     assert models["filter[model_type]"]["schema"]["enum"][0] == "checkpoint"
     assert {"filter[tags][any]", "filter[tags][all]", "filter[tags][none]"} <= set(models)
+    images = {p["name"]: p for p in operations(schema)["images_list"]["parameters"]}
+    assert "word" in images["filter[prompt][contains]"]["description"] and "filter[prompt]" not in images
 
 
 def test_request_bodies_are_required(schema):

@@ -1,13 +1,15 @@
 """`manage.py freeze_triggers [--check]`: freeze the trigger SQL the code now writes as the next version.
 
 Migrations install trigger sets from frozen SQL (core/triggers.py, core/trigger_sql/). After changing the code that
-writes a set's SQL (core/tag_counts.py, core/row_keys.py), run this command: it writes the sets whose SQL differs
-from their newest frozen version into core/trigger_sql/v<N+1>.<vendor>.sql; then add a migration with
-`core.triggers.upgrade_step(name, N+1)` for each. `--check` only reports the sets that differ (exit status 1).
+writes a set's SQL (core/tag_counts.py, core/row_keys.py, core/prompt_search.py), run this command: it writes the
+sets whose SQL differs from their newest frozen version into core/trigger_sql/v<N+1>.<vendor>.sql; then add a
+migration with `core.triggers.upgrade_step(name, N+1)` for each (`new_set_step` for a new set). `--check` only
+reports the sets that differ (exit status 1).
 """
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.prompt_search import prompt_search_sets
 from core.row_keys import RowKeys
 from core.tag_counts import LinkCounts, RowCounts, TagUsageDelete
 from core.triggers import VENDORS, frozen, frozen_versions, latest_version, version_path, versions_of, write_version
@@ -19,7 +21,7 @@ def trigger_sets():
     sets = [TagUsageDelete()]
     for counted in Tag.counted_links():
         sets += [LinkCounts(counted), RowCounts(counted.entity), RowKeys(counted)]
-    return sets
+    return sets + prompt_search_sets()
 
 
 def changed_sets():
