@@ -198,3 +198,64 @@ def test_image_to_image_from_the_gallery_carries_the_prompt_and_settings(ui, tin
     for name, value in {"steps": "9", "seed": "321", "cfg_scale": "5", "width": "64"}.items():
         expect(form.locator(f"[name={name}]")).to_have_value(value)
     expect(form.locator("[name=denoising_strength]")).to_have_value("0.75")
+
+
+def mask_pixels(task_id):
+    from PIL import Image as PILImage
+
+    from images_app.storage import image_file_path
+
+    task = Task.objects.get(id=task_id)
+    with PILImage.open(image_file_path(task.mask_image)) as mask:
+        return mask.mode, mask.size, mask.convert("L")
+
+
+def test_the_mask_painted_over_the_init_image_is_the_d36_mask(ui, tiny_checkpoint, tmp_path):
+    page = ui.page
+    ui.open("compose")
+    form = page.locator("form.composer")
+    page.get_by_text("Image to image / inpainting").click()
+    picture = tmp_path / "init.png"
+    picture.write_bytes(png_bytes(128, 64, color=(90, 90, 200)))
+    page.get_by_label("Init image", exact=True).set_input_files(str(picture))
+    canvas = form.locator("canvas.mask-canvas")
+    expect(canvas).to_be_visible()
+    page.wait_for_function("c => c.width === 128 && c.height === 64", arg=canvas.element_handle())
+    canvas.evaluate("c => c.scrollIntoView({block: 'center'})")  # clear of the toasts at the bottom
+    box = canvas.bounding_box()
+    scale = box["width"] / 128  # screen pixels per image pixel
+
+    def drag(points):
+        page.mouse.move(box["x"] + points[0][0] * scale, box["y"] + points[0][1] * scale)
+        page.mouse.down()
+        for x, y in points[1:]:
+            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=5)
+        page.mouse.up()
+
+    page.get_by_label("Brush size").fill("16")
+    drag([(8, 16), (120, 16)])  # a white band across the top
+    page.get_by_label("Eraser").check()
+    drag([(100, 16), (124, 16)])  # its right end erased
+    fill(page, "a window", steps="2")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator(".toast").last).to_contain_text("Queued")
+    mode, size, mask = mask_pixels(form.get_attribute("data-last-task"))
+    assert size == (128, 64) and mode in ("RGB", "RGBA", "L")
+    assert mask.getpixel((40, 16)) == 255 and mask.getpixel((70, 12)) == 255  # painted: repaint
+    assert mask.getpixel((40, 48)) == 0 and mask.getpixel((112, 16)) == 0  # never painted, erased: keep
+    expect(form.locator("[name=mask_image]")).to_have_value(Task.objects.get(id=form.get_attribute("data-last-task")).mask_image_id)
+
+    page.get_by_role("button", name="Invert mask").click()  # inverted: a new mask is uploaded
+    first = form.get_attribute("data-last-task")
+    page.get_by_role("button", name="Generate").click()
+    expect(form).not_to_have_attribute("data-last-task", first)
+    _, _, inverted = mask_pixels(form.get_attribute("data-last-task"))
+    assert inverted.getpixel((40, 16)) == 0 and inverted.getpixel((40, 48)) == 255 and inverted.getpixel((112, 16)) == 255
+
+    page.get_by_role("button", name="Clear mask").click()  # no mask: plain image to image
+    expect(form.locator("[name=mask_image]")).to_have_value("")
+    second = form.get_attribute("data-last-task")
+    page.get_by_role("button", name="Generate").click()
+    expect(form).not_to_have_attribute("data-last-task", second)
+    task = Task.objects.get(id=form.get_attribute("data-last-task"))
+    assert task.init_image_id and task.mask_image_id is None

@@ -167,12 +167,14 @@ export async function render(main) {
     initImage.value = hash;
     initPreview.hidden = initClear.hidden = !/^[0-9a-f]{64}$/.test(hash);
     initStatus.textContent = hash ? `Init image ${hash.slice(0, 10)}…` : "No init image";
-    if (!initPreview.hidden) showImage(initPreview, thumbnailUrl(hash, 512));
+    if (!initPreview.hidden) showImage(initPreview, contentUrl(hash));
+    maskEditor.hidden = initPreview.hidden;
     if (size) {
       form.querySelector("[name=width]").value = size.width;
       form.querySelector("[name=height]").value = size.height;
     }
     if (quiet) return;
+    mask.clear();  // a mask painted over another picture
     clearFieldError(initFile);
     form.dispatchEvent(new Event("input"));
   }
@@ -189,9 +191,11 @@ export async function render(main) {
     }
   }
   initFile.addEventListener("change", () => uploadInit(initFile.files[0]));
+  const mask = maskPainter(initPreview);
+  const maskEditor = h("div", { class: "mask-editor", hidden: true }, h("div", { class: "mask-stack" }, initPreview, mask.canvas), mask.tools);
   const initZone = h("div", { class: "dropzone" },
     field("Init image", initFile, { pointer: "/init_image", hint: "drop a picture here or choose a file: it is added to the library" }),
-    initImage, initPreview, initStatus, initClear);
+    initImage, initStatus, initClear, maskEditor);
   initZone.addEventListener("dragover", (event) => { event.preventDefault(); event.stopPropagation(); initZone.classList.add("over"); });
   initZone.addEventListener("dragleave", () => initZone.classList.remove("over"));
   initZone.addEventListener("drop", (event) => {
@@ -200,6 +204,7 @@ export async function render(main) {
     initZone.classList.remove("over");
     uploadInit(event.dataTransfer.files[0]);
   });
+  mask.onchange = () => { maskImage.value = ""; };  // a new painting replaces the mask given before
   const maskImage = h("input", { name: "mask_image", value: start.mask_image || "", placeholder: "image hash, or upload a file" });
   const maskFile = h("input", { type: "file", accept: "image/png,image/jpeg,image/webp", name: "mask_file", onchange: async () => {
     const file = maskFile.files[0];
@@ -344,6 +349,16 @@ export async function render(main) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors();
+    if (mask.painted() && initImage.value) {  // the painted mask (D36: white = repaint) goes to the library first
+      try {
+        const doc = await api("/api/images/upload", { method: "POST", raw: await mask.png() });
+        maskImage.value = doc.data.id;
+        mask.saved();
+      } catch (error) {
+        general.textContent = `The mask could not be uploaded: ${error.message}`;
+        return;
+      }
+    }
     const state = formState();
     keepDraft(state);
     const { batch_count: count, ...task } = state;
@@ -482,6 +497,81 @@ async function downloadWithToken(hash) {
     link.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
   } catch (error) { toast(`Download failed: ${error.message}`, "error"); }
+}
+
+/** The mask canvas over the init image: brush and eraser strokes of a size (in image pixels), clear, invert.
+ *  The canvas holds white where the picture is to be repainted (transparent elsewhere); png() is the D36 mask:
+ *  the canvas over black, white = repaint, black = keep, at the init image's own size. */
+function maskPainter(image) {
+  const canvas = h("canvas", { class: "mask-canvas", width: 8, height: 8, role: "img", "aria-label": "Mask: painted areas are repainted" });
+  const context = canvas.getContext("2d");
+  const brush = h("input", { type: "radio", name: "mask_tool", value: "brush", checked: true });
+  const eraser = h("input", { type: "radio", name: "mask_tool", value: "eraser" });
+  const size = h("input", { type: "range", name: "mask_brush_size", min: 1, max: 256, value: 32 });
+  let dirty = false, drawing = false, last = null;
+  const painter = { canvas, onchange: null };
+  const changed = () => { dirty = true; if (painter.onchange) painter.onchange(); };
+  const fit = () => {  // the canvas has the image's own pixels (a new image clears it)
+    if (image.naturalWidth && (canvas.width !== image.naturalWidth || canvas.height !== image.naturalHeight)) {
+      canvas.width = image.naturalWidth;
+      canvas.height = image.naturalHeight;
+      dirty = false;
+    }
+  };
+  image.addEventListener("load", fit);
+  const at = (event) => {
+    const box = canvas.getBoundingClientRect();
+    return [(event.clientX - box.left) * canvas.width / box.width, (event.clientY - box.top) * canvas.height / box.height];
+  };
+  const stroke = (to) => {
+    context.globalCompositeOperation = eraser.checked ? "destination-out" : "source-over";
+    context.strokeStyle = context.fillStyle = "#fff";
+    context.lineWidth = Number(size.value);
+    context.lineCap = context.lineJoin = "round";
+    context.beginPath();
+    context.moveTo(...(last || to));
+    context.lineTo(...to);
+    context.stroke();
+    last = to;
+  };
+  canvas.addEventListener("pointerdown", (event) => {
+    event.preventDefault();
+    drawing = true;
+    last = null;
+    canvas.setPointerCapture(event.pointerId);
+    stroke(at(event));
+    changed();
+  });
+  canvas.addEventListener("pointermove", (event) => { if (drawing) stroke(at(event)); });
+  const stop = () => { drawing = false; last = null; };
+  canvas.addEventListener("pointerup", stop);
+  canvas.addEventListener("pointercancel", stop);
+  painter.clear = () => { context.clearRect(0, 0, canvas.width, canvas.height); dirty = false; if (painter.onchange) painter.onchange(); };
+  painter.invert = () => {
+    const pixels = context.getImageData(0, 0, canvas.width, canvas.height);
+    for (let i = 0; i < pixels.data.length; i += 4) {
+      pixels.data[i] = pixels.data[i + 1] = pixels.data[i + 2] = 255;
+      pixels.data[i + 3] = 255 - pixels.data[i + 3];
+    }
+    context.putImageData(pixels, 0, 0);
+    changed();
+  };
+  painter.painted = () => dirty;
+  painter.saved = () => { dirty = false; };
+  painter.png = () => {
+    const out = h("canvas", { width: canvas.width, height: canvas.height });
+    const outContext = out.getContext("2d");
+    outContext.fillStyle = "#000";
+    outContext.fillRect(0, 0, out.width, out.height);
+    outContext.drawImage(canvas, 0, 0);
+    return new Promise((resolve) => out.toBlob(resolve, "image/png"));
+  };
+  painter.tools = h("fieldset", { class: "mask-tools" }, h("legend", {}, "Paint a mask (white = repaint)"),
+    h("label", { class: "check" }, brush, " Brush"), h("label", { class: "check" }, eraser, " Eraser"),
+    field("Brush size", size),
+    h("button", { type: "button", onclick: painter.clear }, "Clear mask"),
+    h("button", { type: "button", onclick: painter.invert }, "Invert mask"));
+  return painter;
 }
 
 /** Adds a submission to the prompt history (newest first, no repeats, at most HISTORY_SIZE). */
