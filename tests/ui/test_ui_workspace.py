@@ -259,3 +259,32 @@ def test_the_mask_painted_over_the_init_image_is_the_d36_mask(ui, tiny_checkpoin
     expect(form).not_to_have_attribute("data-last-task", second)
     task = Task.objects.get(id=form.get_attribute("data-last-task"))
     assert task.init_image_id and task.mask_image_id is None
+
+
+DROP = """([bytes, name, selector]) => {
+    const data = new DataTransfer();
+    data.items.add(new File([new Uint8Array(bytes)], name, {type: 'image/png'}));
+    document.querySelector(selector).dispatchEvent(new DragEvent('drop', {dataTransfer: data, bubbles: true, cancelable: true}));
+}"""
+
+
+def test_a_png_dropped_in_the_workspace_fills_the_form_with_its_parameters(ui, tiny_checkpoint, tmp_path):
+    page = ui.page
+    ui.open("compose")
+    form = page.locator("form.composer")
+    infotext = "a harbour at dusk\nNegative prompt: fog\nSteps: 13, Sampler: Euler, CFG scale: 6, Seed: 4242, Size: 64x72"
+    page.evaluate(DROP, [list(png_bytes(64, 72, parameters=infotext)), "harbour.png", ".results"])  # on the pane
+    expect(page.get_by_label("Prompt", exact=True)).to_have_value("a harbour at dusk")
+    expect(page.get_by_label("Negative prompt")).to_have_value("fog")
+    for name, value in {"steps": "13", "seed": "4242", "cfg_scale": "6", "height": "72"}.items():
+        expect(form.locator(f"[name={name}]")).to_have_value(value)
+
+    unicode = tmp_path / "unicode.png"  # an iTXt chunk (not Latin-1), chosen from the file field
+    unicode.write_bytes(png_bytes(64, 64, parameters="café ☕ at noon\nSteps: 5, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 64x64"))
+    page.get_by_label("Read parameters from a PNG").set_input_files(str(unicode))
+    expect(page.get_by_label("Prompt", exact=True)).to_have_value("café ☕ at noon")
+    expect(form.locator("[name=steps]")).to_have_value("5")
+
+    page.evaluate(DROP, [list(png_bytes(64, 64)), "plain.png", "textarea[name=negative_prompt]"])  # no parameters
+    expect(page.locator(".toast.error")).to_contain_text("plain.png carries no generation parameters")
+    expect(page.get_by_label("Prompt", exact=True)).to_have_value("café ☕ at noon")  # the form is kept

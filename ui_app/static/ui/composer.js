@@ -479,7 +479,17 @@ export async function render(main) {
   window.addEventListener("sdhost:queue", queueListener);
   if (live.snapshot) onQueue(live.snapshot);
 
-  main.append(h("div", { class: "workspace" }, form, pane));
+  // PNG info (D35): a PNG dropped anywhere in the workspace, or chosen here, fills the form with its parameters.
+  const pngInfo = h("input", { type: "file", accept: "image/png", name: "png_info" });
+  pngInfo.addEventListener("change", () => readPngInfo(pngInfo.files[0]));
+  form.querySelector("h1").after(field("Read parameters from a PNG", pngInfo, { hint: "or drop a PNG anywhere here" }));
+  const workspace = h("div", { class: "workspace" }, form, pane);
+  workspace.addEventListener("dragover", (event) => { event.preventDefault(); });
+  workspace.addEventListener("drop", (event) => {
+    event.preventDefault();
+    readPngInfo(event.dataTransfer.files[0]);
+  });
+  main.append(workspace);
   setInit(initImage.value, null, true);
   prompt.focus();
   return () => window.removeEventListener("sdhost:queue", queueListener);
@@ -572,6 +582,44 @@ function maskPainter(image) {
     h("button", { type: "button", onclick: painter.clear }, "Clear mask"),
     h("button", { type: "button", onclick: painter.invert }, "Invert mask"));
   return painter;
+}
+
+/** The A1111 `parameters` text chunk of a PNG file (tEXt, zTXt or iTXt, compressed or not), null when it has none. */
+export async function pngParameters(file) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const signature = [137, 80, 78, 71, 13, 10, 26, 10];
+  if (bytes.length < 8 || signature.some((b, i) => bytes[i] !== b)) throw new Error(`${file.name} is not a PNG`);
+  const view = new DataView(bytes.buffer);
+  const inflate = async (data) => new Uint8Array(await new Response(new Blob([data]).stream().pipeThrough(new DecompressionStream("deflate"))).arrayBuffer());
+  const latin1 = new TextDecoder("latin1"), utf8 = new TextDecoder("utf-8");
+  for (let at = 8; at + 12 <= bytes.length;) {
+    const length = view.getUint32(at), type = latin1.decode(bytes.subarray(at + 4, at + 8));
+    const data = bytes.subarray(at + 8, at + 8 + length);
+    at += 12 + length;
+    if (type === "IEND") break;
+    if (!["tEXt", "zTXt", "iTXt"].includes(type)) continue;
+    const nul = data.indexOf(0);
+    if (nul < 0 || latin1.decode(data.subarray(0, nul)) !== "parameters") continue;
+    if (type === "tEXt") return latin1.decode(data.subarray(nul + 1));
+    if (type === "zTXt") return latin1.decode(await inflate(data.subarray(nul + 2)));
+    const compressed = data[nul + 1] === 1;  // iTXt: flag, method, language\0, translated keyword\0, text
+    const language = data.indexOf(0, nul + 3), translated = data.indexOf(0, language + 1);
+    const text = data.subarray(translated + 1);
+    return utf8.decode(compressed ? await inflate(text) : text);
+  }
+  return null;
+}
+
+/** Fills the composer with a dropped or chosen PNG's parameters (D35, POST /api/tasks/parse-parameters). */
+async function readPngInfo(file) {
+  if (!file) return;
+  try {
+    const text = await pngParameters(file);
+    if (!text) throw new Error(`${file.name} carries no generation parameters`);
+    const parsed = await api("/api/tasks/parse-parameters", { method: "POST", body: { parameters: text } });
+    openComposer({ task: parsed.task, unresolved: parsed.unresolved || [] });
+    toast(`Parameters read from ${file.name}`);
+  } catch (error) { toast(`No parameters read: ${error.message}`, "error"); }
 }
 
 /** Adds a submission to the prompt history (newest first, no repeats, at most HISTORY_SIZE). */
