@@ -288,3 +288,42 @@ def test_a_png_dropped_in_the_workspace_fills_the_form_with_its_parameters(ui, t
     page.evaluate(DROP, [list(png_bytes(64, 64)), "plain.png", "textarea[name=negative_prompt]"])  # no parameters
     expect(page.locator(".toast.error")).to_contain_text("plain.png carries no generation parameters")
     expect(page.get_by_label("Prompt", exact=True)).to_have_value("café ☕ at noon")  # the form is kept
+
+
+def test_the_queue_shows_prompt_size_and_batch_of_waiting_tasks(ui, live_url, tiny_checkpoint):
+    import requests
+
+    body = {"checkpoint_hash": tiny_checkpoint.hash, "width": 64, "height": 72, "steps": 2, "sampler": "Euler"}
+    kite = requests.post(f"{live_url}/api/tasks", json={**body, "prompt": "a red kite", "batch_size": 2}, timeout=10)
+    page = ui.page
+    ui.open("queue")
+    row = page.locator(f'li[data-task="{kite.json()["task_id"]}"]')  # no worker: it waits
+    expect(row.locator(".task-summary")).to_have_text("a red kite · 64×72 · batch 2")
+
+
+def test_the_queue_shows_the_live_preview_and_links_finished_tasks_to_their_images(ui, live_url, settings,
+                                                                                     tiny_checkpoint, render_worker):
+    import requests
+
+    settings.SDHOST = {**settings.SDHOST, "PREVIEW": "approx", "PREVIEW_EVERY": 1}
+    page = ui.page
+    ui.open("queue")
+    ui.wait_for_queue_stream()
+    page.evaluate("""window.previews = [];
+      new MutationObserver(() => document.querySelectorAll('img.queue-preview[src]').forEach(i =>
+        window.previews.includes(i.getAttribute('src')) || window.previews.push(i.getAttribute('src'))))
+        .observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});""")
+    body = {"checkpoint_hash": tiny_checkpoint.hash, "prompt": "a tin robot", "width": 64, "height": 64, "steps": 12,
+            "sampler": "Euler", "batch_size": 2}
+    task_id = requests.post(f"{live_url}/api/tasks", json=body, timeout=10).json()["task_id"]
+    assert wait_done(task_id) == "completed"
+    previews = page.evaluate("window.previews")
+    assert any(re.search(rf"/api/tasks/{task_id}/preview\?n=\d+$", url) for url in previews), previews
+    row = page.locator(f'.recent tr[data-task="{task_id}"][data-status="completed"]')
+    expect(row).to_contain_text("64×64 ×2")
+    links = row.get_by_role("link")
+    expect(links).to_have_count(2)
+    hashes = set(Image.objects.filter(task_id=task_id).values_list("hash", flat=True))
+    assert {link.get_attribute("href") for link in links.all()} == {f"#/gallery/{h}" for h in hashes}
+    links.first.click()
+    expect(page.locator("dialog.detail")).to_be_visible()
