@@ -5,11 +5,14 @@ batch count and seed controls."""
 import re
 
 import pytest
+import requests
+from PIL import Image as PILImage
 from playwright.sync_api import expect
 
 from images_app.models import Image
+from images_app.storage import image_file_path
 from tasks_app.models import Task
-from tests.support.factories import png_bytes
+from tests.support.factories import make_image, make_model, png_bytes
 from tests.support.worker import wait_done
 
 
@@ -44,7 +47,7 @@ def test_result_pane_shows_the_live_preview_then_the_images_with_their_buttons(u
       new MutationObserver(ms => ms.forEach(m => m.addedNodes.forEach(n => n.querySelectorAll &&
         n.querySelectorAll('img.live-preview[src]').forEach(i => window.previews.push(i.getAttribute('src'))))))
         .observe(document.body, {subtree: true, childList: true});""")
-    fill(page, "a paper boat", width="64", height="64", steps="12", seed="11")
+    fill(page, "a paper boat", width="64", height="64", steps="60", seed="11")
     page.get_by_role("button", name="Generate").click()
     pane = page.get_by_role("region", name="Results")
     card = pane.locator("article.result").first
@@ -74,12 +77,18 @@ def test_result_pane_shows_the_live_preview_then_the_images_with_their_buttons(u
     form = page.locator("form.composer")
     expect(page.get_by_label("Prompt", exact=True)).to_have_value("a paper boat")
     expect(form.locator("[name=init_image]")).to_have_value(image.hash)
-    for name, value in {"seed": "11", "steps": "12", "width": "64", "height": "64"}.items():
+    for name, value in {"seed": "11", "steps": "60", "width": "64", "height": "64"}.items():
         expect(form.locator(f"[name={name}]")).to_have_value(value)
     expect(form.locator("img.init-preview")).to_be_visible()
     page.get_by_label("Prompt", exact=True).fill("changed")
     figure = page.locator(f'figure.result-image[data-hash="{image.hash}"]')  # the pane is kept
     figure.get_by_role("button", name="Reuse parameters").click()
+    expect(page.get_by_label("Prompt", exact=True)).to_have_value("a paper boat")
+
+    figure.get_by_role("button", name="Inpaint").click()  # image to image, with the mask brush at hand
+    expect(form.locator("canvas.mask-canvas")).to_be_visible()
+    expect(page.get_by_label("Brush", exact=True)).to_be_focused()
+    expect(form.locator("[name=init_image]")).to_have_value(image.hash)
     expect(page.get_by_label("Prompt", exact=True)).to_have_value("a paper boat")
 
     figure.get_by_role("link", name="Open in the gallery").click()
@@ -183,8 +192,6 @@ def test_ctrl_enter_draft_history_batch_count_and_seed_controls(ui, tiny_checkpo
 
 
 def test_image_to_image_from_the_gallery_carries_the_prompt_and_settings(ui, tiny_checkpoint):
-    from tests.support.factories import make_image
-
     source = make_image(width=64, height=64, parameters="a lantern in the rain\nNegative prompt: dull\n"
                                                          "Steps: 9, Sampler: Euler, CFG scale: 5, Seed: 321, Size: 64x64")
     page = ui.page
@@ -201,10 +208,6 @@ def test_image_to_image_from_the_gallery_carries_the_prompt_and_settings(ui, tin
 
 
 def mask_pixels(task_id):
-    from PIL import Image as PILImage
-
-    from images_app.storage import image_file_path
-
     task = Task.objects.get(id=task_id)
     with PILImage.open(image_file_path(task.mask_image)) as mask:
         return mask.mode, mask.size, mask.convert("L")
@@ -291,8 +294,6 @@ def test_a_png_dropped_in_the_workspace_fills_the_form_with_its_parameters(ui, t
 
 
 def test_the_queue_shows_prompt_size_and_batch_of_waiting_tasks(ui, live_url, tiny_checkpoint):
-    import requests
-
     body = {"checkpoint_hash": tiny_checkpoint.hash, "width": 64, "height": 72, "steps": 2, "sampler": "Euler"}
     kite = requests.post(f"{live_url}/api/tasks", json={**body, "prompt": "a red kite", "batch_size": 2}, timeout=10)
     page = ui.page
@@ -303,8 +304,6 @@ def test_the_queue_shows_prompt_size_and_batch_of_waiting_tasks(ui, live_url, ti
 
 def test_the_queue_shows_the_live_preview_and_links_finished_tasks_to_their_images(ui, live_url, settings,
                                                                                      tiny_checkpoint, render_worker):
-    import requests
-
     settings.SDHOST = {**settings.SDHOST, "PREVIEW": "approx", "PREVIEW_EVERY": 1}
     page = ui.page
     ui.open("queue")
@@ -313,7 +312,7 @@ def test_the_queue_shows_the_live_preview_and_links_finished_tasks_to_their_imag
       new MutationObserver(() => document.querySelectorAll('img.queue-preview[src]').forEach(i =>
         window.previews.includes(i.getAttribute('src')) || window.previews.push(i.getAttribute('src'))))
         .observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});""")
-    body = {"checkpoint_hash": tiny_checkpoint.hash, "prompt": "a tin robot", "width": 64, "height": 64, "steps": 12,
+    body = {"checkpoint_hash": tiny_checkpoint.hash, "prompt": "a tin robot", "width": 64, "height": 64, "steps": 60,
             "sampler": "Euler", "batch_size": 2}
     task_id = requests.post(f"{live_url}/api/tasks", json=body, timeout=10).json()["task_id"]
     assert wait_done(task_id) == "completed"
@@ -327,3 +326,27 @@ def test_the_queue_shows_the_live_preview_and_links_finished_tasks_to_their_imag
     assert {link.get_attribute("href") for link in links.all()} == {f"#/gallery/{h}" for h in hashes}
     links.first.click()
     expect(page.locator("dialog.detail")).to_be_visible()
+
+
+def test_selects_show_their_full_labels_at_1280_px(ui, tiny_checkpoint):
+    make_model(name="a LoRA with a rather long descriptive name v2", model_type="lora", base_model="SD1.5")
+    page = ui.page
+    ui.open("compose")
+    page.get_by_text("Hires fix").click()
+    clipped = page.evaluate("""() => {
+        const probe = document.createElement('span');
+        probe.style.cssText = 'position:absolute;visibility:hidden;white-space:pre';
+        document.body.append(probe);
+        const out = [];
+        for (const select of document.querySelectorAll('form.composer select')) {
+            probe.style.font = getComputedStyle(select).font;
+            for (const option of select.options) {
+                probe.textContent = option.textContent;
+                // the arrow and the padding take about 30 px of the box
+                if (probe.offsetWidth > select.clientWidth - 30) out.push([select.name || select.getAttribute('aria-label'), option.textContent, probe.offsetWidth, select.clientWidth]);
+            }
+        }
+        probe.remove();
+        return out;
+    }""")
+    assert clipped == []

@@ -152,7 +152,7 @@ export async function render(main) {
   const hiresOn = h("input", { type: "checkbox", name: "hires_on", checked: Boolean(hires) });
   const upscalers = [...(config.upscalers || []), ...upscalerModels.map((m) => m.hash)];
   const upscalerNames = new Map(upscalerModels.map((m) => [m.hash, m.name]));
-  const hiresFields = h("div", { class: "row" },
+  const hiresFields = h("div", { class: "row selects" },
     field("Scale", number("hires_scale", hires ? hires.scale ?? 2 : 2, { min: 1, max: 4, step: 0.25 }), { pointer: "/hires/scale" }),
     field("Hires steps", number("hires_steps", hires ? hires.steps ?? 0 : 0, { min: 0, max: 200 }), { pointer: "/hires/steps", hint: "0 = same as steps" }),
     field("Denoising", number("hires_denoising", hires ? hires.denoising_strength ?? 0.7 : 0.7, { min: 0, max: 1, step: 0.05 }), { pointer: "/hires/denoising_strength" }),
@@ -254,9 +254,9 @@ export async function render(main) {
     h("div", { class: "actions seed-actions" },
       h("button", { type: "button", onclick: () => setSeed(-1) }, "Random seed"),
       reuseSeed),
-    h("div", { class: "row" }, field("Sampler", sampler, { pointer: "/sampler" }),
+    h("div", { class: "row selects" }, field("Sampler", sampler, { pointer: "/sampler" }),
       field(schedulerParameter.label || "Schedule type", scheduler, { pointer: "/scheduler" }), field("VAE", vae, { pointer: "/vae_hash" })),
-    h("fieldset", { dataset: { pointer: "/additional_models" } }, h("legend", {}, "LoRAs, embeddings, ControlNets"), h("div", { class: "row" }, addonPickers), extraRows,
+    h("fieldset", { dataset: { pointer: "/additional_models" } }, h("legend", {}, "LoRAs, embeddings, ControlNets"), h("div", { class: "row selects" }, addonPickers), extraRows,
       h("div", { class: "field-error", role: "alert" })),
     h("details", { open: Boolean(hires) }, h("summary", {}, "Hires fix"), h("label", { class: "check" }, hiresOn, " Upscale and refine"), hiresFields),
     h("details", { open: Boolean(start.init_image) }, h("summary", {}, "Image to image / inpainting"),
@@ -417,6 +417,7 @@ export async function render(main) {
       h("figcaption", {}, `${image.width}×${image.height}`, image.seed !== null && image.seed !== undefined ? ` · seed ${image.seed}` : ""),
       h("div", { class: "actions" },
         h("button", { type: "button", onclick: async () => openComposer(await imageToImage(image.hash, image.width, image.height)) }, "Send to image to image"),
+        h("button", { type: "button", onclick: async () => openComposer({ ...(await imageToImage(image.hash, image.width, image.height)), focus: "mask" }) }, "Inpaint"),
         h("button", { type: "button", onclick: () => reuse(image.hash) }, "Reuse parameters"),
         h("span", { class: "upscale" }, upscaler, h("button", { type: "button", onclick: () => upscale(image.hash, upscaler.value) }, "Upscale")),
         download,
@@ -478,6 +479,9 @@ export async function render(main) {
   const queueListener = (event) => onQueue(event.detail);
   window.addEventListener("sdhost:queue", queueListener);
   if (live.snapshot) onQueue(live.snapshot);
+  // A task can finish before the answer to its POST arrives, with no snapshot after it: the newest snapshot is
+  // looked at again every 2 s, and a task in none of its lists is read back (a GET only for such a task).
+  const sweep = setInterval(() => { if (live.snapshot) onQueue(live.snapshot); }, 2000);
 
   // PNG info (D35): a PNG dropped anywhere in the workspace, or chosen here, fills the form with its parameters.
   const pngInfo = h("input", { type: "file", accept: "image/png", name: "png_info" });
@@ -491,8 +495,15 @@ export async function render(main) {
   });
   main.append(workspace);
   setInit(initImage.value, null, true);
-  prompt.focus();
-  return () => window.removeEventListener("sdhost:queue", queueListener);
+  if (prefill && prefill.focus === "mask") {  // "Inpaint": straight to the mask brush over the picture
+    maskEditor.closest("details").open = true;
+    maskEditor.scrollIntoView({ block: "center" });
+    maskEditor.querySelector("input[value=brush]").focus();
+  } else prompt.focus();
+  return () => {
+    clearInterval(sweep);
+    window.removeEventListener("sdhost:queue", queueListener);
+  };
 }
 
 /** The image's file, fetched with the token and saved through a blob: link (a plain link cannot send the header). */
