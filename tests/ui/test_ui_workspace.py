@@ -59,6 +59,7 @@ def test_result_pane_shows_the_live_preview_then_the_images_with_their_buttons(u
     previews = page.evaluate("window.previews")
     assert any(re.search(rf"/api/tasks/{task_id}/preview\?n=\d+$", url) for url in previews), previews
     image = Image.objects.get(task_id=task_id)
+    expect(pane.get_by_role("status")).to_have_text("Finished: 1 image for a paper boat")  # said once, politely
     expect(figure).to_have_attribute("data-hash", image.hash)
     page.wait_for_function("img => img.complete && img.naturalWidth === 64", arg=figure.locator("img").element_handle())
     expect(figure.get_by_role("link", name="Download")).to_have_attribute("href", f"/api/images/{image.hash}/content")

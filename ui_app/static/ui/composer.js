@@ -381,8 +381,10 @@ export async function render(main) {
 
   // The result pane: each task submitted from this tab, its live preview while it renders, then its images.
   const pane = h("section", { class: "results", "aria-label": "Results" }, h("h2", {}, "Results"));
-  const cards = h("div", { class: "result-list", "aria-live": "polite" });
-  pane.append(cards);
+  const cards = h("div", { class: "result-list" });
+  // Announced once per finished task (not at every progress tick, which the cards show)
+  const announce = h("p", { class: "visually-hidden", role: "status", "aria-live": "polite" });
+  pane.append(announce, cards);
   const cardOf = new Map();
   function track(id, label) {
     results.unshift({ id, label, status: "queued", preview: null, images: null, progress: 0 });
@@ -470,6 +472,7 @@ export async function render(main) {
       if (seeded) { lastSeed = seeded.seed; reuseSeed.disabled = false; }
       const card = cardOf.get(entry.id);
       if (card) card.replaceWith(resultCard(entry));
+      announce.textContent = entry.images.length ? `Finished: ${entry.images.length} image${entry.images.length > 1 ? "s" : ""} for ${entry.label || "your task"}` : `Task ${status}: ${entry.label || ""}`;
     } catch (error) {
       entry.images = [];
       entry.error = error.message;
