@@ -174,6 +174,7 @@ def test_ctrl_enter_draft_history_batch_count_and_seed_controls(ui, tiny_checkpo
     expect(page.get_by_label("Negative prompt")).to_have_value("blurry")
     expect(form.locator("[name=steps]")).to_have_value("2")
     expect(page.get_by_label("Batch count")).to_have_value("3")
+    expect(page.get_by_role("region", name="Results").locator("article.result")).to_have_count(3)  # the pane too
 
     history = page.get_by_label("Prompt history")  # the submitted prompt, picked back
     expect(history.locator("option")).to_have_count(2)
@@ -183,7 +184,7 @@ def test_ctrl_enter_draft_history_batch_count_and_seed_controls(ui, tiny_checkpo
         JSON.stringify(Array.from({length: 60}, (_, i) => ({prompt: 'p' + i, negative_prompt: ''}))))""")
     page.get_by_label("Batch count").fill("1")
     page.get_by_label("Prompt", exact=True).press("Control+Enter")
-    expect(page.get_by_role("region", name="Results").locator("article.result")).to_have_count(1)  # this page load's
+    expect(page.get_by_role("region", name="Results").locator("article.result")).to_have_count(4)  # kept over the reload
     stored = page.evaluate("JSON.parse(localStorage.getItem('sdhost-prompt-history'))")
     assert len(stored) == 50 and stored[0]["prompt"] == "a fox in snow"
 

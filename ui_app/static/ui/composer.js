@@ -7,11 +7,15 @@ const ADDON_TYPES = [["lora", "LoRA"], ["embedding", "Embedding"], ["controlnet"
 const DRAFT_KEY = "sdhost-draft", HISTORY_KEY = "sdhost-prompt-history", HISTORY_SIZE = 50;
 // The last body, so leaving the page and coming back (or reloading it: localStorage) keeps the form.
 let draft = readStored(DRAFT_KEY, null);
-const results = [];  // the tasks submitted from this tab, newest first: {id, label}; the result pane shows them
+const RESULTS_KEY = "sdhost-results", RESULTS_SIZE = 20;
+// The tasks submitted from this tab, newest first; the result pane shows them. Their ids and labels are kept in
+// sessionStorage, so a reload brings them back (read again from the API).
+const results = readStored(RESULTS_KEY, [], sessionStorage).slice(0, RESULTS_SIZE)
+  .map(({ id, label }) => ({ id, label, status: "queued", preview: null, images: null, progress: 0 }));
 let lastSeed = null;  // the seed of the newest finished result ("Reuse last seed")
 
-function readStored(key, fallback) {
-  try { return JSON.parse(localStorage.getItem(key)) ?? fallback; } catch { return fallback; }
+function readStored(key, fallback, storage = localStorage) {
+  try { return JSON.parse(storage.getItem(key)) ?? fallback; } catch { return fallback; }
 }
 function store(key, value) {
   try { localStorage.setItem(key, JSON.stringify(value)); } catch { /* storage full or refused: kept in memory only */ }
@@ -388,6 +392,8 @@ export async function render(main) {
   const cardOf = new Map();
   function track(id, label) {
     results.unshift({ id, label, status: "queued", preview: null, images: null, progress: 0 });
+    results.splice(RESULTS_SIZE);
+    try { sessionStorage.setItem(RESULTS_KEY, JSON.stringify(results.map((r) => ({ id: r.id, label: r.label })))); } catch { /* kept in memory */ }
     paintResults();
   }
   function paintResults() {
