@@ -2,6 +2,7 @@
 import { api, contentUrl, includedIndex, query, showImage, thumbnailUrl } from "./api.js";
 import { field, formatBytes, h, tagList, toast } from "./dom.js";
 import { composerPrefill } from "./state.js";
+import { imageToImage, openComposer } from "./composer.js";
 
 const PAGE_SIZE = 100;
 const SORTS = [["-created_at", "Newest first"], ["created_at", "Oldest first"], ["-metadata.rating", "Best rated"],
@@ -204,10 +205,10 @@ export async function openDetail(hash, onDeleted) {
       location.hash = "#/compose";
     } catch (error) { message.textContent = error.message; }
   };
-  const useAsInit = () => {
-    composerPrefill.value = { task: { init_image: hash, width: a.width, height: a.height }, unresolved: [] };
+  const useAsInit = async () => {  // carries the image's prompt and settings (D35), as A1111's "Send to img2img"
+    const prefill = await imageToImage(hash, a.width, a.height);
     close();
-    location.hash = "#/compose";
+    openComposer(prefill);
   };
   const remove = async () => {
     if (!confirm("Delete this image and its file?")) return;
