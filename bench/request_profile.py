@@ -1,0 +1,117 @@
+"""Where the server time of a request goes, in-process (issue #27): cProfile and repeated timings.
+
+    python bench/request_profile.py [--images 2000] [--models 200] [--runs 300] [--top 25] [--reuse DIR]
+
+Seeds a throw-away data folder as bench/query_bench.py does (smaller by default: the per-request cost
+of a 50-item page does not depend on the library's size once the SQL is indexed), then sends
+`GET /api/images?include=tags&page[size]=50` and `GET /api/version` through Django's full handler
+(django.test.Client: every middleware, URL resolving, DRF, the renderer; no sockets, no uvicorn) and
+
+- times `--runs` requests of each (median and p95 of in-process wall time; load average printed, as the
+  machine may be shared);
+- profiles the same requests with cProfile and prints the share of the time spent in each layer
+  (middleware, view and query building, SQL, document building, JSON encoding) and the top functions.
+
+The shares and call counts are steadier than wall times on a loaded machine; compare runs by them.
+"""
+
+import argparse
+import cProfile
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+URLS = ["/api/images?include=tags&page[size]=50", "/api/version"]
+
+# cumulative time of these functions = the layer's share (nested layers are subtracted from their parent)
+LAYERS = [
+    ("JSON encoding (renderer)", ("renderers.py", "render")),
+    ("document building (core/jsonapi/documents.py)", ("documents.py", "collection_data")),
+    ("SQL execution (sqlite3 execute)", ("~", "<method 'execute' of 'sqlite3.Cursor' objects>")),
+    ("SQL rows (sqlite3 fetchmany)", ("~", "<method 'fetchmany' of 'sqlite3.Cursor' objects>")),
+    ("model instances (Model.__init__)", ("base.py", "__init__")),
+    ("pagination (count + page slice)", ("generics.py", "paginate_queryset")),
+    ("middleware: CommonMiddleware.process_response", ("common.py", "process_response")),
+]
+
+
+def timed(client, url, runs):
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        response = client.get(url, HTTP_ACCEPT="application/vnd.api+json")
+        samples.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, (url, response.status_code, response.content[:300])
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
+
+
+def profile(client, url, runs, top):
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(runs):
+        client.get(url, HTTP_ACCEPT="application/vnd.api+json")
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    total = sum(tt for (_, _, tt, _, _) in stats.stats.values())
+    print(f"\n== {url}: {runs} requests profiled, {total / runs * 1000:.2f} ms/request under cProfile, "
+          f"{sum(nc for (_, nc, _, _, _) in stats.stats.values()) // runs} calls/request")
+    for label, (filename, function) in LAYERS:
+        cum = sum(ct for (file, _, name), (_, _, _, ct, _) in stats.stats.items()
+                  if file.endswith(filename) and name == function)
+        print(f"   {label:<55} {cum / total * 100:5.1f}%  {cum / runs * 1000:6.2f} ms")
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--images", type=int, default=2000)
+    parser.add_argument("--models", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--reuse", metavar="DIR", help="a data folder, seeded on first use and kept")
+    args = parser.parse_args()
+
+    data_dir = args.reuse or tempfile.mkdtemp(prefix="sdhost-request-profile-")
+    reused = bool(args.reuse) and (Path(data_dir) / "sdhost.sqlite3").exists()
+    os.makedirs(data_dir, exist_ok=True)
+    os.environ["SDHOST_DATA_DIR"] = data_dir
+    os.environ["SDHOST_RENDER_WORKER"] = "0"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sdhost.settings")
+    os.environ.pop("SDHOST_DATABASE_PATH", None)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.test import Client
+
+    from bench.query_bench import seed
+
+    call_command("migrate", verbosity=0)
+    if not reused:
+        seed(args.models, args.images)
+    client = Client(HTTP_HOST="127.0.0.1")
+    for url in URLS:
+        timed(client, url, 20)  # warm up
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; {args.images} images, "
+          f"{args.runs} requests each, in-process (django.test.Client, full middleware stack)")
+    for url in URLS:
+        p50, p95 = timed(client, url, args.runs)
+        print(f"{url:<45} p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  ({len(client.get(url).content)} bytes)")
+    if not args.no_profile:
+        for url in URLS:
+            profile(client, url, max(args.runs // 3, 20), args.top)
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+
+
+if __name__ == "__main__":
+    main()
