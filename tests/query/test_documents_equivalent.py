@@ -4,7 +4,9 @@ the answers of the query engine are byte for byte what DRF's renderer makes of t
 import datetime
 import decimal
 import json
+import re
 import uuid
+from pathlib import Path
 
 import pytest
 from django.utils.translation import gettext_lazy
@@ -12,7 +14,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.settings import api_settings
 
 from core.renderers import FastJSONRenderer
-from tests.support.query_seed import sha
+from tests.support.query_seed import seed, sha
 
 VALUES = [
     0.1, 1e22, -0.0, 1.5e300, 123456789.123, 2 ** 63 - 1, -2 ** 63, 2 ** 64, 10 ** 30, decimal.Decimal("1.10"),
@@ -61,3 +63,30 @@ def test_api_answers_are_drfs_bytes(api, lib, url):
     assert response.status_code == 200, response.content
     assert response.content == JSONRenderer().render(response.data)
     assert response.data  # not an empty page: the documents hold what the comparison is about
+
+
+EXPECTED = Path(__file__).with_name("expected_documents.json")  # the documents as the builder made them before #27
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+def test_documents_are_what_they_were(api):
+    """Every document of expected_documents.json, equal as JSON (key order aside), timestamps the seed takes from
+    the clock written as `<now>`."""
+    started = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=2)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+    seed()
+
+    def normal(value):
+        if isinstance(value, dict):
+            return {key: normal(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [normal(item) for item in value]
+        if isinstance(value, str) and TIMESTAMP.fullmatch(value) and value >= started:
+            return "<now>"
+        return value
+
+    expected = json.loads(EXPECTED.read_text())
+    for url, document in expected.items():
+        response = api.get(url)
+        assert response.status_code == 200, response.content
+        assert normal(response.json()) == document, url
