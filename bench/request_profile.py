@@ -7,10 +7,12 @@ of a 50-item page does not depend on the library's size once the SQL is indexed)
 `GET /api/images?include=tags&page[size]=50` and `GET /api/version` through Django's full handler
 (django.test.Client: every middleware, URL resolving, DRF, the renderer; no sockets, no uvicorn) and
 
-- times `--runs` requests of each (median and p95 of in-process wall time; load average printed, as the
-  machine may be shared);
+- times `--runs` requests of each (median and p95 of in-process wall time, and the process's CPU time per
+  request, which other processes on a shared machine disturb less; load average printed);
 - profiles the same requests with cProfile and prints the share of the time spent in each layer
   (middleware, view and query building, SQL, document building, JSON encoding) and the top functions.
+
+With `--http` both requests are also timed over HTTP through uvicorn (`sdhost.asgi`), as `serve` runs it.
 
 The shares and call counts are steadier than wall times on a loaded machine; compare runs by them.
 """
@@ -71,6 +73,34 @@ def profile(client, url, runs, top):
     stats.sort_stats("tottime").print_stats(top)
 
 
+def http_timings(runs):
+    """p50/p95 of both requests over one keep-alive connection (http.client: less client time than requests)."""
+    import http.client
+
+    from bench.query_bench import free_port, start_server
+
+    port = free_port()
+    server = start_server(dict(os.environ), port)
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port)
+        for url in URLS:
+            samples = []
+            for n in range(runs + 20):
+                started = time.perf_counter()
+                connection.request("GET", url, headers={"Accept": "application/vnd.api+json"})
+                response = connection.getresponse()
+                body = response.read()
+                if n >= 20:
+                    samples.append((time.perf_counter() - started) * 1000)
+                assert response.status == 200, body[:300]
+            samples.sort()
+            print(f"HTTP {url:<40} p50 {statistics.median(samples):6.2f} ms  "
+                  f"p95 {samples[int(len(samples) * 0.95) - 1]:6.2f} ms  (uvicorn, keep-alive, http.client)")
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=2000)
@@ -78,6 +108,7 @@ def main():
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--http", action="store_true", help="also time both requests over HTTP through uvicorn")
     parser.add_argument("--reuse", metavar="DIR", help="a data folder, seeded on first use and kept")
     args = parser.parse_args()
 
@@ -105,8 +136,13 @@ def main():
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; {args.images} images, "
           f"{args.runs} requests each, in-process (django.test.Client, full middleware stack)")
     for url in URLS:
+        cpu = time.process_time()
         p50, p95 = timed(client, url, args.runs)
-        print(f"{url:<45} p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  ({len(client.get(url).content)} bytes)")
+        cpu = (time.process_time() - cpu) / args.runs * 1000
+        print(f"{url:<45} p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  CPU {cpu:6.2f} ms/request  "
+              f"({len(client.get(url).content)} bytes)")
+    if args.http:
+        http_timings(args.runs)
     if not args.no_profile:
         for url in URLS:
             profile(client, url, max(args.runs // 3, 20), args.top)
