@@ -36,7 +36,7 @@ URLS = ["/api/images?include=tags&page[size]=50", "/api/version"]
 LAYERS = [
     ("JSON encoding (renderer)", ("renderers.py", "render")),
     ("document building (core/jsonapi/documents.py)", ("documents.py", "collection_data")),
-    ("SQL execution (sqlite3 execute)", ("~", "<method 'execute' of 'sqlite3.Cursor' objects>")),
+    ("SQL execution (sqlite3 execute)", ("~", "SQLiteCursorWrapper.execute")),
     ("SQL rows (sqlite3 fetchmany)", ("~", "<method 'fetchmany' of 'sqlite3.Cursor' objects>")),
     ("model instances (Model.__init__)", ("base.py", "__init__")),
     ("pagination (count + page slice)", ("generics.py", "paginate_queryset")),
@@ -67,7 +67,7 @@ def profile(client, url, runs, top):
           f"{sum(nc for (_, nc, _, _, _) in stats.stats.values()) // runs} calls/request")
     for label, (filename, function) in LAYERS:
         cum = sum(ct for (file, _, name), (_, _, _, ct, _) in stats.stats.items()
-                  if file.endswith(filename) and name == function)
+                  if file.endswith(filename) and (name == function or function in name and "." in function))
         print(f"   {label:<55} {cum / total * 100:5.1f}%  {cum / runs * 1000:6.2f} ms")
     stats.sort_stats("cumulative").print_stats(top)
     stats.sort_stats("tottime").print_stats(top)
