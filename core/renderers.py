@@ -34,4 +34,3 @@ class FastJSONRenderer(JSONRenderer):
             if separator in content:
                 content = content.replace(separator, separator.decode().encode("unicode_escape"))
         return content
-
