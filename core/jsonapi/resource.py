@@ -119,15 +119,16 @@ class ToMany:
         self.name = name
         self.source_attname = self.through._meta.get_field(self.source).attname
         self.row_key, self.link_key = self.keyed_by or ("pk", self.source_attname)
+        self._links = None  # links(): the ordered values_list, built on first use
         return self
 
     def links(self, source_pks):
-        """Link rows for these source rows: (source pk, target pk, *id columns), in linkage order."""
-        return (
-            self.through._default_manager.filter(**{f"{self.source}__in": source_pks})
-            .order_by(*self.order_by)
-            .values_list(self.source_attname, self.target_key, *self.id_columns)
-        )
+        """Link rows for these source rows: (source pk, target pk, *id columns), in linkage order (the ordered
+        values_list is built once per process, the filter per call)."""
+        if self._links is None:
+            self._links = (self.through._default_manager.order_by(*self.order_by)
+                           .values_list(self.source_attname, self.target_key, *self.id_columns))
+        return self._links.filter(**{f"{self.source}__in": source_pks})
 
     def carrying(self, through_filter, probe_pays=False):
         """Rows with link rows matching through_filter, in both SQL forms (`Carrying`); `probe_pays`: probing the
