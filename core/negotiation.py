@@ -10,6 +10,8 @@ it is refused like any other parameter: an `Accept` whose every JSON:API media t
 `Content-Type` carrying one is 415.
 """
 
+from functools import lru_cache
+
 from django.http.request import MediaType
 from rest_framework.negotiation import DefaultContentNegotiation
 
@@ -43,11 +45,19 @@ def unsupported_parameters(media):
     return sorted(set(media.range_params) - IGNORED_PARAMETERS)
 
 
-def accept_refusal(accept):
-    """406 when `accept` names the JSON:API media type only with parameters this server does not support."""
+@lru_cache(maxsize=256)
+def refused_accept_parameters(accept):
+    """The parameters named when `accept` names the JSON:API media type only with unsupported ones, else None.
+    Cached per process: clients send the same few `Accept` headers on every request."""
     instances = [media for media in media_types(accept) if is_jsonapi(media)]
     if instances and all(unsupported_parameters(media) for media in instances):
-        named = ", ".join(sorted({p for media in instances for p in unsupported_parameters(media)}))
+        return ", ".join(sorted({p for media in instances for p in unsupported_parameters(media)}))
+    return None
+
+
+def accept_refusal(accept):
+    """406 when `accept` names the JSON:API media type only with parameters this server does not support."""
+    if named := refused_accept_parameters(accept):
         return APIError(406, "not_acceptable",
                         f"Accept names {JSONAPI} only with media type parameters ({named}), which JSON:API refuses "
                         f"(only `profile` is allowed; this server implements no extension): accept {JSONAPI} "
@@ -68,8 +78,10 @@ def content_type_refusal(content_type):
     return None
 
 
+@lru_cache(maxsize=256)
 def answers_jsonapi(accept) -> bool:
-    """Whether the answer to `accept` is labelled application/vnd.api+json rather than application/json."""
+    """Whether the answer to `accept` is labelled application/vnd.api+json rather than application/json (cached per
+    process, as refused_accept_parameters)."""
     ranges = media_types(accept)
     jsonapi = max((m.quality for m in ranges if is_jsonapi(m) and not unsupported_parameters(m)), default=0)
     json = max((m.quality for m in ranges if f"{m.main_type}/{m.sub_type}".lower() == JSON), default=0)

@@ -27,9 +27,26 @@ def sync_only(middleware):
     })
 
 
+def pages_only(middleware):
+    """`middleware`, sync only, passed over for the APIs (/api, /sdapi, /controlnet): sessions, `request.user` and
+    messages serve the admin and the pages; the APIs use no cookies (core.middleware.ApiTokenMiddleware guards them),
+    so for them these would only build lazy objects nobody reads (docs/performance.md, "Request path")."""
+    base = sync_only(middleware)
+
+    def __call__(self, request):
+        if is_any_api(request):
+            return self.get_response(request)
+        return base.__call__(self, request)
+
+    return type(middleware.__name__, (base,), {
+        "__call__": __call__, "__module__": __name__, "__qualname__": middleware.__name__,
+        "__doc__": f"{middleware.__module__}.{middleware.__name__}, sync only, not for the APIs.",
+    })
+
+
 CorsMiddleware = sync_only(_CorsMiddleware)
 SecurityMiddleware = sync_only(_SecurityMiddleware)
-SessionMiddleware = sync_only(_SessionMiddleware)
+SessionMiddleware = pages_only(_SessionMiddleware)
 CommonMiddleware = sync_only(_CommonMiddleware)
 
 
@@ -44,6 +61,6 @@ class CsrfViewMiddleware(sync_only(_CsrfViewMiddleware)):
         return super().process_view(request, callback, callback_args, callback_kwargs)
 
 
-AuthenticationMiddleware = sync_only(_AuthenticationMiddleware)
-MessageMiddleware = sync_only(_MessageMiddleware)
+AuthenticationMiddleware = pages_only(_AuthenticationMiddleware)
+MessageMiddleware = pages_only(_MessageMiddleware)
 XFrameOptionsMiddleware = sync_only(_XFrameOptionsMiddleware)

@@ -11,7 +11,7 @@ import re
 from django.db.models import Exists, Func, IntegerField, OuterRef, Q, Subquery
 from django.utils.module_loading import autodiscover_modules
 
-from .types import OBJECT
+from .types import OBJECT, ValueType
 
 _registry = {}
 
@@ -56,6 +56,11 @@ class Attribute:
     def value(self, instance):
         return self.type.render(getattr(instance, self.path))
 
+    def reader(self):
+        """(name, path, render) for document building; render None where the value is shown as it is."""
+        render = self.type.render
+        return self.name, self.path, None if getattr(render, "__func__", None) is ValueType.render else render
+
 
 class CountAll(Func):
     """COUNT(*) as a plain expression, so a counting subquery needs no GROUP BY."""
@@ -99,6 +104,7 @@ class ToMany:
     """
 
     many = True
+    omit_null = False  # a to-many relationship is always shown (an empty list)
 
     def __init__(self, target, *, through, source, target_key, id_columns=None, order_by=("pk",), keyed_by=None):
         self.target = target
@@ -113,15 +119,16 @@ class ToMany:
         self.name = name
         self.source_attname = self.through._meta.get_field(self.source).attname
         self.row_key, self.link_key = self.keyed_by or ("pk", self.source_attname)
+        self._links = None  # links(): the ordered values_list, built on first use
         return self
 
     def links(self, source_pks):
-        """Link rows for these source rows: (source pk, target pk, *id columns), in linkage order."""
-        return (
-            self.through._default_manager.filter(**{f"{self.source}__in": source_pks})
-            .order_by(*self.order_by)
-            .values_list(self.source_attname, self.target_key, *self.id_columns)
-        )
+        """Link rows for these source rows: (source pk, target pk, *id columns), in linkage order (the ordered
+        values_list is built once per process, the filter per call)."""
+        if self._links is None:
+            self._links = (self.through._default_manager.order_by(*self.order_by)
+                           .values_list(self.source_attname, self.target_key, *self.id_columns))
+        return self._links.filter(**{f"{self.source}__in": source_pks})
 
     def carrying(self, through_filter, probe_pays=False):
         """Rows with link rows matching through_filter, in both SQL forms (`Carrying`); `probe_pays`: probing the
@@ -200,6 +207,12 @@ class Resource:
         cls.relationships = {name: rel.bind(name, cls.model) for name, rel in cls.relationships.items()}
         cls.fields = set(cls.attributes) | set(cls.relationships)
         cls._id_re = re.compile(cls.id_pattern) if cls.id_pattern else None
+        cls._querysets = {}  # queryset(): {frozenset of names or None: the annotated queryset}
+        # public_id of a one-field id: the column's attribute itself, not `pk` (a property) and no join
+        cls._id_attname = None
+        if len(cls.id_fields) == 1:
+            field = cls.model._meta.pk if cls.id_fields[0] == "pk" else cls.model._meta.get_field(cls.id_fields[0])
+            cls._id_attname = field.attname
         _registry[cls.type] = cls
 
     @classmethod
@@ -213,11 +226,22 @@ class Resource:
 
     @classmethod
     def queryset(cls, names=None, extra=None):
-        """All rows, with the computed attributes among `names` (None: all) and `extra` annotated."""
-        return cls.model._default_manager.annotate(**{**cls.computed(names), **(extra or {})})
+        """All rows, with the computed attributes among `names` (None: all) and `extra` annotated.
+
+        Without `extra` the annotated queryset is built once per process and set of names, and a copy of it
+        returned (resolving the computed attributes' subqueries is most of the cost of building it)."""
+        if extra:
+            return cls.model._default_manager.annotate(**cls.computed(names), **extra)
+        key = None if names is None else frozenset(names)
+        built = cls._querysets.get(key)
+        if built is None:
+            built = cls._querysets[key] = cls.model._default_manager.annotate(**cls.computed(names))
+        return built.all()
 
     @classmethod
     def public_id(cls, instance):
+        if cls._id_attname is not None:
+            return str(getattr(instance, cls._id_attname))
         return ":".join(str(getattr(instance, field)) for field in cls.id_fields)
 
     @classmethod

@@ -68,7 +68,14 @@ def parse_timestamp(text):
 
 
 def render_timestamp(value):
-    return None if value is None else value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """`YYYY-MM-DDTHH:MM:SSZ` in UTC (isoformat, which is several times faster than strftime, where the year has
+    four digits)."""
+    if value is None:
+        return None
+    value = value.astimezone(timezone.utc)
+    if value.year < 1000:
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.isoformat(timespec="seconds")[:19] + "Z"
 
 
 class ValueType:
