@@ -110,6 +110,11 @@ def test_scan_folders_with_live_progress_then_the_library_shows_them_and_marks_a
     expect(fine.locator(".local-path")).to_have_text(str(lora))
     expect(fine.locator(".flag")).to_have_count(0)
 
+    make(lora, "lora", seed=12)  # other bytes under the same name
+    box.get_by_role("button", name="Scan folders").click()
+    expect(status).to_contain_text("1 changed", timeout=60_000)
+    expect(page.locator('article.model[data-status="changed"]')).to_contain_text("⚠ File changed")
+
 
 def test_civitai_sync_of_one_model_then_all_shows_each_state(ui, model_root, civitai, settings):
     root, (checkpoint, lora) = model_root
@@ -150,3 +155,16 @@ def closed_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_removing_an_in_place_model_says_its_file_stays(ui, model_root):
+    root, (checkpoint, lora) = model_root
+    call_command("import_model", "--in-place", str(lora), stdout=io.StringIO(), stderr=io.StringIO())
+    page = ui.page
+    ui.open("models")
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    page.locator("article.model").get_by_role("button", name="Delete").click()
+    expect(page.locator("article.model")).to_have_count(0)
+    assert asked == [f"Remove inkStyle_v2 from the library? Its file stays at {lora}."]
+    assert lora.exists()

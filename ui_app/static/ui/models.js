@@ -100,7 +100,10 @@ export function render(main) {
   }
 
   async function remove(model) {
-    if (!confirm(`Delete ${model.attributes.name} and its file?`)) return;
+    const question = model.attributes.local_path  // in place: the user's file is never deleted (docs/library.md)
+      ? `Remove ${model.attributes.name} from the library? Its file stays at ${model.attributes.local_path}.`
+      : `Delete ${model.attributes.name} and its file?`;
+    if (!confirm(question)) return;
     try {
       await api(`/api/models/${model.id}`, { method: "DELETE" });
       toast("Model deleted");
