@@ -7,14 +7,17 @@ import { imageToImage, openComposer } from "./composer.js";
 const PAGE_SIZE = 100;
 const SORTS = [["-created_at", "Newest first"], ["created_at", "Oldest first"], ["-metadata.rating", "Best rated"],
   ["-width", "Widest"], ["-height", "Tallest"], ["-size", "Largest file"], ["-tag_count", "Most tags"]];
-const DEFAULT_FILTERS = { any: "", all: "", none: "", model: "", from: "", to: "", minWidth: "", minHeight: "", rating: "", sort: "-created_at" };
+const DEFAULT_FILTERS = { prompt: "", any: "", all: "", none: "", model: "", from: "", to: "", minWidth: "", minHeight: "", rating: "", sort: "-created_at" };
 const filters = { ...DEFAULT_FILTERS };  // kept while you visit other pages
+const PROMPT_DELAY_MS = 350;  // the prompt search applies itself this long after the last keystroke
 let checkpoints = null;  // [{hash, name}] for the model filter
 
-/** The /api/images query of the current filters. The model filter selects the images linked to the checkpoint
+/** The /api/images query of the current filters. The prompt search is word-aware (`filter[prompt][contains]`,
+ *  docs/query-engine.md "Prompt search"). The model filter selects the images linked to the checkpoint
  *  (`filter[model]=<sha256>`): renders through their task, imported images through their PNG's model hash. */
 export function imageQuery(values, extra = {}) {
   return query({
+    "filter[prompt][contains]": values.prompt,
     "filter[tags][any]": tagList(values.any), "filter[tags][all]": tagList(values.all), "filter[tags][none]": tagList(values.none),
     "filter[model]": values.model,
     "filter[created_at][gte]": values.from ? `${values.from}T00:00:00Z` : "",
@@ -46,11 +49,22 @@ function filterForm(onApply) {
     for (const c of list) model.append(h("option", { value: c.hash, selected: c.hash === filters.model }, c.name));
   }).catch(() => {});
   const sort = h("select", { name: "sort" }, SORTS.map(([value, label]) => h("option", { value, selected: value === filters.sort }, label)));
+  let typing = null;
+  const apply = () => {
+    clearTimeout(typing);
+    // a prompt search ending in a space makes its last word whole (not a prefix), so only its start is trimmed
+    for (const [key, value] of new FormData(form)) filters[key] = key === "prompt" ? String(value).trimStart() : String(value).trim();
+    onApply();
+  };
+  const prompt = input("prompt", { type: "search", placeholder: "red fox snow", autocomplete: "off", oninput: () => {
+    clearTimeout(typing);  // debounced: one query once the typing pauses
+    typing = setTimeout(() => { if (prompt.value.trimStart() !== filters.prompt) apply(); }, PROMPT_DELAY_MS);
+  } });
   const form = h("form", { class: "filters", role: "search", "aria-label": "Filter images", onsubmit: (event) => {
     event.preventDefault();
-    for (const [key, value] of new FormData(form)) filters[key] = String(value).trim();
-    onApply();
+    apply();
   } },
+  field("Prompt contains", prompt, { hint: "words, the last may be a prefix" }),
   field("Any of tags", input("any", { placeholder: "forest, night" })),
   field("All of tags", input("all")),
   field("None of tags", input("none", { placeholder: "nsfw" })),
@@ -64,6 +78,7 @@ function filterForm(onApply) {
   h("div", { class: "filter-actions" },
     h("button", { type: "submit", class: "primary" }, "Apply"),
     h("button", { type: "button", onclick: () => {
+      clearTimeout(typing);
       Object.assign(filters, DEFAULT_FILTERS);
       for (const control of form.elements) if (control.name in filters) control.value = filters[control.name];
       onApply();
