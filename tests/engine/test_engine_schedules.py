@@ -11,7 +11,7 @@ from PIL import Image
 from engine import HiresSpec, RenderEngine, RenderRequest, architecture
 from engine.schedules import schedule_sigmas, sigma_to_t, training_sigmas
 from engine.tiny_models import write_model_file
-from tests.support.engine import model_file
+from tests.support.engine import model_file, render_with_unet_timesteps
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +29,7 @@ def base(tmp_path_factory):
 
 def unet_timesteps(engine, request):
     """(the timesteps the UNet got, one per step, the render's images) and the scheduler the pipeline used."""
-    pipe = engine._checkpoint(request.checkpoint).pipe
-    seen = []
-    handle = pipe.unet.register_forward_pre_hook(
-        lambda module, args, kwargs: seen.append(float((args[1] if len(args) > 1 else kwargs["timestep"]).flatten()[0])),
-        with_kwargs=True)
-    try:
-        images = engine.render(request)
-    finally:
-        handle.remove()
+    seen, images, pipe = render_with_unet_timesteps(engine, request)
     return seen, images, pipe.scheduler
 
 

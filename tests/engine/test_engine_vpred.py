@@ -19,7 +19,7 @@ from engine.prediction import (
     sidecar_prediction_type,
 )
 from engine.tiny_models import model_configs, write_model_file
-from tests.support.engine import model_file
+from tests.support.engine import model_file, render_with_unet_timesteps
 
 
 @pytest.fixture(scope="module")
@@ -79,15 +79,7 @@ def test_a_sidecar_yaml_makes_a_plain_file_v_prediction(tmp_path):
 def render_seen(engine, request):
     """(the timesteps the UNet was called at, the scheduler the last pipeline call used, the pipeline's
     guidance_rescale) of a render."""
-    pipe = engine._checkpoint(request.checkpoint).pipe
-    seen = []
-    handle = pipe.unet.register_forward_pre_hook(
-        lambda module, args, kwargs: seen.append(float((args[1] if len(args) > 1 else kwargs["timestep"]).flatten()[0])),
-        with_kwargs=True)
-    try:
-        images = engine.render(request)
-    finally:
-        handle.remove()
+    seen, images, pipe = render_with_unet_timesteps(engine, request)
     assert images and all(image.png for image in images)
     return seen, pipe.scheduler, pipe.guidance_rescale
 
