@@ -1,7 +1,8 @@
 """Clients generated from /api/schema by third-party generators, used against a live server as their users would
-(issue 22 items 13 and 15): openapi-python-client (Python) and openapi-typescript + openapi-fetch (TypeScript, whose
+(issue 22 items 13 and 15): openapi-python-client (Python), openapi-typescript + openapi-fetch and hey-api/openapi-ts (TypeScript, whose
 exact versions are locked in tests/system/ts_client/package-lock.json and installed with `npm ci` into a cache
-folder, once per lock file). Each filters with an operator through the declared `filter[ATTR][OP]` parameters."""
+folder, once per lock file). The first two filter with an operator through the declared `filter[ATTR][OP]`
+parameters; hey-api's SDK follows an event stream, validating each event with zod (item 14)."""
 
 import contextlib
 import hashlib
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.factories import make_model
+from tests.support.factories import make_model, make_task
 
 TS_CLIENT = Path(__file__).parent / "ts_client"
 
@@ -92,20 +93,46 @@ def ts_toolchain():
     return node, installed / "node_modules"
 
 
-def test_typescript_client_lists_and_filters_with_operators(live_url, tmp_path, schema_file, library):
+def ts_project(folder, *names):
+    """tests/system/ts_client's `names` copied into `folder` with the locked node_modules; returns `run(*args)`,
+    which runs node with `args` there and returns its stdout, failing the test with node's output otherwise
+    (`check=False`: returns the finished process)."""
     node, modules = ts_toolchain()
-    for name in ("client.ts", "tsconfig.json", "package.json"):
-        shutil.copy(TS_CLIENT / name, tmp_path / name)
-    (tmp_path / "node_modules").symlink_to(modules, target_is_directory=True)
+    for name in ("tsconfig.json", "package.json", *names):
+        shutil.copy(TS_CLIENT / name, folder / name)
+    (folder / "node_modules").symlink_to(modules, target_is_directory=True)
 
-    def run(*args):
-        done = subprocess.run([node, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    def run(*args, check=True):
+        done = subprocess.run([node, *args], cwd=folder, capture_output=True, text=True, timeout=120)
+        if not check:
+            return done
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 
-    run(str(modules / "openapi-typescript" / "bin" / "cli.js"), str(schema_file), "-o", "schema.d.ts")
-    run(str(modules / "typescript" / "bin" / "tsc"), "-p", ".")  # type errors fail here
+    return run
+
+
+def test_typescript_client_lists_and_filters_with_operators(live_url, tmp_path, schema_file, library):
+    run = ts_project(tmp_path, "client.ts")
+    run("node_modules/openapi-typescript/bin/cli.js", str(schema_file), "-o", "schema.d.ts")
+    run("node_modules/typescript/bin/tsc", "-p", ".")  # type errors fail here
     result = json.loads(run("out/client.js", live_url))
     assert result["large"] == ["dream-large", "dream-vae"]  # sort=-size
     assert result["notVae"] == ["dream-large", "dream-small", "plain-large"]
     assert result["submissionFields"] == ["checkpoint_hash", "prompt"]
+
+
+def test_hey_api_sdk_receives_validated_queue_events(live_url, tmp_path, schema_file):
+    """Issue 22 item 14: hey-api's SSE client validates `JSON.parse(data)` of each event against the response schema
+    (zod); a schema describing the frame (`data: string`) made it reject every event (docs/architecture.md)."""
+    checkpoint = make_model(name="lighthouse")
+    waiting = make_task(checkpoint)
+    run = ts_project(tmp_path, "sse.ts", "tsconfig.heyapi.json", "openapi-ts.config.js")
+    shutil.copy(schema_file, tmp_path / "schema.json")
+    run("node_modules/@hey-api/openapi-ts/bin/run.js", "-f", "openapi-ts.config.js", "--silent")
+    # tsc writes out/sse.js even when it finds type errors: run it first, so that the validator's verdict comes first
+    type_check = run("node_modules/typescript/bin/tsc", "-p", "tsconfig.heyapi.json", check=False)
+    result = json.loads(run("out/sse.js", live_url))
+    assert result["errors"] == []  # the old frame schema: a ZodError per event ("expected string" at `data`)
+    assert result["snapshot"] == {"queueLength": 1, "waiting": [str(waiting.id)], "running": None}
+    assert type_check.returncode == 0, type_check.stdout  # the old frame schema: `{data: string}` is no QueueSnapshot
