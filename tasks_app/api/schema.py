@@ -61,24 +61,27 @@ PROMOTE_RESULT = component("PromoteResult", {
         "failed": TASK_FAILURES,
     },
 })
+RUNNING_TASK = component("RunningTask", {"type": "object", "properties": {
+        "id": {"type": "string"}, "status": {"type": "string", "enum": ["running"]},
+        "progress": {"type": "number", "description": "Percent of the whole task"},
+        "model": {"type": "string", "description": "Checkpoint name"},
+        "eta": {"type": "string", "example": "00:00:48"},
+        "phase": {"type": "string", "enum": ["loading", "rendering"],
+                  "description": "`loading` while its worker loads the checkpoint (the eta "
+                                 "holds the measured switch time), then `rendering`"},
+        "preview": {"type": "integer", "nullable": True,
+                    "description": "Number of the newest live preview (grows with each new "
+                                   "one); null when none"},
+        "preview_url": {"type": "string", "nullable": True,
+                        "example": "/api/tasks/0b6f0c1e-8a57-4d2c-9f1e-0d3a5b7c9e21/preview"},
+}})
 QUEUE_SNAPSHOT = component("QueueSnapshot", {
     "type": "object", "required": ["current_task", "queue", "queue_length"],
     "properties": {
-        "current_task": {"type": "object", "nullable": True, "description": "The running task, null when idle",
-                         "properties": {
-                             "id": {"type": "string"}, "status": {"type": "string", "enum": ["running"]},
-                             "progress": {"type": "number", "description": "Percent of the whole task"},
-                             "model": {"type": "string", "description": "Checkpoint name"},
-                             "eta": {"type": "string", "example": "00:00:48"},
-                             "phase": {"type": "string", "enum": ["loading", "rendering"],
-                                       "description": "`loading` while its worker loads the checkpoint (the eta "
-                                                      "holds the measured switch time), then `rendering`"},
-                             "preview": {"type": "integer", "nullable": True,
-                                         "description": "Number of the newest live preview (grows with each new "
-                                                        "one); null when none"},
-                             "preview_url": {"type": "string", "nullable": True,
-                                             "example": "/api/tasks/0b6f0c1e-8a57-4d2c-9f1e-0d3a5b7c9e21/preview"},
-                         }},
+        "current_task": {"oneOf": [RUNNING_TASK, {"type": "null"}],
+                         "description": "The running task (the first when several run), null when idle"},
+        "current_tasks": {"type": "array", "items": RUNNING_TASK,
+                          "description": "Every running task, one per busy worker (D41)"},
         "queue": {"type": "array", "description": "Waiting tasks in start order (D7)", "items": {"type": "object", "properties": {
             "id": {"type": "string"}, "status": {"type": "string", "enum": ["waiting"]},
             "model": {"type": "string"}, "position": {"type": "integer"},
