@@ -403,14 +403,7 @@ def bench_estimates(checkpoints, side):
         return {"width": width, "height": width, "steps": steps}
 
     worker.start_in_process()
-    run(checkpoints[0], plain(side // 2, 4), 0)  # warm-up: the engine's first call pays one-time costs
-    SystemFact.objects.filter(key=throughput.FACT_KEY).delete()
     learn = [plain(side // 2, 8), plain(side * 3 // 4, 12), plain(side, 16)]
-    for seed, fields in enumerate(learn * 2, start=1):
-        run(checkpoints[0], fields, seed)
-    for scale in (1.5, 3, 1.5, 3):
-        run(None, {"upscale": {"upscaler": "Lanczos", "scale": scale}}, 0)
-    run(checkpoints[1], plain(side // 2, 8), 50)  # a cold load measured (from disk)
     cases = [
         ("plain", checkpoints[1], plain(side * 5 // 8, 10)),
         (f"hires 2x Latent, 0.5 ({side}->{2 * side})", checkpoints[1],
@@ -422,6 +415,16 @@ def bench_estimates(checkpoints, side):
         ("upscale Lanczos 2x", None, {"upscale": {"upscaler": "Lanczos", "scale": 2}}),
         ("cold load + plain", checkpoints[2], plain(side, 12)),
     ]
+    # Warm-up: on a CPU the first render of each shape pays a one-time cost (oneDNN kernels built for it: 3-10x
+    # that render here), which is no steady-state speed; every shape runs once, then learning starts afresh.
+    for fields in learn + [fields for _, _, fields in cases]:
+        run(checkpoints[0], {**fields, "steps": 2} if "upscale" not in fields else fields, 0)
+    SystemFact.objects.filter(key=throughput.FACT_KEY).delete()
+    for seed, fields in enumerate(learn * 2, start=1):
+        run(checkpoints[0], fields, seed)
+    for scale in (1.5, 3, 1.5, 3):
+        run(None, {"upscale": {"upscaler": "Lanczos", "scale": scale}}, 0)
+    run(checkpoints[1], plain(side // 2, 8), 50)  # a cold load measured (from disk)
     rows = []
     for seed, (label, checkpoint, fields) in enumerate(cases, start=100):
         speed = throughput.current()
@@ -431,6 +434,9 @@ def bench_estimates(checkpoints, side):
             estimate += speed.load_seconds
         label = f"{label}: {task.width}x{task.height}, {task.steps} steps" if "upscale" not in fields else label
         rows.append((label, estimate, real))
+    model = throughput.current().model(Task(checkpoint=checkpoints[0]))
+    print("(f) learned step s = a + b·MP + c·MP²:", model.step_coefficients().round(4),
+          "outside s = f + g·image MP:", model.outside_coefficients().round(4), flush=True)
     worker.stop_in_process()
     return rows
 
