@@ -364,8 +364,8 @@ def bench_trace(checkpoints, params, tasks, seed):
 
 
 def bench_estimates(checkpoints, side):
-    """(f): [(label, estimated s, real s)]. The real worker learns from a few small renders (three sizes up to
-    `side`, each twice), two Lanczos upscales at two scales and one cold load of another checkpoint; then each
+    """(f): [(label, estimated s, real s)]. The real worker learns from a few small renders (three sizes, half to
+    1.5 × `side`, each twice), two Lanczos upscales at two scales and one cold load of another checkpoint; then each
     case is estimated (tasks_app/throughput.py, a cold one with the measured switch time) just before it renders:
     plain sizes, a 2x hires fix (the second pass at 4x the pixels, beyond every size learned), img2img at strength
     0.5, an upscale at a third scale, and a cold load of a checkpoint never loaded."""
@@ -403,7 +403,7 @@ def bench_estimates(checkpoints, side):
         return {"width": width, "height": width, "steps": steps}
 
     worker.start_in_process()
-    learn = [plain(side // 2, 8), plain(side * 3 // 4, 12), plain(side, 16)]
+    learn = [plain(side // 2, 8), plain(side, 12), plain(side * 3 // 2, 8)]
     cases = [
         ("plain", checkpoints[1], plain(side * 5 // 8, 10)),
         (f"hires 2x Latent, 0.5 ({side}->{2 * side})", checkpoints[1],
