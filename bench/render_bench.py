@@ -17,8 +17,10 @@
 (e) Image to image (strength 0.5) and hires fix (2x, Latent, second pass strength 0.7) through SD-Host end to end
     and through RenderEngine.render alone, against the bare diffusers calls doing the same work (img2img
     pipeline; txt2img to latents, interpolate, img2img), interleaved; median wall time per task and the ratios.
-(f) Time estimates: the real worker renders two sizes twice each, then other sizes; the estimate made
-    before each of those (tasks_app/throughput.py) against its real time (started -> completed).
+(f) Time estimates (`--sections f` alone): the real worker learns from small renders at three sizes, two upscales
+    and a cold load, then renders a plain size, hires fixes (Latent and Lanczos, 2x), img2img at strength 0.5, an
+    upscale and a cold load of another checkpoint; the estimate made before each (tasks_app/throughput.py)
+    against its real time (started -> completed), with the load average.
 --a1111  The same txt2img through a live server (uvicorn), interleaved: POST /sdapi/v1/txt2img (waits, base64 PNG
     out, D39) against POST /api/tasks + polling GET /api/tasks/{id} every 20 ms + the image list + its content;
     median client-side seconds per request and the ratio (target <= 1.05).
@@ -361,34 +363,92 @@ def bench_trace(checkpoints, params, tasks, seed):
     return trace, results
 
 
-def bench_estimates(checkpoint, learn, predict):
-    """(f): [(size, estimated s, real s)] for each of `predict`, after learning from `learn` (rendered twice)."""
-    from django.test import Client
+def bench_estimates(checkpoints, side):
+    """(f): [(label, estimated s, real s)]. The real worker learns from a few small renders (three sizes, half to
+    1.5 × `side`, each twice), two Lanczos upscales at two scales and one cold load of another checkpoint; then each
+    case is estimated (tasks_app/throughput.py, a cold one with the measured switch time) just before it renders:
+    plain sizes, a 2x hires fix (the second pass at 4x the pixels, beyond every size learned), img2img at strength
+    0.5, an upscale at a third scale, and a cold load of a checkpoint never loaded."""
+    import io
 
+    import numpy as np
+    from django.test import Client
+    from PIL import Image
+
+    from images_app.storage import store_image_bytes
+    from system_app.models import SystemFact
     from tasks_app import throughput, worker
     from tasks_app.models import Task
 
     client = Client(HTTP_HOST="localhost")  # a served Host name (ALLOWED_HOSTS)
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (side, side, 3), dtype=np.uint8)).save(buffer, "PNG")
+    init_hash = store_image_bytes(buffer.getvalue())[0].hash
 
-    def run(size, seed):
-        body = {"checkpoint_hash": checkpoint.hash, "prompt": "estimate", "sampler": "Euler", "batch_size": 1,
-                **size, "seed": seed}
-        task_id = client.post("/api/tasks", body, content_type="application/json").json()["task_id"]
+    def run(checkpoint, fields, seed):
+        """(the task before it runs, its real seconds started -> completed)"""
+        if "upscale" in fields:
+            response = client.post(f"/api/images/{init_hash}/upscale", fields["upscale"], content_type="application/json")
+        else:
+            body = {"checkpoint_hash": checkpoint.hash, "prompt": "estimate", "sampler": "Euler", "batch_size": 1,
+                    **fields, "seed": seed}
+            response = client.post("/api/tasks", body, content_type="application/json")
+        task_id = response.json()["task_id"]
         wait_completed(task_id)
         task = Task.objects.get(id=task_id)
         time.sleep(0.2)  # the worker records the timings just after completing the task
-        return (task.completed_at - task.started_at).total_seconds()
+        return task, (task.completed_at - task.started_at).total_seconds()
+
+    def plain(width, steps):
+        return {"width": width, "height": width, "steps": steps}
 
     worker.start_in_process()
-    for seed, size in enumerate(learn * 2):
-        run(size, seed)
+    learn = [plain(side // 2, 8), plain(side, 12), plain(side * 3 // 2, 8)]
+    cases = [
+        ("plain", checkpoints[1], plain(side * 5 // 8, 10)),
+        (f"hires 2x Latent, 0.5 ({side}->{2 * side})", checkpoints[1],
+         {**plain(side, 12), "hires": {"scale": 2, "upscaler": "Latent", "denoising_strength": 0.5}}),
+        (f"hires 2x Lanczos, 0.5 ({side // 2}->{side})", checkpoints[1],
+         {**plain(side // 2, 12), "hires": {"scale": 2, "upscaler": "Lanczos", "denoising_strength": 0.5}}),
+        ("img2img, strength 0.5", checkpoints[1], {**plain(side, 20), "init_image": init_hash,
+                                                   "denoising_strength": 0.5}),
+        ("upscale Lanczos 2x", None, {"upscale": {"upscaler": "Lanczos", "scale": 2}}),
+        ("cold load + plain", checkpoints[2], plain(side, 12)),
+    ]
+    # Warm-up: on a CPU the first render of each shape pays a one-time cost (oneDNN kernels built for it: 3-10x
+    # that render here), which is no steady-state speed; every shape runs once, then learning starts afresh.
+    for fields in learn + [fields for _, _, fields in cases]:
+        run(checkpoints[0], {**fields, "steps": 2} if "upscale" not in fields else fields, 0)
+    SystemFact.objects.filter(key=throughput.FACT_KEY).delete()
+    for seed, fields in enumerate(learn * 2, start=1):
+        run(checkpoints[0], fields, seed)
+    for scale in (1.5, 3, 1.5, 3):
+        run(None, {"upscale": {"upscaler": "Lanczos", "scale": scale}}, 0)
+    run(checkpoints[1], plain(side // 2, 8), 50)  # a cold load measured (from disk)
     rows = []
-    for seed, size in enumerate(predict, start=100):
-        task = Task(checkpoint=checkpoint, batch_size=1, **size)
-        estimate = throughput.current().task_seconds(task)
-        rows.append((size, estimate, run(size, seed)))
+    for seed, (label, checkpoint, fields) in enumerate(cases, start=100):
+        speed = throughput.current()
+        task, real = run(checkpoint, fields, seed)  # the task as stored (hires resolved), estimated with the
+        estimate = speed.task_seconds(task)  # model of before it ran
+        if checkpoint is checkpoints[2]:
+            estimate += speed.load_seconds
+        label = f"{label}: {task.width}x{task.height}, {task.steps} steps" if "upscale" not in fields else label
+        rows.append((label, estimate, real))
+    model = throughput.current().model(Task(checkpoint=checkpoints[0]))
+    print("(f) learned step s = a + b·MP + c·MP²:", model.step_coefficients().round(4),
+          "outside s = f + g·image MP:", model.outside_coefficients().round(4), flush=True)
     worker.stop_in_process()
     return rows
+
+
+def print_estimates(checkpoints, side, size, device):
+    print("(f) time estimates ...", flush=True)
+    load = os.getloadavg()
+    estimates = bench_estimates(checkpoints, side)
+    print(f"\n(f) device {device}, {size}; load average before {load[0]:.2f}, after {os.getloadavg()[0]:.2f}")
+    print(f"{'(f) estimate vs actual':<52}{'est. s':>10}{'real s':>9}{'error':>8}")
+    for label, estimate, real in estimates:
+        print(f"{label:<52}{estimate:>10.2f}{real:>9.2f}{(estimate - real) / real:>+8.0%}")
 
 
 def simulate_trace(tasks, n_checkpoints, traces, seed):
@@ -574,7 +634,7 @@ def main():
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--merged-batch", type=int, default=8, help="(g): SDHOST_MAX_MERGED_BATCH with batching on")
     parser.add_argument("--stream-rounds", type=int, default=3, help="(g): rounds of the three stream modes")
-    parser.add_argument("--sections", default="abcdef", help="which of (a)-(f) to run, e.g. 'de' ((f) runs with (a)-(c))")
+    parser.add_argument("--sections", default="abcdef", help="which of (a)-(f) to run, e.g. 'de' or 'f'")
     parser.add_argument("--a1111", action="store_true", help="only: /sdapi/v1/txt2img against POST /api/tasks (D39)")
     args = parser.parse_args()
 
@@ -627,7 +687,9 @@ def main():
         for label, (rate, p50, p95) in stream.items():
             tail = "".join(f"{value:>8.3f}" if value is not None else f"{'-':>8}" for value in (p50, p95, lone.get(label)))
             print(f"{label:<42}{rate:>8.2f}{rate / bare_rate:>8.2f}{tail}")
-    if not set("abcf") & set(args.sections):
+    if "f" in args.sections:
+        print_estimates(checkpoints, params["width"], size, device)
+    if not set("abc") & set(args.sections):
         return
     print("(a) end to end vs bare diffusers ...", flush=True)
     device, bare, engine_only, sdhost = bench_end_to_end(checkpoints[0], params, repeats)
@@ -636,12 +698,6 @@ def main():
     print(f"(c) trace of {args.trace_tasks} tasks over 3 checkpoints ...", flush=True)
     trace, real = bench_trace(checkpoints, trace_params, args.trace_tasks, args.seed)
     simulated = simulate_trace(args.trace_tasks, 3, 1000, args.seed)
-    print("(f) time estimates ...", flush=True)
-    side = params["width"]
-    learn = [{"width": side // 2, "height": side // 2, "steps": 8}, {"width": side, "height": side, "steps": 20}]
-    predict = [{"width": side * 3 // 4, "height": side * 3 // 4, "steps": 12}, {"width": side, "height": side, "steps": 10},
-               {"width": side // 2, "height": side // 2, "steps": 30}]
-    estimates = bench_estimates(checkpoints[0], learn, predict)
 
     print(f"\nDevice {device}; {'full-size' if args.full_size else 'tiny'} SD1.5; {size}; {repeats} runs each")
     print(f"{'(a) path':<42}{'s/task':>10}{'ratio':>9}")
@@ -659,11 +715,6 @@ def main():
     print(f"{'scheduler (max_overtake 8)':<42}{simulated[8]:>10.1f}")
     print(f"{'FIFO (max_overtake 0)':<42}{simulated[0]:>10.1f}")
     print(f"{f'unbounded (max_overtake {args.trace_tasks})':<42}{simulated[args.trace_tasks]:>10.1f}")
-    learned = ", ".join(f"{s['width']}x{s['height']}x{s['steps']}" for s in learn)
-    print(f"\n{f'(f) estimate vs actual, learned {learned}':<42}{'est. s':>10}{'real s':>9}{'error':>8}")
-    for size, estimate, real in estimates:
-        label = f"{size['width']}x{size['height']}, {size['steps']} steps"
-        print(f"{label:<42}{estimate:>10.2f}{real:>9.2f}{(estimate - real) / real:>+8.0%}")
 
 
 if __name__ == "__main__":
