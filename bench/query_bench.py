@@ -58,6 +58,22 @@ BASES = ["SD1.5", "SDXL", "SD2.1", "Pony", None]
 TYPES = ["checkpoint", "lora", "lora", "lora", "controlnet", "vae", "embedding", "embedding"]
 
 
+def setup_django(reuse, prefix):
+    """Point SD-Host at a data folder (`reuse`, kept, or a new temporary one) with no render worker and set Django
+    up; returns (the folder, whether it already held a database)."""
+    data_dir = reuse or tempfile.mkdtemp(prefix=prefix)
+    reused = bool(reuse) and (Path(data_dir) / "sdhost.sqlite3").exists()
+    os.makedirs(data_dir, exist_ok=True)
+    os.environ["SDHOST_DATA_DIR"] = data_dir
+    os.environ["SDHOST_RENDER_WORKER"] = "0"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sdhost.settings")
+    os.environ.pop("SDHOST_DATABASE_PATH", None)
+    import django
+
+    django.setup()
+    return data_dir, reused
+
+
 def tag_weights():
     return [1 / (rank + 1) ** 0.7 for rank in range(len(TAGS))]  # Zipf-like: a few tags are common
 
@@ -528,16 +544,7 @@ def main():
     if args.postgres:
         return main_postgres(args)
 
-    data_dir = args.reuse or tempfile.mkdtemp(prefix="sdhost-query-bench-")
-    reused = bool(args.reuse) and (Path(data_dir) / "sdhost.sqlite3").exists()
-    os.makedirs(data_dir, exist_ok=True)
-    os.environ["SDHOST_DATA_DIR"] = data_dir
-    os.environ["SDHOST_RENDER_WORKER"] = "0"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sdhost.settings")
-    os.environ.pop("SDHOST_DATABASE_PATH", None)
-    import django
-
-    django.setup()
+    data_dir, reused = setup_django(args.reuse, "sdhost-query-bench-")
     import requests
     from django.conf import settings
     from django.core.management import call_command

@@ -23,7 +23,6 @@ import os
 import pstats
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -112,16 +111,9 @@ def main():
     parser.add_argument("--reuse", metavar="DIR", help="a data folder, seeded on first use and kept")
     args = parser.parse_args()
 
-    data_dir = args.reuse or tempfile.mkdtemp(prefix="sdhost-request-profile-")
-    reused = bool(args.reuse) and (Path(data_dir) / "sdhost.sqlite3").exists()
-    os.makedirs(data_dir, exist_ok=True)
-    os.environ["SDHOST_DATA_DIR"] = data_dir
-    os.environ["SDHOST_RENDER_WORKER"] = "0"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sdhost.settings")
-    os.environ.pop("SDHOST_DATABASE_PATH", None)
-    import django
+    from bench.query_bench import setup_django
 
-    django.setup()
+    data_dir, reused = setup_django(args.reuse, "sdhost-request-profile-")
     from django.core.management import call_command
     from django.test import Client
 
